@@ -1,0 +1,219 @@
+//! Reading a backup, zip or folder, entry by entry.
+
+use std::{
+    fs::File,
+    io::{self, BufReader, Read},
+    path::{Path, PathBuf},
+};
+
+use sha2::{Digest, Sha256};
+use zip::ZipArchive;
+
+use super::{check_entry_name, Manifest, MANIFEST_NAME};
+use crate::errors::{Error, ErrorKind};
+
+/// One file of a backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Its path inside the backup, `/`-separated.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+enum Source {
+    Zip(ZipArchive<BufReader<File>>),
+    Folder,
+}
+
+/// A backup opened for reading.
+pub struct BackupReader {
+    path: PathBuf,
+    source: Source,
+    entries: Vec<EntryInfo>,
+    manifest: Option<Manifest>,
+}
+
+impl BackupReader {
+    /// Opens a backup: a `.zip` file or a folder.
+    ///
+    /// # Errors
+    ///
+    /// When it does not exist, is not a zip archive, or holds an unsafe entry name.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let input_error = |message: String| Error::new(ErrorKind::Input, message);
+        let meta = std::fs::metadata(path)
+            .map_err(|e| input_error(format!("cannot open backup {}: {e}", path.display())))?;
+        let (source, entries) = if meta.is_dir() {
+            (Source::Folder, folder_entries(path)?)
+        } else {
+            let file = File::open(path)
+                .map_err(|e| input_error(format!("cannot open backup {}: {e}", path.display())))?;
+            let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| {
+                input_error(format!(
+                    "{} is not a readable zip archive: {e}",
+                    path.display()
+                ))
+                .hint("pass a backup archive (.zip) or a backup folder")
+            })?;
+            let mut entries = Vec::with_capacity(zip.len());
+            for i in 0..zip.len() {
+                let entry = zip.by_index_raw(i).map_err(|e| {
+                    input_error(format!("{}: entry {i} is damaged: {e}", path.display()))
+                })?;
+                if entry.is_dir() {
+                    continue;
+                }
+                check_entry_name(entry.name())?;
+                entries.push(EntryInfo {
+                    name: entry.name().to_owned(),
+                    size: entry.size(),
+                });
+            }
+            (Source::Zip(zip), entries)
+        };
+        let mut reader = Self {
+            path: path.to_owned(),
+            source,
+            entries,
+            manifest: None,
+        };
+        if reader.has(MANIFEST_NAME) {
+            let mut text = String::new();
+            reader
+                .open_entry(MANIFEST_NAME)?
+                .read_to_string(&mut text)
+                .map_err(|e| {
+                    input_error(format!(
+                        "{}: cannot read {MANIFEST_NAME}: {e}",
+                        path.display()
+                    ))
+                })?;
+            let manifest = serde_json::from_str(&text).map_err(|e| {
+                input_error(format!(
+                    "{}: {MANIFEST_NAME} is not a gnbr manifest: {e}",
+                    path.display()
+                ))
+            })?;
+            reader.manifest = Some(manifest);
+        }
+        Ok(reader)
+    }
+
+    /// The backup's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every file in the backup, in archive order (folders: name order).
+    pub fn entries(&self) -> &[EntryInfo] {
+        &self.entries
+    }
+
+    /// gnbr's manifest, when the backup has one.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    /// Whether the backup has an entry of that name.
+    pub fn has(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| e.name == name)
+    }
+
+    /// Opens an entry for reading. With a manifest, the entry's sha256 is
+    /// checked as it is read: the reader fails at its end on a mismatch.
+    ///
+    /// # Errors
+    ///
+    /// When the entry is missing or cannot be opened.
+    pub fn open_entry(&mut self, name: &str) -> Result<Box<dyn Read + '_>, Error> {
+        let expected = self
+            .manifest
+            .as_ref()
+            .and_then(|m| m.entries.get(name))
+            .map(|d| d.sha256.clone());
+        let display = self.path.display().to_string();
+        let inner: Box<dyn Read + '_> = match &mut self.source {
+            Source::Zip(zip) => Box::new(zip.by_name(name).map_err(|e| {
+                Error::new(
+                    ErrorKind::Input,
+                    format!("{display}: cannot read entry {name}: {e}"),
+                )
+            })?),
+            Source::Folder => Box::new(File::open(self.path.join(name)).map_err(|e| {
+                Error::new(
+                    ErrorKind::Input,
+                    format!("{display}: cannot read {name}: {e}"),
+                )
+            })?),
+        };
+        Ok(match expected {
+            Some(sha256) => Box::new(CheckedReader {
+                inner,
+                hasher: Sha256::new(),
+                expected: sha256,
+                name: name.to_owned(),
+                checked: false,
+            }),
+            None => inner,
+        })
+    }
+}
+
+fn folder_entries(root: &Path) -> Result<Vec<EntryInfo>, Error> {
+    let mut entries = Vec::new();
+    for entry in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
+        let entry = entry
+            .map_err(|e| Error::new(ErrorKind::Input, format!("cannot read backup folder: {e}")))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walkdir stays under its root");
+        let name = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        entries.push(EntryInfo { name, size });
+    }
+    Ok(entries)
+}
+
+/// Hashes what it reads and fails at the end when the sha256 differs from the manifest's.
+struct CheckedReader<R> {
+    inner: R,
+    hasher: Sha256,
+    expected: String,
+    name: String,
+    checked: bool,
+}
+
+impl<R: Read> Read for CheckedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.checked {
+            self.checked = true;
+            let actual = hex(&self.hasher.finalize_reset());
+            if actual != self.expected {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "entry {} does not match the manifest's sha256 (the backup is damaged or was changed after it was written)",
+                        self.name
+                    ),
+                ));
+            }
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

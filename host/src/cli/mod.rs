@@ -1,0 +1,189 @@
+//! The command line, as clap parses it; no logic beyond parsing.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Back up, restore and migrate GeoNode instances.
+///
+/// Exit codes: 0 success, 1 run failed, 2 usage or settings error, 3 plugin
+/// problem, 4 damaged or malformed backup, 5 target not ready, 6 refused,
+/// 7 golden cases failed.
+#[derive(Debug, Parser)]
+#[command(name = "gnbr", version, max_term_width = 100)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Settings file [default: ./settings.ini].
+    ///
+    /// GeoNode's br settings format: [database], [geoserver], [fixtures], plus
+    /// gnbr's [plugins] and [migrate].
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "SETTINGS_INI",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Folder to search for plugins first (repeatable).
+    ///
+    /// Then GNBR_PLUGINS, settings.ini [plugins] dirs, the repository's
+    /// plugins/, and the gnbr executable's folder.
+    #[arg(long = "plugins-dir", value_name = "DIR", global = true)]
+    pub plugins_dirs: Vec<PathBuf>,
+
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "json")]
+    pub quiet: bool,
+
+    /// Print the result as JSON on stdout (errors too), for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v info, -vv debug); GNBR_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// gnbr's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate a backup offline: every fixture through its manglers, into a new backup.
+    Migrate(MigrateArgs),
+    /// List, inspect and test mangler plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+/// `gnbr migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The backup to migrate: a zip archive or a folder.
+    #[arg(long, value_name = "IN")]
+    pub backup_file: PathBuf,
+
+    /// Where to write the migrated backup: a path ending in .zip, or a folder.
+    #[arg(long, value_name = "OUT", required_unless_present = "dry_run")]
+    pub output: Option<PathBuf>,
+
+    /// Offset added to resource pks [default: settings [migrate] basepk, else 0].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub basepk: Option<i64>,
+
+    /// Username given to what has no owner [default: settings, else admin].
+    #[arg(long, value_name = "USERNAME")]
+    pub owner: Option<String>,
+
+    /// GeoServer store for vector layers [default: each layer's own name].
+    #[arg(long, value_name = "STORE")]
+    pub datastore: Option<String>,
+
+    /// The target's public URL, e.g. https://geonode.example.org.
+    #[arg(long, value_name = "URL")]
+    pub siteurl: Option<String>,
+
+    /// Pk offset for one model, e.g. layers.attribute=500 (repeatable).
+    #[arg(long = "offset", value_name = "MODEL=N", value_parser = parse_offset)]
+    pub offsets: Vec<(String, i64)>,
+
+    /// Read, check and mangle everything, report, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Replace OUT if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `gnbr plugins ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the plugins found: name, version, from -> to, manglers, file.
+    List,
+    /// Show everything a plugin declares.
+    Inspect {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Run a folder of golden cases against a plugin.
+    Test {
+        /// The plugin's name.
+        name: String,
+        /// The folder of cases (each a sub-folder holding case.json).
+        #[arg(long, value_name = "DIR")]
+        cases: PathBuf,
+        /// Write the actual output as the expected output.
+        #[arg(long)]
+        bless: bool,
+    },
+}
+
+fn parse_offset(value: &str) -> Result<(String, i64), String> {
+    let (model, offset) = value
+        .split_once('=')
+        .ok_or_else(|| format!("`{value}` is not MODEL=N"))?;
+    if !model.contains('.') {
+        return Err(format!("`{model}` is not app_label.model_name"));
+    }
+    let offset = offset
+        .parse()
+        .map_err(|_| format!("`{offset}` is not an integer"))?;
+    Ok((model.to_owned(), offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{error::ErrorKind, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn valid_command_lines_parse() {
+        for line in [
+            "gnbr migrate --backup-file a.zip --output b.zip",
+            "gnbr migrate --backup-file a --dry-run",
+            "gnbr -c s.ini migrate --backup-file a --output b --basepk -1 --offset layers.attribute=5 --offset maps.maplayer=0",
+            "gnbr plugins list --json",
+            "gnbr plugins inspect gn20_to_24 --plugins-dir x --plugins-dir y",
+            "gnbr plugins test gn20_to_24 --cases dir --bless",
+        ] {
+            Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+    }
+
+    #[test]
+    fn invalid_command_lines_fail() {
+        for (line, kind) in [
+            (
+                "gnbr migrate --backup-file a",
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                "gnbr migrate --backup-file a --output b --offset x=1",
+                ErrorKind::ValueValidation,
+            ),
+            (
+                "gnbr migrate --backup-file a --output b --offset a.b=x",
+                ErrorKind::ValueValidation,
+            ),
+            (
+                "gnbr --quiet --json plugins list",
+                ErrorKind::ArgumentConflict,
+            ),
+            ("gnbr plugins test x", ErrorKind::MissingRequiredArgument),
+        ] {
+            let err = Cli::try_parse_from(line.split(' ')).expect_err(line);
+            assert_eq!(err.kind(), kind, "{line}");
+        }
+    }
+}

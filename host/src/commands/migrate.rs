@@ -1,0 +1,361 @@
+//! `gnbr migrate`: a backup in, every fixture through its mangler chain, a
+//! migrated backup out; everything that is not a fixture copied unchanged.
+
+use std::{
+    collections::HashSet,
+    io::{self, Write},
+    path::PathBuf,
+    time::Instant,
+};
+
+use mangler_api::Context;
+use serde::Serialize;
+
+use crate::{
+    archive::{BackupReader, BackupWriter, EntryWriter, MANIFEST_NAME},
+    cli::{GlobalArgs, MigrateArgs},
+    commands::{discover_plugins, load_settings, plugins::print_table},
+    config::{FixtureEntry, Settings},
+    errors::{Error, ErrorKind},
+    fixtures::{self, FixtureStats, StreamError},
+    plugins::ManglerRun,
+    time::{format_utc, run_epoch},
+    ui::Ui,
+};
+
+/// What a migration did, fixture by fixture.
+#[derive(Debug, Serialize)]
+pub struct MigrateReport {
+    /// The backup read.
+    pub input: PathBuf,
+    /// The backup written (`None` for a dry run).
+    pub output: Option<PathBuf>,
+    /// The plugins applied, `name version (from -> to)`.
+    pub plugins: Vec<String>,
+    /// One row per fixture found.
+    pub fixtures: Vec<FixtureReport>,
+    /// `apps` entries whose fixture the backup lacks.
+    pub missing: Vec<String>,
+    /// Other entries copied unchanged.
+    pub copied: usize,
+    /// What the plugins reported.
+    pub notes: Vec<String>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// One fixture's row in the report.
+#[derive(Debug, Serialize)]
+pub struct FixtureReport {
+    /// The `apps` entry.
+    pub app: String,
+    /// The entry in the backup.
+    pub entry: String,
+    /// The manglers applied, in order.
+    pub manglers: Vec<String>,
+    /// The counts.
+    #[serde(flatten)]
+    pub stats: FixtureStats,
+}
+
+/// Runs `gnbr migrate`.
+///
+/// # Errors
+///
+/// Settings, plugins, the input backup, a plugin's failure, or the output;
+/// the output is never left half-written.
+pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateReport, Error> {
+    let started = Instant::now();
+    let settings = load_settings(global)?;
+    for warning in &settings.warnings {
+        ui.warn(warning);
+    }
+    let registry = discover_plugins(global, Some(&settings));
+    let context = run_context(args, &settings)?;
+    let mut manglers = ManglerRun::prepare(&settings.fixtures, &registry, &context)?;
+    let mut input = BackupReader::open(&args.backup_file)?;
+    let mut output = match (&args.output, args.dry_run) {
+        (Some(path), false) => Some(BackupWriter::create(path, args.force)?),
+        _ => None,
+    };
+    let plugins: Vec<String> = manglers
+        .plugins()
+        .iter()
+        .map(|p| {
+            let i = p.handle.info();
+            format!("{} {} ({} -> {})", i.name, i.version, i.from, i.to)
+        })
+        .collect();
+    let total: u64 = input.entries().iter().map(|e| e.size).sum();
+    let mut progress = ui.progress(total);
+    let mut done = 0;
+    let mut report = MigrateReport {
+        input: args.backup_file.clone(),
+        output: None,
+        plugins,
+        fixtures: Vec::new(),
+        missing: Vec::new(),
+        copied: 0,
+        notes: Vec::new(),
+        bytes: 0,
+        seconds: 0.0,
+    };
+    let mut handled: HashSet<String> = HashSet::from([MANIFEST_NAME.to_owned()]);
+    for fixture in &settings.fixtures.fixtures {
+        let Some(entry) = fixture_entry(&input, fixture) else {
+            report.missing.push(fixture.app.clone());
+            continue;
+        };
+        handled.insert(entry.clone());
+        let chain = manglers.chain_for(fixture.position);
+        progress.step(&entry, done);
+        let source = input.open_entry(&entry)?;
+        let mut sink = Sink::open(output.as_mut(), &entry)?;
+        let result = fixtures::mangle(
+            source,
+            &mut sink,
+            &chain,
+            manglers.sessions_mut(),
+            &mut report.notes,
+            &mut |n| progress.advance(n),
+        );
+        let (stats, _) = result.map_err(|e| stream_error(e, &args.backup_file, &entry))?;
+        sink.close().map_err(|e| write_error(&entry, &e))?;
+        done += stats.bytes_in;
+        report.fixtures.push(FixtureReport {
+            app: fixture.app.clone(),
+            entry,
+            manglers: chain.stages().iter().map(|s| s.label.clone()).collect(),
+            stats,
+        });
+    }
+    let others: Vec<(String, u64)> = input
+        .entries()
+        .iter()
+        .filter(|e| !handled.contains(&e.name))
+        .map(|e| (e.name.clone(), e.size))
+        .collect();
+    for (name, size) in others {
+        progress.step(&name, done);
+        let mut source = input.open_entry(&name)?;
+        let mut sink = Sink::open(output.as_mut(), &name)?;
+        io::copy(&mut source, &mut sink).map_err(|e| copy_error(&args.backup_file, &name, &e))?;
+        sink.close().map_err(|e| write_error(&name, &e))?;
+        done += size;
+        report.copied += 1;
+    }
+    progress.finish();
+    report.notes.extend(manglers.finish()?);
+    if let Some(mut output) = output {
+        fill_manifest(
+            &mut output,
+            &input,
+            &settings,
+            &report,
+            &manglers_to(&report),
+            &context,
+        );
+        report.output = Some(output.finish()?);
+    }
+    report.bytes = done;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The run context: command line, then settings.ini `[migrate]`, then defaults.
+fn run_context(args: &MigrateArgs, settings: &Settings) -> Result<Context, Error> {
+    let defaults = &settings.run;
+    let siteurl = args
+        .siteurl
+        .clone()
+        .or_else(|| defaults.siteurl.clone())
+        .unwrap_or_default();
+    Ok(Context {
+        basepk: args.basepk.or(defaults.basepk).unwrap_or(0),
+        owner: args
+            .owner
+            .clone()
+            .or_else(|| defaults.owner.clone())
+            .unwrap_or_else(|| "admin".to_owned()),
+        datastore: args
+            .datastore
+            .clone()
+            .or_else(|| defaults.datastore.clone())
+            .unwrap_or_default(),
+        siteurl: siteurl.trim_end_matches('/').to_owned(),
+        offsets: args.offsets.iter().cloned().collect(),
+        timestamp: format_utc(run_epoch()?),
+        source_version: None,
+        target_version: None,
+    })
+}
+
+/// The backup entry holding a fixture: `fixtures/<dump>.json` (GeoNode >=
+/// 4.3 and gnbr) or `<dump>.json` at the root (older GeoNode).
+fn fixture_entry(input: &BackupReader, fixture: &FixtureEntry) -> Option<String> {
+    [
+        format!("fixtures/{}.json", fixture.dump),
+        format!("{}.json", fixture.dump),
+    ]
+    .into_iter()
+    .find(|name| input.has(name))
+}
+
+/// The GeoNode version the output fits: the last plugin's `to`, if any ran.
+fn manglers_to(report: &MigrateReport) -> Option<String> {
+    report
+        .plugins
+        .last()
+        .and_then(|p| p.rsplit("-> ").next())
+        .map(|v| v.trim_end_matches(')').to_owned())
+}
+
+fn fill_manifest(
+    output: &mut BackupWriter,
+    input: &BackupReader,
+    settings: &Settings,
+    report: &MigrateReport,
+    target_version: &Option<String>,
+    context: &Context,
+) {
+    let manifest = output.manifest_mut();
+    manifest.format = 1;
+    manifest.gnbr_version = env!("CARGO_PKG_VERSION").to_owned();
+    manifest.created = format!("{}Z", context.timestamp);
+    manifest.geonode_version = target_version
+        .clone()
+        .or_else(|| input.manifest().and_then(|m| m.geonode_version.clone()));
+    manifest.settings = Some(settings.text.clone());
+    manifest.migrations = input
+        .manifest()
+        .map(|m| m.migrations.clone())
+        .unwrap_or_default();
+    manifest.migrations.extend(report.plugins.iter().cloned());
+    manifest.fixtures = report
+        .fixtures
+        .iter()
+        .map(|f| (f.entry.clone(), f.stats.objects_out))
+        .collect();
+}
+
+/// Where an entry goes: the output backup, or nowhere in a dry run.
+enum Sink<'a> {
+    Entry(EntryWriter<'a>),
+    Nowhere(io::Sink),
+}
+
+impl<'a> Sink<'a> {
+    fn open(output: Option<&'a mut BackupWriter>, name: &str) -> Result<Self, Error> {
+        Ok(match output {
+            Some(output) => Sink::Entry(output.entry(name)?),
+            None => Sink::Nowhere(io::sink()),
+        })
+    }
+
+    fn close(self) -> io::Result<()> {
+        match self {
+            Sink::Entry(entry) => entry.close().map(drop),
+            Sink::Nowhere(_) => Ok(()),
+        }
+    }
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Entry(entry) => entry.write(buf),
+            Sink::Nowhere(sink) => sink.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Entry(entry) => entry.flush(),
+            Sink::Nowhere(sink) => sink.flush(),
+        }
+    }
+}
+
+fn stream_error(err: StreamError, backup: &std::path::Path, entry: &str) -> Error {
+    let at = format!("{}: {entry}", backup.display());
+    match err {
+        StreamError::Malformed(e) => Error::new(ErrorKind::Input, format!("{at}: {e}"))
+            .hint("the fixture is not valid Django JSON there; repair or re-export it (nothing was written)"),
+        StreamError::Plugin { .. } => Error::new(ErrorKind::Run, format!("{at}: {err}"))
+            .hint("nothing was written; fix the object or the plugin, or pass the context value it asks for"),
+        StreamError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+            Error::new(ErrorKind::Input, format!("{at}: {e}"))
+        }
+        StreamError::Io(e) => Error::new(ErrorKind::Run, format!("{at}: {e}")),
+    }
+}
+
+fn copy_error(backup: &std::path::Path, entry: &str, err: &io::Error) -> Error {
+    let kind = if err.kind() == io::ErrorKind::InvalidData {
+        ErrorKind::Input
+    } else {
+        ErrorKind::Run
+    };
+    Error::new(kind, format!("{}: {entry}: {err}", backup.display()))
+}
+
+fn write_error(entry: &str, err: &io::Error) -> Error {
+    Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}"))
+}
+
+/// Prints the report: one row per fixture, then notes.
+pub fn print_report(report: &MigrateReport, ui: Ui) {
+    if ui.json {
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("a report serialises")
+        );
+        return;
+    }
+    if ui.quiet {
+        return;
+    }
+    let rows: Vec<[String; 6]> = report
+        .fixtures
+        .iter()
+        .map(|f| {
+            [
+                f.entry.clone(),
+                f.stats.objects_in.to_string(),
+                f.stats.objects_out.to_string(),
+                f.stats.changed.to_string(),
+                f.stats.emitted.to_string(),
+                if f.manglers.is_empty() {
+                    "-".to_owned()
+                } else {
+                    f.manglers.join(",")
+                },
+            ]
+        })
+        .collect();
+    print_table(
+        &["FIXTURE", "IN", "OUT", "CHANGED", "EMITTED", "MANGLERS"],
+        &rows,
+    );
+    if !report.missing.is_empty() {
+        println!("not in the backup (skipped): {}", report.missing.join(", "));
+    }
+    println!("{} other entries copied unchanged", report.copied);
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    let mb = report.bytes as f64 / 1e6;
+    match &report.output {
+        Some(path) => println!(
+            "wrote {} ({mb:.1} MB read in {:.1} s)",
+            path.display(),
+            report.seconds
+        ),
+        None => println!(
+            "dry run: nothing written ({mb:.1} MB read in {:.1} s)",
+            report.seconds
+        ),
+    }
+}

@@ -1,0 +1,40 @@
+//! The commands, each written as the steps an admin would follow.
+
+pub mod migrate;
+pub mod plugins;
+
+use std::path::{Path, PathBuf};
+
+use crate::{
+    cli::GlobalArgs,
+    config::Settings,
+    errors::{Error, ErrorKind},
+    plugins::{Registry, SearchPath},
+};
+
+/// The settings file a command uses: `-c`, else `./settings.ini`.
+///
+/// # Errors
+///
+/// When it cannot be read or is invalid.
+pub fn load_settings(global: &GlobalArgs) -> Result<Settings, Error> {
+    let path = global
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("settings.ini"));
+    if global.config.is_none() && !Path::new("settings.ini").exists() {
+        return Err(
+            Error::new(ErrorKind::Usage, "no settings.ini in the current folder")
+                .hint("pass the settings file with -c/--config (gnbr's repository ships one)"),
+        );
+    }
+    Settings::load(&path)
+}
+
+/// The plugins on the search path of these options and settings.
+pub fn discover_plugins(global: &GlobalArgs, settings: Option<&Settings>) -> Registry {
+    let settings_dirs = settings
+        .map(|s| s.plugin_dirs.as_slice())
+        .unwrap_or_default();
+    Registry::discover(&SearchPath::new(&global.plugins_dirs, settings_dirs))
+}

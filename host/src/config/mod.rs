@@ -1,0 +1,257 @@
+//! settings.ini -> a typed, validated [`Settings`].
+//!
+//! GeoNode's br settings format (`[database]`, `[geoserver]`, `[fixtures]`)
+//! plus gnbr's own sections (`[plugins]`, `[migrate]`). Every error names
+//! the file, the line, the section and key, and the position in a list.
+
+mod ini_file;
+
+use std::path::{Path, PathBuf};
+
+pub use ini_file::IniFile;
+
+use crate::errors::Error;
+
+/// The settings a run uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file they came from.
+    pub path: PathBuf,
+    /// The file's text, as recorded in manifests.
+    pub text: String,
+    /// `[database]`: the PostgreSQL client tools.
+    pub database: DatabaseSettings,
+    /// `[fixtures]`: which fixtures, in which order, through which manglers.
+    pub fixtures: FixtureSettings,
+    /// `[plugins] dirs`: extra folders to search for plugins.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// `[migrate]`: default run context values.
+    pub run: RunDefaults,
+    /// Things worth a warning that do not stop a run.
+    pub warnings: Vec<String>,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `pgdump`.
+    pub pg_dump: String,
+    /// `pgrestore`.
+    pub pg_restore: String,
+    /// `psql`.
+    pub psql: String,
+}
+
+/// `[fixtures]`: `apps` paired with `dumps`, `migrations` with `manglers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixtureSettings {
+    /// The fixtures, in load order (placeholders left out).
+    pub fixtures: Vec<FixtureEntry>,
+    /// The manglers and the fixture each applies to, in order.
+    pub migrations: Vec<MigrationEntry>,
+}
+
+/// One `apps`/`dumps` pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixtureEntry {
+    /// Position in the lists, from 1.
+    pub position: usize,
+    /// The Django app or model (`base`, `base.resourcebase`).
+    pub app: String,
+    /// The fixture's file name without `.json` (`resourcebases`).
+    pub dump: String,
+}
+
+/// One `migrations`/`manglers` pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationEntry {
+    /// Position in the lists, from 1.
+    pub position: usize,
+    /// The `migrations` value: the `apps` entry it applies to.
+    pub target: String,
+    /// The plugin named by the `manglers` value.
+    pub plugin: String,
+    /// The mangler named by the `manglers` value.
+    pub mangler: String,
+    /// The positions of the `apps` entries it applies to.
+    pub applies_to: Vec<usize>,
+    /// `file:LINE: [fixtures] manglers`, for messages.
+    pub location: String,
+}
+
+/// `[migrate]`: context values used when the command line gives none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunDefaults {
+    /// `basepk`.
+    pub basepk: Option<i64>,
+    /// `owner`.
+    pub owner: Option<String>,
+    /// `datastore`.
+    pub datastore: Option<String>,
+    /// `siteurl`.
+    pub siteurl: Option<String>,
+}
+
+impl Settings {
+    /// Reads and checks a settings file.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read or holds an invalid value.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let ini = IniFile::read(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut warnings = Vec::new();
+        let database = DatabaseSettings {
+            pg_dump: ini
+                .get("database", "pgdump")
+                .unwrap_or("pg_dump")
+                .to_owned(),
+            pg_restore: ini
+                .get("database", "pgrestore")
+                .unwrap_or("pg_restore")
+                .to_owned(),
+            psql: ini.get("database", "psql").unwrap_or("psql").to_owned(),
+        };
+        let fixtures = fixture_settings(&ini, &mut warnings)?;
+        let plugin_dirs = ini
+            .list("plugins", "dirs")
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .map(|d| base.join(d))
+            .collect();
+        let run = RunDefaults {
+            basepk: ini.integer("migrate", "basepk")?,
+            owner: ini.get("migrate", "owner").map(str::to_owned),
+            datastore: ini.get("migrate", "datastore").map(str::to_owned),
+            siteurl: ini.get("migrate", "siteurl").map(str::to_owned),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            text: ini.text().to_owned(),
+            database,
+            fixtures,
+            plugin_dirs,
+            run,
+            warnings,
+        })
+    }
+}
+
+fn fixture_settings(ini: &IniFile, warnings: &mut Vec<String>) -> Result<FixtureSettings, Error> {
+    let apps = ini.list("fixtures", "apps");
+    let dumps = ini.list("fixtures", "dumps");
+    ini.same_length("fixtures", ("apps", &apps), ("dumps", &dumps))?;
+    let mut fixtures = Vec::new();
+    for (i, (app, dump)) in apps.iter().zip(&dumps).enumerate() {
+        let position = i + 1;
+        match (app.is_empty(), dump.is_empty()) {
+            (true, true) => {}
+            (false, false) => fixtures.push(FixtureEntry {
+                position,
+                app: app.clone(),
+                dump: dump.clone(),
+            }),
+            _ => {
+                return Err(ini.error(
+                    "fixtures",
+                    if app.is_empty() { "apps" } else { "dumps" },
+                    format!(
+                        "entry {position} is empty but its pair is not (apps `{app}`, dumps `{dump}`)"
+                    ),
+                    "an empty entry is a placeholder only when both lists leave it empty",
+                ));
+            }
+        }
+    }
+    let targets = ini.list("fixtures", "migrations");
+    let manglers = ini.list("fixtures", "manglers");
+    ini.same_length(
+        "fixtures",
+        ("migrations", &targets),
+        ("manglers", &manglers),
+    )?;
+    let mut migrations = Vec::new();
+    for (i, (target, mangler)) in targets.iter().zip(&manglers).enumerate() {
+        let position = i + 1;
+        if target.is_empty() && mangler.is_empty() {
+            continue;
+        }
+        let Some((plugin, name)) = mangler
+            .split_once('.')
+            .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+        else {
+            return Err(ini.error(
+                "fixtures",
+                "manglers",
+                format!("entry {position} `{mangler}` is not `plugin.Mangler`"),
+                "name a mangler as its plugin and its name, e.g. `gn20_to_24.ResourceBaseMangler`",
+            ));
+        };
+        let applies_to = match_fixtures(ini, target, position, &fixtures, warnings)?;
+        migrations.push(MigrationEntry {
+            position,
+            target: target.clone(),
+            plugin: plugin.to_owned(),
+            mangler: name.to_owned(),
+            applies_to,
+            location: ini.location("fixtures", "manglers"),
+        });
+    }
+    Ok(FixtureSettings {
+        fixtures,
+        migrations,
+    })
+}
+
+/// The fixtures a `migrations` entry applies to: the `apps` entry equal to
+/// it, else (with a warning) the app that holds the model it names, or the
+/// models of the app it names.
+fn match_fixtures(
+    ini: &IniFile,
+    target: &str,
+    position: usize,
+    fixtures: &[FixtureEntry],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<usize>, Error> {
+    if let Some(exact) = fixtures.iter().find(|f| f.app == target) {
+        return Ok(vec![exact.position]);
+    }
+    let app_of_model = target.split_once('.').map(|(app, _)| app);
+    let wider: Vec<&FixtureEntry> = fixtures
+        .iter()
+        .filter(|f| {
+            Some(f.app.as_str()) == app_of_model
+                || f.app
+                    .strip_prefix(target)
+                    .is_some_and(|r| r.starts_with('.'))
+        })
+        .collect();
+    let at = ini.location("fixtures", "migrations");
+    if wider.is_empty() {
+        return Err(ini.error(
+            "fixtures",
+            "migrations",
+            format!("entry {position} `{target}` matches no `apps` entry, so its mangler would never run"),
+            "a mangler applies to the fixture whose `apps` entry equals its `migrations` entry; add the app to `apps` or fix the name",
+        ));
+    }
+    let names: Vec<&str> = wider.iter().map(|f| f.app.as_str()).collect();
+    warnings.push(format!(
+        "{at}: migrations entry {position} `{target}` matches no `apps` entry exactly; applying its mangler to the objects it handles in the `{}` fixture(s) (GeoNode's own restore would have skipped it: app-level vs model-level names)",
+        names.join("`, `")
+    ));
+    Ok(wider.iter().map(|f| f.position).collect())
+}
+
+/// Parses a settings boolean the way Python's ConfigParser does.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "0" | "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

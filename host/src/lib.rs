@@ -1,0 +1,71 @@
+//! gnbr: back up, restore and migrate GeoNode instances.
+//!
+//! The binary's `main` calls [`main_impl`]; everything else is here so that
+//! tests can drive the same code.
+
+pub mod archive;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod errors;
+pub mod exit_codes;
+pub mod fixtures;
+pub mod plugins;
+pub mod time;
+pub mod ui;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    cli::{Cli, Command},
+    errors::Error,
+    ui::Ui,
+};
+
+/// Parses the command line, runs the command, and exits with its code.
+pub fn main_impl() -> ! {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let ui = Ui {
+        quiet: cli.global.quiet,
+        json: cli.global.json,
+    };
+    let code = match run(&cli, ui) {
+        Ok(code) => code,
+        Err(err) => {
+            if ui.json {
+                println!("{}", err.to_json());
+            }
+            eprintln!("gnbr: error: {err}");
+            err.exit_code()
+        }
+    };
+    std::process::exit(code)
+}
+
+fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
+    match &cli.command {
+        Command::Migrate(args) => {
+            let report = commands::migrate::run(args, &cli.global, ui)?;
+            commands::migrate::print_report(&report, ui);
+            Ok(exit_codes::SUCCESS)
+        }
+        Command::Plugins(command) => commands::plugins::run(command, &cli.global, ui),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("GNBR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

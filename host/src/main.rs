@@ -1,0 +1,5 @@
+//! The `gnbr` executable.
+
+fn main() {
+    gnbr::main_impl()
+}

@@ -1,0 +1,130 @@
+//! `gn24_to_24`: imports a GeoNode 2.4 backup into an existing 2.4 instance.
+//!
+//! Every object moves once, by its model's offset, and every reference moves
+//! by the offset of the object it points to. What each mangler does, and
+//! where it departs from GeoNode's original `lib/gn24_to_24.py`, is in this
+//! crate's README.
+
+use mangler_api::{
+    geonode::{detail_url, upload_session, ResourceKind},
+    prelude::*,
+};
+
+/// The models that share `base.resourcebase`'s pk.
+const RESOURCE_MODELS: &[&str] = &[
+    "base.resourcebase",
+    "layers.layer",
+    "maps.map",
+    "documents.document",
+];
+
+/// One run of the plugin.
+pub struct Gn24To24 {
+    context: Context,
+    /// Upload sessions to add at the end of the resource fixture.
+    upload_sessions: Vec<i64>,
+}
+
+impl Plugin for Gn24To24 {
+    fn info() -> PluginInfo {
+        PluginInfo::new("gn24_to_24", env!("CARGO_PKG_VERSION"), "~2.4", "2.4.0")
+            .summary("A GeoNode 2.4 backup into an existing 2.4 instance, every pk offset once.")
+            .mangler(
+                "DefaultMangler",
+                &["*"],
+                "Offsets every object's pk by its model's offset.",
+            )
+            .mangler(
+                "ResourceBaseMangler",
+                &["base.resourcebase"],
+                "Offsets resources, gives them the run's owner, adds upload sessions.",
+            )
+            .emitting(&["layers.uploadsession"])
+            .mangler(
+                "LayerMangler",
+                &["layers.layer"],
+                "Offsets layers, links their upload session and store.",
+            )
+            .mangler(
+                "LayerAttributesMangler",
+                &["layers.attribute"],
+                "Offsets attributes and the layer each belongs to.",
+            )
+            .mangler(
+                "MapLayersMangler",
+                &["maps.maplayer"],
+                "Offsets map layers and the map each belongs to.",
+            )
+    }
+
+    fn open(context: &Context) -> Result<Self, ManglerError> {
+        if context.owner.is_empty() {
+            return Err(ManglerError::new(
+                "gn24_to_24 gives every resource the run's owner, and the run names none (hint: pass --owner USERNAME)",
+            ));
+        }
+        Ok(Self {
+            context: context.clone(),
+            upload_sessions: Vec::new(),
+        })
+    }
+
+    fn mangle(
+        &mut self,
+        mangler: &str,
+        mut object: FixtureObject,
+        out: &mut Output,
+    ) -> Result<(), ManglerError> {
+        let offset = self.context.pk_offset(object.model(), RESOURCE_MODELS);
+        let pk = object.shift_pk(offset)?;
+        match mangler {
+            "ResourceBaseMangler" => {
+                object.set("owner", json!([self.context.owner]));
+                if let Some(url) = object.str_field("distribution_url").map(str::to_owned) {
+                    if ResourceKind::of_url(&url) == Some(ResourceKind::Layer) {
+                        object.set("detail_url", detail_url(&self.context.siteurl, &url));
+                    }
+                }
+                self.upload_sessions.push(pk);
+            }
+            "LayerMangler" => {
+                let store = if self.context.datastore.is_empty() {
+                    object.field("name").cloned().unwrap_or(Value::Null)
+                } else {
+                    Value::String(self.context.datastore.clone())
+                };
+                object.set("upload_session", pk);
+                object.set("service", Value::Null);
+                object.set("store", store);
+            }
+            "LayerAttributesMangler" => object.shift_field("layer", self.context.basepk)?,
+            "MapLayersMangler" => object.shift_field("map", self.context.basepk)?,
+            _ => {}
+        }
+        out.emit(object);
+        Ok(())
+    }
+
+    fn end_fixture(&mut self, mangler: &str, out: &mut Output) -> Result<(), ManglerError> {
+        if mangler == "ResourceBaseMangler" {
+            let user = json!([self.context.owner]);
+            for pk in self.upload_sessions.drain(..) {
+                out.emit(upload_session(pk, user.clone(), &self.context.timestamp));
+            }
+        }
+        Ok(())
+    }
+}
+
+mangler_api::export_plugin!(Gn24To24);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn golden_cases() {
+        mangler_api::testing::assert_cases(
+            super::gnbr_plugin(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases"),
+        );
+    }
+}
