@@ -72,7 +72,7 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
     for warning in &settings.warnings {
         ui.warn(warning);
     }
-    let registry = discover_plugins(global, Some(&settings));
+    let registry = discover_plugins(global, Some(&settings), ui);
     let context = run_context(args, &settings)?;
     let mut manglers = ManglerRun::prepare(&settings.fixtures, &registry, &context)?;
     let mut input = BackupReader::open(&args.backup_file)?;

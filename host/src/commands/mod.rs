@@ -10,6 +10,7 @@ use crate::{
     config::Settings,
     errors::{Error, ErrorKind},
     plugins::{Registry, SearchPath},
+    ui::Ui,
 };
 
 /// The settings file a command uses: `-c`, else `./settings.ini`.
@@ -31,10 +32,15 @@ pub fn load_settings(global: &GlobalArgs) -> Result<Settings, Error> {
     Settings::load(&path)
 }
 
-/// The plugins on the search path of these options and settings.
-pub fn discover_plugins(global: &GlobalArgs, settings: Option<&Settings>) -> Registry {
+/// The plugins on the search path of these options and settings; files
+/// that are not usable plugins are warned about, one line each.
+pub fn discover_plugins(global: &GlobalArgs, settings: Option<&Settings>, ui: Ui) -> Registry {
     let settings_dirs = settings
         .map(|s| s.plugin_dirs.as_slice())
         .unwrap_or_default();
-    Registry::discover(&SearchPath::new(&global.plugins_dirs, settings_dirs))
+    let registry = Registry::discover(&SearchPath::new(&global.plugins_dirs, settings_dirs));
+    for warning in registry.warnings() {
+        ui.warn(&warning);
+    }
+    registry
 }

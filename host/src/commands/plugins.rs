@@ -21,7 +21,7 @@ pub fn run(command: &PluginsCommand, global: &GlobalArgs, ui: Ui) -> Result<i32,
         Some(_) => Some(load_settings(global)?),
         None => load_settings(global).ok(),
     };
-    let registry = discover_plugins(global, settings.as_ref());
+    let registry = discover_plugins(global, settings.as_ref(), ui);
     match command {
         PluginsCommand::List => {
             list(&registry, ui);
@@ -102,17 +102,6 @@ fn list(registry: &Registry, ui: Ui) {
         &["NAME", "VERSION", "FROM -> TO", "MANGLERS", "FILE"],
         &rows,
     );
-    for problem in &registry.problems {
-        ui.warn(&format!("{}: {}", problem.path.display(), problem.message));
-    }
-    for s in &registry.shadowed {
-        ui.warn(&format!(
-            "plugin `{}` is in both {} and {}; the first is used",
-            s.plugin,
-            s.used.display(),
-            s.ignored.display()
-        ));
-    }
 }
 
 fn inspect(plugin: &LoadedPlugin, ui: Ui) {

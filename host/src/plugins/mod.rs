@@ -70,7 +70,7 @@ impl Registry {
             match load::load(&path) {
                 Ok(plugin) => registry.add(plugin),
                 Err(problem) => {
-                    tracing::warn!("{}: {}", problem.path.display(), problem.message);
+                    tracing::debug!("{}: {}", problem.path.display(), problem.message);
                     registry.problems.push(problem);
                 }
             }
@@ -81,11 +81,6 @@ impl Registry {
     fn add(&mut self, plugin: LoadedPlugin) {
         let name = &plugin.handle.info().name;
         if let Some(first) = self.plugins.iter().find(|p| &p.handle.info().name == name) {
-            tracing::warn!(
-                "plugin `{name}` is in both {} and {}; using the first",
-                first.path.display(),
-                plugin.path.display()
-            );
             self.shadowed.push(Shadowed {
                 plugin: name.clone(),
                 used: first.path.clone(),
@@ -94,6 +89,27 @@ impl Registry {
         } else {
             self.plugins.push(plugin);
         }
+    }
+
+    /// One line per file that could not be used and per name claimed twice.
+    pub fn warnings(&self) -> Vec<String> {
+        let problems = self.problems.iter().map(|p| {
+            format!(
+                "{}: plugin `{}` not loaded: {}",
+                p.path.display(),
+                p.plugin,
+                p.message
+            )
+        });
+        let shadowed = self.shadowed.iter().map(|s| {
+            format!(
+                "plugin `{}` is in both {} and {}; using the first (search order)",
+                s.plugin,
+                s.used.display(),
+                s.ignored.display()
+            )
+        });
+        problems.chain(shadowed).collect()
     }
 
     /// The plugin named `name`.

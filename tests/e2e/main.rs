@@ -1,0 +1,9 @@
+//! End-to-end tests: the `gnbr` binary with the plugins cargo built, test
+//! plugins built against other interface versions, real zip archives.
+//!
+//! Run with `cargo test --workspace` (or the README's test command), which
+//! builds the `gnbr` binary and the shipped plugins first.
+
+mod migrate;
+mod plugin_loading;
+mod support;

@@ -1,0 +1,152 @@
+//! Helpers: running gnbr, building the test plugins, temporary folders.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::OnceLock,
+};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_owned()
+}
+
+/// `gnbr` with the given arguments, run in `cwd`, with a clean plugin environment.
+pub fn gnbr(cwd: &Path, args: &[&str]) -> Output {
+    let mut command =
+        Command::cargo_bin("gnbr").expect("the gnbr binary is built (run the workspace's tests)");
+    command
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("GNBR_PLUGINS")
+        .env_remove("GNBR_LOG")
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    command.output().expect("gnbr runs")
+}
+
+/// Text of a process's stdout and stderr.
+pub fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Panics with everything about a run that did not exit as expected.
+pub fn expect_code(output: &Output, code: i32) -> (String, String) {
+    let (stdout, stderr) = text(output);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "unexpected exit status\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// The folder holding the test plugins built against other interface
+/// versions (tests/plugins), built once per test run.
+pub fn test_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = repo().join("target/test-plugins");
+        cargo_build(&repo().join("tests/plugins/Cargo.toml"), &target);
+        target.join("debug")
+    })
+}
+
+/// A plugin built against mangler-api 2.0.0: a copy of the current SDK with
+/// its major version bumped, generated under target/ so no second copy of
+/// the SDK is kept in the repository.
+pub fn future_major_plugin() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let root = repo().join("target/test-plugins/future-major");
+        let api = root.join("mangler-api");
+        std::fs::create_dir_all(api.join("src")).unwrap();
+        for entry in std::fs::read_dir(repo().join("mangler-api/src")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), api.join("src").join(entry.file_name())).unwrap();
+        }
+        std::fs::write(
+            api.join("Cargo.toml"),
+            r#"[package]
+name = "mangler-api"
+version = "2.0.0"
+edition = "2021"
+[dependencies]
+abi_stable = "=0.11.3"
+serde = { version = "1", features = ["derive"] }
+serde_json = { version = "1", features = ["preserve_order", "float_roundtrip", "arbitrary_precision"] }
+semver = { version = "1", features = ["serde"] }
+"#,
+        )
+        .unwrap();
+        let plugin = root.join("future_major");
+        std::fs::create_dir_all(plugin.join("src")).unwrap();
+        std::fs::write(
+            plugin.join("Cargo.toml"),
+            "[package]\nname = \"future_major\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[dependencies]\nmangler-api = { path = \"../mangler-api\" }\n",
+        )
+        .unwrap();
+        let template = std::fs::read_to_string(repo().join("manglers/template/src/lib.rs")).unwrap();
+        std::fs::write(plugin.join("src/lib.rs"), template.replace("\"template\"", "\"future_major\"")).unwrap();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nresolver = \"2\"\nmembers = [\"future_major\"]\n").unwrap();
+        std::fs::copy(repo().join("tests/plugins/Cargo.lock"), root.join("Cargo.lock")).unwrap();
+        let target = repo().join("target/test-plugins");
+        cargo_build(&root.join("Cargo.toml"), &target);
+        target.join("debug/libfuture_major.so")
+    })
+}
+
+fn cargo_build(manifest: &Path, target: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building {} failed:\n{}",
+        manifest.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A settings.ini whose only mangler is `plugin.mangler` on `base.resourcebase`.
+pub fn settings_with(dir: &Path, mangler: &str) -> PathBuf {
+    let path = dir.join("settings.ini");
+    std::fs::write(
+        &path,
+        format!(
+            "[fixtures]\napps = people,base.resourcebase\ndumps = people,resourcebases\nmigrations = base.resourcebase\nmanglers = {mangler}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A tiny backup folder: one user and three resources.
+pub fn tiny_backup(dir: &Path) -> PathBuf {
+    let backup = dir.join("backup");
+    std::fs::create_dir_all(backup.join("fixtures")).unwrap();
+    std::fs::write(
+        backup.join("fixtures/people.json"),
+        r#"[{"model": "people.profile", "pk": 1, "fields": {"username": "admin"}}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        backup.join("fixtures/resourcebases.json"),
+        "[\n{\"model\": \"base.resourcebase\", \"pk\": 1, \"fields\": {\"title\": \"Rivers\"}},\n{\"model\": \"base.resourcebase\", \"pk\": 2, \"fields\": {\"title\": \"Lakes\"}},\n{\"model\": \"base.resourcebase\", \"pk\": 3, \"fields\": {\"title\": \"Roads\"}}\n]\n",
+    )
+    .unwrap();
+    backup
+}

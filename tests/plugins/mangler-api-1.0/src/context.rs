@@ -1,0 +1,35 @@
+//! The context of one run, handed to every session.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a run knows about its target, the values the manglers need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Context {
+    /// Offset added to resource pks (`base.resourcebase` and the models that share its pk).
+    pub basepk: i64,
+    /// The username that owns what has no owner.
+    pub owner: String,
+    /// The GeoServer/PostGIS store for vector layers (empty: each layer's own name).
+    pub datastore: String,
+    /// The target's public URL, without a trailing slash.
+    pub siteurl: String,
+    /// Per-model pk offsets (`layers.attribute` -> highest pk in the target).
+    pub offsets: BTreeMap<String, i64>,
+    /// The run's time, `%Y-%m-%dT%H:%M:%S` UTC (from `SOURCE_DATE_EPOCH` when set).
+    pub timestamp: String,
+    /// The GeoNode version the backup was made with, when known.
+    pub source_version: Option<String>,
+    /// The GeoNode version of the target, when known.
+    pub target_version: Option<String>,
+}
+
+impl Context {
+    /// The pk offset for objects of `model`: its own entry in `offsets`, else 0.
+    pub fn offset(&self, model: &str) -> i64 {
+        self.offsets.get(model).copied().unwrap_or(0)
+    }
+
+}

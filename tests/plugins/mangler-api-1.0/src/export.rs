@@ -1,0 +1,254 @@
+//! What [`export_plugin!`](crate::export_plugin) expands to: the adapter from a
+//! safe [`Plugin`] to the ABI, with every panic caught at the boundary.
+
+use std::{
+    cell::{Cell, RefCell},
+    panic::{self, AssertUnwindSafe},
+    sync::Once,
+};
+
+use abi_stable::{
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RStr, RString},
+};
+
+use crate::{
+    abi::{AbiSession, AbiSession_TO, Batch, PluginMod, PluginModRef, SessionBox},
+    Context, FixtureObject, Output, Plugin, PluginInfo,
+};
+
+/// abi_stable's mangled name of the root-module static, spelled out because
+/// `#[export_name]` takes only a literal (checked by a unit test).
+pub const ROOT_SYMBOL_LITERAL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+/// Exports a [`Plugin`] type as the plugin of this library.
+///
+/// Expands to the library header the host looks up, and to a function
+/// `gnbr_plugin()` returning the root module, for in-process tests.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]
+        pub static GNBR_PLUGIN_HEADER: $crate::abi_stable::library::LibHeader = {
+            extern "C" fn constructor() -> $crate::abi_stable::library::RootModuleResult {
+                $crate::abi_stable::library::__call_root_module_loader(gnbr_plugin)
+            }
+            // SAFETY: `constructor` returns the root module of type `PluginModRef`.
+            unsafe {
+                $crate::abi_stable::library::LibHeader::from_constructor::<
+                    $crate::abi::PluginModRef,
+                >(
+                    constructor, $crate::abi_stable::library::CheckTypeLayout::Yes
+                )
+            }
+        };
+
+        /// This library's plugin, without loading the library (for tests).
+        pub fn gnbr_plugin() -> $crate::abi::PluginModRef {
+            $crate::export::root_module::<$plugin>()
+        }
+    };
+}
+
+/// Builds the root module of plugin `P`.
+pub fn root_module<P: Plugin>() -> PluginModRef {
+    PluginMod {
+        describe: describe::<P>,
+        open_session: open_session::<P>,
+    }
+    .leak_into_prefix()
+}
+
+fn plugin_info<P: Plugin>() -> PluginInfo {
+    let mut info = P::info();
+    info.api = crate::API_VERSION.to_owned();
+    info
+}
+
+extern "C" fn describe<P: Plugin>() -> RResult<RString, RString> {
+    let who = "the plugin, describing itself,";
+    match guarded(who, || {
+        serde_json::to_string(&plugin_info::<P>()).map_err(|e| e.to_string())
+    }) {
+        Ok(json) => RResult::ROk(json.into()),
+        Err(failure) => RResult::RErr(failure.into_message(who)),
+    }
+}
+
+extern "C" fn open_session<P: Plugin>(context: RStr<'_>) -> RResult<SessionBox, RString> {
+    let who = "the plugin, opening a session,";
+    let opened = guarded(who, || {
+        let info = plugin_info::<P>();
+        let context: Context = serde_json::from_str(context.as_str())
+            .map_err(|e| format!("plugin `{}`: unreadable run context: {e}", info.name))?;
+        let plugin = P::open(&context).map_err(|e| format!("plugin `{}`: {e}", info.name))?;
+        Ok(AbiSession_TO::from_value(
+            SessionAdapter {
+                plugin,
+                info,
+                calls: 0,
+                poisoned: None,
+            },
+            TD_Opaque,
+        ))
+    });
+    match opened {
+        Ok(session) => RResult::ROk(session),
+        Err(failure) => RResult::RErr(failure.into_message(who)),
+    }
+}
+
+struct SessionAdapter<P> {
+    plugin: P,
+    info: PluginInfo,
+    calls: u64,
+    poisoned: Option<String>,
+}
+
+impl<P: Plugin> SessionAdapter<P> {
+    /// Runs one call of `mangler`, catching its panics and naming it in errors.
+    fn call(
+        &mut self,
+        mangler: &str,
+        input: Option<&str>,
+        body: impl FnOnce(&mut P, Option<FixtureObject>, &mut Output) -> Result<(), String>,
+    ) -> RResult<Batch, RString> {
+        let who = format!("{}.{}", self.info.name, mangler);
+        if let Some(panic) = &self.poisoned {
+            return RResult::RErr(
+                format!("{who}: not called, the session stopped after {panic}").into(),
+            );
+        }
+        if !mangler.is_empty() && self.info.find_mangler(mangler).is_none() {
+            let known: Vec<&str> = self.info.manglers.iter().map(|m| m.name.as_str()).collect();
+            return RResult::RErr(
+                format!(
+                    "{who}: the plugin has no mangler `{mangler}` (it has: {})",
+                    known.join(", ")
+                )
+                .into(),
+            );
+        }
+        self.calls += 1;
+        let call = self.calls;
+        let plugin = &mut self.plugin;
+        let result = guarded(&who, || {
+            let object = match input {
+                Some(text) => {
+                    let mut object = FixtureObject::parse(text).map_err(|e| e.to_string())?;
+                    object.origin = Some(call);
+                    Some(object)
+                }
+                None => None,
+            };
+            let mut out = Output {
+                input: input.map(|_| call),
+                ..Output::default()
+            };
+            body(plugin, object, &mut out)?;
+            Ok(Batch {
+                objects: out.objects.into(),
+                notes: out.notes.into_iter().map(RString::from).collect(),
+            })
+        });
+        match result {
+            Ok(batch) => RResult::ROk(batch),
+            Err(Failure::Error(message)) => RResult::RErr(format!("{who}: {message}").into()),
+            Err(panic @ Failure::Panic(_)) => {
+                self.poisoned = Some(format!("a panic in `{who}`"));
+                RResult::RErr(panic.into_message(&who))
+            }
+        }
+    }
+}
+
+impl<P: Plugin> AbiSession for SessionAdapter<P> {
+    fn mangle(&mut self, mangler: RStr<'_>, object: RStr<'_>) -> RResult<Batch, RString> {
+        let name = mangler.as_str();
+        self.call(name, Some(object.as_str()), |plugin, object, out| {
+            let object = object.expect("mangle always has an input object");
+            plugin.mangle(name, object, out).map_err(|e| e.to_string())
+        })
+    }
+
+    fn end_fixture(&mut self, mangler: RStr<'_>) -> RResult<Batch, RString> {
+        let name = mangler.as_str();
+        self.call(name, None, |plugin, _, out| {
+            plugin.end_fixture(name, out).map_err(|e| e.to_string())
+        })
+    }
+
+    fn finish(&mut self) -> RResult<Batch, RString> {
+        self.call("", None, |plugin, _, out| {
+            plugin.finish(out);
+            Ok(())
+        })
+    }
+}
+
+/// Why a guarded call failed.
+enum Failure {
+    Error(String),
+    Panic(String),
+}
+
+impl Failure {
+    /// The message for the host, naming `who` failed.
+    fn into_message(self, who: &str) -> RString {
+        match self {
+            Failure::Error(message) => message.into(),
+            Failure::Panic(message) => format!("{who} panicked: {message}").into(),
+        }
+    }
+}
+
+thread_local! {
+    static IN_GUARDED_CALL: Cell<bool> = const { Cell::new(false) };
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `body`, turning a panic into [`Failure::Panic`] with its message and
+/// place. The panic hook stays silent for guarded calls, so a panicking
+/// plugin prints nothing; other panics go to the hook that was there before.
+fn guarded<T>(who: &str, body: impl FnOnce() -> Result<T, String>) -> Result<T, Failure> {
+    install_panic_hook();
+    let was_guarded = IN_GUARDED_CALL.with(|g| g.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(body));
+    IN_GUARDED_CALL.with(|g| g.set(was_guarded));
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(Failure::Error(message)),
+        Err(_) => {
+            let message = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_else(|| format!("{who} panicked"));
+            Err(Failure::Panic(message))
+        }
+    }
+}
+
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if IN_GUARDED_CALL.with(Cell::get) {
+                let payload = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-text panic payload".to_owned());
+                let place = info
+                    .location()
+                    .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_default();
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{payload}{place}")));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}

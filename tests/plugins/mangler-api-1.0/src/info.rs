@@ -1,0 +1,83 @@
+//! What a plugin declares about itself.
+
+use serde::{Deserialize, Serialize};
+
+/// A plugin's self-description, read by the host before any run.
+///
+/// `from` is a semver requirement on the GeoNode version a backup was made
+/// with (`"~2.0"`, `">=4.4, <5.0"`); `to` is the GeoNode version the plugin's
+/// output fits (`"2.4.0"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// The plugin's name, as settings.ini names it (`gn20_to_24`).
+    pub name: String,
+    /// The plugin's own version (semver).
+    pub version: String,
+    /// The GeoNode versions it migrates from (a semver requirement).
+    pub from: String,
+    /// The GeoNode version it migrates to.
+    pub to: String,
+    /// One line on what the plugin is for.
+    #[serde(default)]
+    pub summary: String,
+    /// The mangler-api version the plugin was built against.
+    #[serde(default)]
+    pub api: String,
+    /// Its manglers.
+    pub manglers: Vec<ManglerInfo>,
+}
+
+/// One mangler of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManglerInfo {
+    /// The mangler's name (`ResourceBaseMangler`).
+    pub name: String,
+    /// The models whose objects it receives (`base.resourcebase`); `*` is every model.
+    pub models: Vec<String>,
+    /// One line on what it does.
+    #[serde(default)]
+    pub summary: String,
+}
+
+impl PluginInfo {
+    /// A plugin description with no manglers yet.
+    pub fn new(name: &str, version: &str, from: &str, to: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            summary: String::new(),
+            api: crate::API_VERSION.to_owned(),
+            manglers: Vec::new(),
+        }
+    }
+
+    /// Sets the one-line summary.
+    pub fn summary(mut self, summary: &str) -> Self {
+        self.summary = summary.to_owned();
+        self
+    }
+
+    /// Adds a mangler handling `models`.
+    pub fn mangler(mut self, name: &str, models: &[&str], summary: &str) -> Self {
+        self.manglers.push(ManglerInfo {
+            name: name.to_owned(),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            summary: summary.to_owned(),
+        });
+        self
+    }
+
+    /// The mangler with this name.
+    pub fn find_mangler(&self, name: &str) -> Option<&ManglerInfo> {
+        self.manglers.iter().find(|m| m.name == name)
+    }
+}
+
+impl ManglerInfo {
+    /// Whether objects of `model` go to this mangler.
+    pub fn handles(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m == "*" || m == model)
+    }
+}
