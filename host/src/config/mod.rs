@@ -21,6 +21,8 @@ pub struct Settings {
     pub text: String,
     /// `[database]`: the PostgreSQL client tools.
     pub database: DatabaseSettings,
+    /// `[geoserver]`: the GeoServer data directory and what of it to back up.
+    pub geoserver: GeoServerSettings,
     /// `[fixtures]`: which fixtures, in which order, through which manglers.
     pub fixtures: FixtureSettings,
     /// `[plugins] dirs`: extra folders to search for plugins.
@@ -40,6 +42,17 @@ pub struct DatabaseSettings {
     pub pg_restore: String,
     /// `psql`.
     pub psql: String,
+}
+
+/// `[geoserver]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoServerSettings {
+    /// `datadir`: GeoServer's data directory.
+    pub datadir: Option<PathBuf>,
+    /// `dumpvectordata`: back up and restore vector data (default yes).
+    pub dump_vector_data: bool,
+    /// `dumprasterdata`: back up and restore raster data (default yes).
+    pub dump_raster_data: bool,
 }
 
 /// `[fixtures]`: `apps` paired with `dumps`, `migrations` with `manglers`.
@@ -113,6 +126,14 @@ impl Settings {
                 .to_owned(),
             psql: ini.get("database", "psql").unwrap_or("psql").to_owned(),
         };
+        let geoserver = GeoServerSettings {
+            datadir: ini
+                .get("geoserver", "datadir")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+            dump_vector_data: ini.boolean("geoserver", "dumpvectordata")?.unwrap_or(true),
+            dump_raster_data: ini.boolean("geoserver", "dumprasterdata")?.unwrap_or(true),
+        };
         let fixtures = fixture_settings(&ini, &mut warnings)?;
         let plugin_dirs = ini
             .list("plugins", "dirs")
@@ -130,6 +151,7 @@ impl Settings {
             path: path.to_owned(),
             text: ini.text().to_owned(),
             database,
+            geoserver,
             fixtures,
             plugin_dirs,
             run,

@@ -1,1 +1,125 @@
+use std::path::Path;
 
+use super::{IniFile, Settings};
+use crate::errors::Error;
+
+fn parse(text: &str) -> Result<Settings, Error> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.ini");
+    std::fs::write(&path, text).unwrap();
+    Settings::load(&path).map_err(|mut e| {
+        e.message = e.message.replace(&dir.path().display().to_string(), "DIR");
+        e
+    })
+}
+
+#[test]
+fn the_shipped_settings_pair_24_apps_and_5_migrations() {
+    let settings =
+        Settings::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.ini")).unwrap();
+    assert_eq!(settings.fixtures.fixtures.len(), 24);
+    let links = settings
+        .fixtures
+        .fixtures
+        .iter()
+        .find(|f| f.app == "base.link")
+        .unwrap();
+    assert_eq!(links.dump, "links");
+    let maps = &settings.fixtures.migrations[3];
+    assert_eq!(
+        (
+            maps.target.as_str(),
+            maps.plugin.as_str(),
+            maps.mangler.as_str()
+        ),
+        ("maps.map", "gn20_to_24", "MapMangler")
+    );
+    assert_eq!(maps.applies_to, vec![20]);
+    assert!(settings.warnings.is_empty(), "{:?}", settings.warnings);
+    assert_eq!(
+        settings.geoserver.datadir.as_deref(),
+        Some(Path::new("/opt/gs_data_dir"))
+    );
+    assert!(settings.geoserver.dump_vector_data && settings.geoserver.dump_raster_data);
+}
+
+#[test]
+fn empty_entries_are_placeholders_that_keep_lists_aligned() {
+    let s =
+        parse("[fixtures]\napps = a,,c\ndumps = x,,z\nmigrations = ,c\nmanglers = ,p.M\n").unwrap();
+    let apps: Vec<_> = s
+        .fixtures
+        .fixtures
+        .iter()
+        .map(|f| (f.position, f.app.as_str()))
+        .collect();
+    assert_eq!(apps, [(1, "a"), (3, "c")]);
+    assert_eq!(s.fixtures.migrations[0].position, 2);
+    assert_eq!(s.fixtures.migrations[0].applies_to, [3]);
+}
+
+#[test]
+fn errors_name_file_line_section_key_and_position() {
+    let cases = [
+        (
+            "[fixtures]\napps = a,b,c\ndumps = x,y\n",
+            "DIR/settings.ini:2: [fixtures] apps has 3 entries but `dumps` has 2: entry 3 `c` has no pair",
+        ),
+        (
+            "[fixtures]\napps = a\ndumps = x\nmigrations = a,a\nmanglers = p.M\n",
+            "DIR/settings.ini:4: [fixtures] migrations has 2 entries but `manglers` has 1: entry 2 `a` has no pair",
+        ),
+        (
+            "[fixtures]\napps = a\ndumps = x\nmigrations = a\nmanglers = PM\n",
+            "DIR/settings.ini:5: [fixtures] manglers entry 1 `PM` is not `plugin.Mangler`",
+        ),
+        (
+            "[fixtures]\napps = a\ndumps = x\nmigrations = b.c\nmanglers = p.M\n",
+            "DIR/settings.ini:4: [fixtures] migrations entry 1 `b.c` matches no `apps` entry, so its mangler would never run",
+        ),
+        (
+            "[fixtures]\napps = a,b\ndumps = x,\n",
+            "DIR/settings.ini:3: [fixtures] dumps entry 2 is empty but its pair is not (apps `b`, dumps ``)",
+        ),
+        (
+            "[fixtures]\nmigrations = a\nmigrations = b\n",
+            "DIR/settings.ini:2: [fixtures] migrations is set more than once",
+        ),
+        ("[migrate]\nbasepk = ten\n", "DIR/settings.ini:2: [migrate] basepk `ten` is not an integer"),
+    ];
+    for (text, expected) in cases {
+        let err = parse(text).expect_err(text);
+        assert_eq!(err.message, expected, "{text}");
+        assert!(err.hint.is_some(), "{text}: no hint");
+    }
+}
+
+#[test]
+fn a_model_level_migration_on_app_level_apps_warns_and_applies_to_the_app() {
+    let s = parse("[fixtures]\napps = people,base,layers\ndumps = people,base,layers\nmigrations = base.resourcebase\nmanglers = p.M\n").unwrap();
+    assert_eq!(s.fixtures.migrations[0].applies_to, [2]);
+    assert_eq!(s.warnings.len(), 1);
+    assert!(
+        s.warnings[0].contains("settings.ini:4: [fixtures] migrations"),
+        "{}",
+        s.warnings[0]
+    );
+    assert!(
+        s.warnings[0].contains("app-level vs model-level"),
+        "{}",
+        s.warnings[0]
+    );
+}
+
+#[test]
+fn booleans_read_like_pythons_configparser() {
+    let ini = IniFile::parse(
+        Path::new("s.ini"),
+        "[g]\na = Yes\nb = off\nc = maybe\n".to_owned(),
+    )
+    .unwrap();
+    assert_eq!(ini.boolean("g", "a").unwrap(), Some(true));
+    assert_eq!(ini.boolean("g", "b").unwrap(), Some(false));
+    assert_eq!(ini.boolean("g", "missing").unwrap(), None);
+    assert!(ini.boolean("g", "c").is_err());
+}
