@@ -50,7 +50,12 @@ impl PluginHandle {
     pub fn open(&self, context: &Context) -> Result<Session, String> {
         let context = serde_json::to_string(context).map_err(|e| e.to_string())?;
         let inner = into_result((self.module.open_session())(context.as_str().into()))?;
-        Ok(Session { inner })
+        let chunked_ends =
+            Version::parse(&self.info.api).is_ok_and(|api| api >= Version::new(1, 1, 0));
+        Ok(Session {
+            inner,
+            chunked_ends,
+        })
     }
 }
 
@@ -99,6 +104,8 @@ fn into_result<T>(result: RResult<T, RString>) -> Result<T, String> {
 /// One plugin's state for one run.
 pub struct Session {
     inner: SessionBox,
+    /// Whether the plugin hands a fixture's end over in chunks (mangler-api >= 1.1).
+    chunked_ends: bool,
 }
 
 impl Session {
@@ -213,26 +220,34 @@ impl Chain {
     ) -> Result<usize, ChainError> {
         let mut written = 0;
         for (i, stage) in self.stages.iter().enumerate() {
-            let batch = sessions[stage.session]
-                .end_fixture(&stage.mangler.name)
-                .map_err(ChainError::Plugin)?;
-            notes.extend(
-                batch
-                    .notes
-                    .into_iter()
-                    .map(|n| format!("{}: {n}", stage.label)),
-            );
-            for emitted in batch.objects {
-                let Emitted::Json(text) = emitted else {
-                    return Err(ChainError::Plugin(format!(
-                        "{}: emitted `the input object` at the end of a fixture, where there is none",
-                        stage.label
-                    )));
-                };
-                let model = model_of(&text, &stage.label)?;
-                written += self
-                    .run_from(i + 1, sessions, &model, &text, notes, write)?
-                    .written;
+            loop {
+                let session = &mut sessions[stage.session];
+                let chunked = session.chunked_ends;
+                let batch = session
+                    .end_fixture(&stage.mangler.name)
+                    .map_err(ChainError::Plugin)?;
+                let last = !chunked || (batch.objects.is_empty() && batch.notes.is_empty());
+                notes.extend(
+                    batch
+                        .notes
+                        .into_iter()
+                        .map(|n| format!("{}: {n}", stage.label)),
+                );
+                for emitted in batch.objects {
+                    let Emitted::Json(text) = emitted else {
+                        return Err(ChainError::Plugin(format!(
+                            "{}: emitted `the input object` at the end of a fixture, where there is none",
+                            stage.label
+                        )));
+                    };
+                    let model = model_of(&text, &stage.label)?;
+                    written += self
+                        .run_from(i + 1, sessions, &model, &text, notes, write)?
+                        .written;
+                }
+                if last {
+                    break;
+                }
             }
         }
         Ok(written)
@@ -275,6 +290,14 @@ impl Chain {
         for emitted in batch.objects {
             let inner = match emitted {
                 Emitted::Input => self.run_from(next, sessions, model, object, notes, write)?,
+                // The last stage's output needs no model: nothing reads it but the writer.
+                Emitted::Json(text) if next >= self.stages.len() => {
+                    write(&text).map_err(ChainError::Output)?;
+                    Outcome {
+                        written: 1,
+                        changed: false,
+                    }
+                }
                 Emitted::Json(text) => {
                     let model = model_of(&text, &stage.label)?;
                     self.run_from(next, sessions, &model, &text, notes, write)?

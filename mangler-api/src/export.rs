@@ -15,6 +15,7 @@ use abi_stable::{
 
 use crate::{
     abi::{AbiSession, AbiSession_TO, Batch, PluginMod, PluginModRef, SessionBox},
+    plugin::LaterObjects,
     Context, FixtureObject, Output, Plugin, PluginInfo,
 };
 
@@ -90,6 +91,7 @@ extern "C" fn open_session<P: Plugin>(context: RStr<'_>) -> RResult<SessionBox, 
                 info,
                 calls: 0,
                 poisoned: None,
+                ending: Ending::Idle,
             },
             TD_Opaque,
         ))
@@ -105,7 +107,19 @@ struct SessionAdapter<P> {
     info: PluginInfo,
     calls: u64,
     poisoned: Option<String>,
+    ending: Ending,
 }
+
+/// Where a fixture's end stands: the host calls `end_fixture` until it gets
+/// an empty batch, and the plugin's own `end_fixture` runs once.
+enum Ending {
+    Idle,
+    Draining(LaterObjects),
+    Drained,
+}
+
+/// Objects handed to the host per `end_fixture` call.
+const END_CHUNK: usize = 1024;
 
 impl<P: Plugin> SessionAdapter<P> {
     /// Runs one call of `mangler`, catching its panics and naming it in errors.
@@ -175,9 +189,37 @@ impl<P: Plugin> AbiSession for SessionAdapter<P> {
 
     fn end_fixture(&mut self, mangler: RStr<'_>) -> RResult<Batch, RString> {
         let name = mangler.as_str();
-        self.call(name, None, |plugin, _, out| {
-            plugin.end_fixture(name, out).map_err(|e| e.to_string())
-        })
+        let mut later = match std::mem::replace(&mut self.ending, Ending::Idle) {
+            Ending::Drained => return RResult::ROk(Batch::default()),
+            Ending::Draining(later) => Some(later),
+            Ending::Idle => None,
+        };
+        let first = later.is_none();
+        let result = self.call(name, None, |plugin, _, out| {
+            if first {
+                plugin.end_fixture(name, out).map_err(|e| e.to_string())?;
+                later = out.later.take();
+            }
+            if let Some(objects) = &mut later {
+                let room = END_CHUNK.saturating_sub(out.objects.len());
+                let chunk: Vec<FixtureObject> = objects.take(room).collect();
+                if chunk.len() < room {
+                    later = None;
+                }
+                for object in chunk {
+                    out.emit(object);
+                }
+            }
+            Ok(())
+        });
+        if let RResult::ROk(batch) = &result {
+            self.ending = match later {
+                Some(later) => Ending::Draining(later),
+                None if batch.objects.is_empty() && batch.notes.is_empty() => Ending::Idle,
+                None => Ending::Drained,
+            };
+        }
+        result
     }
 
     fn finish(&mut self) -> RResult<Batch, RString> {

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::FixtureObject;
+use crate::{Context, FixtureObject, ManglerError};
 
 /// The path part of a URL: `http://host:8080/layers/x` -> `/layers/x`.
 ///
@@ -73,6 +73,22 @@ pub fn upload_session(pk: i64, user: Value, date: &str) -> FixtureObject {
     fields.insert("processed".into(), Value::Bool(true));
     fields.insert("date".into(), Value::String(date.to_owned()));
     FixtureObject::new("layers.uploadsession", pk, fields)
+}
+
+/// The pk of the 2.4 upload session of the resource or layer `object` (read
+/// before its pk moves): its backup pk moved by the upload sessions' own
+/// offset, since their table has its own sequence.
+///
+/// # Errors
+///
+/// When the pk is not an integer, or the sum overflows.
+pub fn upload_session_pk(context: &Context, object: &FixtureObject) -> Result<i64, ManglerError> {
+    let offset = context.offset("layers.uploadsession");
+    object.pk_i64()?.checked_add(offset).ok_or_else(|| {
+        ManglerError::new(format!(
+            "the upload session offset {offset} overflows a 64-bit key"
+        ))
+    })
 }
 
 #[cfg(test)]

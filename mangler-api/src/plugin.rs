@@ -49,13 +49,17 @@ pub trait Plugin: Send + Sized + 'static {
     }
 }
 
+/// Objects made on demand, for what a fixture's end adds.
+pub type LaterObjects = Box<dyn Iterator<Item = FixtureObject> + Send>;
+
 /// Collects what a mangler emits: objects to write and notes for the report.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Output {
     /// The call whose input object may be written back as it was read.
     pub(crate) input: Option<u64>,
     pub(crate) objects: Vec<Emitted>,
     pub(crate) notes: Vec<String>,
+    pub(crate) later: Option<LaterObjects>,
 }
 
 impl Output {
@@ -67,6 +71,14 @@ impl Output {
         } else {
             self.objects.push(Emitted::Json(object.to_json().into()));
         }
+    }
+
+    /// At the end of a fixture: writes every object `objects` yields, after
+    /// those emitted, made one chunk at a time as the host takes them, so a
+    /// plugin adding one object per resource keeps only what it needs to
+    /// make them (a host older than mangler-api 1.1 takes them all at once).
+    pub fn emit_all(&mut self, objects: impl Iterator<Item = FixtureObject> + Send + 'static) {
+        self.later = Some(Box::new(objects));
     }
 
     /// Adds a line to the run's report: something the admin should know.

@@ -10,7 +10,7 @@
 //!     {"mangler": "ResourceBaseMangler", "input": "resourcebase.json",
 //!      "expected": "resourcebase.expected.json"}
 //!   ],
-//!   "notes": ["optional: the exact report lines expected"]
+//!   "notes": ["optional: the exact report lines, as `object #0 (pk 1): plugin.Mangler: ...`"]
 //! }
 //! ```
 //!
@@ -180,14 +180,29 @@ fn check_fixture(
         actual.push(text.to_owned());
         Ok(())
     };
+    let mut object_notes = Vec::new();
     for (index, object) in input.iter().enumerate() {
         let model = object
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or_default();
         chain
-            .mangle(sessions, model, &object.to_string(), notes, &mut write)
+            .mangle(
+                sessions,
+                model,
+                &object.to_string(),
+                &mut object_notes,
+                &mut write,
+            )
             .map_err(|e| chain_message(e, &fixture.input, index))?;
+        let pk = object
+            .get("pk")
+            .map_or_else(|| "none".to_owned(), Value::to_string);
+        notes.extend(
+            object_notes
+                .drain(..)
+                .map(|n| format!("object #{index} (pk {pk}): {n}")),
+        );
     }
     chain
         .end_fixture(sessions, notes, &mut write)

@@ -2,10 +2,12 @@
 //! written entry by entry, with gnbr's manifest of checksums.
 
 mod manifest;
+mod pipe;
 mod reader;
 mod writer;
 
 pub use manifest::{EntryDigest, Manifest, MANIFEST_NAME};
+pub use pipe::write_in_background;
 pub use reader::{BackupReader, EntryInfo};
 pub use writer::{BackupWriter, EntryWriter};
 

@@ -31,7 +31,7 @@ pub struct BackupWriter {
 
 /// One entry being written; hashes what passes through it.
 pub struct EntryWriter<'a> {
-    out: Box<dyn Write + 'a>,
+    out: Box<dyn Write + Send + 'a>,
     hasher: Sha256,
     size: u64,
     name: String,
@@ -164,9 +164,9 @@ fn raw_entry<'a>(
     target: &'a mut Target,
     path: &Path,
     name: &str,
-) -> Result<Box<dyn Write + 'a>, Error> {
+) -> Result<Box<dyn Write + Send + 'a>, Error> {
     check_entry_name(name)?;
-    let out: Box<dyn Write + 'a> = match target {
+    let out: Box<dyn Write + Send + 'a> = match target {
         Target::Zip(zip) => {
             let options = SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Deflated)

@@ -12,7 +12,7 @@ use mangler_api::Context;
 use serde::Serialize;
 
 use crate::{
-    archive::{BackupReader, BackupWriter, EntryWriter, MANIFEST_NAME},
+    archive::{write_in_background, BackupReader, BackupWriter, EntryWriter, MANIFEST_NAME},
     cli::{GlobalArgs, MigrateArgs},
     commands::{discover_plugins, load_settings, plugins::print_table},
     config::{FixtureEntry, Settings},
@@ -58,6 +58,8 @@ pub struct FixtureReport {
     /// The counts.
     #[serde(flatten)]
     pub stats: FixtureStats,
+    /// Wall time for this fixture.
+    pub seconds: f64,
 }
 
 /// Runs `gnbr migrate`.
@@ -112,23 +114,30 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         let chain = manglers.chain_for(fixture.position);
         progress.step(&entry, done);
         let source = input.open_entry(&entry)?;
-        let mut sink = Sink::open(output.as_mut(), &entry)?;
-        let result = fixtures::mangle(
-            source,
-            &mut sink,
-            &chain,
-            manglers.sessions_mut(),
-            &mut report.notes,
-            &mut |n| progress.advance(n),
-        );
-        let (stats, _) = result.map_err(|e| stream_error(e, &args.backup_file, &entry))?;
-        sink.close().map_err(|e| write_error(&entry, &e))?;
+        let sink = Sink::open(output.as_mut(), &entry)?;
+        let started = Instant::now();
+        let sessions = manglers.sessions_mut();
+        let notes_before = report.notes.len();
+        let notes = &mut report.notes;
+        let (result, sink) = write_in_background(sink, |out| {
+            fixtures::mangle(source, out, &chain, sessions, notes, &mut |n| {
+                progress.advance(n)
+            })
+            .map(|(stats, _)| stats)
+        });
+        let stats = result.map_err(|e| stream_error(e, &args.backup_file, &entry))?;
+        for note in &mut report.notes[notes_before..] {
+            note.insert_str(0, &format!("{entry} "));
+        }
+        sink.and_then(Sink::close)
+            .map_err(|e| write_error(&entry, &e))?;
         done += stats.bytes_in;
         report.fixtures.push(FixtureReport {
             app: fixture.app.clone(),
             entry,
             manglers: chain.stages().iter().map(|s| s.label.clone()).collect(),
             stats,
+            seconds: started.elapsed().as_secs_f64(),
         });
     }
     let others: Vec<(String, u64)> = input
@@ -140,9 +149,11 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
     for (name, size) in others {
         progress.step(&name, done);
         let mut source = input.open_entry(&name)?;
-        let mut sink = Sink::open(output.as_mut(), &name)?;
-        io::copy(&mut source, &mut sink).map_err(|e| copy_error(&args.backup_file, &name, &e))?;
-        sink.close().map_err(|e| write_error(&name, &e))?;
+        let sink = Sink::open(output.as_mut(), &name)?;
+        let (copied, sink) = write_in_background(sink, |out| io::copy(&mut source, out));
+        copied.map_err(|e| copy_error(&args.backup_file, &name, &e))?;
+        sink.and_then(Sink::close)
+            .map_err(|e| write_error(&name, &e))?;
         done += size;
         report.copied += 1;
     }
@@ -342,7 +353,10 @@ pub fn print_report(report: &MigrateReport, ui: Ui) {
     if !report.missing.is_empty() {
         println!("not in the backup (skipped): {}", report.missing.join(", "));
     }
-    println!("{} other entries copied unchanged", report.copied);
+    match report.copied {
+        1 => println!("1 other entry copied unchanged"),
+        n => println!("{n} other entries copied unchanged"),
+    }
     for note in &report.notes {
         println!("note: {note}");
     }

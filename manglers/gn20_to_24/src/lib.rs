@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use mangler_api::{
-    geonode::{detail_url, upload_session, ResourceKind},
+    geonode::{detail_url, upload_session, upload_session_pk, ResourceKind},
     prelude::*,
 };
 
@@ -21,10 +21,17 @@ const RESOURCE_MODELS: &[&str] = &[
 /// One run of the plugin: the context and what earlier fixtures held.
 pub struct Gn20To24 {
     context: Context,
-    /// Resource titles by their new pk, from `base.resourcebase`.
-    titles: HashMap<i64, String>,
+    /// Resource titles by their new pk, from `base.resourcebase`: spans of
+    /// `title_text`, so a run keeps about 40 bytes per resource plus the title.
+    titles: HashMap<i64, (u32, u32)>,
+    title_text: String,
+    /// Distinct upload session owners; sessions refer to them by index.
+    owners: Vec<Value>,
+    owner_index: HashMap<String, u32>,
     /// Upload sessions to add at the end of the resource fixture: (pk, user).
-    upload_sessions: Vec<(i64, Value)>,
+    upload_sessions: Vec<(i64, u32)>,
+    /// Whether the run was told it has no siteurl.
+    told_no_siteurl: bool,
 }
 
 impl Plugin for Gn20To24 {
@@ -60,7 +67,11 @@ impl Plugin for Gn20To24 {
         Ok(Self {
             context: context.clone(),
             titles: HashMap::new(),
+            title_text: String::new(),
+            owners: Vec::new(),
+            owner_index: HashMap::new(),
             upload_sessions: Vec::new(),
+            told_no_siteurl: false,
         })
     }
 
@@ -90,9 +101,14 @@ impl Plugin for Gn20To24 {
 
     fn end_fixture(&mut self, mangler: &str, out: &mut Output) -> Result<(), ManglerError> {
         if mangler == "ResourceBaseMangler" {
-            for (pk, user) in self.upload_sessions.drain(..) {
-                out.emit(upload_session(pk, user, &self.context.timestamp));
-            }
+            let sessions = std::mem::take(&mut self.upload_sessions);
+            let owners = self.owners.clone();
+            let date = self.context.timestamp.clone();
+            out.emit_all(
+                sessions.into_iter().map(move |(pk, owner)| {
+                    upload_session(pk, owners[owner as usize].clone(), &date)
+                }),
+            );
         }
         Ok(())
     }
@@ -104,6 +120,7 @@ impl Gn20To24 {
         object: &mut FixtureObject,
         out: &mut Output,
     ) -> Result<(), ManglerError> {
+        let session = upload_session_pk(&self.context, object)?;
         let pk = object.shift_pk(self.context.pk_offset(object.model(), RESOURCE_MODELS))?;
         object.set("featured", false);
         object.set("rating", 0);
@@ -117,12 +134,14 @@ impl Gn20To24 {
             if kind == Some(ResourceKind::Layer) {
                 let url = url.as_deref().unwrap_or_default();
                 object.set("detail_url", detail_url(&self.context.siteurl, url));
+                self.tell_no_siteurl(out);
             }
-            if kind.is_none() {
-                out.note(format!(
-                    "resource {pk}: distribution_url {} is not under /layers/, /maps/ or /documents/; typed as a map, as GeoNode's original did",
-                    url.map_or("null".to_owned(), |u| format!("`{u}`"))
-                ));
+            match (kind, &url) {
+                (Some(_), _) => {}
+                (None, None) => out.note("distribution_url is null or not text; typed as a map, as GeoNode's original did"),
+                (None, Some(url)) => out.note(format!(
+                    "distribution_url `{url}` is not under /layers/, /maps/ or /documents/; typed as a map"
+                )),
             }
             object.set(
                 "polymorphic_ctype",
@@ -133,30 +152,50 @@ impl Gn20To24 {
         object.remove("distribution_url");
         object.remove("thumbnail");
         if let Some(title) = object.str_field("title") {
-            self.titles.insert(pk, title.to_owned());
+            let too_many = || ManglerError::new("more than 4 GB of resource titles in one run");
+            let start = u32::try_from(self.title_text.len()).map_err(|_| too_many())?;
+            let len = u32::try_from(title.len()).map_err(|_| too_many())?;
+            self.title_text.push_str(title);
+            self.titles.insert(pk, (start, len));
         }
         let user = match object.field("owner") {
             Some(owner) if !owner.is_null() => owner.clone(),
-            _ => self.owner_key(pk, out)?,
+            _ => self.owner_key(out)?,
         };
-        self.upload_sessions.push((pk, user));
+        let next = self.owners.len() as u32;
+        let owner = *self.owner_index.entry(user.to_string()).or_insert(next);
+        if owner == next {
+            self.owners.push(user);
+        }
+        self.upload_sessions.push((session, owner));
         Ok(())
     }
 
-    fn owner_key(&self, pk: i64, out: &mut Output) -> Result<Value, ManglerError> {
+    fn owner_key(&self, out: &mut Output) -> Result<Value, ManglerError> {
         if self.context.owner.is_empty() {
             return Err(ManglerError::new(
                 "the resource has no owner and the run names none (hint: pass --owner USERNAME)",
             ));
         }
         out.note(format!(
-            "resource {pk}: no owner; its upload session belongs to `{}`",
+            "no owner; its upload session belongs to `{}`",
             self.context.owner
         ));
         Ok(json!([self.context.owner]))
     }
 
+    /// Notes once that detail URLs have no host when the run has no siteurl.
+    fn tell_no_siteurl(&mut self, out: &mut Output) {
+        if self.context.siteurl.is_empty() && !self.told_no_siteurl {
+            self.told_no_siteurl = true;
+            out.note(
+                "no siteurl given: detail_url values are paths without a host (pass --siteurl URL)",
+            );
+        }
+    }
+
     fn layer(&mut self, object: &mut FixtureObject, out: &mut Output) -> Result<(), ManglerError> {
+        let session = upload_session_pk(&self.context, object)?;
         let pk = object.shift_pk(self.context.pk_offset(object.model(), RESOURCE_MODELS))?;
         let title = self.title(pk, object, out);
         let store = if self.context.datastore.is_empty() {
@@ -164,7 +203,7 @@ impl Gn20To24 {
         } else {
             Value::String(self.context.datastore.clone())
         };
-        object.set("upload_session", pk);
+        object.set("upload_session", session);
         object.set("service", Value::Null);
         object.set("charset", "UTF-8");
         object.set("title_en", title);
@@ -202,15 +241,14 @@ impl Gn20To24 {
     /// The title of resource `pk`: from the run's resources, else the
     /// object's own `title`, else empty (and reported).
     fn title(&self, pk: i64, object: &FixtureObject, out: &mut Output) -> String {
-        if let Some(title) = self.titles.get(&pk) {
-            return title.clone();
+        if let Some(&(start, len)) = self.titles.get(&pk) {
+            return self.title_text[start as usize..(start + len) as usize].to_owned();
         }
         if let Some(title) = object.str_field("title") {
             return title.to_owned();
         }
         out.note(format!(
-            "{} {pk}: no resource with this pk earlier in the run and no title of its own; title_en left empty",
-            object.model()
+            "no resource with pk {pk} earlier in the run and no title of its own; title_en left empty"
         ));
         String::new()
     }

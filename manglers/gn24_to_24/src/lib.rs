@@ -6,7 +6,7 @@
 //! crate's README.
 
 use mangler_api::{
-    geonode::{detail_url, upload_session, ResourceKind},
+    geonode::{detail_url, upload_session, upload_session_pk, ResourceKind},
     prelude::*,
 };
 
@@ -23,6 +23,8 @@ pub struct Gn24To24 {
     context: Context,
     /// Upload sessions to add at the end of the resource fixture.
     upload_sessions: Vec<i64>,
+    /// Whether the run was told it has no siteurl.
+    told_no_siteurl: bool,
 }
 
 impl Plugin for Gn24To24 {
@@ -66,6 +68,7 @@ impl Plugin for Gn24To24 {
         Ok(Self {
             context: context.clone(),
             upload_sessions: Vec::new(),
+            told_no_siteurl: false,
         })
     }
 
@@ -76,30 +79,43 @@ impl Plugin for Gn24To24 {
         out: &mut Output,
     ) -> Result<(), ManglerError> {
         let offset = self.context.pk_offset(object.model(), RESOURCE_MODELS);
-        let pk = object.shift_pk(offset)?;
         match mangler {
             "ResourceBaseMangler" => {
+                self.upload_sessions
+                    .push(upload_session_pk(&self.context, &object)?);
+                object.offset_pk(offset)?;
                 object.set("owner", json!([self.context.owner]));
                 if let Some(url) = object.str_field("distribution_url").map(str::to_owned) {
                     if ResourceKind::of_url(&url) == Some(ResourceKind::Layer) {
                         object.set("detail_url", detail_url(&self.context.siteurl, &url));
+                        if self.context.siteurl.is_empty() && !self.told_no_siteurl {
+                            self.told_no_siteurl = true;
+                            out.note("no siteurl given: detail_url values are paths without a host (pass --siteurl URL)");
+                        }
                     }
                 }
-                self.upload_sessions.push(pk);
             }
             "LayerMangler" => {
+                let session = upload_session_pk(&self.context, &object)?;
+                object.offset_pk(offset)?;
                 let store = if self.context.datastore.is_empty() {
                     object.field("name").cloned().unwrap_or(Value::Null)
                 } else {
                     Value::String(self.context.datastore.clone())
                 };
-                object.set("upload_session", pk);
+                object.set("upload_session", session);
                 object.set("service", Value::Null);
                 object.set("store", store);
             }
-            "LayerAttributesMangler" => object.shift_field("layer", self.context.basepk)?,
-            "MapLayersMangler" => object.shift_field("map", self.context.basepk)?,
-            _ => {}
+            "LayerAttributesMangler" => {
+                object.offset_pk(offset)?;
+                object.shift_field("layer", self.context.basepk)?;
+            }
+            "MapLayersMangler" => {
+                object.offset_pk(offset)?;
+                object.shift_field("map", self.context.basepk)?;
+            }
+            _ => object.offset_pk(offset)?,
         }
         out.emit(object);
         Ok(())
@@ -108,9 +124,13 @@ impl Plugin for Gn24To24 {
     fn end_fixture(&mut self, mangler: &str, out: &mut Output) -> Result<(), ManglerError> {
         if mangler == "ResourceBaseMangler" {
             let user = json!([self.context.owner]);
-            for pk in self.upload_sessions.drain(..) {
-                out.emit(upload_session(pk, user.clone(), &self.context.timestamp));
-            }
+            let date = self.context.timestamp.clone();
+            let sessions = std::mem::take(&mut self.upload_sessions);
+            out.emit_all(
+                sessions
+                    .into_iter()
+                    .map(move |pk| upload_session(pk, user.clone(), &date)),
+            );
         }
         Ok(())
     }
