@@ -10,7 +10,9 @@ pub mod config;
 pub mod errors;
 pub mod exit_codes;
 pub mod fixtures;
+pub mod geonode;
 pub mod plugins;
+pub mod postgres;
 pub mod time;
 pub mod ui;
 
@@ -51,6 +53,12 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             commands::migrate::print_report(&report, ui);
             Ok(exit_codes::SUCCESS)
         }
+        Command::Restore(args) => {
+            let report = commands::restore::run(args, &cli.global, ui)?;
+            commands::restore::print_report(&report, ui);
+            Ok(exit_codes::SUCCESS)
+        }
+        Command::Check => commands::check::run(&cli.global, ui),
         Command::Plugins(command) => commands::plugins::run(command, &cli.global, ui),
     }
 }

@@ -1,14 +1,16 @@
 //! Backup archives: a GeoNode backup as a zip file or as a folder, read and
 //! written entry by entry, with gnbr's manifest of checksums.
 
+mod extract;
 mod manifest;
 mod pipe;
 mod reader;
 mod writer;
 
+pub use extract::{stage_folder, StagedFolder, SwappedFolder};
 pub use manifest::{EntryDigest, Manifest, MANIFEST_NAME};
 pub use pipe::write_in_background;
-pub use reader::{BackupReader, EntryInfo};
+pub use reader::{hex, BackupReader, EntryInfo};
 pub use writer::{BackupWriter, EntryWriter};
 
 use crate::errors::{Error, ErrorKind};

@@ -60,6 +60,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Migrate a backup offline: every fixture through its manglers, into a new backup.
     Migrate(MigrateArgs),
+    /// Restore a backup into a running GeoNode, all or nothing.
+    Restore(RestoreArgs),
+    /// Report what gnbr finds: the target GeoNode, its database, the tools, the plugins.
+    Check,
     /// List, inspect and test mangler plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -103,6 +107,56 @@ pub struct MigrateArgs {
     /// Replace OUT if it exists.
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `gnbr restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore: a zip archive (GeoNode's or gnbr's) or a folder.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "backup_files_dir",
+        conflicts_with = "backup_files_dir"
+    )]
+    pub backup_file: Option<PathBuf>,
+
+    /// Restore the newest .zip archive in this folder.
+    #[arg(long, value_name = "DIR")]
+    pub backup_files_dir: Option<PathBuf>,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Check everything and show what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not snapshot the database first (pg_dump -Fc) nor keep the replaced files.
+    #[arg(long)]
+    pub no_snapshot: bool,
+
+    /// Refuse an archive this target already restored (by its sha256).
+    #[arg(short = 'l', long)]
+    pub with_logs: bool,
+
+    /// Leave GeoServer alone (the GeoServer part is not restored by this gnbr yet).
+    #[arg(long)]
+    pub skip_geoserver: bool,
+
+    /// Import into the existing instance without emptying it: pks are moved
+    /// past the target's highest ones, and the load is refused if any row would be overwritten.
+    #[arg(long)]
+    pub merge: bool,
+
+    /// Username given to what has no owner [default: settings, else admin].
+    #[arg(long, value_name = "USERNAME")]
+    pub owner: Option<String>,
+
+    /// The target's public URL, for plugins that rewrite links.
+    #[arg(long, value_name = "URL")]
+    pub siteurl: Option<String>,
 }
 
 /// `gnbr plugins ...`.
@@ -156,6 +210,9 @@ mod tests {
             "gnbr plugins list --json",
             "gnbr plugins inspect gn20_to_24 --plugins-dir x --plugins-dir y",
             "gnbr plugins test gn20_to_24 --cases dir --bless",
+            "gnbr restore --backup-file a.zip -f --no-snapshot -l",
+            "gnbr restore --backup-files-dir dir --dry-run --merge",
+            "gnbr -c s.ini check --json",
         ] {
             Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
@@ -181,6 +238,11 @@ mod tests {
                 ErrorKind::ArgumentConflict,
             ),
             ("gnbr plugins test x", ErrorKind::MissingRequiredArgument),
+            ("gnbr restore", ErrorKind::MissingRequiredArgument),
+            (
+                "gnbr restore --backup-file a --backup-files-dir b",
+                ErrorKind::ArgumentConflict,
+            ),
         ] {
             let err = Cli::try_parse_from(line.split(' ')).expect_err(line);
             assert_eq!(err.kind(), kind, "{line}");

@@ -1,23 +1,22 @@
 //! `gnbr migrate`: a backup in, every fixture through its mangler chain, a
 //! migrated backup out; everything that is not a fixture copied unchanged.
 
-use std::{
-    collections::HashSet,
-    io::{self, Write},
-    path::PathBuf,
-    time::Instant,
-};
+use std::{io, path::PathBuf, time::Instant};
 
 use mangler_api::Context;
 use serde::Serialize;
 
 use crate::{
-    archive::{write_in_background, BackupReader, BackupWriter, EntryWriter, MANIFEST_NAME},
+    archive::{write_in_background, BackupReader, BackupWriter},
     cli::{GlobalArgs, MigrateArgs},
-    commands::{discover_plugins, load_settings, plugins::print_table},
-    config::{FixtureEntry, Settings},
+    commands::{
+        discover_plugins,
+        fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
+        load_settings,
+        plugins::print_table,
+    },
+    config::Settings,
     errors::{Error, ErrorKind},
-    fixtures::{self, FixtureStats, StreamError},
     plugins::ManglerRun,
     time::{format_utc, run_epoch},
     ui::Ui,
@@ -43,22 +42,6 @@ pub struct MigrateReport {
     /// Bytes read.
     pub bytes: u64,
     /// Wall time.
-    pub seconds: f64,
-}
-
-/// One fixture's row in the report.
-#[derive(Debug, Serialize)]
-pub struct FixtureReport {
-    /// The `apps` entry.
-    pub app: String,
-    /// The entry in the backup.
-    pub entry: String,
-    /// The manglers applied, in order.
-    pub manglers: Vec<String>,
-    /// The counts.
-    #[serde(flatten)]
-    pub stats: FixtureStats,
-    /// Wall time for this fixture.
     pub seconds: f64,
 }
 
@@ -92,7 +75,6 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         .collect();
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress(total);
-    let mut done = 0;
     let mut report = MigrateReport {
         input: args.backup_file.clone(),
         output: None,
@@ -104,42 +86,18 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         bytes: 0,
         seconds: 0.0,
     };
-    let mut handled: HashSet<String> = HashSet::from([MANIFEST_NAME.to_owned()]);
-    for fixture in &settings.fixtures.fixtures {
-        let Some(entry) = fixture_entry(&input, fixture) else {
-            report.missing.push(fixture.app.clone());
-            continue;
-        };
-        handled.insert(entry.clone());
-        let chain = manglers.chain_for(fixture.position);
-        progress.step(&entry, done);
-        let source = input.open_entry(&entry)?;
-        let sink = Sink::open(output.as_mut(), &entry)?;
-        let started = Instant::now();
-        let sessions = manglers.sessions_mut();
-        let notes_before = report.notes.len();
-        let notes = &mut report.notes;
-        let (result, sink) = write_in_background(sink, |out| {
-            fixtures::mangle(source, out, &chain, sessions, notes, &mut |n| {
-                progress.advance(n)
-            })
-            .map(|(stats, _)| stats)
-        });
-        let stats = result.map_err(|e| stream_error(e, &args.backup_file, &entry))?;
-        for note in &mut report.notes[notes_before..] {
-            note.insert_str(0, &format!("{entry} "));
-        }
-        sink.and_then(Sink::close)
-            .map_err(|e| write_error(&entry, &e))?;
-        done += stats.bytes_in;
-        report.fixtures.push(FixtureReport {
-            app: fixture.app.clone(),
-            entry,
-            manglers: chain.stages().iter().map(|s| s.label.clone()).collect(),
-            stats,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
+    let pass = mangle_fixtures(
+        &settings,
+        &mut input,
+        output.as_mut(),
+        &mut manglers,
+        &mut progress,
+    )?;
+    let mut done = pass.bytes;
+    report.notes = pass.notes;
+    report.missing = pass.missing;
+    report.fixtures = pass.fixtures;
+    let handled = pass.handled;
     let others: Vec<(String, u64)> = input
         .entries()
         .iter()
@@ -203,17 +161,6 @@ fn run_context(args: &MigrateArgs, settings: &Settings) -> Result<Context, Error
     })
 }
 
-/// The backup entry holding a fixture: `fixtures/<dump>.json` (GeoNode >=
-/// 4.3 and gnbr) or `<dump>.json` at the root (older GeoNode).
-fn fixture_entry(input: &BackupReader, fixture: &FixtureEntry) -> Option<String> {
-    [
-        format!("fixtures/{}.json", fixture.dump),
-        format!("{}.json", fixture.dump),
-    ]
-    .into_iter()
-    .find(|name| input.has(name))
-}
-
 /// The GeoNode version the output fits: the last plugin's `to`, if any ran.
 fn manglers_to(report: &MigrateReport) -> Option<String> {
     report
@@ -251,58 +198,6 @@ fn fill_manifest(
         .collect();
 }
 
-/// Where an entry goes: the output backup, or nowhere in a dry run.
-enum Sink<'a> {
-    Entry(EntryWriter<'a>),
-    Nowhere(io::Sink),
-}
-
-impl<'a> Sink<'a> {
-    fn open(output: Option<&'a mut BackupWriter>, name: &str) -> Result<Self, Error> {
-        Ok(match output {
-            Some(output) => Sink::Entry(output.entry(name)?),
-            None => Sink::Nowhere(io::sink()),
-        })
-    }
-
-    fn close(self) -> io::Result<()> {
-        match self {
-            Sink::Entry(entry) => entry.close().map(drop),
-            Sink::Nowhere(_) => Ok(()),
-        }
-    }
-}
-
-impl Write for Sink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::Entry(entry) => entry.write(buf),
-            Sink::Nowhere(sink) => sink.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Entry(entry) => entry.flush(),
-            Sink::Nowhere(sink) => sink.flush(),
-        }
-    }
-}
-
-fn stream_error(err: StreamError, backup: &std::path::Path, entry: &str) -> Error {
-    let at = format!("{}: {entry}", backup.display());
-    match err {
-        StreamError::Malformed(e) => Error::new(ErrorKind::Input, format!("{at}: {e}"))
-            .hint("the fixture is not valid Django JSON there; repair or re-export it (nothing was written)"),
-        StreamError::Plugin { .. } => Error::new(ErrorKind::Run, format!("{at}: {err}"))
-            .hint("nothing was written; fix the object or the plugin, or pass the context value it asks for"),
-        StreamError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
-            Error::new(ErrorKind::Input, format!("{at}: {e}"))
-        }
-        StreamError::Io(e) => Error::new(ErrorKind::Run, format!("{at}: {e}")),
-    }
-}
-
 fn copy_error(backup: &std::path::Path, entry: &str, err: &io::Error) -> Error {
     let kind = if err.kind() == io::ErrorKind::InvalidData {
         ErrorKind::Input
@@ -310,10 +205,6 @@ fn copy_error(backup: &std::path::Path, entry: &str, err: &io::Error) -> Error {
         ErrorKind::Run
     };
     Error::new(kind, format!("{}: {entry}: {err}", backup.display()))
-}
-
-fn write_error(entry: &str, err: &io::Error) -> Error {
-    Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}"))
 }
 
 /// Prints the report: one row per fixture, then notes.

@@ -1,7 +1,10 @@
 //! The commands, each written as the steps an admin would follow.
 
+pub mod check;
+pub mod fixture_pass;
 pub mod migrate;
 pub mod plugins;
+pub mod restore;
 
 use std::path::{Path, PathBuf};
 

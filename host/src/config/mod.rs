@@ -25,6 +25,10 @@ pub struct Settings {
     pub geoserver: GeoServerSettings,
     /// `[fixtures]`: which fixtures, in which order, through which manglers.
     pub fixtures: FixtureSettings,
+    /// `[geonode]`: how to reach the target GeoNode.
+    pub geonode: GeoNodeSettings,
+    /// `[restore]`: where snapshots go.
+    pub restore: RestoreSettings,
     /// `[plugins] dirs`: extra folders to search for plugins.
     pub plugin_dirs: Vec<PathBuf>,
     /// `[migrate]`: default run context values.
@@ -42,6 +46,24 @@ pub struct DatabaseSettings {
     pub pg_restore: String,
     /// `psql`.
     pub psql: String,
+}
+
+/// `[geonode]`: the GeoNode install gnbr drives through Django.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoNodeSettings {
+    /// `python`: the interpreter of the GeoNode install (its virtualenv's `bin/python`).
+    pub python: Option<PathBuf>,
+    /// `settings_module`: Django's settings module (default `geonode.settings`).
+    pub settings_module: String,
+    /// `env_file`: `KEY=VALUE` lines added to Django's environment.
+    pub env_file: Option<PathBuf>,
+}
+
+/// `[restore]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSettings {
+    /// `snapshot_dir`: where database snapshots are written (default `gnbr-snapshots`).
+    pub snapshot_dir: PathBuf,
 }
 
 /// `[geoserver]`.
@@ -134,6 +156,28 @@ impl Settings {
             dump_vector_data: ini.boolean("geoserver", "dumpvectordata")?.unwrap_or(true),
             dump_raster_data: ini.boolean("geoserver", "dumprasterdata")?.unwrap_or(true),
         };
+        let geonode = GeoNodeSettings {
+            python: ini
+                .get("geonode", "python")
+                .filter(|p| !p.is_empty())
+                .map(|p| base.join(p)),
+            settings_module: ini
+                .get("geonode", "settings_module")
+                .filter(|m| !m.is_empty())
+                .unwrap_or("geonode.settings")
+                .to_owned(),
+            env_file: ini
+                .get("geonode", "env_file")
+                .filter(|p| !p.is_empty())
+                .map(|p| base.join(p)),
+        };
+        let restore = RestoreSettings {
+            snapshot_dir: base.join(
+                ini.get("restore", "snapshot_dir")
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("gnbr-snapshots"),
+            ),
+        };
         let fixtures = fixture_settings(&ini, &mut warnings)?;
         let plugin_dirs = ini
             .list("plugins", "dirs")
@@ -151,6 +195,8 @@ impl Settings {
             path: path.to_owned(),
             text: ini.text().to_owned(),
             database,
+            geonode,
+            restore,
             geoserver,
             fixtures,
             plugin_dirs,

@@ -1,0 +1,554 @@
+//! `gnbr restore`: a backup into a running GeoNode, all or nothing.
+//!
+//! Everything is checked before anything is touched; the database part is
+//! one transaction; the folders are staged and swapped in by renames around
+//! the commit. A failure at any step leaves the target as it was.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{self, BufRead, IsTerminal, Read, Write},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use md5::Md5;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    archive::{hex, stage_folder, BackupReader, BackupWriter, StagedFolder, SwappedFolder},
+    cli::{GlobalArgs, RestoreArgs},
+    commands::{
+        discover_plugins,
+        fixture_pass::{mangle_fixtures, FixtureReport},
+        load_settings,
+    },
+    errors::{Error, ErrorKind},
+    fixtures,
+    geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
+    plugins::ManglerRun,
+    postgres,
+    time::{format_utc, run_epoch},
+    ui::Ui,
+};
+
+/// What a restore did (or, in a dry run, would do).
+#[derive(Debug, Serialize)]
+pub struct RestoreReport {
+    /// The archive restored.
+    pub archive: PathBuf,
+    /// Its sha256.
+    pub sha256: String,
+    /// The target database.
+    pub database: String,
+    /// The target's GeoNode version.
+    pub target_version: String,
+    /// The GeoNode version the backup came from, when known.
+    pub source_version: Option<String>,
+    /// The plugins applied.
+    pub plugins: Vec<String>,
+    /// One row per fixture.
+    pub fixtures: Vec<FixtureReport>,
+    /// Objects per model loaded.
+    pub objects: BTreeMap<String, u64>,
+    /// The database snapshot taken first.
+    pub snapshot: Option<PathBuf>,
+    /// Folders replaced: destination, files, bytes, where the previous content was kept.
+    pub folders: Vec<FolderReport>,
+    /// What the plugins reported.
+    pub notes: Vec<String>,
+    /// Whether nothing was changed on purpose.
+    pub dry_run: bool,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// A folder of the target replaced by one of the backup.
+#[derive(Debug, Serialize)]
+pub struct FolderReport {
+    /// The backup's folder (`uploaded/`).
+    pub from: String,
+    /// The target folder (`MEDIA_ROOT`).
+    pub to: PathBuf,
+    /// Files put in place.
+    pub files: u64,
+    /// Bytes put in place.
+    pub bytes: u64,
+    /// Where the replaced content was kept, if it was.
+    pub previous: Option<PathBuf>,
+}
+
+/// Runs `gnbr restore`.
+///
+/// # Errors
+///
+/// Any check or step that fails; the target is then as it was.
+pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreReport, Error> {
+    let started = Instant::now();
+    let settings = load_settings(global)?;
+    for warning in &settings.warnings {
+        ui.warn(warning);
+    }
+    let archive = archive_path(args)?;
+    let sha256 = check_archive_sums(&archive)?;
+    let target = GeoNode::new(&settings.geonode)?;
+    let info = target.info()?;
+    check_target(&info)?;
+    if args.with_logs {
+        if let Some(done) = info.restores.iter().find(|r| r.sha256 == sha256) {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!(
+                    "{} was already restored into this target on {} (gnbr {})",
+                    archive.display(),
+                    done.restored_at,
+                    done.gnbr_version
+                ),
+            )
+            .hint("drop -l/--with-logs to restore it again"));
+        }
+    }
+    let mut input = BackupReader::open(&archive)?;
+    let source_version = input.manifest().and_then(|m| m.geonode_version.clone());
+    warn_geoserver_part(&input, args, ui);
+    let registry = discover_plugins(global, Some(&settings), ui);
+    let mut context = mangler_api::Context {
+        owner: args
+            .owner
+            .clone()
+            .or_else(|| settings.run.owner.clone())
+            .unwrap_or_else(|| "admin".to_owned()),
+        siteurl: args
+            .siteurl
+            .clone()
+            .or_else(|| settings.run.siteurl.clone())
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned(),
+        datastore: settings.run.datastore.clone().unwrap_or_default(),
+        timestamp: format_utc(run_epoch()?),
+        source_version: source_version.clone(),
+        target_version: Some(info.geonode_version.clone()),
+        ..mangler_api::Context::default()
+    };
+    if args.merge {
+        context.offsets = target.max_pks()?;
+        context.basepk = context
+            .offsets
+            .get("base.resourcebase")
+            .copied()
+            .unwrap_or(0);
+    }
+    let mut manglers = ManglerRun::prepare(&settings.fixtures, &registry, &context)?;
+    let plugins = manglers
+        .plugins()
+        .iter()
+        .map(|p| p.handle.info().name.clone())
+        .collect();
+
+    let staging = tempfile::Builder::new()
+        .prefix("gnbr-restore-")
+        .tempdir()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot create a staging folder: {e}"),
+            )
+        })?;
+    let total: u64 = input.entries().iter().map(|e| e.size).sum();
+    let mut progress = ui.progress(total);
+    let mut staged_fixtures = BackupWriter::create(&staging.path().join("fixtures"), false)?;
+    let pass = mangle_fixtures(
+        &settings,
+        &mut input,
+        Some(&mut staged_fixtures),
+        &mut manglers,
+        &mut progress,
+    )?;
+    progress.finish();
+    let mut notes = pass.notes;
+    notes.extend(manglers.finish()?);
+    let staged_dir = staged_fixtures.finish()?;
+    let fixture_files: Vec<PathBuf> = pass
+        .fixtures
+        .iter()
+        .map(|f| staged_dir.join(&f.entry))
+        .collect();
+    let objects = count_objects(&fixture_files)?;
+
+    let mut report = RestoreReport {
+        archive: archive.clone(),
+        sha256: sha256.clone(),
+        database: info.database.to_string(),
+        target_version: info.geonode_version.clone(),
+        source_version: source_version.clone(),
+        plugins,
+        fixtures: pass.fixtures,
+        objects,
+        snapshot: None,
+        folders: Vec::new(),
+        notes,
+        dry_run: args.dry_run,
+        seconds: 0.0,
+    };
+    let folders = [
+        ("uploaded/", &info.media_root, "MEDIA_ROOT"),
+        ("assets/", &info.assets_root, "ASSETS_ROOT"),
+    ];
+    let replaced: Vec<String> = folders
+        .iter()
+        .filter(|(prefix, _, _)| input.entries().iter().any(|e| e.name.starts_with(prefix)))
+        .map(|(_, root, name)| format!("{name} {root}"))
+        .collect();
+    if args.dry_run {
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+    confirm(args, &info, &replaced, &archive)?;
+
+    if !args.no_snapshot {
+        let name = format!(
+            "{}-{}.dump",
+            info.database.name,
+            context.timestamp.replace(':', "")
+        );
+        let path = settings.restore.snapshot_dir.join(name);
+        ui.info(&format!(
+            "snapshot of {} -> {}",
+            info.database,
+            path.display()
+        ));
+        postgres::snapshot(&settings.database.pg_dump, &info.database, &path)?;
+        report.snapshot = Some(path);
+    }
+    let mut staged: Vec<(StagedFolder, &str)> = Vec::new();
+    for (prefix, root, name) in folders {
+        if root.is_empty() {
+            if input.entries().iter().any(|e| e.name.starts_with(prefix)) {
+                return Err(Error::new(
+                    ErrorKind::Target,
+                    format!("the backup has {prefix} but the target has no {name}"),
+                )
+                .hint(format!("set {name} in the target GeoNode's settings")));
+            }
+            continue;
+        }
+        if let Some(folder) = stage_folder(&mut input, prefix, Path::new(root))? {
+            ui.info(&format!(
+                "staged {prefix} for {name} {root}: {} files, {} bytes",
+                folder.files, folder.bytes
+            ));
+            staged.push((folder, prefix));
+        }
+    }
+
+    let request = LoadRequest {
+        fixtures: fixture_files,
+        expected: report.objects.clone(),
+        merge: args.merge,
+        record: RestoreRecord {
+            archive: archive
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            sha256,
+            restored_at: String::new(),
+            gnbr_version: env!("CARGO_PKG_VERSION").to_owned(),
+            source_version,
+            target_version: Some(info.geonode_version.clone()),
+        },
+    };
+    ui.info(&format!(
+        "loading {} objects into {} in one transaction",
+        report.objects.values().sum::<u64>(),
+        info.database
+    ));
+    let pending = target
+        .load(&request, &mut |step| ui.info(&format!("database: {step}")))
+        .map_err(|e| Error {
+            message: e.message.replace(
+                &format!("{}/", staged_dir.display()),
+                &format!("{}: ", archive.display()),
+            ),
+            ..e
+        })?;
+    let stamp = context.timestamp.replace(':', "");
+    let mut swapped: Vec<(SwappedFolder, FolderReport)> = Vec::new();
+    for (folder, prefix) in staged {
+        let folder_report = FolderReport {
+            from: prefix.to_owned(),
+            to: folder.dest().to_owned(),
+            files: folder.files,
+            bytes: folder.bytes,
+            previous: None,
+        };
+        match folder.swap_in(&stamp) {
+            Ok(done) => swapped.push((done, folder_report)),
+            Err(e) => {
+                pending.rollback();
+                swapped.into_iter().for_each(|(s, _)| s.undo());
+                return Err(e);
+            }
+        }
+    }
+    if let Err(e) = pending.commit() {
+        swapped.into_iter().for_each(|(s, _)| s.undo());
+        return Err(e);
+    }
+    for (done, mut folder_report) in swapped {
+        folder_report.previous = done.finish(!args.no_snapshot);
+        report.folders.push(folder_report);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The archive named, or the newest `.zip` in `--backup-files-dir`.
+fn archive_path(args: &RestoreArgs) -> Result<PathBuf, Error> {
+    if let Some(file) = &args.backup_file {
+        return Ok(file.clone());
+    }
+    let dir = args
+        .backup_files_dir
+        .as_ref()
+        .expect("clap requires one of the two");
+    let newest = std::fs::read_dir(dir)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("cannot read {}: {e}", dir.display()),
+            )
+        })?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "zip"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max();
+    newest.map(|(_, path)| path).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("no .zip archive in {}", dir.display()),
+        )
+        .hint("pass --backup-file, or the folder that holds the backups")
+    })
+}
+
+/// The archive's sha256 (for a folder: of its listing, names and sizes);
+/// checks GeoNode's `<archive>.md5` sidecar when there is one.
+fn check_archive_sums(archive: &Path) -> Result<String, Error> {
+    if archive.is_dir() {
+        let listing = BackupReader::open(archive)?
+            .entries()
+            .iter()
+            .map(|e| format!("{}\0{}\n", e.name, e.size))
+            .collect::<String>();
+        return Ok(hex(&Sha256::digest(listing.as_bytes())));
+    }
+    let mut file = File::open(archive).map_err(|e| {
+        Error::new(
+            ErrorKind::Input,
+            format!("cannot open {}: {e}", archive.display()),
+        )
+    })?;
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| {
+            Error::new(
+                ErrorKind::Input,
+                format!("cannot read {}: {e}", archive.display()),
+            )
+        })?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        md5.update(&buf[..n]);
+    }
+    let sidecar = PathBuf::from(format!("{}.md5", archive.display()));
+    if let Ok(text) = std::fs::read_to_string(&sidecar) {
+        let expected = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let actual = hex(&md5.finalize());
+        if expected != actual {
+            return Err(Error::new(
+                ErrorKind::Input,
+                format!(
+                    "{} does not match its {} (md5 {actual}, the sidecar says {expected})",
+                    archive.display(),
+                    sidecar.display()
+                ),
+            )
+            .hint("the archive is damaged or incomplete: copy it again"));
+        }
+    }
+    Ok(hex(&sha.finalize()))
+}
+
+fn check_target(info: &TargetInfo) -> Result<(), Error> {
+    if !info.reachable {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!(
+                "the target's {} cannot be reached: {}",
+                info.database,
+                info.problem.as_deref().unwrap_or("no answer")
+            ),
+        )
+        .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"));
+    }
+    if let Some(first) = info.unapplied_migrations.first() {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!(
+                "the target's {} is not migrated: {} migrations not applied (first {first})",
+                info.database,
+                info.unapplied_migrations.len()
+            ),
+        )
+        .hint("run GeoNode's `manage.py migrate` on the target first"));
+    }
+    Ok(())
+}
+
+fn warn_geoserver_part(input: &BackupReader, args: &RestoreArgs, ui: Ui) {
+    let has_geoserver = input
+        .entries()
+        .iter()
+        .any(|e| e.name == "geoserver_catalog.zip" || e.name.starts_with("gs_data_dir/"));
+    if has_geoserver && !args.skip_geoserver {
+        ui.warn("the backup has a GeoServer part; this gnbr does not restore it yet (pass --skip-geoserver to silence this)");
+    }
+}
+
+fn count_objects(files: &[PathBuf]) -> Result<BTreeMap<String, u64>, Error> {
+    let mut total = BTreeMap::new();
+    for path in files {
+        let file = File::open(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let counts = fixtures::count_models(io::BufReader::new(file))
+            .map_err(|e| Error::new(ErrorKind::Run, format!("{}: {e}", path.display())))?;
+        for (model, n) in counts {
+            *total.entry(model).or_insert(0) += n;
+        }
+    }
+    Ok(total)
+}
+
+/// Asks the admin, naming exactly what will be replaced; refuses without a terminal.
+fn confirm(
+    args: &RestoreArgs,
+    info: &TargetInfo,
+    replaced: &[String],
+    archive: &Path,
+) -> Result<(), Error> {
+    if args.force {
+        return Ok(());
+    }
+    let what = if args.merge {
+        "add to"
+    } else {
+        "replace everything in"
+    };
+    let mut question = format!(
+        "This will {what} the GeoNode {} {} ({} tables)",
+        info.geonode_version, info.database, info.tables
+    );
+    for folder in replaced {
+        question.push_str(&format!(", and replace {folder}"));
+    }
+    question.push_str(&format!(" with {}.", archive.display()));
+    if !io::stdin().is_terminal() {
+        return Err(Error::new(
+            ErrorKind::Refused,
+            format!("{question} No terminal to confirm on."),
+        )
+        .hint("pass -f/--force to restore without a confirmation"));
+    }
+    eprint!("{question}\nType `yes` to continue: ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::new(ErrorKind::Refused, e.to_string()))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Refused,
+            "restore cancelled; nothing was changed",
+        ))
+    }
+}
+
+/// Prints the report.
+pub fn print_report(report: &RestoreReport, ui: Ui) {
+    if ui.json {
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("a report serialises")
+        );
+        return;
+    }
+    if ui.quiet {
+        return;
+    }
+    let objects: u64 = report.objects.values().sum();
+    let plugins = if report.plugins.is_empty() {
+        "none".to_owned()
+    } else {
+        report.plugins.join(", ")
+    };
+    println!(
+        "archive   {} (sha256 {})",
+        report.archive.display(),
+        report.sha256
+    );
+    println!(
+        "versions  GeoNode {} -> {}",
+        report.source_version.as_deref().unwrap_or("unknown"),
+        report.target_version
+    );
+    println!("plugins   {plugins}");
+    println!("target    {}", report.database);
+    println!(
+        "objects   {objects} in {} fixtures, {} models",
+        report.fixtures.len(),
+        report.objects.len()
+    );
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    if report.dry_run {
+        println!("dry run: everything checked, nothing changed");
+        return;
+    }
+    if let Some(snapshot) = &report.snapshot {
+        println!(
+            "snapshot  {} (pg_restore it to go back)",
+            snapshot.display()
+        );
+    }
+    for f in &report.folders {
+        println!(
+            "folder    {} -> {}: {} files, {} bytes",
+            f.from,
+            f.to.display(),
+            f.files,
+            f.bytes
+        );
+        if let Some(previous) = &f.previous {
+            println!("          previous content kept in {}", previous.display());
+        }
+    }
+    println!("restored in {:.1} s", report.seconds);
+}

@@ -1,0 +1,304 @@
+"""gnbr's bridge into a GeoNode's Django, run with the GeoNode install's own Python.
+
+gnbr writes this file to a temporary folder and runs it; it never prints a
+traceback to the admin: every outcome is one JSON line on stdout, details go
+to stderr (gnbr's debug log).
+
+    python gnbr_django.py info
+    python gnbr_django.py maxpks
+    python gnbr_django.py load REQUEST.json
+
+`load` restores fixtures in ONE transaction: truncate GeoNode's tables (never
+extension-owned ones such as spatial_ref_sys, never django_migrations or
+gnbr_restore_log), loaddata with GeoNode's signals disabled, reset sequences,
+rebuild the search index, check row counts, record the restore; then it asks
+gnbr on stdin whether to commit, so that gnbr dying at any point before
+"commit" leaves the database as it was.
+"""
+
+import json
+import sys
+import traceback
+
+
+def say(**event):
+    sys.stdout.write(json.dumps(event, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class Refused(Exception):
+    """A problem the admin must fix; its message is the whole story."""
+
+
+LOG_TABLE = "gnbr_restore_log"
+
+
+def setup():
+    import django
+
+    django.setup()
+
+
+def geonode_version():
+    import geonode
+
+    version = getattr(geonode, "__version__", None)
+    if isinstance(version, tuple):
+        return ".".join(str(part) for part in version[:3])
+    return str(version or "unknown")
+
+
+def unapplied_migrations(connection):
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+
+
+def public_tables(cursor):
+    """Tables of the public schema that a restore replaces."""
+    cursor.execute(
+        """
+        SELECT c.relname FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                          WHERE d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY c.relname
+        """
+    )
+    keep = {"django_migrations", LOG_TABLE}
+    return [row[0] for row in cursor.fetchall() if row[0] not in keep]
+
+
+def restore_log(cursor):
+    cursor.execute("SELECT to_regclass(%s)", [LOG_TABLE])
+    if cursor.fetchone()[0] is None:
+        return []
+    cursor.execute(
+        f"SELECT archive, sha256, restored_at, gnbr_version, source_version, target_version "
+        f"FROM {LOG_TABLE} ORDER BY restored_at"
+    )
+    names = ["archive", "sha256", "restored_at", "gnbr_version", "source_version", "target_version"]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def info():
+    from django.conf import settings
+    from django.db import connection
+
+    db = settings.DATABASES["default"]
+    result = {
+        "geonode_version": geonode_version(),
+        "database": {
+            "engine": db.get("ENGINE", ""),
+            "name": db.get("NAME", ""),
+            "host": db.get("HOST", "") or "",
+            "port": str(db.get("PORT", "") or ""),
+            "user": db.get("USER", "") or "",
+            "password": db.get("PASSWORD", "") or "",
+        },
+        "media_root": str(getattr(settings, "MEDIA_ROOT", "") or ""),
+        "assets_root": str(getattr(settings, "ASSETS_ROOT", "") or ""),
+    }
+    try:
+        connection.ensure_connection()
+    except Exception as e:  # noqa: BLE001 - any failure means "not reachable"
+        result["reachable"] = False
+        result["problem"] = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        say(event="info", **result)
+        return
+    result["reachable"] = True
+    result["unapplied_migrations"] = unapplied_migrations(connection)
+    with connection.cursor() as cursor:
+        result["tables"] = len(public_tables(cursor))
+        result["restores"] = restore_log(cursor)
+    say(event="info", **result)
+
+
+def maxpks():
+    """The highest integer pk of every model with rows: the offsets of a merge."""
+    from django.apps import apps
+    from django.db import connection
+    from django.db.models import IntegerField, Max
+
+    existing = set(connection.introspection.table_names())
+    result = {}
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or meta.db_table not in existing or not isinstance(meta.pk, IntegerField):
+            continue
+        if meta.pk.remote_field is not None:  # a child table: its pk is its parent's
+            continue
+        top = model.objects.aggregate(top=Max(meta.pk.attname))["top"]
+        if top is not None:
+            result[meta.label_lower] = top
+    say(event="maxpks", maxpks=result)
+
+
+def expected_tables(expected):
+    """Row counts per table from object counts per model."""
+    from django.apps import apps
+
+    tables = {}
+    for label, count in expected.items():
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            raise Refused(
+                f"the fixtures hold objects of `{label}`, a model this GeoNode does not have "
+                f"(hint: the backup is from another GeoNode version; migrate it with a plugin first)"
+            )
+        table = model._meta.concrete_model._meta.db_table
+        tables[table] = tables.get(table, 0) + count
+    return tables
+
+
+def reset_sequences(connection, cursor):
+    from django.apps import apps
+    from django.core.management.color import no_style
+
+    existing = set(connection.introspection.table_names(cursor))
+    models = [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in existing]
+    for statement in connection.ops.sequence_reset_sql(no_style(), models):
+        cursor.execute(statement)
+
+
+def load(request_path):
+    from django.core.management import call_command, get_commands
+    from django.db import connection, transaction
+
+    from geonode.utils import DisableDjangoSignals
+
+    with open(request_path, encoding="utf-8") as f:
+        request = json.load(f)
+    unapplied = unapplied_migrations(connection)
+    if unapplied:
+        raise Refused(
+            f"the target database is not migrated ({len(unapplied)} migrations not applied, "
+            f"first {unapplied[0]}) (hint: run GeoNode's `manage.py migrate` on it first)"
+        )
+    tables = expected_tables(request["expected"])
+    merge = bool(request.get("merge"))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            before = {}
+            for table in tables:
+                cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+                before[table] = cursor.fetchone()[0] if merge else 0
+            if not merge:
+                targets = public_tables(cursor)
+                if targets:
+                    cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in targets))
+                say(event="truncated", tables=len(targets))
+        with DisableDjangoSignals():
+            call_command("loaddata", *request["fixtures"], verbosity=0)
+        say(event="loaded")
+        with connection.cursor() as cursor:
+            reset_sequences(connection, cursor)
+            counts = {}
+            for table, expected in sorted(tables.items()):
+                cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+                counts[table] = cursor.fetchone()[0]
+            wrong = {t: (before[t] + tables[t], counts[t]) for t in tables if counts[t] != before[t] + tables[t]}
+            if wrong:
+                details = ", ".join(
+                    f"{t}: {want} expected, {got} in the table" for t, (want, got) in sorted(wrong.items())
+                )
+                why = " (objects of the backup overwrote existing rows: their pks were not offset)" if merge else ""
+                raise Refused(f"row counts differ after the load{why}: {details}; nothing was changed")
+        if request.get("reindex", True) and "reindex" in get_commands():
+            with DisableDjangoSignals():
+                call_command("reindex", verbosity=0)
+            say(event="reindexed")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (id serial PRIMARY KEY, archive text NOT NULL, "
+                "sha256 text NOT NULL, restored_at timestamptz NOT NULL DEFAULT now(), gnbr_version text NOT NULL, "
+                "source_version text, target_version text)"
+            )
+            record = request["record"]
+            cursor.execute(
+                f"INSERT INTO {LOG_TABLE} (archive, sha256, gnbr_version, source_version, target_version) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [record["archive"], record["sha256"], record["gnbr_version"], record.get("source_version"), geonode_version()],
+            )
+        say(event="ready", rows=counts)
+        answer = sys.stdin.readline().strip()
+        if answer != "commit":
+            raise Refused("gnbr did not confirm the commit; everything was rolled back")
+    say(event="committed")
+
+
+def explain_integrity_error(error, fixtures):
+    """The fixture objects behind a foreign key violation, when it names one."""
+    import re
+
+    from django.apps import apps
+
+    cause = getattr(error, "__cause__", None) or error
+    diag = getattr(cause, "diag", None)
+    table = getattr(diag, "table_name", None)
+    detail = getattr(diag, "message_detail", None) or str(error)
+    match = re.search(r"Key \((\w+)\)=\(([^)]*)\) is not present in table \"?(\w+)", detail)
+    if not table or not match:
+        return None
+    column, value, target = match.groups()
+    models = [m for m in apps.get_models() if m._meta.db_table == table]
+    if not models:
+        return None
+    model = models[0]
+    field = next((f for f in model._meta.concrete_fields if f.column == column), None)
+    if field is None:
+        return None
+    found = []
+    for path in fixtures:
+        with open(path, encoding="utf-8") as f:
+            objects = json.load(f)
+        for index, obj in enumerate(objects):
+            if obj.get("model") == model._meta.label_lower and str(obj.get("fields", {}).get(field.name)) == value:
+                found.append(f"{path} object #{index} (pk {obj.get('pk')})")
+    if not found:
+        return None
+    constraint = getattr(diag, "constraint_name", "") or "a foreign key"
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    return (
+        f"{', '.join(found[:3])}{more}: {model._meta.label_lower}.{field.name} = {value} points to no row of "
+        f"{target} (constraint {constraint})"
+    )
+
+
+def main():
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    try:
+        setup()
+        if command == "info":
+            info()
+        elif command == "maxpks":
+            maxpks()
+        elif command == "load":
+            load(sys.argv[2])
+        else:
+            raise Refused(f"unknown command `{command}`")
+    except Refused as e:
+        say(event="error", kind="refused", message=str(e))
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 - reported as one line, traceback to stderr
+        traceback.print_exc()
+        message = " ".join(str(e).split()) or type(e).__name__
+        if command == "load":
+            try:
+                with open(sys.argv[2], encoding="utf-8") as f:
+                    explained = explain_integrity_error(e, json.load(f)["fixtures"])
+            except Exception:  # noqa: BLE001 - the plain message still stands
+                traceback.print_exc()
+                explained = None
+            if explained:
+                message = explained
+        say(event="error", kind=type(e).__name__, message=message)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

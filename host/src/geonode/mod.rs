@@ -1,0 +1,427 @@
+//! The bridge to a real GeoNode: its own Python runs `gnbr_django.py`
+//! (embedded here) inside Django, and answers in JSON lines.
+//!
+//! The environment passes through, plus settings.ini `[geonode] env_file`
+//! and `DJANGO_SETTINGS_MODULE`. Credentials found there stay in memory and
+//! in child environments; they are never printed or logged.
+
+mod env_file;
+
+use std::{
+    fmt,
+    io::{BufRead, BufReader, Lines, Write},
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+};
+
+use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+use crate::{
+    config::GeoNodeSettings,
+    errors::{Error, ErrorKind},
+};
+
+const SCRIPT: &str = include_str!("gnbr_django.py");
+
+/// A GeoNode install gnbr can run Django code in.
+pub struct GeoNode {
+    python: PathBuf,
+    env: Vec<(String, String)>,
+    work: TempDir,
+}
+
+/// What `info` found about the target.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TargetInfo {
+    /// GeoNode's version, e.g. `5.1.1`.
+    pub geonode_version: String,
+    /// Django's default database.
+    pub database: Database,
+    /// `MEDIA_ROOT`.
+    pub media_root: String,
+    /// `ASSETS_ROOT`.
+    pub assets_root: String,
+    /// Whether the database answered.
+    pub reachable: bool,
+    /// Why it did not.
+    #[serde(default)]
+    pub problem: Option<String>,
+    /// Migrations not applied yet.
+    #[serde(default)]
+    pub unapplied_migrations: Vec<String>,
+    /// Tables a restore replaces.
+    #[serde(default)]
+    pub tables: usize,
+    /// Restores gnbr recorded in this database.
+    #[serde(default)]
+    pub restores: Vec<RestoreRecord>,
+}
+
+/// Django's default database connection.
+#[derive(Clone, Deserialize)]
+pub struct Database {
+    /// Django's engine.
+    pub engine: String,
+    /// Database name.
+    pub name: String,
+    /// Host (empty: the local socket).
+    pub host: String,
+    /// Port (empty: the default).
+    pub port: String,
+    /// User.
+    pub user: String,
+    /// Password: handed to PostgreSQL tools through `PGPASSWORD` only.
+    pub password: String,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.is_empty() {
+            "local socket"
+        } else {
+            &self.host
+        };
+        let port = if self.port.is_empty() {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        write!(
+            f,
+            "database `{}` on {host}{port} as `{}`",
+            self.name, self.user
+        )
+    }
+}
+
+/// One restore gnbr recorded in the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRecord {
+    /// The archive's file name.
+    pub archive: String,
+    /// The archive's sha256.
+    pub sha256: String,
+    /// When.
+    pub restored_at: String,
+    /// The gnbr that did it.
+    pub gnbr_version: String,
+    /// The GeoNode version the backup came from, when known.
+    pub source_version: Option<String>,
+    /// The target's GeoNode version.
+    pub target_version: Option<String>,
+}
+
+/// What `load` needs: the staged fixtures, what they hold, the record to keep.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadRequest {
+    /// Fixture files, in load order (one loaddata call).
+    pub fixtures: Vec<PathBuf>,
+    /// Objects per model in them, to check row counts.
+    pub expected: std::collections::BTreeMap<String, u64>,
+    /// Import without truncating.
+    pub merge: bool,
+    /// The restore record.
+    pub record: RestoreRecord,
+}
+
+/// A load done inside an open transaction, waiting for commit or rollback.
+pub struct PendingLoad {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Lines<BufReader<ChildStdout>>,
+    stderr_log: PathBuf,
+    /// Rows per table after the load.
+    pub rows: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    event: String,
+    #[serde(default)]
+    message: String,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl GeoNode {
+    /// Prepares to drive the GeoNode of `settings`.
+    ///
+    /// # Errors
+    ///
+    /// When `[geonode] python` is missing or the env file is invalid.
+    pub fn new(settings: &GeoNodeSettings) -> Result<Self, Error> {
+        let python = settings.python.clone().ok_or_else(|| {
+            Error::new(ErrorKind::Usage, "settings.ini has no [geonode] python").hint(
+                "set it to the Python of the GeoNode install, e.g. /opt/geonode/venv/bin/python",
+            )
+        })?;
+        if !python.exists() {
+            return Err(Error::new(
+                ErrorKind::Target,
+                format!("[geonode] python {} does not exist", python.display()),
+            )
+            .hint("point it at the Python of the GeoNode install (its virtualenv's bin/python)"));
+        }
+        let mut env = match &settings.env_file {
+            Some(path) => env_file::read(path)?,
+            None => Vec::new(),
+        };
+        env.push((
+            "DJANGO_SETTINGS_MODULE".to_owned(),
+            settings.settings_module.clone(),
+        ));
+        let work = tempfile::Builder::new()
+            .prefix("gnbr-django-")
+            .tempdir()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Run,
+                    format!("cannot create a temporary folder: {e}"),
+                )
+            })?;
+        std::fs::write(work.path().join("gnbr_django.py"), SCRIPT).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot write gnbr's Django helper: {e}"),
+            )
+        })?;
+        Ok(Self { python, env, work })
+    }
+
+    /// Reads the target's version, database, folders and restore history.
+    ///
+    /// # Errors
+    ///
+    /// When Django cannot start with these settings.
+    pub fn info(&self) -> Result<TargetInfo, Error> {
+        let event = self.run_once(&["info"], "info")?;
+        serde_json::from_value(serde_json::Value::Object(event.rest)).map_err(|e| {
+            Error::new(
+                ErrorKind::Target,
+                format!("gnbr's Django helper answered oddly: {e}"),
+            )
+        })
+    }
+
+    /// The highest pk of every model with rows (`app.model` -> pk).
+    ///
+    /// # Errors
+    ///
+    /// When Django cannot start or the database cannot be read.
+    pub fn max_pks(&self) -> Result<std::collections::BTreeMap<String, i64>, Error> {
+        let event = self.run_once(&["maxpks"], "maxpks")?;
+        serde_json::from_value(event.rest.get("maxpks").cloned().unwrap_or_default()).map_err(|e| {
+            Error::new(
+                ErrorKind::Target,
+                format!("gnbr's Django helper answered oddly: {e}"),
+            )
+        })
+    }
+
+    /// Loads fixtures in one transaction and stops before committing.
+    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`).
+    ///
+    /// # Errors
+    ///
+    /// The load's failure (rolled back), naming fixture, object and constraint.
+    pub fn load(
+        &self,
+        request: &LoadRequest,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<PendingLoad, Error> {
+        let request_path = self.work.path().join("load.json");
+        std::fs::write(
+            &request_path,
+            serde_json::to_vec(request).expect("a load request serialises"),
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot write the load request: {e}"),
+            )
+        })?;
+        let (mut child, stderr_log) = self.spawn(&["load", &request_path.to_string_lossy()])?;
+        let stdin = child.stdin.take();
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        loop {
+            let event = next_event(&mut lines, &stderr_log)?;
+            match event.event.as_str() {
+                "ready" => {
+                    return Ok(PendingLoad {
+                        child,
+                        stdin,
+                        lines,
+                        stderr_log,
+                        rows: event.rest.get("rows").cloned().unwrap_or_default(),
+                    })
+                }
+                "error" => {
+                    let _ = child.wait();
+                    return Err(load_error(&event.message, &stderr_log));
+                }
+                step => progress(step),
+            }
+        }
+    }
+
+    fn run_once(&self, args: &[&str], expected: &str) -> Result<Event, Error> {
+        let (mut child, stderr_log) = self.spawn(args)?;
+        drop(child.stdin.take());
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let event = next_event(&mut lines, &stderr_log);
+        let _ = child.wait();
+        let event = event?;
+        if event.event == "error" {
+            return Err(Error::new(
+                ErrorKind::Target,
+                format!("the target GeoNode: {}", event.message),
+            )
+            .hint(format!(
+                "check settings.ini [geonode] and its env_file (details: GNBR_LOG=debug, {})",
+                stderr_log.display()
+            )));
+        }
+        if event.event != expected {
+            return Err(Error::new(
+                ErrorKind::Target,
+                format!("gnbr's Django helper answered `{}`", event.event),
+            ));
+        }
+        Ok(event)
+    }
+
+    fn spawn(&self, args: &[&str]) -> Result<(Child, PathBuf), Error> {
+        let stderr_log = self.work.path().join(format!("{}.stderr.log", args[0]));
+        let stderr = std::fs::File::create(&stderr_log).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot create {}: {e}", stderr_log.display()),
+            )
+        })?;
+        let mut command = Command::new(&self.python);
+        command
+            .arg(self.work.path().join("gnbr_django.py"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        die_with_parent(&mut command);
+        let child = command.spawn().map_err(|e| {
+            Error::new(
+                ErrorKind::Target,
+                format!("cannot run {}: {e}", self.python.display()),
+            )
+            .hint("check settings.ini [geonode] python")
+        })?;
+        Ok((child, stderr_log))
+    }
+}
+
+impl PendingLoad {
+    /// Commits the transaction.
+    ///
+    /// # Errors
+    ///
+    /// When the commit fails (the database is then as it was).
+    pub fn commit(mut self) -> Result<(), Error> {
+        let mut stdin = self.stdin.take().expect("a pending load has its stdin");
+        stdin
+            .write_all(b"commit\n")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Run,
+                    format!("lost the target's Django process before the commit: {e}"),
+                )
+            })?;
+        drop(stdin);
+        let event = next_event(&mut self.lines, &self.stderr_log);
+        let _ = self.child.wait();
+        match event? {
+            e if e.event == "committed" => Ok(()),
+            e => Err(load_error(&e.message, &self.stderr_log)),
+        }
+    }
+
+    /// Rolls the transaction back.
+    pub fn rollback(mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn next_event(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    stderr_log: &Path,
+) -> Result<Event, Error> {
+    loop {
+        match lines.next() {
+            Some(Ok(line)) => match serde_json::from_str::<Event>(&line) {
+                Ok(event) => return Ok(event),
+                Err(_) => tracing::debug!("django: {line}"),
+            },
+            Some(Err(e)) => {
+                return Err(Error::new(
+                    ErrorKind::Target,
+                    format!("cannot read from the target's Django process: {e}"),
+                ))
+            }
+            None => {
+                log_stderr(stderr_log);
+                return Err(Error::new(
+                    ErrorKind::Target,
+                    "the target's Django process ended without an answer",
+                )
+                .hint(format!(
+                    "its output is in {} (GNBR_LOG=debug shows it)",
+                    stderr_log.display()
+                )));
+            }
+        }
+    }
+}
+
+fn load_error(message: &str, stderr_log: &Path) -> Error {
+    log_stderr(stderr_log);
+    Error::new(ErrorKind::Run, format!("the load failed and was rolled back, the database is as it was: {message}"))
+        .hint("fix the object named above in the backup (or the plugin that produced it) and run the restore again")
+}
+
+fn log_stderr(path: &Path) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines() {
+            tracing::debug!("django: {line}");
+        }
+    }
+}
+
+/// Makes the child die with gnbr: a killed gnbr must not leave a load
+/// running that could still commit.
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches only the child.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! PostgreSQL's own tools (`pg_dump`, `pg_restore`, `psql`), with
+//! credentials passed through the environment (`PGPASSWORD`), never argv.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use crate::{
+    errors::{Error, ErrorKind},
+    geonode::Database,
+};
+
+/// A command for `tool` connected to `db`: host, port, user and database
+/// as options, the password in the environment.
+fn command(tool: &str, db: &Database) -> Command {
+    let mut command = Command::new(tool);
+    if !db.host.is_empty() {
+        command.arg("--host").arg(&db.host);
+    }
+    if !db.port.is_empty() {
+        command.arg("--port").arg(&db.port);
+    }
+    if !db.user.is_empty() {
+        command.arg("--username").arg(&db.user);
+    }
+    command.arg("--no-password");
+    if !db.password.is_empty() {
+        command.env("PGPASSWORD", &db.password);
+    }
+    command
+}
+
+/// Writes a snapshot of `db` (`pg_dump -Fc`) to `path`.
+///
+/// # Errors
+///
+/// When `pg_dump` is missing or fails; a partial file is removed.
+pub fn snapshot(pg_dump: &str, db: &Database, path: &Path) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot create {}: {e}", parent.display()),
+            )
+        })?;
+    }
+    let output = command(pg_dump, db)
+        .arg("--format=custom")
+        .arg("--file")
+        .arg(path)
+        .arg("--dbname")
+        .arg(&db.name)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot run `{pg_dump}`: {e}"))
+                .hint("install PostgreSQL's client tools or set [database] pgdump in settings.ini")
+        })?;
+    if !output.status.success() {
+        let _ = std::fs::remove_file(path);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!("the snapshot of {db} failed: {}", stderr.trim()),
+        )
+        .hint("fix the database access, or pass --no-snapshot to restore without one (not recommended)"));
+    }
+    Ok(())
+}
+
+/// The version line of a PostgreSQL tool (`pg_dump (PostgreSQL) 15.18`), if it runs.
+pub fn tool_version(tool: &str) -> Option<String> {
+    let output = Command::new(tool)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
