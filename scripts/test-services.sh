@@ -40,7 +40,10 @@ PACKAGES=(
 
 say() { echo "test-services: $*"; }
 die() { echo "test-services: ERROR: $*" >&2; exit 1; }
-trap 'die "command failed (exit $?) at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}"' ERR
+set_err_trap() {
+    trap 'die "command failed (exit $?) at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}"' ERR
+}
+set_err_trap
 
 usage() {
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
@@ -55,14 +58,17 @@ run_step() {
     say "$what ... (log: $log)"
     mkdir -p "$(dirname "$log")"
     echo "==== $(date -Is) $what" >>"$log"
+    # Not "( ... ) || rc=$?": errexit would be ignored inside. The ERR trap fires even
+    # without errexit, so it is off while the step runs.
+    trap - ERR
     set +e
     (
-        trap - ERR
         set -e -o pipefail -x
         "$@"
-    ) >>"$log" 2>&1 </dev/null
+    ) >>"$log" 2>&1 </dev/null 9>&- # fd 9 = lock: daemons started here must not inherit it
     rc=$?
     set -e
+    set_err_trap
     if [ "$rc" -ne 0 ]; then
         echo "test-services: ---- last lines of $log ----" >&2
         tail -n 40 "$log" >&2 || true
@@ -95,13 +101,16 @@ ensure_state_dirs() {
     chmod 755 "$STATE"
     # Every folder on the way to $STATE must be traversable by postgres.
     if ! runuser -u postgres -- test -x "$STATE"; then
-        local d=$STATE
+        local d=$STATE chain=()
         while [ "$d" != / ]; do
+            chain=("$d" "${chain[@]}")
+            d=$(dirname "$d")
+        done
+        for d in "${chain[@]}"; do # top-down
             if ! runuser -u postgres -- test -x "$d"; then
                 say "making $d traversable for the postgres user (chmod o+x)"
                 chmod o+x "$d"
             fi
-            d=$(dirname "$d")
         done
         runuser -u postgres -- test -x "$STATE" || die "postgres still cannot reach $STATE"
     fi
@@ -151,8 +160,19 @@ EOF
     mv "$tmp" "$PGDATA_"
 }
 
+# Running = postmaster.pid names a live postgres process serving this data dir. A pid file
+# left by a killed server (its pid possibly reused since) is removed, so that start works.
 pg_running() {
-    pg_as "$PGBIN/pg_ctl" -D "$PGDATA_" status >/dev/null 2>&1
+    local pid
+    [ -f "$PGDATA_/postmaster.pid" ] || return 1
+    pid=$(head -n 1 "$PGDATA_/postmaster.pid")
+    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$PGDATA_" >/dev/null; then
+        return 0
+    fi
+    say "postgres: removing stale postmaster.pid (pid ${pid:-?} is not this cluster's server)"
+    rm -f "$PGDATA_/postmaster.pid" "$PGSOCK"/.s.PGSQL.*.lock
+    return 1
 }
 
 ensure_postgres() {
@@ -172,7 +192,7 @@ ensure_postgres() {
         say "postgres: already running on $PGHOST_:$PGPORT_"
     else
         say "postgres: starting on $PGHOST_:$PGPORT_ (log: $PGLOG)"
-        if ! pg_as "$PGBIN/pg_ctl" -D "$PGDATA_" -l "$PGLOG" -w -t 60 start >>"$LOGS/pg_ctl.log" 2>&1; then
+        if ! pg_as "$PGBIN/pg_ctl" -D "$PGDATA_" -l "$PGLOG" -w -t 60 start >>"$LOGS/pg_ctl.log" 2>&1 9>&-; then
             tail -n 20 "$PGLOG" >&2 || true
             die "postgres did not start; logs: $PGLOG and $LOGS/pg_ctl.log"
         fi
@@ -209,7 +229,7 @@ base_python() {
         return
     fi
     local p
-    p=$(ls -d /root/.pyenv/versions/3.11.*/bin/python3.11 2>/dev/null | sort -V | tail -n 1 || true)
+    p=$(printf '%s\n' /root/.pyenv/versions/3.11.*/bin/python3.11 | sort -V | tail -n 1)
     if [ -n "$p" ] && [ -x "$p" ]; then
         echo "$p"
     elif [ -x /usr/bin/python3.11 ]; then
@@ -303,7 +323,7 @@ DATABASE_URL=postgis://$DB_USER:$DB_PASS@$PGHOST_:$PGPORT_/$DB_DEFAULT
 SITEURL=http://localhost:8000/
 SECRET_KEY=gnbr-test-not-secret
 DEBUG=False
-ALLOWED_HOSTS=localhost,127.0.0.1
+ALLOWED_HOSTS=localhost,testserver
 MEDIA_ROOT=$STATE/$short/media
 STATIC_ROOT=$STATE/$short/static
 ASSETS_ROOT=$STATE/$short/assets
@@ -369,7 +389,8 @@ ensure_template() {
 }
 
 up_geonode() {
-    local ver=$1 tpl=gnbr_tpl_$(echo "$1" | tr -d .)
+    local ver=$1 tpl
+    tpl=gnbr_tpl_$(echo "$1" | tr -d .)
     ensure_geonode "$ver"
     write_env_file "$ver" "$tpl"
     ensure_template "$ver" "$tpl"
@@ -400,7 +421,8 @@ esac
 T0=$SECONDS
 mkdir -p "$STATE"
 exec 9>"$STATE/.lock"
-flock -w 3600 9 || die "could not lock $STATE/.lock (another test-services.sh still running?)"
+# fd 9 holds the lock: close it (9>&-) for anything that may outlive this script.
+flock -w 1200 9 || die "could not lock $STATE/.lock within 20 min (another test-services.sh still running?)"
 
 case $cmd in
 down)

@@ -4,6 +4,8 @@
 //! Run with `cargo test --workspace` (or the README's test command), which
 //! builds the `gnbr` binary and the shipped plugins first.
 
+mod geonode;
 mod migrate;
 mod plugin_loading;
+mod restore;
 mod support;

@@ -1,0 +1,236 @@
+//! The real services the restore tests run against: the throwaway
+//! PostgreSQL + PostGIS cluster and the GeoNode 5.1.1 virtualenv that
+//! `scripts/test-services.sh up` installs and starts. A test that needs them
+//! fails, never skips, when they are missing.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::support::repo;
+
+/// The services' environment file, `KEY=VALUE` lines (gn511.env).
+pub struct Services {
+    env: BTreeMap<String, String>,
+}
+
+impl Services {
+    /// Reads `GNBR_TEST_ENV` (default `/var/tmp/gnbr-test/gn511.env`).
+    ///
+    /// # Panics
+    ///
+    /// When the file is missing: the services were not set up.
+    pub fn get() -> Self {
+        let path = std::env::var("GNBR_TEST_ENV")
+            .unwrap_or_else(|_| "/var/tmp/gnbr-test/gn511.env".to_owned());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e}: the restore tests need PostgreSQL and GeoNode 5.1.1; run `scripts/test-services.sh up` (scripts/test.sh does)")
+        });
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self { env }
+    }
+
+    fn var(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from the services' env file"))
+    }
+
+    /// Runs SQL as the superuser in `db`; returns the unaligned output.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let output = Command::new(format!("{}/psql", self.var("GNBR_TEST_PGBIN")))
+            .args([
+                "-h",
+                self.var("GNBR_TEST_PGHOST"),
+                "-p",
+                self.var("GNBR_TEST_PGPORT"),
+                "-U",
+                "postgres",
+            ])
+            .args(["-qAt", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            output.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// A fresh, migrated GeoNode 5.1.1 database called `name`, owned by the GeoNode user.
+    pub fn fresh_db(&self, name: &str) {
+        self.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {name} TEMPLATE {} OWNER {}",
+                self.var("GNBR_TEST_TEMPLATE_DB"),
+                self.var("GNBR_TEST_PGUSER")
+            ),
+        );
+    }
+
+    /// Count and md5 of every public table's rows, as text; for the tables
+    /// in `ignore`, without the columns named there.
+    pub fn digest(&self, db: &str, ignore: &[(&str, &[&str])]) -> BTreeMap<String, String> {
+        let tables = self.psql(
+            db,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        );
+        let selects: Vec<String> = tables
+            .lines()
+            .map(|table| {
+                let dropped: String = ignore
+                    .iter()
+                    .find(|(t, _)| *t == table)
+                    .map(|(_, columns)| columns.iter().map(|c| format!(" - '{c}'")).collect())
+                    .unwrap_or_default();
+                format!(
+                    "SELECT '{table}' || ' ' || count(*) || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-') \
+                     FROM (SELECT (to_jsonb(t){dropped})::text r FROM \"{table}\" t) s"
+                )
+            })
+            .collect();
+        self.psql(db, &selects.join(" UNION ALL "))
+            .lines()
+            .map(|l| {
+                let (table, digest) = l.split_once(' ').unwrap();
+                (table.to_owned(), digest.to_owned())
+            })
+            .collect()
+    }
+
+    /// Writes `dir/gn.env` and `dir/settings.ini` pointing gnbr at `db`,
+    /// with MEDIA_ROOT and ASSETS_ROOT under `dir`.
+    pub fn settings(&self, dir: &Path, db: &str) -> PathBuf {
+        std::fs::write(
+            dir.join("gn.env"),
+            self.django_env(dir, db)
+                .iter()
+                .map(|(k, v)| format!("{k}={v}\n"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let written = std::fs::read_to_string(
+            repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"),
+        )
+        .unwrap();
+        let line = |key: &str| {
+            written
+                .lines()
+                .find(|l| l.starts_with(key))
+                .unwrap()
+                .to_owned()
+        };
+        let path = dir.join("settings.ini");
+        std::fs::write(
+            &path,
+            format!(
+                "[geonode]\npython = {}\nenv_file = gn.env\n\n[fixtures]\n{}\n{}\n\n[restore]\nsnapshot_dir = snapshots\n",
+                self.var("GNBR_TEST_PYTHON"),
+                line("apps"),
+                line("dumps")
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// The environment that points GeoNode at `db`, with folders under `dir`.
+    pub fn django_env(&self, dir: &Path, db: &str) -> Vec<(String, String)> {
+        let url = format!(
+            "postgis://{}:{}@{}:{}/{db}",
+            self.var("GNBR_TEST_PGUSER"),
+            self.var("GNBR_TEST_PGPASSWORD"),
+            self.var("GNBR_TEST_PGHOST"),
+            self.var("GNBR_TEST_PGPORT")
+        );
+        self.env
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GNBR_TEST_"))
+            .map(|(k, v)| {
+                let v = match k.as_str() {
+                    "DATABASE_URL" => url.clone(),
+                    "MEDIA_ROOT" => dir.join("media").display().to_string(),
+                    "ASSETS_ROOT" => dir.join("assets").display().to_string(),
+                    _ => v.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+
+    /// Runs GeoNode's own `restore` of `archive` into `db`.
+    pub fn geonode_restore(&self, dir: &Path, db: &str, archive: &Path) {
+        let output = Command::new(self.var("GNBR_TEST_DJANGO_ADMIN"))
+            .args(["restore", "--backup-file"])
+            .arg(archive)
+            .arg("-c")
+            .arg(repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"))
+            .args(["--skip-geoserver", "--skip-read-only", "-f"])
+            .envs(self.django_env(dir, db))
+            .output()
+            .expect("django-admin runs");
+        assert!(
+            output.status.success(),
+            "GeoNode's restore failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The real GeoNode 5.1.1 backup's fixtures packed as GeoNode's `backup`
+/// packs them (`fixtures/` in the zip, `<name>.md5` beside it), with
+/// `edit` applied to each fixture's parsed objects first and `extra`
+/// entries added.
+pub fn gn511_archive(
+    dir: &Path,
+    name: &str,
+    edit: impl Fn(&str, &mut Vec<serde_json::Value>),
+    extra: &[(&str, &[u8])],
+) -> PathBuf {
+    let path = dir.join(name);
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let fixtures = repo().join("tests/data/geonode-5.1.1-backup/fixtures");
+    let mut files: Vec<_> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let fixture = file.file_name().unwrap().to_string_lossy().into_owned();
+        let mut objects: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        edit(&fixture, &mut objects);
+        zip.start_file(
+            format!("fixtures/{fixture}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zip, &serde_json::to_vec_pretty(&objects).unwrap()).unwrap();
+    }
+    for (entry, bytes) in extra {
+        zip.start_file(*entry, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let md5 = Command::new("md5sum").arg(&path).output().unwrap();
+    let sum = String::from_utf8(md5.stdout).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.md5")),
+        sum.split_whitespace().next().unwrap(),
+    )
+    .unwrap();
+    path
+}
