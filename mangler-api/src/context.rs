@@ -24,6 +24,10 @@ pub struct Context {
     pub source_version: Option<String>,
     /// The GeoNode version of the target, when known.
     pub target_version: Option<String>,
+    /// Facts about the target a plugin may need, by name (since mangler-api
+    /// 1.1; empty from older hosts), such as `multilingual` = `true` when
+    /// the target enables multilingual metadata fields.
+    pub options: BTreeMap<String, String>,
 }
 
 impl Context {

@@ -15,6 +15,7 @@ use crate::{
 };
 
 const RUN_FAILED: i32 = 1;
+const REFUSED: i32 = 6;
 
 /// Tables where gnbr's restore and GeoNode's own restore differ on purpose,
 /// and the columns compared without.
@@ -258,4 +259,117 @@ fn gnbr_killed_in_the_middle_of_the_load_changes_nothing() {
         "the database changed"
     );
     assert_spatial_ref_sys_intact(&services, "gnbr_e2e_kill");
+}
+
+#[test]
+fn safety_checks_refuse_before_anything_changes() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    services.fresh_db("gnbr_e2e_checks");
+    let settings = services.settings(dir.path(), "gnbr_e2e_checks");
+    let (settings, archive) = (settings.to_str().unwrap(), archive.to_str().unwrap());
+    let (stdout, _) = expect_code(&gnbr(dir.path(), &["-c", settings, "check"]), 0);
+    assert!(
+        stdout.contains("GeoNode 5.1.1") && stdout.contains("migrated"),
+        "{stdout}"
+    );
+    let before = services.digest("gnbr_e2e_checks", &[]);
+
+    let (stdout, _) = expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "-c",
+                settings,
+                "restore",
+                "--backup-file",
+                archive,
+                "--dry-run",
+            ],
+        ),
+        0,
+    );
+    assert!(
+        stdout.contains("dry run: everything checked, nothing changed"),
+        "{stdout}"
+    );
+    let (_, stderr) = expect_code(
+        &gnbr(
+            dir.path(),
+            &["-c", settings, "restore", "--backup-file", archive],
+        ),
+        REFUSED,
+    );
+    assert!(
+        stderr.contains("gnbr_e2e_checks") && stderr.contains("-f/--force"),
+        "the prompt names the target: {stderr}"
+    );
+    assert_eq!(
+        services.digest("gnbr_e2e_checks", &[]),
+        before,
+        "a refused restore changed the database"
+    );
+
+    expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "-c",
+                settings,
+                "restore",
+                "--backup-file",
+                archive,
+                "-f",
+                "-l",
+                "--no-snapshot",
+            ],
+        ),
+        0,
+    );
+    let (_, stderr) = expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "-c",
+                settings,
+                "restore",
+                "--backup-file",
+                archive,
+                "-f",
+                "-l",
+            ],
+        ),
+        REFUSED,
+    );
+    assert!(
+        stderr.contains("was already restored into this target"),
+        "{stderr}"
+    );
+
+    // A merge of the same archive, with no plugin to move its pks, would
+    // overwrite rows: the row counts catch it and the load is rolled back.
+    let restored = services.digest("gnbr_e2e_checks", &[]);
+    let (_, stderr) = expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "-c",
+                settings,
+                "restore",
+                "--backup-file",
+                archive,
+                "-f",
+                "--merge",
+                "--no-snapshot",
+            ],
+        ),
+        RUN_FAILED,
+    );
+    assert!(stderr.contains("overwrote existing rows"), "{stderr}");
+    assert_eq!(
+        services.digest("gnbr_e2e_checks", &[]),
+        restored,
+        "a refused merge changed the database"
+    );
 }

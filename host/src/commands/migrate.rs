@@ -158,6 +158,7 @@ fn run_context(args: &MigrateArgs, settings: &Settings) -> Result<Context, Error
         timestamp: format_utc(run_epoch()?),
         source_version: None,
         target_version: None,
+        options: Default::default(),
     })
 }
 

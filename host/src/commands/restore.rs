@@ -132,6 +132,10 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         target_version: Some(info.geonode_version.clone()),
         ..mangler_api::Context::default()
     };
+    context.options.insert(
+        "multilang_fields".to_owned(),
+        info.multilang_fields.join(","),
+    );
     if args.merge {
         context.offsets = target.max_pks()?;
         context.basepk = context

@@ -101,6 +101,7 @@ def info():
         },
         "media_root": str(getattr(settings, "MEDIA_ROOT", "") or ""),
         "assets_root": str(getattr(settings, "ASSETS_ROOT", "") or ""),
+        "multilang_fields": list(getattr(settings, "MULTILANG_FIELDS", []) or []),
     }
     try:
         connection.ensure_connection()
@@ -155,6 +156,20 @@ def expected_tables(expected):
     return tables
 
 
+def add_missing_content_types_and_permissions():
+    """What `migrate` adds after the fact: content types and permissions of
+    models the backup's GeoNode did not have (existing ids are kept)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0)
+
+
 def reset_sequences(connection, cursor):
     from django.apps import apps
     from django.core.management.color import no_style
@@ -195,6 +210,7 @@ def load(request_path):
         with DisableDjangoSignals():
             call_command("loaddata", *request["fixtures"], verbosity=0)
         say(event="loaded")
+        add_missing_content_types_and_permissions()
         with connection.cursor() as cursor:
             reset_sequences(connection, cursor)
             counts = {}

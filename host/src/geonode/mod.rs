@@ -42,6 +42,9 @@ pub struct TargetInfo {
     pub media_root: String,
     /// `ASSETS_ROOT`.
     pub assets_root: String,
+    /// `MULTILANG_FIELDS`: metadata fields kept per language.
+    #[serde(default)]
+    pub multilang_fields: Vec<String>,
     /// Whether the database answered.
     pub reachable: bool,
     /// Why it did not.
