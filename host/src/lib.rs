@@ -53,6 +53,11 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             commands::migrate::print_report(&report, ui);
             Ok(exit_codes::SUCCESS)
         }
+        Command::Backup(args) => {
+            let report = commands::backup::run(args, &cli.global, ui)?;
+            commands::backup::print_report(&report, ui);
+            Ok(exit_codes::SUCCESS)
+        }
         Command::Restore(args) => {
             let report = commands::restore::run(args, &cli.global, ui)?;
             commands::restore::print_report(&report, ui);

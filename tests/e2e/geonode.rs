@@ -83,13 +83,37 @@ impl Services {
     /// Count and md5 of every public table's rows, as text; for the tables
     /// in `ignore`, without the columns named there.
     pub fn digest(&self, db: &str, ignore: &[(&str, &[&str])]) -> BTreeMap<String, String> {
+        self.digest_of(db, ignore, "format('%I', column_name)")
+    }
+
+    /// [`Services::digest`] with timestamps cut to milliseconds, the
+    /// precision Django's JSON serialisation keeps.
+    pub fn digest_ms(&self, db: &str, ignore: &[(&str, &[&str])]) -> BTreeMap<String, String> {
+        let column = "CASE WHEN data_type LIKE 'timestamp%' \
+                      THEN format('date_trunc(''milliseconds'', %I) AS %I', column_name, column_name) \
+                      ELSE format('%I', column_name) END";
+        self.digest_of(db, ignore, column)
+    }
+
+    fn digest_of(
+        &self,
+        db: &str,
+        ignore: &[(&str, &[&str])],
+        column: &str,
+    ) -> BTreeMap<String, String> {
         let tables = self.psql(
             db,
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &format!(
+                "SELECT c.table_name || ' ' || string_agg({column}, ', ' ORDER BY ordinal_position) \
+                 FROM information_schema.columns c \
+                 JOIN pg_tables t ON t.tablename = c.table_name AND t.schemaname = 'public' \
+                 WHERE c.table_schema = 'public' GROUP BY c.table_name ORDER BY 1"
+            ),
         );
         let selects: Vec<String> = tables
             .lines()
-            .map(|table| {
+            .map(|line| {
+                let (table, columns) = line.split_once(' ').unwrap();
                 let dropped: String = ignore
                     .iter()
                     .find(|(t, _)| *t == table)
@@ -97,7 +121,7 @@ impl Services {
                     .unwrap_or_default();
                 format!(
                     "SELECT '{table}' || ' ' || count(*) || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-') \
-                     FROM (SELECT (to_jsonb(t){dropped})::text r FROM \"{table}\" t) s"
+                     FROM (SELECT (to_jsonb(t){dropped})::text r FROM (SELECT {columns} FROM \"{table}\") t) s"
                 )
             })
             .collect();
@@ -108,6 +132,45 @@ impl Services {
                 (table.to_owned(), digest.to_owned())
             })
             .collect()
+    }
+
+    /// Runs a Python script with the GeoNode install's Python, pointed at `db`.
+    pub fn python(&self, dir: &Path, db: &str, script: &Path) {
+        let output = Command::new(self.var("GNBR_TEST_PYTHON"))
+            .arg(script)
+            .envs(self.django_env(dir, db))
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "{} failed:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Runs GeoNode's own `backup` of `db` into `backup_dir`; returns the archive.
+    pub fn geonode_backup(&self, dir: &Path, db: &str, backup_dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(backup_dir).unwrap();
+        let output = Command::new(self.var("GNBR_TEST_DJANGO_ADMIN"))
+            .args(["backup", "--backup-dir"])
+            .arg(backup_dir)
+            .arg("-c")
+            .arg(repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"))
+            .args(["--skip-geoserver", "-f"])
+            .envs(self.django_env(dir, db))
+            .output()
+            .expect("django-admin runs");
+        assert!(
+            output.status.success(),
+            "GeoNode's backup failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_dir(backup_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "zip"))
+            .expect("GeoNode's backup wrote a zip")
     }
 
     /// Writes `dir/gn.env` and `dir/settings.ini` pointing gnbr at `db`,
@@ -228,7 +291,7 @@ pub fn gn511_archive(
     let md5 = Command::new("md5sum").arg(&path).output().unwrap();
     let sum = String::from_utf8(md5.stdout).unwrap();
     std::fs::write(
-        dir.join(format!("{name}.md5")),
+        path.with_extension("md5"),
         sum.split_whitespace().next().unwrap(),
     )
     .unwrap();

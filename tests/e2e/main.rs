@@ -4,6 +4,7 @@
 //! Run with `cargo test --workspace` (or the README's test command), which
 //! builds the `gnbr` binary and the shipped plugins first.
 
+mod backup;
 mod geonode;
 mod migrate;
 mod plugin_loading;

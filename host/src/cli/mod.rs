@@ -60,6 +60,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Migrate a backup offline: every fixture through its manglers, into a new backup.
     Migrate(MigrateArgs),
+    /// Back up a running GeoNode into one zip archive GeoNode's own restore can read.
+    Backup(BackupArgs),
     /// Restore a backup into a running GeoNode, all or nothing.
     Restore(RestoreArgs),
     /// Report what gnbr finds: the target GeoNode, its database, the tools, the plugins.
@@ -107,6 +109,43 @@ pub struct MigrateArgs {
     /// Replace OUT if it exists.
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `gnbr backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Folder to write the archive into (created if missing); it is named by
+    /// the time, `YYYY-MM-DD_HHMMSS.zip`, with `.md5` and `.ini` beside it.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: PathBuf,
+
+    /// Replace an archive of the same name.
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Leave GeoServer out (this gnbr does not back GeoServer up yet).
+    #[arg(long)]
+    pub skip_geoserver: bool,
+
+    /// GeoServer's data directory [default: settings [geoserver] datadir].
+    #[arg(long, value_name = "DIR")]
+    pub geoserver_data_dir: Option<PathBuf>,
+
+    /// Include GeoServer's vector data [default: settings dumpvectordata].
+    #[arg(long, overrides_with = "no_geoserver_vector_data")]
+    pub geoserver_vector_data: bool,
+
+    /// Leave GeoServer's vector data out.
+    #[arg(long, overrides_with = "geoserver_vector_data")]
+    pub no_geoserver_vector_data: bool,
+
+    /// Include GeoServer's raster data [default: settings dumprasterdata].
+    #[arg(long, overrides_with = "no_geoserver_raster_data")]
+    pub geoserver_raster_data: bool,
+
+    /// Leave GeoServer's raster data out.
+    #[arg(long, overrides_with = "geoserver_raster_data")]
+    pub no_geoserver_raster_data: bool,
 }
 
 /// `gnbr restore`.
@@ -213,6 +252,7 @@ mod tests {
             "gnbr restore --backup-file a.zip -f --no-snapshot -l",
             "gnbr restore --backup-files-dir dir --dry-run --merge",
             "gnbr -c s.ini check --json",
+            "gnbr backup --backup-dir out -f --skip-geoserver --no-geoserver-vector-data",
         ] {
             Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

@@ -1,5 +1,6 @@
 //! The commands, each written as the steps an admin would follow.
 
+pub mod backup;
 pub mod check;
 pub mod fixture_pass;
 pub mod migrate;

@@ -370,8 +370,15 @@ fn check_archive_sums(archive: &Path) -> Result<String, Error> {
         sha.update(&buf[..n]);
         md5.update(&buf[..n]);
     }
-    let sidecar = PathBuf::from(format!("{}.md5", archive.display()));
-    if let Ok(text) = std::fs::read_to_string(&sidecar) {
+    // GeoNode writes `<stem>.md5` next to `<stem>.zip`; some copies carry `<stem>.zip.md5`.
+    let sidecars = [
+        archive.with_extension("md5"),
+        PathBuf::from(format!("{}.md5", archive.display())),
+    ];
+    if let Some((sidecar, text)) = sidecars
+        .iter()
+        .find_map(|p| Some((p, std::fs::read_to_string(p).ok()?)))
+    {
         let expected = text
             .split_whitespace()
             .next()

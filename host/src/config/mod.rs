@@ -312,6 +312,35 @@ fn match_fixtures(
     Ok(wider.iter().map(|f| f.position).collect())
 }
 
+impl Settings {
+    /// The effective settings in GeoNode's own format (`[database]`,
+    /// `[geoserver]`, `[fixtures]`, every key its Config reads), for the
+    /// `<name>.ini` beside an archive: GeoNode's restore reads that file
+    /// instead of its `-c` settings.
+    pub fn geonode_ini(&self) -> String {
+        let yes_no = |b: bool| if b { "True" } else { "False" };
+        let join = |f: fn(&FixtureEntry) -> &str| {
+            self.fixtures
+                .fixtures
+                .iter()
+                .map(f)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "[database]\npgdump = {}\npgrestore = {}\npsql = {}\n\n[geoserver]\ndatadir = {}\ndumpvectordata = {}\ndumprasterdata = {}\n\n[fixtures]\napps = {}\ndumps = {}\n",
+            self.database.pg_dump,
+            self.database.pg_restore,
+            self.database.psql,
+            self.geoserver.datadir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
+            yes_no(self.geoserver.dump_vector_data),
+            yes_no(self.geoserver.dump_raster_data),
+            join(|f| &f.app),
+            join(|f| &f.dump),
+        )
+    }
+}
+
 /// Parses a settings boolean the way Python's ConfigParser does.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {

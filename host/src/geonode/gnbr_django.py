@@ -7,6 +7,7 @@ to stderr (gnbr's debug log).
     python gnbr_django.py info
     python gnbr_django.py maxpks
     python gnbr_django.py load REQUEST.json
+    python gnbr_django.py dump REQUEST.json
 
 `load` restores fixtures in ONE transaction: truncate GeoNode's tables (never
 extension-owned ones such as spatial_ref_sys, never django_migrations or
@@ -156,6 +157,27 @@ def expected_tables(expected):
     return tables
 
 
+def operating_modes(connection):
+    """The target's read-only and maintenance switches (base_configuration)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('base_configuration')")
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute("SELECT read_only, maintenance FROM base_configuration ORDER BY id LIMIT 1")
+        # No row yet: GeoNode creates it with both switches off.
+        return cursor.fetchone() or (False, False)
+
+
+def keep_operating_modes(connection, modes):
+    """Puts the target's switches back: they describe the running instance,
+    not its data. GeoNode's own backup runs in read-only mode, so its archives
+    carry read_only = true, which would otherwise lock the restored site."""
+    if modes is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE base_configuration SET read_only = %s, maintenance = %s", list(modes))
+
+
 def add_missing_content_types_and_permissions():
     """What `migrate` adds after the fact: content types and permissions of
     models the backup's GeoNode did not have (existing ids are kept)."""
@@ -197,6 +219,7 @@ def load(request_path):
     tables = expected_tables(request["expected"])
     merge = bool(request.get("merge"))
     with transaction.atomic():
+        modes = operating_modes(connection)
         with connection.cursor() as cursor:
             before = {}
             for table in tables:
@@ -210,6 +233,7 @@ def load(request_path):
         with DisableDjangoSignals():
             call_command("loaddata", *request["fixtures"], verbosity=0)
         say(event="loaded")
+        keep_operating_modes(connection, modes)
         add_missing_content_types_and_permissions()
         with connection.cursor() as cursor:
             reset_sequences(connection, cursor)
@@ -285,6 +309,26 @@ def explain_integrity_error(error, fixtures):
     )
 
 
+def dump(request_path):
+    """dumpdata of each app into the path gnbr names (a FIFO it reads), in order."""
+    from django.core.management import call_command
+
+    from geonode.utils import DisableDjangoSignals
+
+    with open(request_path, encoding="utf-8") as f:
+        request = json.load(f)
+    with DisableDjangoSignals():
+        for item in request["dumps"]:
+            say(event="dumping", app=item["app"], path=item["path"])
+            try:
+                call_command("dumpdata", item["app"], output=item["path"], verbosity=0)
+            except Exception as e:  # noqa: BLE001 - named with its app
+                traceback.print_exc()
+                raise Refused(f"dumpdata of `{item['app']}` failed: {' '.join(str(e).split())}")
+            say(event="dumped", app=item["app"])
+    say(event="done")
+
+
 def main():
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
@@ -295,6 +339,8 @@ def main():
             maxpks()
         elif command == "load":
             load(sys.argv[2])
+        elif command == "dump":
+            dump(sys.argv[2])
         else:
             raise Refused(f"unknown command `{command}`")
     except Refused as e:

@@ -279,6 +279,66 @@ impl GeoNode {
         }
     }
 
+    /// Runs Django's `dumpdata` for each `(app, fifo)` in order; `receive`
+    /// is called with each app and its FIFO once the dump into it started,
+    /// and must read the FIFO to its end.
+    ///
+    /// # Errors
+    ///
+    /// A failing dumpdata (naming the app), or `receive`'s error.
+    pub fn dump(
+        &self,
+        dumps: &[(String, PathBuf)],
+        receive: &mut dyn FnMut(&str, &Path) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let request_path = self.work.path().join("dump.json");
+        let request = serde_json::json!({
+            "dumps": dumps.iter().map(|(app, path)| serde_json::json!({"app": app, "path": path})).collect::<Vec<_>>(),
+        });
+        std::fs::write(&request_path, request.to_string()).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot write the dump request: {e}"),
+            )
+        })?;
+        let (mut child, stderr_log) = self.spawn(&["dump", &request_path.to_string_lossy()])?;
+        drop(child.stdin.take());
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let result = (|| loop {
+            let event = next_event(&mut lines, &stderr_log)?;
+            match event.event.as_str() {
+                "dumping" => {
+                    let app = event
+                        .rest
+                        .get("app")
+                        .and_then(|a| a.as_str())
+                        .unwrap_or_default();
+                    let path = dumps
+                        .iter()
+                        .find(|(a, _)| a == app)
+                        .map(|(_, p)| p.clone())
+                        .unwrap_or_default();
+                    receive(app, &path)?;
+                }
+                "dumped" => {}
+                "done" => return Ok(()),
+                _ => {
+                    log_stderr(&stderr_log);
+                    return Err(Error::new(
+                        ErrorKind::Target,
+                        format!("the backup of the target GeoNode failed: {}", event.message),
+                    )
+                    .hint("nothing was written; GNBR_LOG=debug shows Django's output"));
+                }
+            }
+        })();
+        if result.is_err() {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        result
+    }
+
     fn run_once(&self, args: &[&str], expected: &str) -> Result<Event, Error> {
         let (mut child, stderr_log) = self.spawn(args)?;
         drop(child.stdin.take());

@@ -1,0 +1,311 @@
+//! `gnbr backup`: a running GeoNode into one zip archive, streamed: Django's
+//! `dumpdata` of every `[fixtures] apps` entry flows through a FIFO straight
+//! into the archive, checked and counted on the way, never held in memory.
+
+use std::{
+    ffi::CString,
+    fs::{self, File, OpenOptions},
+    io::{self, Read, Write},
+    os::unix::{ffi::OsStrExt, fs::OpenOptionsExt},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use crate::{
+    archive::{hex, write_in_background, BackupWriter},
+    cli::{BackupArgs, GlobalArgs},
+    commands::{fixture_pass::write_error, load_settings},
+    errors::{Error, ErrorKind},
+    fixtures,
+    geonode::GeoNode,
+    time::run_epoch,
+    ui::Ui,
+};
+
+/// What a backup wrote.
+#[derive(Debug, Serialize)]
+pub struct BackupReport {
+    /// The archive.
+    pub archive: PathBuf,
+    /// GeoNode's md5 sidecar.
+    pub md5_file: PathBuf,
+    /// The settings used, beside the archive.
+    pub ini_file: PathBuf,
+    /// The GeoNode version backed up.
+    pub geonode_version: String,
+    /// Objects per fixture entry.
+    pub fixtures: Vec<(String, u64)>,
+    /// Files of MEDIA_ROOT and ASSETS_ROOT.
+    pub files: u64,
+    /// The archive's size.
+    pub bytes: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Runs `gnbr backup`.
+///
+/// # Errors
+///
+/// Settings, an unreachable target, a failing dumpdata or write; no partial
+/// archive is left.
+pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupReport, Error> {
+    let started = Instant::now();
+    let settings = load_settings(global)?;
+    for warning in &settings.warnings {
+        ui.warn(warning);
+    }
+    if !args.skip_geoserver {
+        ui.warn("this gnbr does not back up GeoServer yet; the archive holds GeoNode's data and files only (pass --skip-geoserver to silence this)");
+    }
+    let target = GeoNode::new(&settings.geonode)?;
+    let info = target.info()?;
+    if !info.reachable {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!(
+                "the target's {} cannot be reached: {}",
+                info.database,
+                info.problem.as_deref().unwrap_or("no answer")
+            ),
+        )
+        .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"));
+    }
+    fs::create_dir_all(&args.backup_dir).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("cannot create {}: {e}", args.backup_dir.display()),
+        )
+    })?;
+    let stamp = archive_stamp(run_epoch()?);
+    let archive = args.backup_dir.join(format!("{stamp}.zip"));
+    let mut writer = BackupWriter::create(&archive, args.force)?;
+
+    let fifos = tempfile::Builder::new()
+        .prefix("gnbr-dump-")
+        .tempdir()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot create a temporary folder: {e}"),
+            )
+        })?;
+    let mut dumps = Vec::new();
+    for fixture in &settings.fixtures.fixtures {
+        let fifo = fifos.path().join(format!("{}.fifo", fixture.position));
+        make_fifo(&fifo)?;
+        dumps.push((fixture.app.clone(), fifo));
+    }
+    let mut report = BackupReport {
+        archive: archive.clone(),
+        md5_file: archive.with_extension("md5"),
+        ini_file: archive.with_extension("ini"),
+        geonode_version: info.geonode_version.clone(),
+        fixtures: Vec::new(),
+        files: 0,
+        bytes: 0,
+        seconds: 0.0,
+    };
+    target.dump(&dumps, &mut |app, fifo| {
+        let fixture = settings
+            .fixtures
+            .fixtures
+            .iter()
+            .find(|f| f.app == app)
+            .expect("gnbr asked for this app");
+        let entry = format!("fixtures/{}.json", fixture.dump);
+        ui.info(&format!("dumping {app} -> {entry}"));
+        let source = File::open(fifo).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot read the dump of {app}: {e}"),
+            )
+        })?;
+        let sink = writer.entry(&entry)?;
+        let no_chain = mangler_api::client::Chain::default();
+        let (result, sink) = write_in_background(sink, |out| {
+            fixtures::mangle(
+                source,
+                out,
+                &no_chain,
+                &mut [],
+                &mut Vec::new(),
+                &mut |_| {},
+            )
+            .map(|(stats, _)| stats)
+        });
+        let stats = result.map_err(|e| {
+            Error::new(
+                ErrorKind::Target,
+                format!("the dump of `{app}` is not a valid fixture: {e}"),
+            )
+            .hint("GeoNode's dumpdata stopped part way; GNBR_LOG=debug shows Django's output")
+        })?;
+        sink.and_then(|s| s.close())
+            .map_err(|e| write_error(&entry, &e))?;
+        report.fixtures.push((entry, stats.objects_out));
+        Ok(())
+    })?;
+    for (prefix, root) in [
+        ("uploaded", &info.media_root),
+        ("assets", &info.assets_root),
+    ] {
+        if !root.is_empty() && Path::new(root).is_dir() {
+            ui.info(&format!("adding {root} as {prefix}/"));
+            report.files += add_folder(&mut writer, Path::new(root), prefix)?;
+        }
+    }
+    let manifest = writer.manifest_mut();
+    manifest.format = 1;
+    manifest.gnbr_version = env!("CARGO_PKG_VERSION").to_owned();
+    manifest.created = stamp.clone();
+    manifest.geonode_version = Some(info.geonode_version.clone());
+    manifest.settings = Some(settings.text.clone());
+    manifest.fixtures = report.fixtures.iter().cloned().collect();
+    writer.finish()?;
+    let md5 = md5_of(&archive)?;
+    write_private(&report.md5_file, md5.as_bytes())?;
+    write_private(&report.ini_file, settings.geonode_ini().as_bytes())?;
+    report.bytes = fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// GeoNode's archive name for a moment: `YYYY-MM-DD_HHMMSS` (UTC here).
+fn archive_stamp(epoch: i64) -> String {
+    let time = crate::time::format_utc(epoch);
+    format!("{}_{}", &time[..10], time[11..].replace(':', ""))
+}
+
+fn make_fifo(path: &Path) -> Result<(), Error> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).expect("a temporary path has no NUL");
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(Error::new(
+            ErrorKind::Run,
+            format!(
+                "cannot create {}: {}",
+                path.display(),
+                io::Error::last_os_error()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds every file under `root` as `prefix/<relative path>`; returns the count.
+fn add_folder(writer: &mut BackupWriter, root: &Path, prefix: &str) -> Result<u64, Error> {
+    let mut files = 0;
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            Error::new(
+                ErrorKind::Target,
+                format!("cannot read {}: {e}", root.display()),
+            )
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walkdir stays under its root");
+        let name = std::iter::once(prefix.to_owned())
+            .chain(
+                relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+            )
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut source = File::open(entry.path()).map_err(|e| {
+            Error::new(
+                ErrorKind::Target,
+                format!("cannot read {}: {e}", entry.path().display()),
+            )
+        })?;
+        let mut sink = writer.entry(&name)?;
+        io::copy(&mut source, &mut sink).map_err(|e| write_error(&name, &e))?;
+        sink.close().map_err(|e| write_error(&name, &e))?;
+        files += 1;
+    }
+    Ok(files)
+}
+
+fn md5_of(path: &Path) -> Result<String, Error> {
+    let mut file = File::open(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let mut md5 = Md5::new();
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        if n == 0 {
+            return Ok(hex(&md5.finalize()));
+        }
+        md5.update(&buf[..n]);
+    }
+}
+
+/// Writes a file readable by its owner only: the archive's sidecars describe
+/// an archive that holds password hashes.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+    file.write_all(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Prints the report.
+pub fn print_report(report: &BackupReport, ui: Ui) {
+    if ui.json {
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("a report serialises")
+        );
+        return;
+    }
+    if ui.quiet {
+        return;
+    }
+    let objects: u64 = report.fixtures.iter().map(|(_, n)| n).sum();
+    println!(
+        "GeoNode {}: {objects} objects in {} fixtures, {} files",
+        report.geonode_version,
+        report.fixtures.len(),
+        report.files
+    );
+    println!(
+        "wrote {} ({:.1} MB in {:.1} s)",
+        report.archive.display(),
+        report.bytes as f64 / 1e6,
+        report.seconds
+    );
+    println!("      {}", report.md5_file.display());
+    println!("      {}", report.ini_file.display());
+}
