@@ -15,6 +15,7 @@ pub mod plugins;
 pub mod postgres;
 pub mod time;
 pub mod ui;
+pub mod versions;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -64,6 +65,11 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             Ok(exit_codes::SUCCESS)
         }
         Command::Check => commands::check::run(&cli.global, ui),
+        Command::Plan(args) => {
+            let plan = commands::plan::run(args, &cli.global, ui)?;
+            commands::plan::print(&plan, ui);
+            Ok(exit_codes::SUCCESS)
+        }
         Command::Plugins(command) => commands::plugins::run(command, &cli.global, ui),
     }
 }

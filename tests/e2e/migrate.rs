@@ -347,3 +347,83 @@ fn plugins_test_runs_a_folder_of_golden_cases_against_a_built_plugin() {
         "{stdout}"
     );
 }
+
+#[test]
+fn plan_infers_the_version_and_chains_the_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("settings.ini"), "[fixtures]\napps = people,base.resourcebase,layers.layer\ndumps = people,resourcebases,layers\n").unwrap();
+    let example = repo().join("examples/gn20-backup");
+    let example = example.to_str().unwrap();
+    let (stdout, _) = expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "plan",
+                "--backup-file",
+                example,
+                "--to-version",
+                "2.4",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["source"]["version"], "2.0.0", "{stdout}");
+    assert!(
+        plan["source"]["how"]
+            .as_str()
+            .unwrap()
+            .contains("distribution_url"),
+        "{stdout}"
+    );
+    assert_eq!(
+        plan["plugins"][0].as_str().unwrap(),
+        "gn20_to_24 1.0.0 (~2.0 -> 2.4.0)"
+    );
+
+    let (_, stderr) = expect_code(
+        &gnbr(
+            dir.path(),
+            &["plan", "--backup-file", example, "--to-version", "3.3"],
+        ),
+        PLUGIN,
+    );
+    assert!(stderr.contains("no plugin chain migrates GeoNode 2.0.0 to 3.3.0: the missing step starts from GeoNode 2.0 or 2.4"), "{stderr}");
+
+    // migrate follows the plan when settings.ini names no manglers.
+    let (stdout, _) = expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "migrate",
+                "--backup-file",
+                example,
+                "--output",
+                "out",
+                "--to-version",
+                "2.4",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let resources = report["fixtures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entry"] == "resourcebases.json")
+        .unwrap();
+    assert_eq!(
+        resources["manglers"],
+        serde_json::json!([
+            "gn20_to_24.ResourceBaseMangler",
+            "gn20_to_24.LayerMangler",
+            "gn20_to_24.LayerAttributesMangler",
+            "gn20_to_24.MapMangler",
+            "gn20_to_24.MapLayersMangler"
+        ])
+    );
+    assert_eq!(resources["emitted"], resources["objects_in"]);
+}

@@ -294,6 +294,10 @@ fn safety_checks_refuse_before_anything_changes() {
         stdout.contains("dry run: everything checked, nothing changed"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("chain     same GeoNode release line (5.1): no plugin needed"),
+        "the dry run shows the plan: {stdout}"
+    );
     let (_, stderr) = expect_code(
         &gnbr(
             dir.path(),

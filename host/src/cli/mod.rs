@@ -66,6 +66,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Report what gnbr finds: the target GeoNode, its database, the tools, the plugins.
     Check,
+    /// Show the plugin chain a backup needs to reach a GeoNode version.
+    Plan(PlanArgs),
     /// List, inspect and test mangler plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -105,6 +107,14 @@ pub struct MigrateArgs {
     /// Read, check and mangle everything, report, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// The backup's GeoNode version [default: its manifest, else inferred].
+    #[arg(long, value_name = "VERSION")]
+    pub from_version: Option<String>,
+
+    /// Plan a plugin chain to this GeoNode version (when settings.ini names no manglers).
+    #[arg(long, value_name = "VERSION")]
+    pub to_version: Option<String>,
 
     /// Replace OUT if it exists.
     #[arg(short, long)]
@@ -193,9 +203,29 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "USERNAME")]
     pub owner: Option<String>,
 
+    /// The backup's GeoNode version [default: its manifest, else inferred].
+    #[arg(long, value_name = "VERSION")]
+    pub from_version: Option<String>,
+
     /// The target's public URL, for plugins that rewrite links.
     #[arg(long, value_name = "URL")]
     pub siteurl: Option<String>,
+}
+
+/// `gnbr plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The backup: a zip archive or a folder.
+    #[arg(long, value_name = "FILE")]
+    pub backup_file: PathBuf,
+
+    /// The backup's GeoNode version [default: its manifest, else inferred].
+    #[arg(long, value_name = "VERSION")]
+    pub from_version: Option<String>,
+
+    /// The GeoNode version to reach [default: the target's, from settings [geonode]].
+    #[arg(long, value_name = "VERSION")]
+    pub to_version: Option<String>,
 }
 
 /// `gnbr plugins ...`.
@@ -253,6 +283,7 @@ mod tests {
             "gnbr restore --backup-files-dir dir --dry-run --merge",
             "gnbr -c s.ini check --json",
             "gnbr backup --backup-dir out -f --skip-geoserver --no-geoserver-vector-data",
+            "gnbr plan --backup-file a.zip --from-version 4.4 --to-version 5.1",
         ] {
             Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

@@ -13,13 +13,14 @@ use crate::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
         load_settings,
+        planning::{choose, target_known},
         plugins::print_table,
     },
     config::Settings,
     errors::{Error, ErrorKind},
-    plugins::ManglerRun,
     time::{format_utc, run_epoch},
     ui::Ui,
+    versions::source_version,
 };
 
 /// What a migration did, fixture by fixture.
@@ -58,21 +59,25 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         ui.warn(warning);
     }
     let registry = discover_plugins(global, Some(&settings), ui);
-    let context = run_context(args, &settings)?;
-    let mut manglers = ManglerRun::prepare(&settings.fixtures, &registry, &context)?;
     let mut input = BackupReader::open(&args.backup_file)?;
+    let source = source_version(&mut input, args.from_version.as_deref())?;
+    let target = args
+        .to_version
+        .as_deref()
+        .map(|v| target_known(v, "given with --to-version"))
+        .transpose()?;
+    let mut context = run_context(args, &settings)?;
+    context.source_version = source.as_ref().map(|k| k.version.to_string());
+    context.target_version = target.as_ref().map(|k| k.version.to_string());
+    let (mut manglers, plan) = choose(&settings, &registry, &context, source, target)?;
+    for line in plan.lines() {
+        ui.info(&line);
+    }
     let mut output = match (&args.output, args.dry_run) {
         (Some(path), false) => Some(BackupWriter::create(path, args.force)?),
         _ => None,
     };
-    let plugins: Vec<String> = manglers
-        .plugins()
-        .iter()
-        .map(|p| {
-            let i = p.handle.info();
-            format!("{} {} ({} -> {})", i.name, i.version, i.from, i.to)
-        })
-        .collect();
+    let plugins = plan.plugins.clone();
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress(total);
     let mut report = MigrateReport {

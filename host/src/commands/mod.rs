@@ -4,6 +4,8 @@ pub mod backup;
 pub mod check;
 pub mod fixture_pass;
 pub mod migrate;
+pub mod plan;
+pub mod planning;
 pub mod plugins;
 pub mod restore;
 

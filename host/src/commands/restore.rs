@@ -23,14 +23,15 @@ use crate::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, FixtureReport},
         load_settings,
+        planning::{choose, target_known, Plan},
     },
     errors::{Error, ErrorKind},
     fixtures,
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
-    plugins::ManglerRun,
     postgres,
     time::{format_utc, run_epoch},
     ui::Ui,
+    versions::source_version,
 };
 
 /// What a restore did (or, in a dry run, would do).
@@ -48,6 +49,8 @@ pub struct RestoreReport {
     pub source_version: Option<String>,
     /// The plugins applied.
     pub plugins: Vec<String>,
+    /// How they were chosen: versions and chain.
+    pub plan: Plan,
     /// One row per fixture.
     pub fixtures: Vec<FixtureReport>,
     /// Objects per model loaded.
@@ -110,7 +113,9 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         }
     }
     let mut input = BackupReader::open(&archive)?;
-    let source_version = input.manifest().and_then(|m| m.geonode_version.clone());
+    let source = source_version(&mut input, args.from_version.as_deref())?;
+    let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
+    let source_version = source.as_ref().map(|k| k.version.to_string());
     warn_geoserver_part(&input, args, ui);
     let registry = discover_plugins(global, Some(&settings), ui);
     let mut context = mangler_api::Context {
@@ -144,12 +149,12 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             .copied()
             .unwrap_or(0);
     }
-    let mut manglers = ManglerRun::prepare(&settings.fixtures, &registry, &context)?;
-    let plugins = manglers
-        .plugins()
-        .iter()
-        .map(|p| p.handle.info().name.clone())
-        .collect();
+    let (mut manglers, plan) =
+        choose(&settings, &registry, &context, source, Some(target_version))?;
+    for line in plan.lines() {
+        ui.info(&line);
+    }
+    let plugins = plan.plugins.clone();
 
     let staging = tempfile::Builder::new()
         .prefix("gnbr-restore-")
@@ -188,6 +193,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         target_version: info.geonode_version.clone(),
         source_version: source_version.clone(),
         plugins,
+        plan,
         fixtures: pass.fixtures,
         objects,
         snapshot: None,
@@ -540,6 +546,9 @@ pub fn print_report(report: &RestoreReport, ui: Ui) {
         println!("note: {note}");
     }
     if report.dry_run {
+        for line in report.plan.lines() {
+            println!("{line}");
+        }
         println!("dry run: everything checked, nothing changed");
         return;
     }

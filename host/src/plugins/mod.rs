@@ -4,6 +4,7 @@
 mod discovery;
 mod elf;
 mod load;
+mod plan;
 mod run;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use mangler_api::client::PluginHandle;
 
 pub use discovery::{SearchDir, SearchPath};
+pub use plan::{plan, same_line};
 pub use run::ManglerRun;
 
 use crate::errors::{Error, ErrorKind};

@@ -79,6 +79,53 @@ impl ManglerRun {
                 ));
             }
         }
+        Self::open(plugins, stages, context)
+    }
+
+    /// The manglers of a planned chain of plugins: every mangler that names
+    /// its models, on every fixture, plugin after plugin (a mangler of every
+    /// model, `*`, runs only when settings.ini names it).
+    ///
+    /// # Errors
+    ///
+    /// A plugin refusing the context.
+    pub fn planned(
+        fixtures: &FixtureSettings,
+        chain: &[&LoadedPlugin],
+        context: &Context,
+    ) -> Result<Self, Error> {
+        let mut stages = Vec::new();
+        for (session, plugin) in chain.iter().enumerate() {
+            let info = plugin.handle.info();
+            for mangler in info
+                .manglers
+                .iter()
+                .filter(|m| !m.models.iter().any(|model| model == "*"))
+            {
+                for fixture in &fixtures.fixtures {
+                    stages.push((
+                        fixture.position,
+                        Stage {
+                            session,
+                            label: format!("{}.{}", info.name, mangler.name),
+                            mangler: mangler.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        Self::open(
+            chain.iter().map(|p| (*p).clone()).collect(),
+            stages,
+            context,
+        )
+    }
+
+    fn open(
+        plugins: Vec<LoadedPlugin>,
+        stages: Vec<(usize, Stage)>,
+        context: &Context,
+    ) -> Result<Self, Error> {
         let sessions = plugins
             .iter()
             .map(|p| {

@@ -1,0 +1,63 @@
+//! `gnbr plan`: the plugin chain a backup needs, without running it.
+
+use crate::{
+    archive::BackupReader,
+    cli::{GlobalArgs, PlanArgs},
+    commands::{
+        discover_plugins, load_settings,
+        planning::{choose, target_known, Plan},
+    },
+    errors::{Error, ErrorKind},
+    geonode::GeoNode,
+    ui::Ui,
+    versions::source_version,
+};
+
+/// Runs `gnbr plan`; prints the plan.
+///
+/// # Errors
+///
+/// When a version is unknown or no chain exists (naming the missing step).
+pub fn run(args: &PlanArgs, global: &GlobalArgs, ui: Ui) -> Result<Plan, Error> {
+    let settings = load_settings(global)?;
+    let registry = discover_plugins(global, Some(&settings), ui);
+    let mut input = BackupReader::open(&args.backup_file)?;
+    let source = source_version(&mut input, args.from_version.as_deref())?;
+    let target = match &args.to_version {
+        Some(version) => target_known(version, "given with --to-version")?,
+        None if settings.geonode.python.is_some() => {
+            let info = GeoNode::new(&settings.geonode)?.info()?;
+            target_known(&info.geonode_version, "read from the target GeoNode")?
+        }
+        None => {
+            return Err(Error::new(ErrorKind::Usage, "no target version")
+                .hint("pass --to-version, or set [geonode] python in settings.ini to read it from the target"));
+        }
+    };
+    let context = mangler_api::Context {
+        owner: settings
+            .run
+            .owner
+            .clone()
+            .unwrap_or_else(|| "admin".to_owned()),
+        source_version: source.as_ref().map(|k| k.version.to_string()),
+        target_version: Some(target.version.to_string()),
+        ..mangler_api::Context::default()
+    };
+    let (_, plan) = choose(&settings, &registry, &context, source, Some(target))?;
+    Ok(plan)
+}
+
+/// Prints a plan.
+pub fn print(plan: &Plan, ui: Ui) {
+    if ui.json {
+        println!(
+            "{}",
+            serde_json::to_string(plan).expect("a plan serialises")
+        );
+    } else if !ui.quiet {
+        for line in plan.lines() {
+            println!("{line}");
+        }
+    }
+}
