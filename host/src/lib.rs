@@ -65,6 +65,7 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             Ok(exit_codes::SUCCESS)
         }
         Command::Check => commands::check::run(&cli.global, ui),
+        Command::Serve(args) => commands::serve::run(args, &cli.global, ui),
         Command::Plan(args) => {
             let plan = commands::plan::run(args, &cli.global, ui)?;
             commands::plan::print(&plan, ui);

@@ -68,6 +68,8 @@ pub enum Command {
     Check,
     /// Show the plugin chain a backup needs to reach a GeoNode version.
     Plan(PlanArgs),
+    /// Serve the admin web page for backups and restores (loopback by default).
+    Serve(ServeArgs),
     /// List, inspect and test mangler plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -194,6 +196,10 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub skip_geoserver: bool,
 
+    /// Archive to put GeoServer back from when its part of the restore fails.
+    #[arg(long, value_name = "ARCHIVE")]
+    pub recovery_file: Option<PathBuf>,
+
     /// Import into the existing instance without emptying it: pks are moved
     /// past the target's highest ones, and the load is refused if any row would be overwritten.
     #[arg(long)]
@@ -210,6 +216,14 @@ pub struct RestoreArgs {
     /// The target's public URL, for plugins that rewrite links.
     #[arg(long, value_name = "URL")]
     pub siteurl: Option<String>,
+}
+
+/// `gnbr serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; keep it on loopback unless a proxy with TLS is in front.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// `gnbr plan`.
@@ -284,6 +298,7 @@ mod tests {
             "gnbr -c s.ini check --json",
             "gnbr backup --backup-dir out -f --skip-geoserver --no-geoserver-vector-data",
             "gnbr plan --backup-file a.zip --from-version 4.4 --to-version 5.1",
+            "gnbr serve --listen 127.0.0.1:9000",
         ] {
             Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }

@@ -8,6 +8,7 @@ pub mod plan;
 pub mod planning;
 pub mod plugins;
 pub mod restore;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
