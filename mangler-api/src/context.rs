@@ -25,8 +25,8 @@ pub struct Context {
     /// The GeoNode version of the target, when known.
     pub target_version: Option<String>,
     /// Facts about the target a plugin may need, by name (since mangler-api
-    /// 1.1; empty from older hosts), such as `multilingual` = `true` when
-    /// the target enables multilingual metadata fields.
+    /// 1.1; empty from older hosts): `multilang_fields`, the target's
+    /// comma-separated `MULTILANG_FIELDS`.
     pub options: BTreeMap<String, String>,
 }
 
