@@ -11,6 +11,7 @@ pub mod errors;
 pub mod exit_codes;
 pub mod fixtures;
 pub mod geonode;
+pub mod geoserver;
 pub mod plugins;
 pub mod postgres;
 pub mod time;

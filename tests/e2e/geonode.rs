@@ -17,16 +17,28 @@ pub struct Services {
 }
 
 impl Services {
-    /// Reads `GNBR_TEST_ENV` (default `/var/tmp/gnbr-test/gn511.env`).
+    /// GeoNode 5.1.1: `GNBR_TEST_ENV` (default `/var/tmp/gnbr-test/gn511.env`).
     ///
     /// # Panics
     ///
     /// When the file is missing: the services were not set up.
     pub fn get() -> Self {
-        let path = std::env::var("GNBR_TEST_ENV")
-            .unwrap_or_else(|_| "/var/tmp/gnbr-test/gn511.env".to_owned());
+        Self::load("GNBR_TEST_ENV", "/var/tmp/gnbr-test/gn511.env")
+    }
+
+    /// GeoNode 4.4.5: `GNBR_TEST_ENV_445` (default `/var/tmp/gnbr-test/gn445.env`).
+    ///
+    /// # Panics
+    ///
+    /// When the file is missing: the services were not set up.
+    pub fn get_445() -> Self {
+        Self::load("GNBR_TEST_ENV_445", "/var/tmp/gnbr-test/gn445.env")
+    }
+
+    fn load(var: &str, default: &str) -> Self {
+        let path = std::env::var(var).unwrap_or_else(|_| default.to_owned());
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{path}: {e}: the restore tests need PostgreSQL and GeoNode 5.1.1; run `scripts/test-services.sh up` (scripts/test.sh does)")
+            panic!("{path}: {e}: these tests need PostgreSQL and GeoNode 5.1.1 and 4.4.5; run `scripts/test-services.sh up --with-4.4.5` (scripts/test.sh does)")
         });
         let env = text
             .lines()
@@ -136,8 +148,14 @@ impl Services {
 
     /// Runs a Python script with the GeoNode install's Python, pointed at `db`.
     pub fn python(&self, dir: &Path, db: &str, script: &Path) {
+        self.python_with_args(dir, db, script, &[]);
+    }
+
+    /// [`Services::python`] with arguments; returns the standard output.
+    pub fn python_with_args(&self, dir: &Path, db: &str, script: &Path, args: &[&str]) -> String {
         let output = Command::new(self.var("GNBR_TEST_PYTHON"))
             .arg(script)
+            .args(args)
             .envs(self.django_env(dir, db))
             .output()
             .expect("python runs");
@@ -147,6 +165,7 @@ impl Services {
             script.display(),
             String::from_utf8_lossy(&output.stderr)
         );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// Runs GeoNode's own `backup` of `db` into `backup_dir`; returns the archive.
@@ -176,6 +195,15 @@ impl Services {
     /// Writes `dir/gn.env` and `dir/settings.ini` pointing gnbr at `db`,
     /// with MEDIA_ROOT and ASSETS_ROOT under `dir`.
     pub fn settings(&self, dir: &Path, db: &str) -> PathBuf {
+        self.settings_with_apps(
+            dir,
+            db,
+            &repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"),
+        )
+    }
+
+    /// [`Services::settings`] with the `apps`/`dumps` of another settings file.
+    pub fn settings_with_apps(&self, dir: &Path, db: &str, apps_from: &Path) -> PathBuf {
         std::fs::write(
             dir.join("gn.env"),
             self.django_env(dir, db)
@@ -184,10 +212,7 @@ impl Services {
                 .collect::<String>(),
         )
         .unwrap();
-        let written = std::fs::read_to_string(
-            repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"),
-        )
-        .unwrap();
+        let written = std::fs::read_to_string(apps_from).unwrap();
         let line = |key: &str| {
             written
                 .lines()
@@ -231,6 +256,35 @@ impl Services {
                 (k.clone(), v)
             })
             .collect()
+    }
+
+    /// Runs GeoNode's own `migrate` on `db`: the in-place upgrade path.
+    pub fn migrate_in_place(&self, dir: &Path, db: &str) {
+        let output = Command::new(self.var("GNBR_TEST_DJANGO_ADMIN"))
+            .args(["migrate", "--noinput"])
+            .envs(self.django_env(dir, db))
+            .output()
+            .expect("django-admin runs");
+        assert!(
+            output.status.success(),
+            "migrate failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A copy of database `from` called `name`.
+    pub fn copy_db(&self, from: &str, name: &str) {
+        self.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {name} TEMPLATE {from} OWNER {}",
+                self.var("GNBR_TEST_PGUSER")
+            ),
+        );
     }
 
     /// Runs GeoNode's own `restore` of `archive` into `db`.

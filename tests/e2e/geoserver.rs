@@ -91,7 +91,12 @@ impl Double {
 
     /// What the double saw: `{"requests":[{method,path,body,status}],"reloads":n,"resets":n}`.
     fn log(&self) -> Value {
-        let address = self.url.trim_start_matches("http://").split('/').next().unwrap();
+        let address = self
+            .url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap();
         let mut stream = TcpStream::connect(address).unwrap();
         write!(
             stream,
@@ -201,7 +206,10 @@ fn reports_the_version_and_reloads_and_resets() {
     client.reload().unwrap();
     client.reset().unwrap();
     let log = double.log();
-    assert_eq!((log["reloads"].as_u64(), log["resets"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (log["reloads"].as_u64(), log["resets"].as_u64()),
+        (Some(1), Some(1))
+    );
 }
 
 #[test]
@@ -239,7 +247,10 @@ fn backs_up_sending_every_option_and_downloads_the_archive() {
     }
     let copy = double.scratch.path().join("downloaded.zip");
     let bytes = client.download_backup(execution.id, &copy).unwrap();
-    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(double.archive()).unwrap());
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(double.archive()).unwrap()
+    );
     assert_eq!(bytes, std::fs::metadata(&copy).unwrap().len());
 }
 
@@ -253,8 +264,14 @@ fn restores_sending_every_option() {
     let mut job = RestoreJob::new(double.archive());
     job.exclude = vec!["data/geonode".to_owned()];
     let execution = client.run_restore(&job, &mut |_| {}).unwrap();
-    assert_eq!((execution.kind, execution.status), (JobKind::Restore, JobStatus::Completed));
-    assert!(workspace.join("sf/datastore.xml").is_file(), "the catalog is back");
+    assert_eq!(
+        (execution.kind, execution.status),
+        (JobKind::Restore, JobStatus::Completed)
+    );
+    assert!(
+        workspace.join("sf/datastore.xml").is_file(),
+        "the catalog is back"
+    );
     assert_eq!(
         double.options("restore", 0),
         [
@@ -286,9 +303,21 @@ fn restores_parameterised_passwords() {
     )];
     client.run_restore(&restore, &mut |_| {}).unwrap();
     let options = double.options("restore", 0);
-    assert!(options.contains(&"BK_PARAM_PASSWORDS=true".to_owned()), "{options:?}");
-    let store = std::fs::read_to_string(double.data_dir.path().join("workspaces/sf/sf/datastore.xml")).unwrap();
-    assert!(store.contains(r#"<entry key="passwd">plain:target-db-pw</entry>"#), "{store}");
+    assert!(
+        options.contains(&"BK_PARAM_PASSWORDS=true".to_owned()),
+        "{options:?}"
+    );
+    let store = std::fs::read_to_string(
+        double
+            .data_dir
+            .path()
+            .join("workspaces/sf/sf/datastore.xml"),
+    )
+    .unwrap();
+    assert!(
+        store.contains(r#"<entry key="passwd">plain:target-db-pw</entry>"#),
+        "{store}"
+    );
 }
 
 #[test]
@@ -312,7 +341,11 @@ fn a_failed_job_is_an_error_with_geoservers_reason() {
     let err = run_backup(&double, &double.client()).0.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Run);
     assert!(err.message.contains("backup job 0"), "{err}");
-    assert!(err.message.contains("failed: java.lang.RuntimeException: the double fails as told"), "{err}");
+    assert!(
+        err.message
+            .contains("failed: java.lang.RuntimeException: the double fails as told"),
+        "{err}"
+    );
     assert!(!err.message.contains("\tat "), "first lines only: {err}");
 }
 
@@ -322,7 +355,10 @@ fn a_restore_of_a_missing_archive_fails() {
     let job = RestoreJob::new("/nonexistent/geoserver_catalog.zip");
     let err = double.client().run_restore(&job, &mut |_| {}).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Run);
-    assert!(err.message.contains("/nonexistent/geoserver_catalog.zip"), "{err}");
+    assert!(
+        err.message.contains("/nonexistent/geoserver_catalog.zip"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -350,7 +386,11 @@ fn a_slow_job_hits_the_deadline_and_is_cancelled() {
     let client = double.client_with(PASSWORD, timing);
     let started = Instant::now();
     let err = run_backup(&double, &client).0.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind, ErrorKind::Run);
     assert!(err.message.contains("did not finish within"), "{err}");
     assert!(err.message.contains("asked GeoServer to stop it"), "{err}");
@@ -362,7 +402,11 @@ fn a_slow_job_hits_the_deadline_and_is_cancelled() {
         .any(|r| r["method"] == "DELETE" && r["path"] == "/geoserver/rest/br/backup/0"));
     let mut status = JobStatus::Started;
     for _ in 0..100 {
-        status = double.client().execution(JobKind::Backup, 0).unwrap().status;
+        status = double
+            .client()
+            .execution(JobKind::Backup, 0)
+            .unwrap()
+            .status;
         if !status.is_running() {
             break;
         }
@@ -390,7 +434,11 @@ fn gives_up_after_the_retries() {
     let err = double.client().version().unwrap_err();
     assert_eq!(err.kind, ErrorKind::Target);
     assert!(err.message.contains("HTTP 503"), "{err}");
-    assert_eq!(double.log()["requests"].as_array().unwrap().len(), 4, "1 try + 3 retries");
+    assert_eq!(
+        double.log()["requests"].as_array().unwrap().len(),
+        4,
+        "1 try + 3 retries"
+    );
 }
 
 #[test]
@@ -398,19 +446,32 @@ fn a_wrong_password_is_refused_and_never_shown() {
     let double = Double::start(&[]);
     let wrong = "wrong-pw-8f3a";
     let client = double.client_with(wrong, fast());
-    for err in [client.version().unwrap_err(), run_backup(&double, &client).0.unwrap_err()] {
+    for err in [
+        client.version().unwrap_err(),
+        run_backup(&double, &client).0.unwrap_err(),
+    ] {
         assert_eq!(err.kind, ErrorKind::Usage, "{err}");
         assert!(err.message.contains("HTTP 401"), "{err}");
         let shown = format!("{err}\n{}\n{err:?}\n{client:?}", err.to_json());
-        assert!(!shown.contains(wrong) && !shown.contains(PASSWORD), "{shown}");
+        assert!(
+            !shown.contains(wrong) && !shown.contains(PASSWORD),
+            "{shown}"
+        );
     }
-    assert_eq!(double.log()["requests"].as_array().unwrap().len(), 2, "401 is not retried");
+    assert_eq!(
+        double.log()["requests"].as_array().unwrap().len(),
+        2,
+        "401 is not retried"
+    );
 }
 
 #[test]
 fn one_job_at_a_time() {
-    let double = Double::start(&["--steps", "10", "--step-seconds", "0.05"]);
-    let first = double.client().start_backup(&BackupJob::new(double.archive())).unwrap();
+    let double = Double::start(&["--steps", "40", "--step-seconds", "0.05"]);
+    let first = double
+        .client()
+        .start_backup(&BackupJob::new(double.archive()))
+        .unwrap();
     let impatient = double.client_with(
         PASSWORD,
         Timing {
@@ -418,10 +479,15 @@ fn one_job_at_a_time() {
             ..fast()
         },
     );
-    let err = impatient.start_backup(&BackupJob::new(double.archive())).unwrap_err();
+    let err = impatient
+        .start_backup(&BackupJob::new(double.archive()))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Target);
     assert!(err.message.contains("HTTP 500"), "{err}");
-    assert!(err.hint.unwrap().contains("one backup or restore at a time"));
+    assert!(err
+        .hint
+        .unwrap()
+        .contains("one backup or restore at a time"));
     // Retrying with backoff outlasts the running job.
     let patient = double.client_with(
         PASSWORD,
@@ -431,7 +497,9 @@ fn one_job_at_a_time() {
             ..fast()
         },
     );
-    let second = patient.start_backup(&BackupJob::new(double.archive())).unwrap();
+    let second = patient
+        .start_backup(&BackupJob::new(double.archive()))
+        .unwrap();
     assert_eq!((first.id, second.id), (0, 1));
 }
 

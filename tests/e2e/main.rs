@@ -5,7 +5,9 @@
 //! builds the `gnbr` binary and the shipped plugins first.
 
 mod backup;
+mod cross_version;
 mod geonode;
+mod geoserver;
 mod migrate;
 mod plugin_loading;
 mod restore;

@@ -82,9 +82,10 @@ impl ManglerRun {
         Self::open(plugins, stages, context)
     }
 
-    /// The manglers of a planned chain of plugins: every mangler that names
-    /// its models, on every fixture, plugin after plugin (a mangler of every
-    /// model, `*`, runs only when settings.ini names it).
+    /// The manglers of a planned chain of plugins, plugin after plugin: a
+    /// mangler runs on the fixtures of its models' apps (`base.resourcebase`
+    /// runs on the `base` fixture, or on a `base.resourcebase` one); a
+    /// mangler of every model, `*`, runs only when settings.ini names it.
     ///
     /// # Errors
     ///
@@ -102,7 +103,11 @@ impl ManglerRun {
                 .iter()
                 .filter(|m| !m.models.iter().any(|model| model == "*"))
             {
-                for fixture in &fixtures.fixtures {
+                for fixture in fixtures
+                    .fixtures
+                    .iter()
+                    .filter(|f| mangler.models.iter().any(|m| fixture_holds(&f.app, m)))
+                {
                     stages.push((
                         fixture.position,
                         Stage {
@@ -184,4 +189,9 @@ impl ManglerRun {
         }
         Ok(notes)
     }
+}
+
+/// Whether the fixture of `apps` entry `app` holds objects of `model`.
+fn fixture_holds(app: &str, model: &str) -> bool {
+    app == model || model.split_once('.').is_some_and(|(label, _)| label == app)
 }
