@@ -46,8 +46,35 @@ fn source(services: &Services) -> &'static PathBuf {
         services.python(&dir, SOURCE_DB, &repo().join("tests/data/seed_geonode.py"));
         std::fs::create_dir_all(dir.join("media/thumbs")).unwrap();
         std::fs::write(dir.join("media/thumbs/ünïcødé.png"), b"\x89PNG\r\n").unwrap();
+        copy_tree(
+            &repo().join("tests/geoserver-double/data_dir_minimal"),
+            &dir.join("gs_data"),
+        );
+        std::fs::create_dir_all(dir.join("gs_data/logs")).unwrap();
+        std::fs::write(dir.join("gs_data/logs/geoserver.log"), "ephemeral").unwrap();
         dir
     })
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walk(from) {
+        let target = to.join(entry.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, target).unwrap();
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 fn differences(services: &Services, restored: &str) -> BTreeSet<String> {
@@ -73,7 +100,6 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
         "backup",
         "--backup-dir",
         backups.to_str().unwrap(),
-        "--skip-geoserver",
         "--json",
         "-f",
     ];
@@ -113,6 +139,33 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     );
     let restored = std::fs::read(dir.path().join("media/thumbs/ünïcødé.png")).unwrap();
     assert_eq!(restored, b"\x89PNG\r\n");
+
+    // GeoServer's data directory travelled too, without its logs.
+    let geoserver = &report["geoserver"];
+    assert!(
+        geoserver["written"]["catalog"]["files"].as_u64().unwrap() > 10,
+        "{geoserver}"
+    );
+    let mut source_files: Vec<PathBuf> = walk(&source_dir.join("gs_data"))
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(source_dir.join("gs_data"))
+                .unwrap()
+                .to_owned()
+        })
+        .filter(|p| p != std::path::Path::new("logs/geoserver.log"))
+        .collect();
+    let mut restored_files: Vec<PathBuf> = walk(&dir.path().join("gs_data"))
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(dir.path().join("gs_data"))
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    source_files.sort();
+    restored_files.sort();
+    assert_eq!(restored_files, source_files, "the restored data directory");
 }
 
 #[test]

@@ -224,7 +224,7 @@ impl Services {
         std::fs::write(
             &path,
             format!(
-                "[geonode]\npython = {}\nenv_file = gn.env\n\n[fixtures]\n{}\n{}\n\n[restore]\nsnapshot_dir = snapshots\n",
+                "[geonode]\npython = {}\nenv_file = gn.env\n\n[fixtures]\n{}\n{}\n\n[restore]\nsnapshot_dir = snapshots\n\n[geoserver]\ndatadir = gs_data\n",
                 self.var("GNBR_TEST_PYTHON"),
                 line("apps"),
                 line("dumps")

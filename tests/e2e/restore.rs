@@ -112,7 +112,10 @@ fn a_foreign_key_pointing_nowhere_changes_nothing() {
                 resource["fields"]["owner"] = 9999.into();
             }
         },
-        &[("uploaded/thumbs/new.png", b"new")],
+        &[
+            ("uploaded/thumbs/new.png", b"new"),
+            ("gs_data_dir/workspaces/new/workspace.xml", b"<workspace/>"),
+        ],
     );
     services.fresh_db("gnbr_e2e_fk");
     let settings = services.settings(dir.path(), "gnbr_e2e_fk");
@@ -134,6 +137,12 @@ fn a_foreign_key_pointing_nowhere_changes_nothing() {
     );
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(dir.path().join("media/keep.txt"), "precious").unwrap();
+    std::fs::create_dir_all(dir.path().join("gs_data/workspaces/old")).unwrap();
+    std::fs::write(
+        dir.path().join("gs_data/workspaces/old/workspace.xml"),
+        "<workspace>old</workspace>",
+    )
+    .unwrap();
     let before = services.digest("gnbr_e2e_fk", &[]);
 
     let args = [

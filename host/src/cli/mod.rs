@@ -135,7 +135,7 @@ pub struct BackupArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Leave GeoServer out (this gnbr does not back GeoServer up yet).
+    /// Leave GeoServer's data directory out.
     #[arg(long)]
     pub skip_geoserver: bool,
 
@@ -192,7 +192,7 @@ pub struct RestoreArgs {
     #[arg(short = 'l', long)]
     pub with_logs: bool,
 
-    /// Leave GeoServer alone (the GeoServer part is not restored by this gnbr yet).
+    /// Leave GeoServer's data directory as it is.
     #[arg(long)]
     pub skip_geoserver: bool,
 

@@ -21,6 +21,7 @@ use crate::{
     errors::{Error, ErrorKind},
     fixtures,
     geonode::GeoNode,
+    geoserver::datadir::{self, DataDir, Selection},
     time::run_epoch,
     ui::Ui,
 };
@@ -40,6 +41,8 @@ pub struct BackupReport {
     pub fixtures: Vec<(String, u64)>,
     /// Files of MEDIA_ROOT and ASSETS_ROOT.
     pub files: u64,
+    /// What of GeoServer's data directory was written and left out.
+    pub geoserver: Option<datadir::BackupReport>,
     /// The archive's size.
     pub bytes: u64,
     /// Wall time.
@@ -57,9 +60,6 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     let settings = load_settings(global)?;
     for warning in &settings.warnings {
         ui.warn(warning);
-    }
-    if !args.skip_geoserver {
-        ui.warn("this gnbr does not back up GeoServer yet; the archive holds GeoNode's data and files only (pass --skip-geoserver to silence this)");
     }
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
@@ -106,6 +106,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         geonode_version: info.geonode_version.clone(),
         fixtures: Vec::new(),
         files: 0,
+        geoserver: None,
         bytes: 0,
         seconds: 0.0,
     };
@@ -158,6 +159,31 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
             report.files += add_folder(&mut writer, Path::new(root), prefix)?;
         }
     }
+    if let Some(dir) = geoserver_data_dir(args, &settings) {
+        if dir.is_dir() {
+            ui.info(&format!(
+                "adding GeoServer's data directory {} as {}",
+                dir.display(),
+                datadir::ARCHIVE_PREFIX
+            ));
+            let scanned = DataDir::scan(&dir)?;
+            let done = datadir::backup(
+                &scanned,
+                &selection(args, &settings),
+                &mut writer,
+                &mut |_| {},
+            )?;
+            for warning in &done.warnings {
+                ui.warn(warning);
+            }
+            report.geoserver = Some(done);
+        } else {
+            ui.warn(&format!(
+                "GeoServer's data directory {} is not there: the archive has no GeoServer part (set [geoserver] datadir, or pass --skip-geoserver)",
+                dir.display()
+            ));
+        }
+    }
     let manifest = writer.manifest_mut();
     manifest.format = 1;
     manifest.gnbr_version = env!("CARGO_PKG_VERSION").to_owned();
@@ -172,6 +198,38 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     report.bytes = fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The data directory to back up, unless GeoServer is skipped.
+fn geoserver_data_dir(args: &BackupArgs, settings: &crate::config::Settings) -> Option<PathBuf> {
+    if args.skip_geoserver {
+        return None;
+    }
+    args.geoserver_data_dir
+        .clone()
+        .or_else(|| settings.geoserver.datadir.clone())
+}
+
+/// What of the data directory goes in: settings.ini, overridden by the flags.
+fn selection(args: &BackupArgs, settings: &crate::config::Settings) -> Selection {
+    let pick = |on: bool, off: bool, default: bool| if off { false } else { on || default };
+    let geoserver = &settings.geoserver;
+    Selection {
+        settings: geoserver.settings,
+        security: geoserver.security,
+        raster_data: pick(
+            args.geoserver_raster_data,
+            args.no_geoserver_raster_data,
+            geoserver.dump_raster_data,
+        ),
+        vector_data: pick(
+            args.geoserver_vector_data,
+            args.no_geoserver_vector_data,
+            geoserver.dump_vector_data,
+        ),
+        externals: true,
+        exclude: Selection::parse_exclusions(&geoserver.exclude),
+    }
 }
 
 /// GeoNode's archive name for a moment: `YYYY-MM-DD_HHMMSS` (UTC here).
@@ -308,4 +366,13 @@ pub fn print_report(report: &BackupReport, ui: Ui) {
     );
     println!("      {}", report.md5_file.display());
     println!("      {}", report.ini_file.display());
+    if let Some(geoserver) = &report.geoserver {
+        let written: u64 = geoserver.written.values().map(|t| t.files).sum();
+        let skipped: u64 = geoserver.skipped.values().map(|t| t.files).sum();
+        println!(
+            "GeoServer data directory {}: {written} files, {} outside it, {skipped} left out (logs, caches, excluded)",
+            geoserver.datadir.display(),
+            geoserver.externals.files
+        );
+    }
 }

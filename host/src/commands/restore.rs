@@ -28,6 +28,10 @@ use crate::{
     errors::{Error, ErrorKind},
     fixtures,
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
+    geoserver::{
+        datadir::{self, Selection, StagedDataDir},
+        rewrite::Mapping,
+    },
     postgres,
     time::{format_utc, run_epoch},
     ui::Ui,
@@ -116,7 +120,6 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     let source = source_version(&mut input, args.from_version.as_deref())?;
     let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
     let source_version = source.as_ref().map(|k| k.version.to_string());
-    warn_geoserver_part(&input, args, ui);
     let registry = discover_plugins(global, Some(&settings), ui);
     let mut context = mangler_api::Context {
         owner: args
@@ -252,6 +255,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             staged.push((folder, prefix));
         }
     }
+    let staged_geoserver = stage_geoserver(&mut input, args, &settings, ui)?;
 
     let request = LoadRequest {
         fixtures: fixture_files,
@@ -303,13 +307,34 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             }
         }
     }
+    let swapped_geoserver = match staged_geoserver
+        .map(|(staged, r)| staged.swap_in(&stamp).map(|s| (s, r)))
+        .transpose()
+    {
+        Ok(done) => done,
+        Err(e) => {
+            pending.rollback();
+            swapped.into_iter().for_each(|(s, _)| s.undo());
+            return Err(e);
+        }
+    };
     if let Err(e) = pending.commit() {
         swapped.into_iter().for_each(|(s, _)| s.undo());
+        if let Some((s, _)) = swapped_geoserver {
+            s.undo();
+        }
         return Err(e);
     }
     for (done, mut folder_report) in swapped {
         folder_report.previous = done.finish(!args.no_snapshot);
         report.folders.push(folder_report);
+    }
+    if let Some((done, mut folder_report)) = swapped_geoserver {
+        folder_report.previous = done.finish(!args.no_snapshot).into_iter().next();
+        report.folders.push(folder_report);
+        ui.info(
+            "GeoServer's data directory replaced: reload GeoServer (or restart it) to serve it",
+        );
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -432,14 +457,60 @@ fn check_target(info: &TargetInfo) -> Result<(), Error> {
     Ok(())
 }
 
-fn warn_geoserver_part(input: &BackupReader, args: &RestoreArgs, ui: Ui) {
-    let has_geoserver = input
-        .entries()
-        .iter()
-        .any(|e| e.name == "geoserver_catalog.zip" || e.name.starts_with("gs_data_dir/"));
-    if has_geoserver && !args.skip_geoserver {
-        ui.warn("the backup has a GeoServer part; this gnbr does not restore it yet (pass --skip-geoserver to silence this)");
+/// Stages the backup's `gs_data_dir/` into GeoServer's data directory,
+/// unless skipped; says what it leaves alone and why.
+fn stage_geoserver(
+    input: &mut BackupReader,
+    args: &RestoreArgs,
+    settings: &crate::config::Settings,
+    ui: Ui,
+) -> Result<Option<(StagedDataDir, FolderReport)>, Error> {
+    let has = |prefix: &str| input.entries().iter().any(|e| e.name.starts_with(prefix));
+    if has("geoserver_catalog.zip") && !args.skip_geoserver {
+        ui.warn("geoserver_catalog.zip (GeoServer's Backup & Restore archive) is not restored by this gnbr; the catalog comes back with the data directory's files");
     }
+    if !has(datadir::ARCHIVE_PREFIX) || args.skip_geoserver {
+        return Ok(None);
+    }
+    let Some(dir) = settings.geoserver.datadir.clone() else {
+        ui.warn("the backup has GeoServer's data directory but settings.ini has no [geoserver] datadir: left alone");
+        return Ok(None);
+    };
+    let geoserver = &settings.geoserver;
+    let selection = Selection {
+        settings: geoserver.settings,
+        security: geoserver.security,
+        raster_data: geoserver.dump_raster_data,
+        vector_data: geoserver.dump_vector_data,
+        externals: true,
+        exclude: Selection::parse_exclusions(&geoserver.exclude),
+    };
+    let Some(staged) = datadir::stage(input, &dir, &selection, &Mapping::default(), &mut |_| {})?
+    else {
+        return Ok(None);
+    };
+    let restored = &staged.report;
+    for warning in &restored.warnings {
+        ui.warn(warning);
+    }
+    let tally = restored
+        .restored
+        .values()
+        .fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes));
+    ui.info(&format!(
+        "staged {} for GeoServer's data directory {}: {} files",
+        datadir::ARCHIVE_PREFIX,
+        dir.display(),
+        tally.0
+    ));
+    let report = FolderReport {
+        from: datadir::ARCHIVE_PREFIX.to_owned(),
+        to: dir,
+        files: tally.0,
+        bytes: tally.1,
+        previous: None,
+    };
+    Ok(Some((staged, report)))
 }
 
 fn count_objects(files: &[PathBuf]) -> Result<BTreeMap<String, u64>, Error> {

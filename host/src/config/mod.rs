@@ -29,6 +29,8 @@ pub struct Settings {
     pub geonode: GeoNodeSettings,
     /// `[restore]`: where snapshots go.
     pub restore: RestoreSettings,
+    /// `[serve]`: the admin page's state.
+    pub serve: ServeSettings,
     /// `[plugins] dirs`: extra folders to search for plugins.
     pub plugin_dirs: Vec<PathBuf>,
     /// `[migrate]`: default run context values.
@@ -66,6 +68,13 @@ pub struct RestoreSettings {
     pub snapshot_dir: PathBuf,
 }
 
+/// `[serve]`: `gnbr serve`, the admin page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// `state_dir`: the folder of the page's embedded database (default `gnbr-serve`).
+    pub state_dir: PathBuf,
+}
+
 /// `[geoserver]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeoServerSettings {
@@ -75,6 +84,12 @@ pub struct GeoServerSettings {
     pub dump_vector_data: bool,
     /// `dumprasterdata`: back up and restore raster data (default yes).
     pub dump_raster_data: bool,
+    /// `datadir_exclude_file_path`: data-dir paths left out (comma-separated).
+    pub exclude: String,
+    /// gnbr's `settings`: back up and restore GeoServer's settings (default yes).
+    pub settings: bool,
+    /// gnbr's `security`: back up and restore GeoServer's security folder (default yes).
+    pub security: bool,
 }
 
 /// `[fixtures]`: `apps` paired with `dumps`, `migrations` with `manglers`.
@@ -155,6 +170,12 @@ impl Settings {
                 .map(PathBuf::from),
             dump_vector_data: ini.boolean("geoserver", "dumpvectordata")?.unwrap_or(true),
             dump_raster_data: ini.boolean("geoserver", "dumprasterdata")?.unwrap_or(true),
+            exclude: ini
+                .get("geoserver", "datadir_exclude_file_path")
+                .unwrap_or_default()
+                .to_owned(),
+            settings: ini.boolean("geoserver", "settings")?.unwrap_or(true),
+            security: ini.boolean("geoserver", "security")?.unwrap_or(true),
         };
         let geonode = GeoNodeSettings {
             python: ini
@@ -178,6 +199,13 @@ impl Settings {
                     .unwrap_or("gnbr-snapshots"),
             ),
         };
+        let serve = ServeSettings {
+            state_dir: base.join(
+                ini.get("serve", "state_dir")
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("gnbr-serve"),
+            ),
+        };
         let fixtures = fixture_settings(&ini, &mut warnings)?;
         let plugin_dirs = ini
             .list("plugins", "dirs")
@@ -197,6 +225,7 @@ impl Settings {
             database,
             geonode,
             restore,
+            serve,
             geoserver,
             fixtures,
             plugin_dirs,
