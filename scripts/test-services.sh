@@ -36,6 +36,8 @@ PACKAGES=(
     postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
     libgdal-dev gdal-bin libmemcached-dev
     gcc g++ libpq-dev libmagic1 python3-venv python3-dev
+    # The admin page's browser tests (tests/e2e/serve.rs) drive headless Chromium.
+    chromium chromium-driver fonts-dejavu-core
 )
 
 say() { echo "test-services: $*"; }

@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod time;
 pub mod ui;
 pub mod versions;
+pub mod web;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -34,6 +35,7 @@ pub fn main_impl() -> ! {
     let ui = Ui {
         quiet: cli.global.quiet,
         json: cli.global.json,
+        log: None,
     };
     let code = match run(&cli, ui) {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! otherwise), warnings, and nothing but errors with `--quiet`.
 
 use std::{
+    fmt,
     io::IsTerminal,
     time::{Duration, Instant},
 };
@@ -15,26 +16,37 @@ pub struct Ui {
     pub quiet: bool,
     /// The result goes to stdout as JSON; progress and warnings stay on stderr.
     pub json: bool,
+    /// Also hands every status, warning and progress line to this (even
+    /// with `quiet`), and draws no progress bar: the admin page keeps a
+    /// run's log with it.
+    pub log: Option<LogSink>,
+}
+
+/// Receives a run's lines, without the `gnbr: ` prefix.
+#[derive(Clone, Copy)]
+pub struct LogSink(pub &'static (dyn Fn(&str) + Send + Sync));
+
+impl fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LogSink")
+    }
 }
 
 impl Ui {
     /// A status line on stderr.
     pub fn info(&self, line: &str) {
-        if !self.quiet {
-            eprintln!("gnbr: {line}");
-        }
+        emit(self.log, self.quiet, line);
     }
 
     /// A warning on stderr (also with `--json`).
     pub fn warn(&self, line: &str) {
-        if !self.quiet {
-            eprintln!("gnbr: warning: {line}");
-        }
+        emit(self.log, self.quiet, &format!("warning: {line}"));
     }
 
     /// Progress over `total` bytes.
     pub fn progress(&self, total: u64) -> Progress {
-        let bar = (!self.quiet && std::io::stderr().is_terminal()).then(|| {
+        let terminal = self.log.is_none() && std::io::stderr().is_terminal();
+        let bar = (!self.quiet && terminal).then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
@@ -48,6 +60,7 @@ impl Ui {
         Progress {
             bar,
             quiet: self.quiet,
+            log: self.log,
             label: String::new(),
             last_line: Instant::now(),
             done_before: 0,
@@ -59,6 +72,7 @@ impl Ui {
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    log: Option<LogSink>,
     label: String,
     last_line: Instant,
     done_before: u64,
@@ -74,8 +88,7 @@ impl Progress {
                 bar.set_message(label.to_owned());
                 bar.set_position(done);
             }
-            None if !self.quiet => eprintln!("gnbr: {label}"),
-            None => {}
+            None => emit(self.log, self.quiet, label),
         }
     }
 
@@ -83,9 +96,10 @@ impl Progress {
     pub fn advance(&mut self, in_step: u64) {
         match &self.bar {
             Some(bar) => bar.set_position(self.done_before + in_step),
-            None if !self.quiet && self.last_line.elapsed() > Duration::from_secs(10) => {
+            None if self.last_line.elapsed() > Duration::from_secs(10) => {
                 self.last_line = Instant::now();
-                eprintln!("gnbr: {}: {} MB read", self.label, in_step / 1_000_000);
+                let line = format!("{}: {} MB read", self.label, in_step / 1_000_000);
+                emit(self.log, self.quiet, &line);
             }
             None => {}
         }
@@ -96,5 +110,15 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// A line to the log sink, and to stderr unless quiet.
+fn emit(log: Option<LogSink>, quiet: bool, line: &str) {
+    if let Some(LogSink(sink)) = log {
+        sink(line);
+    }
+    if !quiet {
+        eprintln!("gnbr: {line}");
     }
 }

@@ -199,8 +199,14 @@ fn archives_cross_between_gnbr_and_geonodes_own_tools() {
     );
 
     // GeoNode's own archive, restored by gnbr.
-    let theirs =
-        services.geonode_backup(source_dir, SOURCE_DB, &source_dir.join("geonode-backups"));
+    // GeoNode's own backup switches its instance to read-only while it runs:
+    // it works on a copy, so the other tests' comparisons with the source hold.
+    services.copy_db(SOURCE_DB, "gnbr_e2e_source_copy");
+    let theirs = services.geonode_backup(
+        source_dir,
+        "gnbr_e2e_source_copy",
+        &source_dir.join("geonode-backups"),
+    );
     services.fresh_db("gnbr_e2e_of_geonode_backup");
     let target = services.settings(dir.path(), "gnbr_e2e_of_geonode_backup");
     let args = [

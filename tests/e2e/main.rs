@@ -5,10 +5,12 @@
 //! builds the `gnbr` binary and the shipped plugins first.
 
 mod backup;
+mod browser;
 mod cross_version;
 mod geonode;
 mod geoserver;
 mod migrate;
 mod plugin_loading;
 mod restore;
+mod serve;
 mod support;

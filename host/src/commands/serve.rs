@@ -1,22 +1,33 @@
-//! `gnbr serve`: the admin web page (being built).
+//! `gnbr serve`: the admin web page for backups and restores (see [`crate::web`]).
 
 use crate::{
     cli::{GlobalArgs, ServeArgs},
-    errors::{Error, ErrorKind},
+    commands::load_settings,
+    errors::Error,
+    exit_codes,
+    geonode::GeoNode,
     ui::Ui,
+    web::{self, App},
 };
 
-/// Runs the admin web page until stopped.
+/// Runs the admin web page until Ctrl-C or SIGTERM.
 ///
 /// # Errors
 ///
-/// Always, until the page lands.
-pub fn run(args: &ServeArgs, _global: &GlobalArgs, _ui: Ui) -> Result<i32, Error> {
-    Err(Error::new(
-        ErrorKind::Usage,
-        format!(
-            "gnbr serve on {} is not available in this build yet",
-            args.listen
-        ),
-    ))
+/// Invalid settings, a state folder that cannot be written, an address
+/// that cannot be bound.
+pub fn run(args: &ServeArgs, global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
+    let settings = load_settings(global)?;
+    for warning in &settings.warnings {
+        ui.warn(warning);
+    }
+    let users = GeoNode::new(&settings.geonode)?;
+    let app = App::new(
+        &settings.serve.state_dir,
+        global.clone(),
+        Box::new(users),
+        ui.quiet,
+    )?;
+    web::serve(args.listen, app, ui)?;
+    Ok(exit_codes::SUCCESS)
 }

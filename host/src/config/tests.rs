@@ -123,3 +123,15 @@ fn booleans_read_like_pythons_configparser() {
     assert_eq!(ini.boolean("g", "missing").unwrap(), None);
     assert!(ini.boolean("g", "c").is_err());
 }
+
+#[test]
+fn the_admin_pages_state_dir_is_relative_to_the_settings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.ini");
+    std::fs::write(&path, "[serve]\nstate_dir = state\n").unwrap();
+    let settings = Settings::load(&path).unwrap();
+    assert_eq!(settings.serve.state_dir, dir.path().join("state"));
+    std::fs::write(&path, "[serve]\n").unwrap();
+    let settings = Settings::load(&path).unwrap();
+    assert_eq!(settings.serve.state_dir, dir.path().join("gnbr-serve"));
+}

@@ -8,6 +8,7 @@ to stderr (gnbr's debug log).
     python gnbr_django.py maxpks
     python gnbr_django.py load REQUEST.json
     python gnbr_django.py dump REQUEST.json
+    python gnbr_django.py user USERNAME
 
 `load` restores fixtures in ONE transaction: truncate GeoNode's tables (never
 extension-owned ones such as spatial_ref_sys, never django_migrations or
@@ -329,6 +330,27 @@ def dump(request_path):
     say(event="done")
 
 
+def user(username):
+    """One user's login row (people_profile): the password hash goes to gnbr,
+    which checks it; no password ever comes here."""
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    try:
+        found = model._default_manager.get_by_natural_key(username)
+    except model.DoesNotExist:
+        say(event="user", found=False)
+        return
+    say(
+        event="user",
+        found=True,
+        username=found.get_username(),
+        password=found.password or "",
+        is_superuser=bool(found.is_superuser),
+        is_active=bool(found.is_active),
+    )
+
+
 def main():
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
@@ -341,6 +363,8 @@ def main():
             load(sys.argv[2])
         elif command == "dump":
             dump(sys.argv[2])
+        elif command == "user":
+            user(sys.argv[2])
         else:
             raise Refused(f"unknown command `{command}`")
     except Refused as e:

@@ -126,6 +126,29 @@ pub struct RestoreRecord {
     pub target_version: Option<String>,
 }
 
+/// A GeoNode user's login row, for `gnbr serve`'s login.
+#[derive(Clone, Deserialize)]
+pub struct UserRow {
+    /// The username, as stored.
+    pub username: String,
+    /// Django's password hash (`algorithm$iterations$salt$hash`).
+    pub password: String,
+    /// May administer everything.
+    pub is_superuser: bool,
+    /// May log in.
+    pub is_active: bool,
+}
+
+impl fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRow")
+            .field("username", &self.username)
+            .field("is_superuser", &self.is_superuser)
+            .field("is_active", &self.is_active)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What `load` needs: the staged fixtures, what they hold, the record to keep.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadRequest {
@@ -231,6 +254,26 @@ impl GeoNode {
                 format!("gnbr's Django helper answered oddly: {e}"),
             )
         })
+    }
+
+    /// The login row of `username` (Django's own lookup), if the user exists.
+    ///
+    /// # Errors
+    ///
+    /// When Django cannot start or the database cannot be read.
+    pub fn user(&self, username: &str) -> Result<Option<UserRow>, Error> {
+        let event = self.run_once(&["user", username], "user")?;
+        if event.rest.get("found") != Some(&serde_json::Value::Bool(true)) {
+            return Ok(None);
+        }
+        serde_json::from_value(serde_json::Value::Object(event.rest))
+            .map(Some)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Target,
+                    format!("gnbr's Django helper answered oddly: {e}"),
+                )
+            })
     }
 
     /// Loads fixtures in one transaction and stops before committing.

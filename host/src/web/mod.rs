@@ -1,0 +1,471 @@
+//! `gnbr serve`: the admin web page for backups and restores.
+//!
+//! Server-rendered pages (axum, minijinja templates, one small polling
+//! script), for GeoNode superusers only: their password hashes are read
+//! through the Django helper and checked here. Sessions and CSRF tokens
+//! are random, cookies are HttpOnly and SameSite=Strict, every POST carries
+//! its form's token or is refused with 403. Runs drive the same
+//! `backup`/`restore` code as the command line, one at a time, in the
+//! background, their lines kept in the embedded database.
+
+mod auth;
+mod jobs;
+mod pages;
+pub mod password;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError, Weak},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
+use minijinja::Environment;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub use auth::Users;
+
+use crate::{
+    archive::hex,
+    cli::GlobalArgs,
+    errors::{Error, ErrorKind},
+    ui::{LogSink, Ui},
+    web::store::{Run, Session, Store},
+};
+
+/// The session cookie.
+const SESSION_COOKIE: &str = "gnbr_session";
+/// The login form's CSRF cookie (before there is a session).
+const LOGIN_COOKIE: &str = "gnbr_login";
+/// Largest form accepted.
+const MAX_FORM: usize = 64 * 1024;
+
+/// The admin page: its state, templates, and how it checks logins and runs commands.
+pub struct App {
+    shared: Arc<Shared>,
+    log: LogSink,
+    templates: Environment<'static>,
+    users: Box<dyn Users>,
+    global: GlobalArgs,
+    quiet: bool,
+}
+
+/// What the page and the background run share.
+struct Shared {
+    store: Store,
+    /// The run going on, if any: one at a time.
+    current: Mutex<Option<i64>>,
+}
+
+impl App {
+    /// The page over the state in `state_dir`, checking logins with
+    /// `users`, running commands with `global`'s settings and plugins.
+    ///
+    /// # Errors
+    ///
+    /// When the state folder or its database cannot be opened.
+    pub fn new(
+        state_dir: &std::path::Path,
+        global: GlobalArgs,
+        users: Box<dyn Users>,
+        quiet: bool,
+    ) -> Result<Arc<Self>, Error> {
+        let shared = Arc::new(Shared {
+            store: Store::open(state_dir, now())?,
+            current: Mutex::new(None),
+        });
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        // One closure per page, alive as long as the process: `Ui` is `Copy`.
+        let sink: &'static (dyn Fn(&str) + Send + Sync) = Box::leak(Box::new(move |line: &str| {
+            let Some(shared) = weak.upgrade() else { return };
+            let current = *shared
+                .current
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(run) = current {
+                if let Err(e) = shared.store.append_log(run, line, now()) {
+                    tracing::warn!("cannot keep a line of run #{run}: {e}");
+                }
+            }
+        }));
+        Ok(Arc::new(Self {
+            shared,
+            log: LogSink(sink),
+            templates: templates(),
+            users,
+            global,
+            quiet,
+        }))
+    }
+
+    fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The run going on, if any.
+    fn current_run(&self) -> Option<Run> {
+        let id = (*self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))?;
+        self.store().run(id).ok().flatten()
+    }
+
+    /// A page from `template`, with the session's user and token and the
+    /// run going on.
+    fn render(
+        &self,
+        status: StatusCode,
+        template: &str,
+        session: Option<&Session>,
+        context: minijinja::Value,
+    ) -> Response {
+        let common = minijinja::context! {
+            user => session.map(|s| s.username.clone()),
+            csrf => session.map(|s| s.csrf.clone()),
+            current => session.and_then(|_| self.current_run()),
+        };
+        let html = self
+            .templates
+            .get_template(template)
+            .and_then(|t| t.render(minijinja::context! { ..context, ..common }));
+        match html {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!("template {template}: {e:#}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+            }
+        }
+    }
+
+    /// A page saying what went wrong, with the error as the command line prints it.
+    fn error_page(&self, session: Option<&Session>, error: &Error) -> Response {
+        let status = match error.kind {
+            ErrorKind::Usage | ErrorKind::Input => StatusCode::BAD_REQUEST,
+            ErrorKind::Refused => StatusCode::CONFLICT,
+            ErrorKind::Target | ErrorKind::Plugin => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Run => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        self.render(
+            status,
+            "error.html",
+            session,
+            minijinja::context! { title => "Not done", message => error.to_string() },
+        )
+    }
+
+    fn not_found(&self, session: &Session) -> Response {
+        self.render(
+            StatusCode::NOT_FOUND,
+            "error.html",
+            Some(session),
+            minijinja::context! { title => "Not found", message => "There is no such page (it may have been deleted)." },
+        )
+    }
+
+    fn forbidden(&self) -> Response {
+        self.render(
+            StatusCode::FORBIDDEN,
+            "error.html",
+            None,
+            minijinja::context! {
+                title => "Forbidden",
+                message => "This form has no valid security token: it is older than your session, or did not come from this page. Nothing was done.",
+            },
+        )
+    }
+}
+
+/// Serves the admin page on `listen` until Ctrl-C or SIGTERM; prints its URL on stdout.
+///
+/// # Errors
+///
+/// When the address cannot be bound or the server fails.
+pub fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Run, format!("cannot start the web server: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot listen on {listen}: {e}"))
+                .hint("pass another address with --listen, e.g. --listen 127.0.0.1:8081")
+        })?;
+        let bound = listener.local_addr().unwrap_or(listen);
+        if !bound.ip().is_loopback() {
+            ui.warn(&format!(
+                "listening on {bound}, not on loopback: put a proxy with TLS in front of it"
+            ));
+        }
+        if ui.json {
+            println!(
+                "{}",
+                serde_json::json!({ "url": format!("http://{bound}/") })
+            );
+        } else {
+            println!("http://{bound}/");
+        }
+        ui.info(&format!(
+            "serving the admin page on http://{bound}/ (Ctrl-C stops it)"
+        ));
+        axum::serve(listener, router(app))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Run, format!("the web server failed: {e}")))
+    })
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// The page's routes, behind the login and CSRF guard and the security headers.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/backups") }))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/backups", get(pages::backups))
+        .route("/backups/new", get(pages::new_form).post(pages::add))
+        .route(
+            "/backups/{id}/edit",
+            get(pages::edit_form).post(pages::edit),
+        )
+        .route(
+            "/backups/{id}/delete",
+            get(pages::delete_form).post(pages::delete),
+        )
+        .route(
+            "/backups/{id}/backup",
+            get(pages::backup_confirm).post(pages::backup_start),
+        )
+        .route("/backups/{id}/restore", post(pages::plan_start))
+        .route("/runs", get(pages::runs))
+        .route("/restores", get(pages::restores))
+        .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}/log", get(pages::run_log))
+        .route("/runs/{id}/restore", post(pages::restore_start))
+        .route("/static/style.css", get(|| async { css() }))
+        .route("/static/live.js", get(|| async { script() }))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// Logged-in pages only; every POST must carry its form's CSRF token
+/// (the session's, or the login cookie's for the login form), else 403.
+async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let public = path == "/login" || path.starts_with("/static/");
+    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|token| {
+        app.store()
+            .session(&sha256_hex(&token), now())
+            .ok()
+            .flatten()
+    });
+    let mut request = if request.method() == Method::POST {
+        let expected = if path == "/login" {
+            cookie(request.headers(), LOGIN_COOKIE)
+        } else {
+            session.as_ref().map(|s| s.csrf.clone())
+        };
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        };
+        let sent = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned());
+        if !tokens_match(sent.as_deref(), expected.as_deref()) {
+            tracing::warn!("refused a POST to {path} without a valid CSRF token");
+            return app.forbidden();
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+    if !public {
+        let Some(session) = session else {
+            return Redirect::to("/login").into_response();
+        };
+        request.extensions_mut().insert(session);
+    }
+    next.run(request).await
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("static/style.css"),
+    )
+        .into_response()
+}
+
+fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("static/live.js"),
+    )
+        .into_response()
+}
+
+fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("backups.html", include_str!("templates/backups.html")),
+        (
+            "backup_form.html",
+            include_str!("templates/backup_form.html"),
+        ),
+        ("delete.html", include_str!("templates/delete.html")),
+        (
+            "backup_confirm.html",
+            include_str!("templates/backup_confirm.html"),
+        ),
+        ("run.html", include_str!("templates/run.html")),
+        ("runs.html", include_str!("templates/runs.html")),
+        ("error.html", include_str!("templates/error.html")),
+    ] {
+        env.add_template(name, source)
+            .expect("the page's templates are valid");
+    }
+    env.add_global(
+        "kinds",
+        minijinja::context! { backup => "backup", plan => "restore plan", restore => "restore" },
+    );
+    env.add_filter("utc", |epoch: i64| {
+        format!("{} UTC", crate::time::format_utc(epoch).replace('T', " "))
+    });
+    env.add_filter("first_line", |text: String| {
+        text.lines().next().unwrap_or_default().to_owned()
+    });
+    env
+}
+
+/// Seconds since the epoch, now (not `SOURCE_DATE_EPOCH`: sessions and lock-outs need the clock).
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// 32 random bytes in hex.
+fn random_token() -> Result<String, Error> {
+    let mut bytes = [0; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("the system's random source failed: {e}"),
+        )
+    })?;
+    Ok(hex(&bytes))
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Whether a form's token is the expected one (constant time; nothing matches a missing token).
+fn tokens_match(sent: Option<&str>, expected: Option<&str>) -> bool {
+    match (sent, expected) {
+        (Some(sent), Some(expected)) if !expected.is_empty() => {
+            bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+/// A cookie's value.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole page.
+fn set_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .expect("cookie values are hex")
+}
+
+/// serde_json's `arbitrary_precision` numbers as plain template numbers.
+fn template_value(value: &serde_json::Value) -> minijinja::Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => minijinja::Value::from(()),
+        J::Bool(b) => minijinja::Value::from(*b),
+        J::Number(n) => n
+            .as_i64()
+            .map(minijinja::Value::from)
+            .or_else(|| n.as_u64().map(minijinja::Value::from))
+            .or_else(|| n.as_f64().map(minijinja::Value::from))
+            .unwrap_or_else(|| minijinja::Value::from(n.to_string())),
+        J::String(s) => minijinja::Value::from(s.as_str()),
+        J::Array(items) => items.iter().map(template_value).collect(),
+        J::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), template_value(v)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into(),
+    }
+}

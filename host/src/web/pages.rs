@@ -1,0 +1,393 @@
+//! The pages: backup definitions, their confirmations, runs and history.
+
+use std::{collections::HashMap, path::Path as FsPath, sync::Arc};
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    Extension, Form,
+};
+use serde::Deserialize;
+
+use super::{
+    now,
+    store::{Backup, BackupFields, RunKind, Session, Status},
+    template_value, App,
+};
+use crate::errors::{Error, ErrorKind};
+
+/// The backup definition form's fields.
+#[derive(Deserialize)]
+pub struct BackupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    base_folder: String,
+    /// A checkbox: present when ticked.
+    skip_geoserver: Option<String>,
+}
+
+impl BackupForm {
+    fn fields(&self) -> Result<BackupFields, Error> {
+        let fields = BackupFields {
+            name: self.name.trim().to_owned(),
+            description: self.description.trim().to_owned(),
+            base_folder: self.base_folder.trim().to_owned(),
+            skip_geoserver: self.skip_geoserver.is_some(),
+        };
+        let problem = if fields.name.is_empty() || fields.name.chars().count() > 100 {
+            Some("Give a name of 1 to 100 characters.")
+        } else if fields.description.chars().count() > 2000 {
+            Some("Keep the description under 2000 characters.")
+        } else if !FsPath::new(&fields.base_folder).is_absolute()
+            || fields.base_folder.chars().any(char::is_control)
+        {
+            Some("Give the base folder as an absolute path, e.g. /var/backups/geonode.")
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(Error::new(ErrorKind::Usage, problem)),
+            None => Ok(fields),
+        }
+    }
+}
+
+/// `GET /backups`: the definitions with their location and last result.
+pub async fn backups(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let backups = match app.store().backups() {
+        Ok(backups) => backups,
+        Err(e) => return app.error_page(Some(&session), &e),
+    };
+    let rows: Vec<_> = backups
+        .into_iter()
+        .map(|backup| {
+            let last = backup
+                .last_run
+                .and_then(|id| app.store().run(id).ok().flatten());
+            minijinja::context! { backup => backup, last => last }
+        })
+        .collect();
+    app.render(
+        StatusCode::OK,
+        "backups.html",
+        Some(&session),
+        minijinja::context! { rows => rows },
+    )
+}
+
+fn form_page(
+    app: &App,
+    session: &Session,
+    status: StatusCode,
+    id: Option<i64>,
+    fields: minijinja::Value,
+    problem: Option<String>,
+) -> Response {
+    app.render(
+        status,
+        "backup_form.html",
+        Some(session),
+        minijinja::context! { id => id, backup => fields, problem => problem },
+    )
+}
+
+fn form_values(form: &BackupForm) -> minijinja::Value {
+    minijinja::context! {
+        name => form.name,
+        description => form.description,
+        base_folder => form.base_folder,
+        skip_geoserver => form.skip_geoserver.is_some(),
+    }
+}
+
+/// `GET /backups/new`.
+pub async fn new_form(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let empty = minijinja::context! { name => "", description => "", base_folder => "", skip_geoserver => false };
+    form_page(&app, &session, StatusCode::OK, None, empty, None)
+}
+
+/// `POST /backups/new`.
+pub async fn add(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<BackupForm>,
+) -> Response {
+    match form
+        .fields()
+        .and_then(|f| app.store().add_backup(&f, now()))
+    {
+        Ok(_) => Redirect::to("/backups").into_response(),
+        Err(e) => form_page(
+            &app,
+            &session,
+            StatusCode::BAD_REQUEST,
+            None,
+            form_values(&form),
+            Some(e.to_string()),
+        ),
+    }
+}
+
+/// The definition `id`, or the page saying it is not there.
+fn find(app: &App, session: &Session, id: i64) -> Result<Backup, Box<Response>> {
+    match app.store().backup(id) {
+        Ok(Some(backup)) => Ok(backup),
+        Ok(None) => Err(Box::new(app.not_found(session))),
+        Err(e) => Err(Box::new(app.error_page(Some(session), &e))),
+    }
+}
+
+/// `GET /backups/{id}/edit`.
+pub async fn edit_form(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    match find(&app, &session, id) {
+        Ok(backup) => form_page(
+            &app,
+            &session,
+            StatusCode::OK,
+            Some(id),
+            minijinja::Value::from_serialize(&backup),
+            None,
+        ),
+        Err(response) => *response,
+    }
+}
+
+/// `POST /backups/{id}/edit`.
+pub async fn edit(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+    Form(form): Form<BackupForm>,
+) -> Response {
+    if let Err(response) = find(&app, &session, id) {
+        return *response;
+    }
+    match form
+        .fields()
+        .and_then(|f| app.store().update_backup(id, &f, now()))
+    {
+        Ok(()) => Redirect::to("/backups").into_response(),
+        Err(e) => form_page(
+            &app,
+            &session,
+            StatusCode::BAD_REQUEST,
+            Some(id),
+            form_values(&form),
+            Some(e.to_string()),
+        ),
+    }
+}
+
+/// `GET /backups/{id}/delete`: asks first; the archives are never deleted.
+pub async fn delete_form(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    match find(&app, &session, id) {
+        Ok(backup) => app.render(
+            StatusCode::OK,
+            "delete.html",
+            Some(&session),
+            minijinja::context! { backup => backup },
+        ),
+        Err(response) => *response,
+    }
+}
+
+/// `POST /backups/{id}/delete`.
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(response) = find(&app, &session, id) {
+        return *response;
+    }
+    match app.store().delete_backup(id) {
+        Ok(()) => Redirect::to("/backups").into_response(),
+        Err(e) => app.error_page(Some(&session), &e),
+    }
+}
+
+/// `GET /backups/{id}/backup`: what a backup writes, before it runs.
+pub async fn backup_confirm(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    let backup = match find(&app, &session, id) {
+        Ok(backup) => backup,
+        Err(response) => return *response,
+    };
+    let folder = FsPath::new(&backup.base_folder);
+    let archives = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "zip"))
+                .count()
+        })
+        .ok();
+    app.render(
+        StatusCode::OK,
+        "backup_confirm.html",
+        Some(&session),
+        minijinja::context! { backup => backup, archives => archives },
+    )
+}
+
+/// `POST /backups/{id}/backup`: starts it.
+pub async fn backup_start(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    let backup = match find(&app, &session, id) {
+        Ok(backup) => backup,
+        Err(response) => return *response,
+    };
+    started(&app, &session, app.start_backup(&backup, &session.username))
+}
+
+/// `POST /backups/{id}/restore`: "Run the Restore" starts its dry run,
+/// whose page is the confirmation.
+pub async fn plan_start(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    let backup = match find(&app, &session, id) {
+        Ok(backup) => backup,
+        Err(response) => return *response,
+    };
+    started(&app, &session, app.start_plan(&backup, &session.username))
+}
+
+/// `POST /runs/{id}/restore`: the admin confirmed the plan of run `id`.
+pub async fn restore_start(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    let plan = match app.store().run(id) {
+        Ok(Some(plan)) if plan.kind == RunKind::Plan && plan.status == Status::Succeeded => plan,
+        Ok(_) => return app.not_found(&session),
+        Err(e) => return app.error_page(Some(&session), &e),
+    };
+    let Some(backup_id) = plan.backup_id else {
+        return app.not_found(&session);
+    };
+    let backup = match find(&app, &session, backup_id) {
+        Ok(backup) => backup,
+        Err(response) => return *response,
+    };
+    started(
+        &app,
+        &session,
+        app.start_restore(&plan, &backup, &session.username),
+    )
+}
+
+fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
+    match run {
+        Ok(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
+        Err(e) => app.error_page(Some(session), &e),
+    }
+}
+
+/// `GET /runs`: every run, newest first.
+pub async fn runs(State(app): State<Arc<App>>, Extension(session): Extension<Session>) -> Response {
+    history(&app, &session, None)
+}
+
+/// `GET /restores`: the restores, newest first.
+pub async fn restores(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    history(&app, &session, Some(RunKind::Restore))
+}
+
+fn history(app: &App, session: &Session, kind: Option<RunKind>) -> Response {
+    match app.store().runs(kind, 500) {
+        Ok(runs) => app.render(
+            StatusCode::OK,
+            "runs.html",
+            Some(session),
+            minijinja::context! { runs => runs, restores => kind.is_some() },
+        ),
+        Err(e) => app.error_page(Some(session), &e),
+    }
+}
+
+/// `GET /runs/{id}`: a run's progress and log; a finished plan is the
+/// restore's confirmation page.
+pub async fn run(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    let run = match app.store().run(id) {
+        Ok(Some(run)) => run,
+        Ok(None) => return app.not_found(&session),
+        Err(e) => return app.error_page(Some(&session), &e),
+    };
+    let log = match app.store().log(id, 0) {
+        Ok(log) => log,
+        Err(e) => return app.error_page(Some(&session), &e),
+    };
+    let details = run.details.as_ref().map(template_value).unwrap_or_default();
+    let elapsed = run.finished.unwrap_or_else(now) - run.started;
+    app.render(
+        StatusCode::OK,
+        "run.html",
+        Some(&session),
+        minijinja::context! { run => run, details => details, log => log, elapsed => elapsed },
+    )
+}
+
+/// `GET /runs/{id}/log?from=N`: the lines after the first N, and whether
+/// the run goes on (the page's polling script).
+pub async fn run_log(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let from: i64 = query
+        .get("from")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0)
+        .max(0);
+    let (run, lines) = match (app.store().run(id), app.store().log(id, from)) {
+        (Ok(Some(run)), Ok(lines)) => (run, lines),
+        (Ok(None), _) => return app.not_found(&session),
+        (Err(e), _) | (_, Err(e)) => return app.error_page(Some(&session), &e),
+    };
+    let body = serde_json::json!({
+        "next": from + lines.len() as i64,
+        "lines": lines,
+        "running": run.status == Status::Running,
+        "elapsed": run.finished.unwrap_or_else(now) - run.started,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

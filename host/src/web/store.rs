@@ -1,0 +1,695 @@
+//! The admin page's state in one SQLite file: backup definitions, runs and
+//! their logs, sessions, failed logins.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Mutex, MutexGuard, PoisonError},
+};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::errors::{Error, ErrorKind};
+
+/// The database file inside `[serve] state_dir`.
+pub const DB_FILE: &str = "gnbr-serve.sqlite3";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS backups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    base_folder TEXT NOT NULL,
+    skip_geoserver INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    location TEXT,
+    last_run INTEGER
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    backup_id INTEGER,
+    backup_name TEXT NOT NULL,
+    by_user TEXT NOT NULL,
+    archive TEXT,
+    sha256 TEXT,
+    started INTEGER NOT NULL,
+    finished INTEGER,
+    status TEXT NOT NULL,
+    message TEXT,
+    details TEXT,
+    plan_run INTEGER,
+    confirmed_by INTEGER
+);
+CREATE TABLE IF NOT EXISTS log_lines (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    username TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_by_name ON login_failures (username, at);
+";
+
+/// The open database.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+/// A backup definition: what to back up where, and its last archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backup {
+    /// Its id.
+    pub id: i64,
+    /// Its name, unique.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The folder archives are written into.
+    pub base_folder: String,
+    /// Leave GeoServer out (`--skip-geoserver`).
+    pub skip_geoserver: bool,
+    /// When it was last edited or backed up (seconds since the epoch).
+    pub updated: i64,
+    /// The archive of its last successful backup.
+    pub location: Option<String>,
+    /// Its last run.
+    pub last_run: Option<i64>,
+}
+
+/// The fields of a backup definition that the admin edits.
+#[derive(Debug, Clone)]
+pub struct BackupFields {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Base folder.
+    pub base_folder: String,
+    /// Leave GeoServer out.
+    pub skip_geoserver: bool,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// `gnbr backup`.
+    Backup,
+    /// `gnbr restore --dry-run`: the plan shown before a restore is confirmed.
+    Plan,
+    /// `gnbr restore`.
+    Restore,
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Going on.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Failed; its message says why.
+    Failed,
+    /// `gnbr serve` stopped while it ran.
+    Interrupted,
+}
+
+/// One run of a backup, plan or restore.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// Its id.
+    pub id: i64,
+    /// What it does.
+    pub kind: RunKind,
+    /// The definition it ran for (gone if deleted since).
+    pub backup_id: Option<i64>,
+    /// That definition's name at the time.
+    pub backup_name: String,
+    /// The GeoNode superuser who started it.
+    pub by_user: String,
+    /// The archive written or restored.
+    pub archive: Option<String>,
+    /// The archive's sha256 (plans and restores).
+    pub sha256: Option<String>,
+    /// When it started (seconds since the epoch).
+    pub started: i64,
+    /// When it ended.
+    pub finished: Option<i64>,
+    /// Where it is.
+    pub status: Status,
+    /// A failure's message, as the command line prints it.
+    pub message: Option<String>,
+    /// Its report, as JSON (handed to templates on its own, see `template_value`).
+    #[serde(skip)]
+    pub details: Option<serde_json::Value>,
+    /// For a restore: the plan the admin confirmed.
+    pub plan_run: Option<i64>,
+    /// For a plan: the restore that confirmed it.
+    pub confirmed_by: Option<i64>,
+}
+
+/// A run about to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// What it does.
+    pub kind: RunKind,
+    /// For which definition.
+    pub backup_id: i64,
+    /// Its name.
+    pub backup_name: String,
+    /// Who starts it.
+    pub by_user: String,
+    /// The archive, when known before the run.
+    pub archive: Option<String>,
+    /// Its sha256, when known before the run.
+    pub sha256: Option<String>,
+    /// The plan confirmed (restores).
+    pub plan_run: Option<i64>,
+}
+
+/// A logged-in admin.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The GeoNode username.
+    pub username: String,
+    /// The token every form of this session carries.
+    pub csrf: String,
+}
+
+impl Store {
+    /// Opens (creating) the database in `dir`, readable by its owner only;
+    /// runs left `running` by a `gnbr serve` that stopped are marked interrupted.
+    ///
+    /// # Errors
+    ///
+    /// When the folder or the database cannot be created or read.
+    pub fn open(dir: &Path, now: i64) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "cannot create the admin page's state folder {}: {e}",
+                    dir.display()
+                ),
+            )
+            .hint("set settings.ini [serve] state_dir to a folder gnbr may write")
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|e| db_error(&path, &e))?;
+        let store = Self {
+            path,
+            conn: Mutex::new(conn),
+        };
+        store.with(|c| {
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            c.execute_batch(SCHEMA)?;
+            c.execute(
+                "UPDATE runs SET status = 'interrupted', finished = ?1, \
+                 message = 'gnbr serve stopped while this ran; the target is as the run left it \
+                 (a restore is all or nothing)' WHERE status = 'running'",
+                params![now],
+            )?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let conn = self.lock();
+        f(&conn).map_err(|e| db_error(&self.path, &e))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every backup definition, by name.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn backups(&self) -> Result<Vec<Backup>, Error> {
+        self.with(|c| {
+            c.prepare(&format!("{BACKUP_COLUMNS} ORDER BY name"))?
+                .query_map([], backup_row)?
+                .collect()
+        })
+    }
+
+    /// One backup definition.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn backup(&self, id: i64) -> Result<Option<Backup>, Error> {
+        self.with(|c| {
+            c.query_row(&format!("{BACKUP_COLUMNS} WHERE id = ?1"), [id], backup_row)
+                .optional()
+        })
+    }
+
+    /// Adds a definition; returns its id.
+    ///
+    /// # Errors
+    ///
+    /// When the name is taken, or the database cannot be written.
+    pub fn add_backup(&self, fields: &BackupFields, now: i64) -> Result<i64, Error> {
+        self.unique_name(fields, None)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO backups (name, description, base_folder, skip_geoserver, updated) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    fields.name,
+                    fields.description,
+                    fields.base_folder,
+                    fields.skip_geoserver,
+                    now
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Changes a definition (its archives stay where they are).
+    ///
+    /// # Errors
+    ///
+    /// When the name is taken, or the database cannot be written.
+    pub fn update_backup(&self, id: i64, fields: &BackupFields, now: i64) -> Result<(), Error> {
+        self.unique_name(fields, Some(id))?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE backups SET name = ?1, description = ?2, base_folder = ?3, \
+                 skip_geoserver = ?4, updated = ?5 WHERE id = ?6",
+                params![
+                    fields.name,
+                    fields.description,
+                    fields.base_folder,
+                    fields.skip_geoserver,
+                    now,
+                    id
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    fn unique_name(&self, fields: &BackupFields, id: Option<i64>) -> Result<(), Error> {
+        let taken = self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM backups WHERE name = ?1 AND id IS NOT ?2",
+                params![fields.name, id],
+                |r| r.get::<_, i64>(0),
+            )
+        })?;
+        if taken > 0 {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("a backup named `{}` exists already", fields.name),
+            )
+            .hint("choose another name"));
+        }
+        Ok(())
+    }
+
+    /// Deletes a definition; its archives and its runs' history stay.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn delete_backup(&self, id: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM backups WHERE id = ?1", [id])
+                .map(drop)
+        })
+    }
+
+    /// Records a run as started; returns its id.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn start_run(&self, run: &NewRun, now: i64) -> Result<i64, Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (kind, backup_id, backup_name, by_user, archive, sha256, started, \
+                 status, plan_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8)",
+                params![
+                    kind_text(run.kind),
+                    run.backup_id,
+                    run.backup_name,
+                    run.by_user,
+                    run.archive,
+                    run.sha256,
+                    now,
+                    run.plan_run
+                ],
+            )?;
+            let id = c.last_insert_rowid();
+            c.execute(
+                "UPDATE backups SET last_run = ?1 WHERE id = ?2",
+                params![id, run.backup_id],
+            )?;
+            if let Some(plan) = run.plan_run {
+                c.execute(
+                    "UPDATE runs SET confirmed_by = ?1 WHERE id = ?2",
+                    params![id, plan],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Records how a run ended. A backup's archive becomes its definition's location.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn finish_run(&self, id: i64, outcome: &Outcome, now: i64) -> Result<(), Error> {
+        let (status, message) = match &outcome.error {
+            None => ("succeeded", None),
+            Some(message) => ("failed", Some(message.as_str())),
+        };
+        let details = outcome.details.as_ref().map(ToString::to_string);
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET status = ?1, message = ?2, finished = ?3, details = ?4, \
+                 archive = coalesce(?5, archive), sha256 = coalesce(?6, sha256) WHERE id = ?7",
+                params![
+                    status,
+                    message,
+                    now,
+                    details,
+                    outcome.archive,
+                    outcome.sha256,
+                    id
+                ],
+            )?;
+            if outcome.error.is_none() {
+                c.execute(
+                    "UPDATE backups SET location = ?1, updated = ?2 \
+                     WHERE id = (SELECT backup_id FROM runs WHERE id = ?3 AND kind = 'backup')",
+                    params![outcome.archive, now, id],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One run.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn run(&self, id: i64) -> Result<Option<Run>, Error> {
+        self.with(|c| {
+            c.query_row(&format!("{RUN_COLUMNS} WHERE id = ?1"), [id], run_row)
+                .optional()
+        })
+    }
+
+    /// The newest runs first, of one kind or all.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn runs(&self, kind: Option<RunKind>, limit: i64) -> Result<Vec<Run>, Error> {
+        self.with(|c| {
+            c.prepare(&format!(
+                "{RUN_COLUMNS} WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?
+            .query_map(params![kind.map(kind_text), limit], run_row)?
+            .collect()
+        })
+    }
+
+    /// Adds a line to a run's log.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn append_log(&self, run: i64, line: &str, now: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO log_lines (run_id, seq, at, line) VALUES \
+                 (?1, (SELECT coalesce(max(seq), 0) + 1 FROM log_lines WHERE run_id = ?1), ?2, ?3)",
+                params![run, now, line],
+            )
+            .map(drop)
+        })
+    }
+
+    /// A run's log lines after the first `from`.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn log(&self, run: i64, from: i64) -> Result<Vec<String>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT line FROM log_lines WHERE run_id = ?1 AND seq > ?2 ORDER BY seq")?
+                .query_map(params![run, from], |r| r.get(0))?
+                .collect()
+        })
+    }
+
+    /// Keeps a session, by its token's sha256.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn add_session(
+        &self,
+        token_sha256: &str,
+        session: &Session,
+        expires: i64,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO sessions (token_sha256, username, csrf, expires) VALUES (?1, ?2, ?3, ?4)",
+                params![token_sha256, session.username, session.csrf, expires],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The session of a token's sha256, unless expired (expired ones are removed).
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn session(&self, token_sha256: &str, now: i64) -> Result<Option<Session>, Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM sessions WHERE expires <= ?1", [now])?;
+            c.query_row(
+                "SELECT username, csrf FROM sessions WHERE token_sha256 = ?1",
+                [token_sha256],
+                |r| {
+                    Ok(Session {
+                        username: r.get(0)?,
+                        csrf: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn remove_session(&self, token_sha256: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM sessions WHERE token_sha256 = ?1",
+                [token_sha256],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Counts a login attempt of `username` as failed until it succeeds,
+    /// unless `max` attempts since `since` were counted already; then
+    /// returns when the oldest of those leaves the window.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn attempt(
+        &self,
+        username: &str,
+        now: i64,
+        since: i64,
+        max: i64,
+    ) -> Result<Attempt, Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM login_failures WHERE at < ?1", [since])?;
+            let (count, oldest): (i64, Option<i64>) = c.query_row(
+                "SELECT count(*), min(at) FROM login_failures WHERE username = ?1",
+                [username],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if count >= max {
+                return Ok(Attempt::Locked {
+                    oldest: oldest.unwrap_or(now),
+                });
+            }
+            c.execute(
+                "INSERT INTO login_failures (username, at) VALUES (?1, ?2)",
+                params![username, now],
+            )?;
+            Ok(Attempt::Counted(c.last_insert_rowid()))
+        })
+    }
+
+    /// Failed logins of `username` since `since`: how many, and the oldest's time.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn failures(&self, username: &str, since: i64) -> Result<(i64, Option<i64>), Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*), min(at) FROM login_failures WHERE username = ?1 AND at >= ?2",
+                params![username, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+    }
+
+    /// Takes back an attempt that could not be checked (GeoNode did not answer).
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn cancel_attempt(&self, attempt: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM login_failures WHERE rowid = ?1", [attempt])
+                .map(drop)
+        })
+    }
+
+    /// Forgets the failed logins of `username` (it logged in).
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn clear_failures(&self, username: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM login_failures WHERE username = ?1", [username])
+                .map(drop)
+        })
+    }
+}
+
+/// A login attempt, counted or refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted as failed (its row) until it succeeds.
+    Counted(i64),
+    /// Too many failures; the oldest in the window was at this time.
+    Locked {
+        /// Seconds since the epoch.
+        oldest: i64,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The error's message, as the command line prints it; `None`: it succeeded.
+    pub error: Option<String>,
+    /// The archive written or restored.
+    pub archive: Option<String>,
+    /// Its sha256.
+    pub sha256: Option<String>,
+    /// The report.
+    pub details: Option<serde_json::Value>,
+}
+
+const BACKUP_COLUMNS: &str = "SELECT id, name, description, base_folder, skip_geoserver, updated, \
+                              location, last_run FROM backups";
+
+fn backup_row(r: &Row<'_>) -> rusqlite::Result<Backup> {
+    Ok(Backup {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        base_folder: r.get(3)?,
+        skip_geoserver: r.get(4)?,
+        updated: r.get(5)?,
+        location: r.get(6)?,
+        last_run: r.get(7)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "SELECT id, kind, backup_id, backup_name, by_user, archive, sha256, \
+                           started, finished, status, message, details, plan_run, confirmed_by \
+                           FROM runs";
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
+    let kind = match r.get::<_, String>(1)?.as_str() {
+        "backup" => RunKind::Backup,
+        "plan" => RunKind::Plan,
+        _ => RunKind::Restore,
+    };
+    let status = match r.get::<_, String>(9)?.as_str() {
+        "running" => Status::Running,
+        "succeeded" => Status::Succeeded,
+        "failed" => Status::Failed,
+        _ => Status::Interrupted,
+    };
+    let details: Option<String> = r.get(11)?;
+    Ok(Run {
+        id: r.get(0)?,
+        kind,
+        backup_id: r.get(2)?,
+        backup_name: r.get(3)?,
+        by_user: r.get(4)?,
+        archive: r.get(5)?,
+        sha256: r.get(6)?,
+        started: r.get(7)?,
+        finished: r.get(8)?,
+        status,
+        message: r.get(10)?,
+        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+        plan_run: r.get(12)?,
+        confirmed_by: r.get(13)?,
+    })
+}
+
+fn kind_text(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Backup => "backup",
+        RunKind::Plan => "plan",
+        RunKind::Restore => "restore",
+    }
+}
+
+fn db_error(path: &Path, e: &rusqlite::Error) -> Error {
+    Error::new(
+        ErrorKind::Run,
+        format!("the admin page's database {}: {e}", path.display()),
+    )
+    .hint("check settings.ini [serve] state_dir: gnbr must be able to write there")
+}

@@ -1,0 +1,712 @@
+//! The page without a GeoNode: users from a stub, requests straight into
+//! the router. Login, sessions, CSRF refusals, lock-out, one run at a time,
+//! and a failing run's message.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use axum::{
+    body::Body,
+    http::{header, Request, Response, StatusCode},
+    Router,
+};
+use tower::ServiceExt;
+
+use super::{
+    auth::{LOCK_SECONDS, MAX_FAILURES},
+    router,
+    store::{Attempt, Status},
+    App, Users,
+};
+use crate::{cli::GlobalArgs, errors::Error, geonode::UserRow};
+
+/// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).
+const ADMIN_HASH: &str = "pbkdf2_sha1$1$salt$sLZPjmKKODn5Yach59KJEP907Es=";
+
+struct Stub {
+    rows: HashMap<String, UserRow>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Users for Stub {
+    fn find(&self, username: &str) -> Result<Option<UserRow>, Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.rows.get(username).cloned())
+    }
+}
+
+struct Page {
+    _dir: tempfile::TempDir,
+    app: Arc<App>,
+    router: Router,
+    calls: Arc<AtomicUsize>,
+}
+
+fn row(username: &str, is_superuser: bool, is_active: bool) -> (String, UserRow) {
+    (
+        username.to_owned(),
+        UserRow {
+            username: username.to_owned(),
+            password: ADMIN_HASH.to_owned(),
+            is_superuser,
+            is_active,
+        },
+    )
+}
+
+/// A page whose settings file is `config` (missing by default: runs fail at once).
+fn page_with(config: PathBuf) -> Page {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let users = Stub {
+        rows: [
+            row("admin", true, true),
+            row("editor", false, true),
+            row("retired", true, false),
+        ]
+        .into_iter()
+        .collect(),
+        calls: calls.clone(),
+    };
+    let global = GlobalArgs {
+        config: Some(config),
+        plugins_dirs: Vec::new(),
+        quiet: true,
+        json: false,
+        verbose: 0,
+    };
+    let app = App::new(&dir.path().join("state"), global, Box::new(users), true).unwrap();
+    Page {
+        router: router(app.clone()),
+        app,
+        calls,
+        _dir: dir,
+    }
+}
+
+fn page() -> Page {
+    page_with(PathBuf::from("/nonexistent/gnbr-test/settings.ini"))
+}
+
+async fn send(page: &Page, request: Request<Body>) -> (StatusCode, Vec<String>, String) {
+    let response: Response<Body> = page.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let cookies = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, cookies, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(path: &str, cookie: &str, form: &[(&str, &str)]) -> Request<Body> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// The value of `name=` in the first Set-Cookie that sets it.
+fn cookie_value(cookies: &[String], name: &str) -> String {
+    cookies
+        .iter()
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+        .to_owned()
+}
+
+/// The `value` of the hidden `csrf` input of a page.
+fn csrf_in(html: &str) -> String {
+    let at = html
+        .find(r#"name="csrf" value=""#)
+        .expect("a form with a token")
+        + 19;
+    html[at..at + 64].to_owned()
+}
+
+async fn login_cookie(page: &Page) -> (String, String) {
+    let (status, cookies, html) = send(page, get("/login", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = format!("gnbr_login={}", cookie_value(&cookies, "gnbr_login"));
+    (cookie, csrf_in(&html))
+}
+
+async fn try_login(page: &Page, user: &str, password: &str) -> (StatusCode, Vec<String>, String) {
+    let (cookie, token) = login_cookie(page).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", user),
+        ("password", password),
+    ];
+    send(page, post("/login", &cookie, &form)).await
+}
+
+/// Logs in as `admin`; returns the session cookie and its CSRF token.
+async fn logged_in(page: &Page) -> (String, String) {
+    let (status, cookies, _) = try_login(page, "admin", "admin").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = format!("gnbr_session={}", cookie_value(&cookies, "gnbr_session"));
+    let (_, _, html) = send(page, get("/backups", &cookie)).await;
+    let token = csrf_in(&html);
+    (cookie, token)
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_a_superuser_gets_one() {
+    let page = page();
+    let (status, _, _) = send(&page, get("/backups", "")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, cookies, _) = try_login(&page, "admin", "admin").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("gnbr_session="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    let cookie = format!("gnbr_session={}", cookie_value(&cookies, "gnbr_session"));
+    let (status, _, html) = send(&page, get("/backups", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No backups yet"), "{html}");
+}
+
+#[tokio::test]
+async fn wrong_passwords_other_users_and_inactive_superusers_are_refused() {
+    let page = page();
+    for (user, password) in [
+        ("admin", "Admin"),
+        ("admin", ""),
+        ("editor", "admin"),
+        ("retired", "admin"),
+    ] {
+        let (status, cookies, html) = try_login(&page, user, password).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{user}/{password}");
+        assert!(
+            !cookies.iter().any(|c| c.starts_with("gnbr_session=")),
+            "{user}"
+        );
+        assert!(html.contains("Wrong username or password, or not a GeoNode superuser"));
+    }
+}
+
+#[tokio::test]
+async fn a_post_without_its_csrf_token_is_refused_with_403() {
+    let page = page();
+    // The login form: no token, a wrong one, a token without its cookie.
+    let (cookie, token) = login_cookie(&page).await;
+    let login = |t: &'static str| [("csrf", t), ("username", "admin"), ("password", "admin")];
+    let (status, _, _) = send(&page, post("/login", &cookie, &login("")[1..])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&page, post("/login", &cookie, &login("0000"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", "admin"),
+        ("password", "admin"),
+    ];
+    let (status, _, _) = send(&page, post("/login", "", &form)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        page.calls.load(Ordering::SeqCst),
+        0,
+        "no user was looked up"
+    );
+
+    // A logged-in form: refused without the session's token, nothing added.
+    let (cookie, token) = logged_in(&page).await;
+    let add = [
+        ("name", "nightly"),
+        ("description", "d"),
+        ("base_folder", "/var/backups/gn"),
+    ];
+    let (status, _, html) = send(&page, post("/backups/new", &cookie, &add)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("no valid security token"), "{html}");
+    let mut with_other = vec![("csrf", "f".repeat(64))];
+    with_other.extend(add.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let other: Vec<(&str, &str)> = with_other.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = send(&page, post("/backups/new", &cookie, &other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.app.store().backups().unwrap().is_empty());
+
+    let mut with_token = vec![("csrf", token.as_str())];
+    with_token.extend(add);
+    let (status, _, _) = send(&page, post("/backups/new", &cookie, &with_token)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(page.app.store().backups().unwrap().len(), 1);
+
+    // Logging out needs the token too, and ends the session.
+    let (status, _, _) = send(&page, post("/logout", &cookie, &[])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&page, post("/logout", &cookie, &[("csrf", &token)])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = send(&page, get("/backups", &cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the session ended");
+}
+
+#[tokio::test]
+async fn five_failures_lock_a_username_out_even_with_the_right_password() {
+    let page = page();
+    for attempt in 1..=MAX_FAILURES {
+        let (status, _, html) = try_login(&page, "admin", "wrong").await;
+        if attempt < MAX_FAILURES {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        } else {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "attempt {attempt}");
+            assert!(
+                html.contains("locked out; try again in 15 minutes"),
+                "{html}"
+            );
+        }
+    }
+    let looked_up = page.calls.load(Ordering::SeqCst);
+    let (status, cookies, html) = try_login(&page, "ADMIN", "admin").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(html.contains("locked out"), "{html}");
+    assert!(!cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+    assert_eq!(
+        page.calls.load(Ordering::SeqCst),
+        looked_up,
+        "a locked-out login is not even checked"
+    );
+    // Another username is not locked.
+    let (status, _, _) = try_login(&page, "editor", "x").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn lock_outs_end_after_15_minutes_and_a_login_clears_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = super::store::Store::open(dir.path(), 0).unwrap();
+    let t0 = 1_000_000;
+    for i in 0..MAX_FAILURES {
+        let at = t0 + i * 60;
+        let attempt = store.attempt("admin", at, at - LOCK_SECONDS, MAX_FAILURES);
+        assert!(matches!(attempt, Ok(Attempt::Counted(_))));
+    }
+    let at = t0 + 600;
+    assert_eq!(
+        store.attempt("admin", at, at - LOCK_SECONDS, MAX_FAILURES),
+        Ok(Attempt::Locked { oldest: t0 })
+    );
+    // The first failure leaves the window: one more attempt is allowed.
+    let at = t0 + LOCK_SECONDS + 1;
+    assert!(matches!(
+        store.attempt("admin", at, at - LOCK_SECONDS, MAX_FAILURES),
+        Ok(Attempt::Counted(_))
+    ));
+    store.clear_failures("admin").unwrap();
+    assert_eq!(store.failures("admin", 0), Ok((0, None)));
+}
+
+#[tokio::test]
+async fn a_failed_run_shows_the_command_lines_message_and_runs_go_one_at_a_time() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let add = [
+        ("csrf", token.as_str()),
+        ("name", "nightly"),
+        ("description", "every night"),
+        ("base_folder", "/var/tmp/gnbr-web-test"),
+    ];
+    send(&page, post("/backups/new", &cookie, &add)).await;
+    let id = page.app.store().backups().unwrap()[0].id;
+
+    // One at a time: while a run goes on, another is refused.
+    *page.app.shared.current.lock().unwrap() = Some(999);
+    let (status, _, html) = send(
+        &page,
+        post(
+            &format!("/backups/{id}/backup"),
+            &cookie,
+            &[("csrf", &token)],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("run #999 is going on"), "{html}");
+    *page.app.shared.current.lock().unwrap() = None;
+
+    let (status, _, _) = send(
+        &page,
+        post(
+            &format!("/backups/{id}/backup"),
+            &cookie,
+            &[("csrf", &token)],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let run = wait_for_end(&page.app).await;
+    assert_eq!(run.status, Status::Failed);
+    let expected = crate::commands::load_settings(&page.app.global).unwrap_err();
+    assert_eq!(run.message.as_deref(), Some(expected.to_string().as_str()));
+    let (_, _, html) = send(&page, get(&format!("/runs/{}", run.id), &cookie)).await;
+    let shown = format!("gnbr: error: {expected}");
+    assert!(unescape(&html).contains(&shown), "{shown} not in {html}");
+    let log = page.app.store().log(run.id, 0).unwrap();
+    assert_eq!(
+        log,
+        [
+            "running: gnbr -c /nonexistent/gnbr-test/settings.ini backup --backup-dir /var/tmp/gnbr-web-test".to_owned(),
+            format!("error: {expected}")
+        ]
+    );
+    assert_eq!(page.app.store().backups().unwrap()[0].location, None);
+
+    // Without an archive there is nothing to restore.
+    let (status, _, html) = send(
+        &page,
+        post(
+            &format!("/backups/{id}/restore"),
+            &cookie,
+            &[("csrf", &token)],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("has no archive yet"), "{html}");
+}
+
+fn unescape(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+async fn wait_for_end(app: &App) -> super::store::Run {
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let runs = app.store().runs(None, 1).unwrap();
+        if runs[0].status != Status::Running && app.current_run().is_none() {
+            return runs[0].clone();
+        }
+    }
+    panic!("the run did not end");
+}
+
+#[tokio::test]
+async fn definitions_are_validated_edited_and_deleted_but_never_their_archives() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("2024-01-01_000000.zip"), b"zip").unwrap();
+    let base = folder.path().to_str().unwrap();
+    for (name, base_folder, problem) in [
+        ("", base, "Give a name"),
+        ("n", "relative/folder", "absolute path"),
+    ] {
+        let form = [
+            ("csrf", token.as_str()),
+            ("name", name),
+            ("base_folder", base_folder),
+        ];
+        let (status, _, html) = send(&page, post("/backups/new", &cookie, &form)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(html.contains(problem), "{html}");
+    }
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "weekly"),
+        ("base_folder", base),
+    ];
+    send(&page, post("/backups/new", &cookie, &form)).await;
+    let (status, _, html) = send(&page, post("/backups/new", &cookie, &form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("exists already"), "{html}");
+    let id = page.app.store().backups().unwrap()[0].id;
+
+    let (_, _, html) = send(&page, get(&format!("/backups/{id}/backup"), &cookie)).await;
+    assert!(html.contains("holds 1 archive now"), "{html}");
+
+    let edit = [
+        ("csrf", token.as_str()),
+        ("name", "weekly <b>"),
+        ("description", "Sundays"),
+        ("base_folder", base),
+        ("skip_geoserver", "on"),
+    ];
+    let (status, _, _) = send(&page, post(&format!("/backups/{id}/edit"), &cookie, &edit)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let backup = page.app.store().backup(id).unwrap().unwrap();
+    assert_eq!(
+        (
+            backup.name.as_str(),
+            backup.description.as_str(),
+            backup.skip_geoserver
+        ),
+        ("weekly <b>", "Sundays", true)
+    );
+    let (_, _, html) = send(&page, get("/backups", &cookie)).await;
+    assert!(
+        html.contains("weekly &lt;b&gt;"),
+        "names are escaped: {html}"
+    );
+
+    let (status, _, _) = send(
+        &page,
+        post(
+            &format!("/backups/{id}/delete"),
+            &cookie,
+            &[("csrf", &token)],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(page.app.store().backups().unwrap().is_empty());
+    assert!(folder.path().join("2024-01-01_000000.zip").exists());
+    let (status, _, _) = send(&page, get(&format!("/backups/{id}/edit"), &cookie)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let page = page();
+    let response = page
+        .router
+        .clone()
+        .oneshot(get("/login", ""))
+        .await
+        .unwrap();
+    let headers = response.headers();
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+}
+
+/// Records a finished run of `kind` with `details`, as a job would.
+fn finished_run(
+    app: &App,
+    kind: super::store::RunKind,
+    backup_id: i64,
+    details: serde_json::Value,
+) -> i64 {
+    finished_run_of(
+        app,
+        kind,
+        backup_id,
+        "/srv/backups/2024-05-01_020000.zip",
+        details,
+    )
+}
+
+fn finished_run_of(
+    app: &App,
+    kind: super::store::RunKind,
+    backup_id: i64,
+    archive: &str,
+    details: serde_json::Value,
+) -> i64 {
+    let run = super::store::NewRun {
+        kind,
+        backup_id,
+        backup_name: "nightly".to_owned(),
+        by_user: "admin".to_owned(),
+        archive: Some(archive.to_owned()),
+        sha256: None,
+        plan_run: None,
+    };
+    let id = app.store().start_run(&run, 1_714_528_800).unwrap();
+    let outcome = super::store::Outcome {
+        error: None,
+        archive: run.archive.clone(),
+        sha256: Some("ab".repeat(32)),
+        details: Some(details),
+    };
+    app.store().finish_run(id, &outcome, 1_714_528_860).unwrap();
+    id
+}
+
+#[tokio::test]
+async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
+    use super::store::RunKind;
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "nightly"),
+        ("base_folder", "/srv/backups"),
+    ];
+    send(&page, post("/backups/new", &cookie, &form)).await;
+    let backup = page.app.store().backups().unwrap()[0].id;
+
+    let done = finished_run(
+        &page.app,
+        RunKind::Backup,
+        backup,
+        serde_json::json!({
+            "archive": "/srv/backups/2024-05-01_020000.zip", "geonode_version": "5.1.1",
+            "fixtures": [["fixtures/people.json", 3]], "files": 2, "bytes": 123_456_789_u64,
+            "seconds": 12.5,
+        }),
+    );
+    let (status, _, html) = send(&page, get(&format!("/runs/{done}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let text = unescape(&html);
+    assert!(
+        text.contains("/srv/backups/2024-05-01_020000.zip"),
+        "{text}"
+    );
+    assert!(text.contains("1 fixtures, 2 files, 123.5 MB"), "{text}");
+    let (_, _, html) = send(&page, get("/backups", &cookie)).await;
+    assert!(unescape(&html).contains("<code>/srv/backups/2024-05-01_020000.zip</code>"));
+
+    let plan = finished_run(
+        &page.app,
+        RunKind::Plan,
+        backup,
+        serde_json::json!({
+            "report": {
+                "database": "database `geonode` on db:5432 as `geonode`",
+                "target_version": "5.1.1", "source_version": "4.4.5",
+                "plugins": ["gn44_to_51 1.0.0 (4.4 -> 5.1)"],
+                "fixtures": [{"entry": "fixtures/people.json", "manglers": ["gn44_to_51.ProfileMangler"], "objects_out": 3}],
+                "notes": ["2 thumbnails were dropped"],
+            },
+            "plan": ["source    GeoNode 4.4.5 (recorded in the backup's manifest.json)"],
+            "objects": 3, "tables": 102,
+            "folders": [{"from": "uploaded/", "name": "MEDIA_ROOT", "path": "/srv/media", "aside": "/srv/.media.gnbr-previous-…"}],
+            "snapshot_dir": "/srv/snapshots", "md5_sidecar": true,
+        }),
+    );
+    let (status, _, html) = send(&page, get(&format!("/runs/{plan}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let text = unescape(&html);
+    for expected in [
+        "everything in the GeoNode 5.1.1 database `geonode` on db:5432 as `geonode` (102 tables)",
+        "<code>MEDIA_ROOT</code> <code>/srv/media</code>",
+        "/srv/.media.gnbr-previous-…",
+        "<code>/srv/snapshots</code>",
+        "GeoNode 4.4.5 → 5.1.1",
+        "gn44_to_51 1.0.0 (4.4 -> 5.1)",
+        "2 thumbnails were dropped",
+        &"ab".repeat(32),
+        &format!("action=\"/runs/{plan}/restore\""),
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+
+    // Confirmed: the restore starts (and fails here: there is no archive);
+    // the plan cannot be confirmed twice.
+    let confirm = post(
+        &format!("/runs/{plan}/restore"),
+        &cookie,
+        &[("csrf", &token)],
+    );
+    let (status, _, _) = send(&page, confirm).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let restore = wait_for_end(&page.app).await;
+    assert_eq!(
+        (restore.kind, restore.status, restore.plan_run),
+        (RunKind::Restore, Status::Failed, Some(plan))
+    );
+    assert!(
+        restore
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("cannot read /srv/backups/2024-05-01_020000.zip"),
+        "{:?}",
+        restore.message
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{plan}"), &cookie)).await;
+    assert!(
+        html.contains(&format!("restore run #{}", restore.id)),
+        "{html}"
+    );
+    let again = post(
+        &format!("/runs/{plan}/restore"),
+        &cookie,
+        &[("csrf", &token)],
+    );
+    let (status, _, html) = send(&page, again).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("confirmed already"), "{html}");
+    let (_, _, html) = send(&page, get("/restores", &cookie)).await;
+    assert!(unescape(&html).contains(&format!("<a href=\"/runs/{}\">", restore.id)));
+
+    let restored = finished_run(
+        &page.app,
+        RunKind::Restore,
+        backup,
+        serde_json::json!({
+            "database": "database `geonode` on db:5432 as `geonode`", "target_version": "5.1.1",
+            "plugins": [], "snapshot": "/srv/snapshots/geonode.dump",
+            "folders": [{"from": "uploaded/", "to": "/srv/media", "files": 4, "bytes": 10, "previous": "/srv/.media.gnbr-previous-x"}],
+        }),
+    );
+    let (status, _, html) = send(&page, get(&format!("/runs/{restored}"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let text = unescape(&html);
+    for expected in [
+        "/srv/snapshots/geonode.dump",
+        "<code>uploaded/</code> → <code>/srv/media</code>: 4 files",
+        "/srv/.media.gnbr-previous-x",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_archive_changed_since_its_plan_is_not_restored() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let folder = tempfile::tempdir().unwrap();
+    let archive = folder.path().join("2024-05-01_020000.zip");
+    std::fs::write(&archive, b"not what was planned").unwrap();
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "nightly"),
+        ("base_folder", folder.path().to_str().unwrap()),
+    ];
+    send(&page, post("/backups/new", &cookie, &form)).await;
+    let backup = page.app.store().backups().unwrap()[0].id;
+    let plan = finished_run_of(
+        &page.app,
+        super::store::RunKind::Plan,
+        backup,
+        archive.to_str().unwrap(),
+        serde_json::json!({}),
+    );
+    let confirm = post(
+        &format!("/runs/{plan}/restore"),
+        &cookie,
+        &[("csrf", &token)],
+    );
+    send(&page, confirm).await;
+    let restore = wait_for_end(&page.app).await;
+    assert_eq!(restore.status, Status::Failed);
+    let message = restore.message.unwrap();
+    assert!(
+        message.contains("changed since its plan was shown") && message.contains(&"ab".repeat(32)),
+        "{message}"
+    );
+}

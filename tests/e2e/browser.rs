@@ -1,0 +1,301 @@
+//! A minimal WebDriver client for Debian's headless Chromium
+//! (`chromium` + `chromium-driver`): the admin page's tests drive it as an
+//! admin would. Missing browser or driver: the test fails, never skips.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A headless Chromium session through chromedriver; both end on drop.
+pub struct Browser {
+    driver: Child,
+    endpoint: String,
+    client: reqwest::blocking::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with a new profile.
+    ///
+    /// # Panics
+    ///
+    /// When Chromium or chromedriver is missing or does not start.
+    pub fn start() -> Self {
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(tool).exists(),
+                "{tool} is missing: the admin page's browser tests need Debian's `chromium` and `chromium-driver` packages (scripts/test-services.sh installs them)"
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(900))
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while client.get(format!("{base}/status")).send().is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "chromedriver did not answer on {base}"
+            );
+            sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1440,1000",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "timeouts": {"pageLoad": 900_000, "script": 30_000, "implicit": 0},
+        }}});
+        let answer: Value = client
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .expect("chromedriver answers")
+            .json()
+            .unwrap();
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("Chromium did not start: {answer}"))
+            .to_owned();
+        Self {
+            driver,
+            endpoint: format!("{base}/session/{session}"),
+            client,
+            _profile: profile,
+        }
+    }
+
+    fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.endpoint));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request
+            .send()
+            .and_then(|r| r.json())
+            .map_err(|e| format!("WebDriver {method} {path}: {e}"))?;
+        let value = answer["value"].clone();
+        match value.get("error") {
+            Some(error) => Err(format!(
+                "WebDriver {method} {path}: {error}: {}",
+                value["message"]
+            )),
+            None => Ok(value),
+        }
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_find(&self, css: &str) -> Option<String> {
+        let answer: Value = self
+            .client
+            .post(format!("{}/element", self.endpoint))
+            .json(&json!({"using": "css selector", "value": css}))
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        answer["value"][ELEMENT].as_str().map(str::to_owned)
+    }
+
+    fn find(&self, css: &str) -> String {
+        self.try_find(css)
+            .unwrap_or_else(|| panic!("no `{css}` on {}:\n{}", self.url(), self.text("body")))
+    }
+
+    /// Opens a URL.
+    pub fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })));
+    }
+
+    /// The current URL.
+    pub fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Types into the first element matching `css`, replacing its content.
+    pub fn fill(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        );
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// Clicks the first element matching `css` and waits for the page it loads.
+    pub fn click(&self, css: &str) {
+        self.execute("window.gnbrLeaving = true");
+        self.tick(css);
+        let started = Instant::now();
+        let script = json!({
+            "script": "return !window.gnbrLeaving && document.readyState === 'complete'",
+            "args": [],
+        });
+        // While the next page loads, a script may fail: try again.
+        while self.try_call(reqwest::Method::POST, "/execute/sync", Some(script.clone()))
+            != Ok(Value::Bool(true))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "clicking `{css}` loaded no page"
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks the first element matching `css` (a checkbox: no page loads).
+    pub fn tick(&self, css: &str) {
+        let element = self.find(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        );
+    }
+
+    /// The visible text of the first element matching `css`.
+    pub fn text(&self, css: &str) -> String {
+        let Some(element) = self.try_find(css) else {
+            return String::new();
+        };
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Runs a script in the page; returns its result.
+    pub fn execute(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Waits until the text of `css` is one of `texts`; returns it.
+    ///
+    /// # Panics
+    ///
+    /// After `timeout`, with the page's text.
+    pub fn wait_for_text(&self, css: &str, texts: &[&str], timeout: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            // The page reloads itself while a run goes on: a lookup may miss.
+            let text = self.try_text(css);
+            if texts.contains(&text.as_str()) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "`{css}` is `{text}` after {timeout:?}, not one of {texts:?}; the page:\n{}",
+                self.text("body")
+            );
+            sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn try_text(&self, css: &str) -> String {
+        let Some(element) = self.try_find(css) else {
+            return String::new();
+        };
+        let answer: Option<Value> = self
+            .client
+            .get(format!("{}/element/{element}/text", self.endpoint))
+            .send()
+            .ok()
+            .and_then(|r| r.json().ok());
+        answer
+            .and_then(|a| a["value"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// A PNG of the whole page into `dir/name` (the window grows to fit it).
+    pub fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
+        let height = self
+            .execute("return document.documentElement.scrollHeight")
+            .as_u64()
+            .unwrap_or(1000)
+            .clamp(700, 4000);
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": 1440, "height": height + 90 })),
+        );
+        let png = self.call(reqwest::Method::GET, "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.client.delete(&self.endpoint).send();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
