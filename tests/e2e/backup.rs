@@ -13,6 +13,10 @@ use crate::{
 /// non-ASCII text, quotes, newlines, null fields and permissions.
 const SOURCE_DB: &str = "gnbr_e2e_source";
 
+/// A copy of the source for GeoNode's own backup, which switches its
+/// instance to read-only while it runs.
+const SOURCE_COPY_DB: &str = "gnbr_e2e_source_copy";
+
 /// What a restore cannot give back, each for a known reason. Timestamps are
 /// compared at milliseconds throughout: Django's JSON drops the rest.
 const KNOWN_DIFFERENCES: &[(&str, &[&str])] = &[
@@ -44,6 +48,8 @@ fn source(services: &Services) -> &'static PathBuf {
         let dir = tempfile::tempdir().unwrap().keep();
         services.fresh_db(SOURCE_DB);
         services.python(&dir, SOURCE_DB, &repo().join("tests/data/seed_geonode.py"));
+        // Copied now, while nothing else is connected to the source.
+        services.copy_db(SOURCE_DB, SOURCE_COPY_DB);
         std::fs::create_dir_all(dir.join("media/thumbs")).unwrap();
         std::fs::write(dir.join("media/thumbs/ünïcødé.png"), b"\x89PNG\r\n").unwrap();
         copy_tree(
@@ -77,8 +83,9 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
-fn differences(services: &Services, restored: &str) -> BTreeSet<String> {
-    let expected = services.digest_ms(SOURCE_DB, KNOWN_DIFFERENCES);
+/// Tables of `restored` that differ from `source`, beyond the known differences.
+fn differences(services: &Services, source: &str, restored: &str) -> BTreeSet<String> {
+    let expected = services.digest_ms(source, KNOWN_DIFFERENCES);
     let actual = services.digest_ms(restored, KNOWN_DIFFERENCES);
     expected
         .keys()
@@ -133,7 +140,7 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     ];
     expect_code(&gnbr(dir.path(), &args), 0);
     assert_eq!(
-        differences(&services, "gnbr_e2e_roundtrip"),
+        differences(&services, SOURCE_DB, "gnbr_e2e_roundtrip"),
         BTreeSet::new(),
         "tables that differ from the source"
     );
@@ -193,18 +200,19 @@ fn archives_cross_between_gnbr_and_geonodes_own_tools() {
     services.fresh_db("gnbr_e2e_by_geonode_restore");
     services.geonode_restore(dir.path(), "gnbr_e2e_by_geonode_restore", &ours);
     assert_eq!(
-        differences(&services, "gnbr_e2e_by_geonode_restore"),
+        differences(&services, SOURCE_DB, "gnbr_e2e_by_geonode_restore"),
         BTreeSet::new(),
         "GeoNode's restore of gnbr's archive"
     );
 
     // GeoNode's own archive, restored by gnbr.
-    // GeoNode's own backup switches its instance to read-only while it runs:
-    // it works on a copy, so the other tests' comparisons with the source hold.
-    services.copy_db(SOURCE_DB, "gnbr_e2e_source_copy");
+    // GeoNode's own backup switches its instance to read-only while it runs
+    // (and creates base_configuration for it): it works on the copy made with
+    // the source, which is then the reference for its archive, and the other
+    // tests' comparisons with the source hold.
     let theirs = services.geonode_backup(
         source_dir,
-        "gnbr_e2e_source_copy",
+        SOURCE_COPY_DB,
         &source_dir.join("geonode-backups"),
     );
     services.fresh_db("gnbr_e2e_of_geonode_backup");
@@ -220,7 +228,7 @@ fn archives_cross_between_gnbr_and_geonodes_own_tools() {
     ];
     expect_code(&gnbr(dir.path(), &args), 0);
     assert_eq!(
-        differences(&services, "gnbr_e2e_of_geonode_backup"),
+        differences(&services, SOURCE_COPY_DB, "gnbr_e2e_of_geonode_backup"),
         BTreeSet::new(),
         "gnbr's restore of GeoNode's archive"
     );
