@@ -196,7 +196,8 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub skip_geoserver: bool,
 
-    /// Archive to put GeoServer back from when its part of the restore fails.
+    /// Archive to put GeoServer back from when its part of the restore fails
+    /// (not used yet: a failed restore already leaves the data directory as it was).
     #[arg(long, value_name = "ARCHIVE")]
     pub recovery_file: Option<PathBuf>,
 

@@ -465,6 +465,12 @@ fn stage_geoserver(
     settings: &crate::config::Settings,
     ui: Ui,
 ) -> Result<Option<(StagedDataDir, FolderReport)>, Error> {
+    if let Some(recovery) = &args.recovery_file {
+        ui.warn(&format!(
+            "--recovery-file {} is not used by this gnbr yet: a failed restore already leaves GeoServer's data directory as it was",
+            recovery.display()
+        ));
+    }
     let has = |prefix: &str| input.entries().iter().any(|e| e.name.starts_with(prefix));
     if has("geoserver_catalog.zip") && !args.skip_geoserver {
         ui.warn("geoserver_catalog.zip (GeoServer's Backup & Restore archive) is not restored by this gnbr; the catalog comes back with the data directory's files");
