@@ -213,22 +213,19 @@ fn geoserver_data_dir(args: &BackupArgs, settings: &crate::config::Settings) -> 
 /// What of the data directory goes in: settings.ini, overridden by the flags.
 fn selection(args: &BackupArgs, settings: &crate::config::Settings) -> Selection {
     let pick = |on: bool, off: bool, default: bool| if off { false } else { on || default };
-    let geoserver = &settings.geoserver;
+    let defaults = Selection::from_settings(&settings.geoserver);
     Selection {
-        settings: geoserver.settings,
-        security: geoserver.security,
         raster_data: pick(
             args.geoserver_raster_data,
             args.no_geoserver_raster_data,
-            geoserver.dump_raster_data,
+            defaults.raster_data,
         ),
         vector_data: pick(
             args.geoserver_vector_data,
             args.no_geoserver_vector_data,
-            geoserver.dump_vector_data,
+            defaults.vector_data,
         ),
-        externals: true,
-        exclude: Selection::parse_exclusions(&geoserver.exclude),
+        ..defaults
     }
 }
 

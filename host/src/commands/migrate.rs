@@ -13,12 +13,11 @@ use crate::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
         load_settings,
-        planning::{choose, target_known},
+        planning::{choose, run_context, target_known},
         plugins::print_table,
     },
     config::Settings,
     errors::{Error, ErrorKind},
-    time::{format_utc, run_epoch},
     ui::Ui,
     versions::source_version,
 };
@@ -66,10 +65,22 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         .as_deref()
         .map(|v| target_known(v, "given with --to-version"))
         .transpose()?;
-    let mut context = run_context(args, &settings)?;
+    let mut context = run_context(
+        &settings,
+        args.owner.as_deref(),
+        args.siteurl.as_deref(),
+        args.datastore.as_deref(),
+        args.basepk,
+    )?;
+    context.offsets = args.offsets.iter().cloned().collect();
     context.source_version = source.as_ref().map(|k| k.version.to_string());
     context.target_version = target.as_ref().map(|k| k.version.to_string());
     let (mut manglers, plan) = choose(&settings, &registry, &context, source, target)?;
+    // The GeoNode version the output fits: the last plugin's `to`, if any ran.
+    let output_version = manglers
+        .plugins()
+        .last()
+        .map(|p| p.handle.info().to.clone());
     for line in plan.lines() {
         ui.info(&line);
     }
@@ -128,7 +139,7 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
             &input,
             &settings,
             &report,
-            &manglers_to(&report),
+            &output_version,
             &context,
         );
         report.output = Some(output.finish()?);
@@ -136,44 +147,6 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
     report.bytes = done;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The run context: command line, then settings.ini `[migrate]`, then defaults.
-fn run_context(args: &MigrateArgs, settings: &Settings) -> Result<Context, Error> {
-    let defaults = &settings.run;
-    let siteurl = args
-        .siteurl
-        .clone()
-        .or_else(|| defaults.siteurl.clone())
-        .unwrap_or_default();
-    Ok(Context {
-        basepk: args.basepk.or(defaults.basepk).unwrap_or(0),
-        owner: args
-            .owner
-            .clone()
-            .or_else(|| defaults.owner.clone())
-            .unwrap_or_else(|| "admin".to_owned()),
-        datastore: args
-            .datastore
-            .clone()
-            .or_else(|| defaults.datastore.clone())
-            .unwrap_or_default(),
-        siteurl: siteurl.trim_end_matches('/').to_owned(),
-        offsets: args.offsets.iter().cloned().collect(),
-        timestamp: format_utc(run_epoch()?),
-        source_version: None,
-        target_version: None,
-        options: Default::default(),
-    })
-}
-
-/// The GeoNode version the output fits: the last plugin's `to`, if any ran.
-fn manglers_to(report: &MigrateReport) -> Option<String> {
-    report
-        .plugins
-        .last()
-        .and_then(|p| p.rsplit("-> ").next())
-        .map(|v| v.trim_end_matches(')').to_owned())
 }
 
 fn fill_manifest(

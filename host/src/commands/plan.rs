@@ -5,7 +5,7 @@ use crate::{
     cli::{GlobalArgs, PlanArgs},
     commands::{
         discover_plugins, load_settings,
-        planning::{choose, target_known, Plan},
+        planning::{choose, run_context, target_known, Plan},
     },
     errors::{Error, ErrorKind},
     geonode::GeoNode,
@@ -34,16 +34,9 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, ui: Ui) -> Result<Plan, Error> 
                 .hint("pass --to-version, or set [geonode] python in settings.ini to read it from the target"));
         }
     };
-    let context = mangler_api::Context {
-        owner: settings
-            .run
-            .owner
-            .clone()
-            .unwrap_or_else(|| "admin".to_owned()),
-        source_version: source.as_ref().map(|k| k.version.to_string()),
-        target_version: Some(target.version.to_string()),
-        ..mangler_api::Context::default()
-    };
+    let mut context = run_context(&settings, None, None, None, None)?;
+    context.source_version = source.as_ref().map(|k| k.version.to_string());
+    context.target_version = Some(target.version.to_string());
     let (_, plan) = choose(&settings, &registry, &context, source, Some(target))?;
     Ok(plan)
 }

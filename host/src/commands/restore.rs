@@ -23,7 +23,7 @@ use crate::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, FixtureReport},
         load_settings,
-        planning::{choose, target_known, Plan},
+        planning::{choose, run_context, target_known, Plan},
     },
     errors::{Error, ErrorKind},
     fixtures,
@@ -33,7 +33,6 @@ use crate::{
         rewrite::Mapping,
     },
     postgres,
-    time::{format_utc, run_epoch},
     ui::Ui,
     versions::source_version,
 };
@@ -121,25 +120,15 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
     let source_version = source.as_ref().map(|k| k.version.to_string());
     let registry = discover_plugins(global, Some(&settings), ui);
-    let mut context = mangler_api::Context {
-        owner: args
-            .owner
-            .clone()
-            .or_else(|| settings.run.owner.clone())
-            .unwrap_or_else(|| "admin".to_owned()),
-        siteurl: args
-            .siteurl
-            .clone()
-            .or_else(|| settings.run.siteurl.clone())
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned(),
-        datastore: settings.run.datastore.clone().unwrap_or_default(),
-        timestamp: format_utc(run_epoch()?),
-        source_version: source_version.clone(),
-        target_version: Some(info.geonode_version.clone()),
-        ..mangler_api::Context::default()
-    };
+    let mut context = run_context(
+        &settings,
+        args.owner.as_deref(),
+        args.siteurl.as_deref(),
+        None,
+        Some(0),
+    )?;
+    context.source_version = source_version.clone();
+    context.target_version = Some(info.geonode_version.clone());
     context.options.insert(
         "multilang_fields".to_owned(),
         info.multilang_fields.join(","),
@@ -482,15 +471,7 @@ fn stage_geoserver(
         ui.warn("the backup has GeoServer's data directory but settings.ini has no [geoserver] datadir: left alone");
         return Ok(None);
     };
-    let geoserver = &settings.geoserver;
-    let selection = Selection {
-        settings: geoserver.settings,
-        security: geoserver.security,
-        raster_data: geoserver.dump_raster_data,
-        vector_data: geoserver.dump_vector_data,
-        externals: true,
-        exclude: Selection::parse_exclusions(&geoserver.exclude),
-    };
+    let selection = Selection::from_settings(&settings.geoserver);
     let Some(staged) = datadir::stage(input, &dir, &selection, &Mapping::default(), &mut |_| {})?
     else {
         return Ok(None);

@@ -280,6 +280,19 @@ pub struct RestoreReport {
 }
 
 impl Selection {
+    /// What settings.ini `[geoserver]` selects (`settings`, `security`,
+    /// `dumprasterdata`, `dumpvectordata`, `datadir_exclude_file_path`).
+    pub fn from_settings(settings: &crate::config::GeoServerSettings) -> Self {
+        Self {
+            settings: settings.settings,
+            security: settings.security,
+            raster_data: settings.dump_raster_data,
+            vector_data: settings.dump_vector_data,
+            externals: true,
+            exclude: Self::parse_exclusions(&settings.exclude),
+        }
+    }
+
     /// Everything but ephemeral content.
     pub fn all() -> Self {
         Self {
