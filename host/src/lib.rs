@@ -14,6 +14,7 @@ pub mod geonode;
 pub mod geoserver;
 pub mod plugins;
 pub mod postgres;
+pub mod scratch;
 pub mod time;
 pub mod ui;
 pub mod versions;

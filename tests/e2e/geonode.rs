@@ -54,6 +54,33 @@ impl Services {
             .unwrap_or_else(|| panic!("{key} missing from the services' env file"))
     }
 
+    /// The test cluster's host.
+    pub fn pg_host(&self) -> &str {
+        self.var("GNBR_TEST_PGHOST")
+    }
+
+    /// The test cluster's port.
+    pub fn pg_port(&self) -> &str {
+        self.var("GNBR_TEST_PGPORT")
+    }
+
+    /// The full path of PostgreSQL tool `tool` (`pg_dump`, `psql`) of the test cluster.
+    pub fn pg_tool(&self, tool: &str) -> String {
+        format!("{}/{tool}", self.var("GNBR_TEST_PGBIN"))
+    }
+
+    /// Database `name` on the test cluster, as the GeoNode user (with its password).
+    pub fn database(&self, name: &str) -> gnbr::geonode::Database {
+        gnbr::geonode::Database {
+            engine: "django.contrib.gis.db.backends.postgis".to_owned(),
+            name: name.to_owned(),
+            host: self.var("GNBR_TEST_PGHOST").to_owned(),
+            port: self.var("GNBR_TEST_PGPORT").to_owned(),
+            user: self.var("GNBR_TEST_PGUSER").to_owned(),
+            password: self.var("GNBR_TEST_PGPASSWORD").to_owned(),
+        }
+    }
+
     /// Runs SQL as the superuser in `db`; returns the unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let output = Command::new(format!("{}/psql", self.var("GNBR_TEST_PGBIN")))
@@ -256,6 +283,50 @@ impl Services {
                 (k.clone(), v)
             })
             .collect()
+    }
+
+    /// An empty PostGIS database called `name`, owned by the GeoNode user:
+    /// a datastore.
+    pub fn fresh_datastore(&self, name: &str) {
+        self.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        );
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE \"{name}\" OWNER {}",
+                self.var("GNBR_TEST_PGUSER")
+            ),
+        );
+        self.psql(name, "CREATE EXTENSION postgis");
+    }
+
+    /// Runs SQL in `db` as the GeoNode user, so that what it creates is that user's.
+    pub fn psql_as_owner(&self, db: &str, sql: &str) -> String {
+        self.psql(
+            db,
+            &format!("SET ROLE {}; {sql}", self.var("GNBR_TEST_PGUSER")),
+        )
+    }
+
+    /// Adds GeoNode's datastore `db` (`DEFAULT_BACKEND_DATASTORE`,
+    /// `GEODATABASE_URL`) and `extra` lines to `dir/gn.env`, written by
+    /// [`Services::settings`].
+    pub fn add_datastore(&self, dir: &Path, db: &str, extra: &[&str]) {
+        let mut env = std::fs::read_to_string(dir.join("gn.env")).unwrap();
+        env.push_str(&format!(
+            "DEFAULT_BACKEND_DATASTORE=datastore\nGEODATABASE_URL=postgis://{}:{}@{}:{}/{db}\n",
+            self.var("GNBR_TEST_PGUSER"),
+            self.var("GNBR_TEST_PGPASSWORD"),
+            self.var("GNBR_TEST_PGHOST"),
+            self.var("GNBR_TEST_PGPORT")
+        ));
+        for line in extra {
+            env.push_str(line);
+            env.push('\n');
+        }
+        std::fs::write(dir.join("gn.env"), env).unwrap();
     }
 
     /// Runs GeoNode's own `migrate` on `db`: the in-place upgrade path.

@@ -25,7 +25,8 @@ use gnbr::{
 };
 use serde_json::Value;
 
-const PASSWORD: &str = "double-admin-pw";
+/// The double's admin password (a test value).
+pub const PASSWORD: &str = "double-admin-pw";
 
 /// The double's folder: its script and the data directory it serves.
 fn double_dir() -> PathBuf {
@@ -36,18 +37,24 @@ fn double_dir() -> PathBuf {
 }
 
 /// A running GeoServer test double; stopped when dropped.
-struct Double {
+pub struct Double {
     child: Child,
-    url: String,
+    /// Its base URL.
+    pub url: String,
     data_dir: tempfile::TempDir,
     scratch: tempfile::TempDir,
 }
 
 impl Double {
     /// Starts the double over a fresh copy of the CITE data directory.
-    fn start(flags: &[&str]) -> Self {
+    pub fn start(flags: &[&str]) -> Self {
+        Self::start_over(&double_dir().join("data_dir_minimal"), flags)
+    }
+
+    /// Starts the double over a fresh copy of `data_dir`.
+    pub fn start_over(source: &Path, flags: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        copy_tree(&double_dir().join("data_dir_minimal"), data_dir.path());
+        copy_tree(source, data_dir.path());
         let python = std::env::var("GNBR_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
         let mut child = Command::new(&python)
             .arg(double_dir().join("geoserver_double.py"))
@@ -89,8 +96,13 @@ impl Double {
         self.client_with(PASSWORD, fast())
     }
 
+    /// The data directory it serves (and restores into).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
     /// What the double saw: `{"requests":[{method,path,body,status}],"reloads":n,"resets":n}`.
-    fn log(&self) -> Value {
+    pub fn log(&self) -> Value {
         let address = self
             .url
             .trim_start_matches("http://")
@@ -110,7 +122,7 @@ impl Double {
     }
 
     /// The options of the `n`th job request the double received.
-    fn options(&self, kind: &str, n: usize) -> Vec<String> {
+    pub fn options(&self, kind: &str, n: usize) -> Vec<String> {
         let log = self.log();
         let posts: Vec<&Value> = log["requests"]
             .as_array()

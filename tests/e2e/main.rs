@@ -7,8 +7,10 @@
 mod backup;
 mod browser;
 mod cross_version;
+mod datastore;
 mod geonode;
 mod geoserver;
+mod geoserver_part;
 mod migrate;
 mod plugin_loading;
 mod restore;

@@ -29,6 +29,20 @@ pub fn gnbr(cwd: &Path, args: &[&str]) -> Output {
     command.output().expect("gnbr runs")
 }
 
+/// `gnbr -c SETTINGS restore --backup-file ARCHIVE -f EXTRA...`, run in `cwd`.
+pub fn restore(cwd: &Path, settings: &Path, archive: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "-c",
+        settings.to_str().unwrap(),
+        "restore",
+        "--backup-file",
+        archive.to_str().unwrap(),
+        "-f",
+    ];
+    args.extend(extra);
+    gnbr(cwd, &args)
+}
+
 /// Text of a process's stdout and stderr.
 pub fn text(output: &Output) -> (String, String) {
     (

@@ -96,6 +96,7 @@ class Double:
         self.reloads = 0
         self.resets = 0
         self.flaky_left = args.flaky
+        self.failing_restores = args.fail_restores
         self.base = ""
 
     def running(self):
@@ -155,6 +156,18 @@ class Double:
                 return
             job.done += 1
         outcome = self.args.outcome
+        if job.kind == "restore" and self.failing_restores > 0:
+            # --fail-restores: purge and half-apply, then fail, as a broken restore does.
+            self.failing_restores -= 1
+            try:
+                self.apply_restore(job, half=True)
+            except Exception:  # noqa: BLE001 - failing anyway
+                pass
+            job.done -= 1
+            job.failure = "java.lang.RuntimeException: the double fails this restore as told (--fail-restores)"
+            job.exit_description = job.failure + "\n\tat org.geoserver.backuprestore.Restore (the double)"
+            job.status = job.exit_code = "FAILED"
+            return
         if outcome == "COMPLETED":
             try:
                 if job.kind == "backup":
@@ -256,7 +269,7 @@ class Double:
             if os.path.exists(temp):
                 os.remove(temp)
 
-    def apply_restore(self, job):
+    def apply_restore(self, job, half=False):
         root = self.args.data_dir
         if not os.path.isfile(job.archive):
             raise FileNotFoundError("%s (No such file or directory)" % job.archive)
@@ -276,7 +289,8 @@ class Double:
                 path = os.path.join(root, folder)
                 if os.path.isdir(path) and self.selected(job, folder.rstrip("/")):
                     shutil.rmtree(path)
-        for name, data in contents.items():
+        items = sorted(contents.items())
+        for name, data in items[:len(items) // 2] if half else items:
             for token, value in tokens.items():
                 data = data.replace(token.encode(), ("plain:" + value).encode())
             dest = os.path.join(root, *name.split("/"))
@@ -496,6 +510,8 @@ def main():
     parser.add_argument("--outcome", default="COMPLETED",
                         choices=("COMPLETED", "FAILED", "STOPPED", "ABANDONED", "UNKNOWN"),
                         help="how every job ends")
+    parser.add_argument("--fail-restores", type=int, default=0,
+                        help="the first N restore jobs purge, apply half the archive, then fail")
     parser.add_argument("--flaky", type=int, default=0,
                         help="answer the first N REST requests with 503")
     parser.add_argument("--post-status", type=int, choices=(201, 406), default=201,

@@ -27,6 +27,46 @@ pub struct Manifest {
     pub fixtures: BTreeMap<String, u64>,
     /// Size and sha256 of every entry but the manifest.
     pub entries: BTreeMap<String, EntryDigest>,
+    /// Where the source's GeoServer kept things, for moving them to the target.
+    pub geoserver: Option<GeoServerSource>,
+    /// The datastore's tables, by entry (`gs_data_dir/geonode/<table>.sql`).
+    pub datastore_tables: BTreeMap<String, TableRecord>,
+}
+
+/// The source's GeoServer paths and datastore, as recorded at backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GeoServerSource {
+    /// GeoServer's data directory on the source.
+    pub datadir: Option<String>,
+    /// GeoNode's datastore on the source (never its password).
+    pub datastore: Option<DatastoreSource>,
+}
+
+/// A datastore's connection, without its password.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatastoreSource {
+    /// Host (empty: the local socket).
+    pub host: String,
+    /// Port (empty: the default).
+    pub port: String,
+    /// Database name.
+    pub database: String,
+    /// User.
+    pub user: String,
+}
+
+/// One datastore table in the archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TableRecord {
+    /// Its schema.
+    pub schema: String,
+    /// Its name, as PostgreSQL spells it.
+    pub table: String,
+    /// Rows at backup.
+    pub rows: u64,
 }
 
 /// Size and checksum of one entry.

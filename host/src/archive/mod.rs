@@ -8,7 +8,9 @@ mod reader;
 mod writer;
 
 pub use extract::{stage_folder, StagedFolder, SwappedFolder};
-pub use manifest::{EntryDigest, Manifest, MANIFEST_NAME};
+pub use manifest::{
+    DatastoreSource, EntryDigest, GeoServerSource, Manifest, TableRecord, MANIFEST_NAME,
+};
 pub use pipe::write_in_background;
 pub use reader::{hex, BackupReader, EntryInfo};
 pub use writer::{BackupWriter, EntryWriter};

@@ -135,9 +135,14 @@ pub struct BackupArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Leave GeoServer's data directory out.
+    /// Leave GeoServer out: its data directory, its catalog and the datastore's tables.
     #[arg(long)]
     pub skip_geoserver: bool,
+
+    /// Let GeoServer's Backup & Restore skip what it cannot back up
+    /// (BK_BEST_EFFORT) instead of failing.
+    #[arg(short = 'i', long)]
+    pub ignore_errors: bool,
 
     /// GeoServer's data directory [default: settings [geoserver] datadir].
     #[arg(long, value_name = "DIR")]
@@ -192,12 +197,18 @@ pub struct RestoreArgs {
     #[arg(short = 'l', long)]
     pub with_logs: bool,
 
-    /// Leave GeoServer's data directory as it is.
+    /// Leave GeoServer as it is: its data directory, its catalog and the datastore's tables.
     #[arg(long)]
     pub skip_geoserver: bool,
 
-    /// Archive to put GeoServer back from when its part of the restore fails
-    /// (not used yet: a failed restore already leaves the data directory as it was).
+    /// Keep the datastore's existing tables (restore only those it lacks)
+    /// and GeoServer's existing catalog objects (no BK_PURGE_RESOURCES).
+    #[arg(long)]
+    pub soft_reset: bool,
+
+    /// Archive (gnbr's or GeoNode's) to put GeoServer's catalog back from
+    /// when GeoServer fails to restore it [default: a catalog backup gnbr
+    /// takes first, unless --no-snapshot].
     #[arg(long, value_name = "ARCHIVE")]
     pub recovery_file: Option<PathBuf>,
 

@@ -15,13 +15,16 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 use crate::{
-    archive::{hex, write_in_background, BackupWriter},
+    archive::{hex, write_in_background, BackupWriter, DatastoreSource, GeoServerSource},
     cli::{BackupArgs, GlobalArgs},
-    commands::{fixture_pass::write_error, load_settings},
+    commands::{datastore, fixture_pass::write_error, load_settings},
     errors::{Error, ErrorKind},
     fixtures,
     geonode::GeoNode,
-    geoserver::datadir::{self, DataDir, Selection},
+    geoserver::{
+        datadir::{self, DataDir, Selection},
+        server::{GeoServer, CATALOG_ENTRY},
+    },
     time::run_epoch,
     ui::Ui,
 };
@@ -43,6 +46,10 @@ pub struct BackupReport {
     pub files: u64,
     /// What of GeoServer's data directory was written and left out.
     pub geoserver: Option<datadir::BackupReport>,
+    /// The datastore's tables (`schema.table`) and their rows.
+    pub datastore_tables: Vec<(String, u64)>,
+    /// The size of GeoServer's Backup & Restore archive, when GeoServer was asked for one.
+    pub geoserver_catalog: Option<u64>,
     /// The archive's size.
     pub bytes: u64,
     /// Wall time.
@@ -74,6 +81,20 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         )
         .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"));
     }
+    let geoserver = if args.skip_geoserver {
+        None
+    } else {
+        GeoServer::connect(&settings.geoserver, &|key| {
+            target.env_file_var(key).map(str::to_owned)
+        })?
+    };
+    if let Some(geoserver) = &geoserver {
+        ui.info(&format!(
+            "GeoServer {} answers at {}",
+            geoserver.version(),
+            geoserver.url()
+        ));
+    }
     fs::create_dir_all(&args.backup_dir).map_err(|e| {
         Error::new(
             ErrorKind::Usage,
@@ -84,15 +105,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     let archive = args.backup_dir.join(format!("{stamp}.zip"));
     let mut writer = BackupWriter::create(&archive, args.force)?;
 
-    let fifos = tempfile::Builder::new()
-        .prefix("gnbr-dump-")
-        .tempdir()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot create a temporary folder: {e}"),
-            )
-        })?;
+    let fifos = crate::scratch::temp_dir("gnbr-dump-")?;
     let mut dumps = Vec::new();
     for fixture in &settings.fixtures.fixtures {
         let fifo = fifos.path().join(format!("{}.fifo", fixture.position));
@@ -107,6 +120,8 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         fixtures: Vec::new(),
         files: 0,
         geoserver: None,
+        geoserver_catalog: None,
+        datastore_tables: Vec::new(),
         bytes: 0,
         seconds: 0.0,
     };
@@ -184,6 +199,30 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
             ));
         }
     }
+    let mut tables = std::collections::BTreeMap::new();
+    if let Some(store) = info.datastore.as_ref() {
+        if !args.skip_geoserver && selection(args, &settings).vector_data {
+            tables = datastore::backup_tables(&settings, store, &mut writer, ui)?;
+            report.datastore_tables = tables
+                .values()
+                .map(|t| (format!("{}.{}", t.schema, t.table), t.rows))
+                .collect();
+        }
+    }
+    if let Some(geoserver) = &geoserver {
+        ui.info(&format!(
+            "backing up GeoServer's catalog with its Backup & Restore module -> {CATALOG_ENTRY}"
+        ));
+        let download = fifos.path().join(CATALOG_ENTRY);
+        let bytes = geoserver.backup_catalog(
+            &format!("gnbr-backup-{stamp}.zip"),
+            args.ignore_errors,
+            &download,
+            &mut |job| ui.info(&format!("GeoServer: {job}")),
+        )?;
+        add_file(&mut writer, &download, CATALOG_ENTRY)?;
+        report.geoserver_catalog = Some(bytes);
+    }
     let manifest = writer.manifest_mut();
     manifest.format = 1;
     manifest.gnbr_version = env!("CARGO_PKG_VERSION").to_owned();
@@ -191,6 +230,21 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     manifest.geonode_version = Some(info.geonode_version.clone());
     manifest.settings = Some(settings.text.clone());
     manifest.fixtures = report.fixtures.iter().cloned().collect();
+    manifest.datastore_tables = tables;
+    if !args.skip_geoserver {
+        manifest.geoserver = Some(GeoServerSource {
+            datadir: report
+                .geoserver
+                .as_ref()
+                .map(|g| g.datadir.display().to_string()),
+            datastore: info.datastore.as_ref().map(|d| DatastoreSource {
+                host: d.host.clone(),
+                port: d.port.clone(),
+                database: d.name.clone(),
+                user: d.user.clone(),
+            }),
+        });
+    }
     writer.finish()?;
     let md5 = md5_of(&archive)?;
     write_private(&report.md5_file, md5.as_bytes())?;
@@ -276,18 +330,23 @@ fn add_folder(writer: &mut BackupWriter, root: &Path, prefix: &str) -> Result<u6
             )
             .collect::<Vec<_>>()
             .join("/");
-        let mut source = File::open(entry.path()).map_err(|e| {
-            Error::new(
-                ErrorKind::Target,
-                format!("cannot read {}: {e}", entry.path().display()),
-            )
-        })?;
-        let mut sink = writer.entry(&name)?;
-        io::copy(&mut source, &mut sink).map_err(|e| write_error(&name, &e))?;
-        sink.close().map_err(|e| write_error(&name, &e))?;
+        add_file(writer, entry.path(), &name)?;
         files += 1;
     }
     Ok(files)
+}
+
+/// Adds the file at `path` as the entry `name`.
+fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Error> {
+    let mut source = File::open(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Target,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let mut sink = writer.entry(name)?;
+    io::copy(&mut source, &mut sink).map_err(|e| write_error(name, &e))?;
+    sink.close().map(drop).map_err(|e| write_error(name, &e))
 }
 
 fn md5_of(path: &Path) -> Result<String, Error> {
@@ -371,5 +430,15 @@ pub fn print_report(report: &BackupReport, ui: Ui) {
             geoserver.datadir.display(),
             geoserver.externals.files
         );
+    }
+    if !report.datastore_tables.is_empty() {
+        let rows: u64 = report.datastore_tables.iter().map(|(_, n)| n).sum();
+        println!(
+            "datastore: {} tables, {rows} rows",
+            report.datastore_tables.len()
+        );
+    }
+    if let Some(bytes) = report.geoserver_catalog {
+        println!("GeoServer catalog (Backup & Restore): {CATALOG_ENTRY}, {bytes} bytes");
     }
 }

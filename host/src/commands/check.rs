@@ -8,7 +8,8 @@ use crate::{
     errors::Error,
     exit_codes,
     geonode::GeoNode,
-    postgres,
+    geoserver::server::GeoServer,
+    postgres::{self, tables},
     ui::Ui,
 };
 
@@ -40,7 +41,12 @@ pub fn run(global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
         add("settings", true, warning.clone());
     }
     let mut target_ok = true;
-    match GeoNode::new(&settings.geonode).and_then(|g| g.info()) {
+    let geonode = GeoNode::new(&settings.geonode);
+    match geonode
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(GeoNode::info)
+    {
         Ok(info) => {
             add("geonode", true, format!("GeoNode {}", info.geonode_version));
             let reachable = info.reachable;
@@ -78,11 +84,55 @@ pub fn run(global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
                 !info.assets_root.is_empty(),
                 info.assets_root.clone(),
             );
+            if let Some(datastore) = &info.datastore {
+                let found = tables::list(
+                    &settings.database.psql,
+                    datastore,
+                    &settings.geoserver.datastore_schemas,
+                );
+                target_ok &= found.is_ok();
+                add(
+                    "datastore",
+                    found.is_ok(),
+                    match found {
+                        Ok(found) => format!(
+                            "{datastore}: {} tables in {}",
+                            found.len(),
+                            settings.geoserver.datastore_schemas.join(", ")
+                        ),
+                        Err(e) => e.to_string(),
+                    },
+                );
+            }
         }
         Err(e) => {
             target_ok = false;
             add("geonode", false, e.to_string());
         }
+    }
+    if let Some(dir) = &settings.geoserver.datadir {
+        let detail = if dir.is_dir() {
+            dir.display().to_string()
+        } else {
+            format!(
+                "{} is not there: backups leave GeoServer's files out",
+                dir.display()
+            )
+        };
+        add("gs_datadir", true, detail);
+    }
+    if let Ok(geonode) = &geonode {
+        let server = GeoServer::connect(&settings.geoserver, &|key| {
+            geonode.env_file_var(key).map(str::to_owned)
+        });
+        let ok = server.is_ok();
+        target_ok &= ok;
+        let detail = match server {
+            Ok(Some(server)) => format!("GeoServer {} at {}", server.version(), server.url()),
+            Ok(None) => "not called: no [geoserver] url or GEOSERVER_LOCATION".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        add("geoserver", ok, detail);
     }
     let database = &settings.database;
     for (name, tool) in [

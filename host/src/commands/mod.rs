@@ -2,12 +2,14 @@
 
 pub mod backup;
 pub mod check;
+pub mod datastore;
 pub mod fixture_pass;
 pub mod migrate;
 pub mod plan;
 pub mod planning;
 pub mod plugins;
 pub mod restore;
+pub mod restore_geoserver;
 pub mod serve;
 
 use std::path::{Path, PathBuf};

@@ -24,14 +24,11 @@ use crate::{
         fixture_pass::{mangle_fixtures, FixtureReport},
         load_settings,
         planning::{choose, run_context, target_known, Plan},
+        restore_geoserver::{GeoServerReport, GeoServerRestore},
     },
     errors::{Error, ErrorKind},
     fixtures,
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
-    geoserver::{
-        datadir::{self, Selection, StagedDataDir},
-        rewrite::Mapping,
-    },
     postgres,
     ui::Ui,
     versions::source_version,
@@ -64,6 +61,8 @@ pub struct RestoreReport {
     pub folders: Vec<FolderReport>,
     /// What the plugins reported.
     pub notes: Vec<String>,
+    /// GeoServer's side: datastore tables, catalog, reload, values rewritten.
+    pub geoserver: GeoServerReport,
     /// Whether nothing was changed on purpose.
     pub dry_run: bool,
     /// Wall time.
@@ -146,17 +145,10 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     for line in plan.lines() {
         ui.info(&line);
     }
+    let mut geoserver = GeoServerRestore::check(&input, args, &settings, &info, &target, ui)?;
     let plugins = plan.plugins.clone();
 
-    let staging = tempfile::Builder::new()
-        .prefix("gnbr-restore-")
-        .tempdir()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot create a staging folder: {e}"),
-            )
-        })?;
+    let staging = crate::scratch::temp_dir("gnbr-restore-")?;
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress(total);
     let mut staged_fixtures = BackupWriter::create(&staging.path().join("fixtures"), false)?;
@@ -191,6 +183,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         snapshot: None,
         folders: Vec::new(),
         notes,
+        geoserver: Default::default(),
         dry_run: args.dry_run,
         seconds: 0.0,
     };
@@ -202,11 +195,14 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         .iter()
         .filter(|(prefix, _, _)| input.entries().iter().any(|e| e.name.starts_with(prefix)))
         .map(|(_, root, name)| format!("{name} {root}"))
+        .chain(geoserver.replaces())
         .collect();
     if args.dry_run {
+        report.geoserver = geoserver.report;
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
+    let stamp = context.timestamp.replace(':', "");
     confirm(args, &info, &replaced, &archive)?;
 
     if !args.no_snapshot {
@@ -244,7 +240,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             staged.push((folder, prefix));
         }
     }
-    let staged_geoserver = stage_geoserver(&mut input, args, &settings, ui)?;
+    geoserver.stage(&mut input, &settings, &info, &stamp, args.no_snapshot, ui)?;
 
     let request = LoadRequest {
         fixtures: fixture_files,
@@ -277,7 +273,6 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             ),
             ..e
         })?;
-    let stamp = context.timestamp.replace(':', "");
     let mut swapped: Vec<(SwappedFolder, FolderReport)> = Vec::new();
     for (folder, prefix) in staged {
         let folder_report = FolderReport {
@@ -296,11 +291,8 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             }
         }
     }
-    let swapped_geoserver = match staged_geoserver
-        .map(|(staged, r)| staged.swap_in(&stamp).map(|s| (s, r)))
-        .transpose()
-    {
-        Ok(done) => done,
+    let applied = match geoserver.apply(&mut input, &settings, &stamp, ui) {
+        Ok(applied) => applied,
         Err(e) => {
             pending.rollback();
             swapped.into_iter().for_each(|(s, _)| s.undo());
@@ -309,22 +301,22 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     };
     if let Err(e) = pending.commit() {
         swapped.into_iter().for_each(|(s, _)| s.undo());
-        if let Some((s, _)) = swapped_geoserver {
-            s.undo();
-        }
+        applied.undo(ui);
         return Err(e);
     }
     for (done, mut folder_report) in swapped {
         folder_report.previous = done.finish(!args.no_snapshot);
         report.folders.push(folder_report);
     }
-    if let Some((done, mut folder_report)) = swapped_geoserver {
-        folder_report.previous = done.finish(!args.no_snapshot).into_iter().next();
+    if let Some(folder_report) = applied.finish(!args.no_snapshot, ui) {
         report.folders.push(folder_report);
-        ui.info(
-            "GeoServer's data directory replaced: reload GeoServer (or restart it) to serve it",
-        );
+        if !geoserver.report.reloaded {
+            ui.info(
+                "GeoServer's data directory replaced: reload GeoServer (or restart it) to serve it",
+            );
+        }
     }
+    report.geoserver = geoserver.report;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -444,60 +436,6 @@ fn check_target(info: &TargetInfo) -> Result<(), Error> {
         .hint("run GeoNode's `manage.py migrate` on the target first"));
     }
     Ok(())
-}
-
-/// Stages the backup's `gs_data_dir/` into GeoServer's data directory,
-/// unless skipped; says what it leaves alone and why.
-fn stage_geoserver(
-    input: &mut BackupReader,
-    args: &RestoreArgs,
-    settings: &crate::config::Settings,
-    ui: Ui,
-) -> Result<Option<(StagedDataDir, FolderReport)>, Error> {
-    if let Some(recovery) = &args.recovery_file {
-        ui.warn(&format!(
-            "--recovery-file {} is not used by this gnbr yet: a failed restore already leaves GeoServer's data directory as it was",
-            recovery.display()
-        ));
-    }
-    let has = |prefix: &str| input.entries().iter().any(|e| e.name.starts_with(prefix));
-    if has("geoserver_catalog.zip") && !args.skip_geoserver {
-        ui.warn("geoserver_catalog.zip (GeoServer's Backup & Restore archive) is not restored by this gnbr; the catalog comes back with the data directory's files");
-    }
-    if !has(datadir::ARCHIVE_PREFIX) || args.skip_geoserver {
-        return Ok(None);
-    }
-    let Some(dir) = settings.geoserver.datadir.clone() else {
-        ui.warn("the backup has GeoServer's data directory but settings.ini has no [geoserver] datadir: left alone");
-        return Ok(None);
-    };
-    let selection = Selection::from_settings(&settings.geoserver);
-    let Some(staged) = datadir::stage(input, &dir, &selection, &Mapping::default(), &mut |_| {})?
-    else {
-        return Ok(None);
-    };
-    let restored = &staged.report;
-    for warning in &restored.warnings {
-        ui.warn(warning);
-    }
-    let tally = restored
-        .restored
-        .values()
-        .fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes));
-    ui.info(&format!(
-        "staged {} for GeoServer's data directory {}: {} files",
-        datadir::ARCHIVE_PREFIX,
-        dir.display(),
-        tally.0
-    ));
-    let report = FolderReport {
-        from: datadir::ARCHIVE_PREFIX.to_owned(),
-        to: dir,
-        files: tally.0,
-        bytes: tally.1,
-        previous: None,
-    };
-    Ok(Some((staged, report)))
 }
 
 fn count_objects(files: &[PathBuf]) -> Result<BTreeMap<String, u64>, Error> {
@@ -627,6 +565,28 @@ pub fn print_report(report: &RestoreReport, ui: Ui) {
         if let Some(previous) = &f.previous {
             println!("          previous content kept in {}", previous.display());
         }
+    }
+    let geoserver = &report.geoserver;
+    if let Some(server) = &geoserver.server {
+        println!("geoserver {server}");
+    }
+    for (table, rows) in &geoserver.tables {
+        println!("table     {table}: {rows} rows");
+    }
+    for table in &geoserver.tables_kept {
+        println!("table     {table}: kept (--soft-reset)");
+    }
+    for change in &geoserver.rewrite.changes {
+        println!(
+            "rewrote   {} {} {}: {} -> {}",
+            change.file, change.object, change.field, change.old, change.new
+        );
+    }
+    if geoserver.catalog_restored {
+        println!("catalog   restored by GeoServer's Backup & Restore module");
+    }
+    if geoserver.reloaded {
+        println!("geoserver reloaded");
     }
     println!("restored in {:.1} s", report.seconds);
 }

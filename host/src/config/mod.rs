@@ -90,6 +90,34 @@ pub struct GeoServerSettings {
     pub settings: bool,
     /// gnbr's `security`: back up and restore GeoServer's security folder (default yes).
     pub security: bool,
+    /// gnbr's `datastore_schemas`: the schemas of GeoNode's datastore whose
+    /// tables are backed up with `dumpvectordata` (default `public`).
+    pub datastore_schemas: Vec<String>,
+    /// gnbr's `url`: GeoServer's REST base URL (else `GEOSERVER_LOCATION`
+    /// from gnbr's environment). Without one, gnbr does not call GeoServer.
+    pub url: Option<String>,
+    /// gnbr's `user`: GeoServer's admin user. The password is never read
+    /// from settings.ini: it comes from `GEOSERVER_ADMIN_PASSWORD`.
+    pub user: Option<String>,
+    /// gnbr's `br_folder`: a folder GeoServer can read, where a restore puts
+    /// the Backup & Restore archive for it (default: the data directory's `temp/gnbr`).
+    pub br_folder: Option<PathBuf>,
+    /// gnbr's `br_folder_on_geoserver`: the same folder as GeoServer sees it
+    /// (in Docker, inside its container; default: `br_folder`).
+    pub br_folder_on_geoserver: Option<String>,
+    /// gnbr's `poll_interval`: seconds between two looks at a running
+    /// Backup & Restore job (default 3, GeoNode's).
+    pub poll_interval: std::time::Duration,
+    /// gnbr's `job_deadline`: seconds a Backup & Restore job may take
+    /// before gnbr cancels it (default 3600; GeoNode waited forever).
+    pub job_deadline: std::time::Duration,
+    /// gnbr's `source_datadir`: the data directory's path on the host a
+    /// backup came from, for archives whose manifest does not record it
+    /// (GeoNode's own).
+    pub source_datadir: Option<PathBuf>,
+    /// gnbr's `source_datastore`: `[user@]host[:port]/database` of the
+    /// datastore the backup's stores pointed at, likewise.
+    pub source_datastore: Option<crate::archive::DatastoreSource>,
 }
 
 /// `[fixtures]`: `apps` paired with `dumps`, `migrations` with `manglers`.
@@ -176,7 +204,55 @@ impl Settings {
                 .to_owned(),
             settings: ini.boolean("geoserver", "settings")?.unwrap_or(true),
             security: ini.boolean("geoserver", "security")?.unwrap_or(true),
+            datastore_schemas: match ini.list("geoserver", "datastore_schemas") {
+                schemas if schemas.iter().all(|s| s.is_empty()) => vec!["public".to_owned()],
+                schemas => schemas.into_iter().filter(|s| !s.is_empty()).collect(),
+            },
+            url: ini
+                .get("geoserver", "url")
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
+            user: ini
+                .get("geoserver", "user")
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
+            br_folder: ini
+                .get("geoserver", "br_folder")
+                .filter(|p| !p.is_empty())
+                .map(|p| base.join(p)),
+            br_folder_on_geoserver: ini
+                .get("geoserver", "br_folder_on_geoserver")
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+            poll_interval: seconds(&ini, "poll_interval", 3.0)?,
+            job_deadline: seconds(&ini, "job_deadline", 3600.0)?,
+            source_datadir: ini
+                .get("geoserver", "source_datadir")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            source_datastore: ini
+                .get("geoserver", "source_datastore")
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    parse_datastore(v).ok_or_else(|| {
+                        ini.error(
+                            "geoserver",
+                            "source_datastore",
+                            format!("`{v}` is not [user@]host[:port]/database"),
+                            "write the source's datastore like geonode@db.old.example:5432/geonode_data",
+                        )
+                    })
+                })
+                .transpose()?,
         };
+        if ini.get("geoserver", "password").is_some() {
+            return Err(ini.error(
+                "geoserver",
+                "password",
+                "gnbr does not read passwords from settings.ini (its text is copied into every archive's manifest)".to_owned(),
+                "remove the line and set GEOSERVER_ADMIN_PASSWORD in gnbr's environment or in the [geonode] env_file",
+            ));
+        }
         let geonode = GeoNodeSettings {
             python: ini
                 .get("geonode", "python")
@@ -368,6 +444,48 @@ impl Settings {
             join(|f| &f.dump),
         )
     }
+}
+
+/// `[user@]host[:port]/database`.
+fn parse_datastore(value: &str) -> Option<crate::archive::DatastoreSource> {
+    let (address, database) = value.split_once('/')?;
+    let (user, host_port) = match address.rsplit_once('@') {
+        Some((user, rest)) => (user, rest),
+        None => ("", address),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => {
+            (host, port)
+        }
+        _ => (host_port, ""),
+    };
+    (!database.is_empty() && !database.contains('/')).then(|| crate::archive::DatastoreSource {
+        host: host.to_owned(),
+        port: port.to_owned(),
+        database: database.to_owned(),
+        user: user.to_owned(),
+    })
+}
+
+/// A `[geoserver]` duration in seconds (decimals allowed).
+fn seconds(ini: &IniFile, key: &str, default: f64) -> Result<std::time::Duration, Error> {
+    let value = ini.get("geoserver", key).filter(|v| !v.is_empty());
+    let seconds = match value {
+        None => default,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+            .ok_or_else(|| {
+                ini.error(
+                    "geoserver",
+                    key,
+                    format!("`{v}` is not a number of seconds"),
+                    "write a positive number of seconds, such as 3 or 0.5",
+                )
+            })?,
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// Parses a settings boolean the way Python's ConfigParser does.

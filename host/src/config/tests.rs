@@ -135,3 +135,58 @@ fn the_admin_pages_state_dir_is_relative_to_the_settings_file() {
     let settings = Settings::load(&path).unwrap();
     assert_eq!(settings.serve.state_dir, dir.path().join("gnbr-serve"));
 }
+
+#[test]
+fn geoserver_rest_settings_have_defaults_and_never_a_password() {
+    let settings = parse("[geoserver]\ndatadir = /gs\n").unwrap();
+    let geoserver = &settings.geoserver;
+    assert_eq!(geoserver.datastore_schemas, vec!["public".to_owned()]);
+    assert_eq!(geoserver.url, None);
+    assert_eq!(geoserver.poll_interval, std::time::Duration::from_secs(3));
+    assert_eq!(geoserver.job_deadline, std::time::Duration::from_secs(3600));
+
+    let settings = parse(
+        "[geoserver]\nurl = http://gs/geoserver/\nuser = root\ndatastore_schemas = public, extra\nbr_folder = shared\npoll_interval = 0.5\n",
+    )
+    .unwrap();
+    let geoserver = &settings.geoserver;
+    assert_eq!(geoserver.url.as_deref(), Some("http://gs/geoserver/"));
+    assert_eq!(geoserver.user.as_deref(), Some("root"));
+    assert_eq!(geoserver.datastore_schemas, vec!["public", "extra"]);
+    assert!(geoserver.br_folder.as_ref().unwrap().ends_with("shared"));
+    assert_eq!(
+        geoserver.poll_interval,
+        std::time::Duration::from_millis(500)
+    );
+
+    let error = parse("[geoserver]\nurl = http://gs/\npassword = s3cret\n").unwrap_err();
+    assert!(
+        error
+            .message
+            .starts_with("DIR/settings.ini:3: [geoserver] password"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("s3cret"));
+    let settings =
+        parse("[geoserver]\nsource_datastore = geonode@db.old:5433/geonode_data\n").unwrap();
+    let source = settings.geoserver.source_datastore.unwrap();
+    assert_eq!(
+        (
+            source.user.as_str(),
+            source.host.as_str(),
+            source.port.as_str(),
+            source.database.as_str()
+        ),
+        ("geonode", "db.old", "5433", "geonode_data")
+    );
+    let error = parse("[geoserver]\nsource_datastore = db.old\n").unwrap_err();
+    assert!(
+        error.message.contains("is not [user@]host[:port]/database"),
+        "{error}"
+    );
+    let error = parse("[geoserver]\njob_deadline = soon\n").unwrap_err();
+    assert!(
+        error.message.contains("`soon` is not a number of seconds"),
+        "{error}"
+    );
+}

@@ -86,21 +86,32 @@ def restore_log(cursor):
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def connection_params(db):
+    return {
+        "engine": db.get("ENGINE", ""),
+        "name": db.get("NAME", ""),
+        "host": db.get("HOST", "") or "",
+        "port": str(db.get("PORT", "") or ""),
+        "user": db.get("USER", "") or "",
+        "password": db.get("PASSWORD", "") or "",
+    }
+
+
+def datastore_params(settings):
+    """GeoNode's datastore (OGC_SERVER['default']['DATASTORE']): where GeoServer's vector layers live."""
+    alias = (getattr(settings, "OGC_SERVER", {}) or {}).get("default", {}).get("DATASTORE", "")
+    db = settings.DATABASES.get(alias) if alias else None
+    return connection_params(db) if db else None
+
+
 def info():
     from django.conf import settings
     from django.db import connection
 
-    db = settings.DATABASES["default"]
     result = {
         "geonode_version": geonode_version(),
-        "database": {
-            "engine": db.get("ENGINE", ""),
-            "name": db.get("NAME", ""),
-            "host": db.get("HOST", "") or "",
-            "port": str(db.get("PORT", "") or ""),
-            "user": db.get("USER", "") or "",
-            "password": db.get("PASSWORD", "") or "",
-        },
+        "database": connection_params(settings.DATABASES["default"]),
+        "datastore": datastore_params(settings),
         "media_root": str(getattr(settings, "MEDIA_ROOT", "") or ""),
         "assets_root": str(getattr(settings, "ASSETS_ROOT", "") or ""),
         "multilang_fields": list(getattr(settings, "MULTILANG_FIELDS", []) or []),
@@ -193,14 +204,47 @@ def add_missing_content_types_and_permissions():
         create_permissions(app_config, verbosity=0)
 
 
-def reset_sequences(connection, cursor):
-    from django.apps import apps
-    from django.core.management.color import no_style
+def reset_sequences(connection, models):
+    """Each serial pk's sequence moved past the highest id. Django's own reset
+    sets it to max(id), which fails when every id is negative (GeoNode's
+    AnonymousUser is -1): here the next id is max(1, max(id) + 1)."""
+    from django.db import models as fields
 
-    existing = set(connection.introspection.table_names(cursor))
-    models = [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in existing]
-    for statement in connection.ops.sequence_reset_sql(no_style(), models):
-        cursor.execute(statement)
+    autos = (fields.AutoField, fields.BigAutoField, fields.SmallAutoField)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in models:
+            for field in model._meta.local_fields:
+                if not isinstance(field, autos):
+                    continue
+                table = model._meta.db_table
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [quote(table), field.column])
+                sequence = cursor.fetchone()[0]
+                if sequence:
+                    cursor.execute(
+                        f"SELECT setval(%s, GREATEST(coalesce(max({quote(field.column)}), 0), 0) + 1, false) "
+                        f"FROM {quote(table)}",
+                        [sequence],
+                    )
+
+
+def all_models(connection):
+    from django.apps import apps
+
+    existing = set(connection.introspection.table_names())
+    return [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in existing]
+
+
+def loaddata(connection, fixtures):
+    """Django's loaddata, with gnbr's sequence reset instead of its own."""
+    from django.core.management import call_command
+    from django.core.management.commands.loaddata import Command
+
+    class LoadData(Command):
+        def reset_sequences(self, connection, models):
+            reset_sequences(connection, models)
+
+    call_command(LoadData(), *fixtures, verbosity=0)
 
 
 def load(request_path):
@@ -232,12 +276,12 @@ def load(request_path):
                     cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in targets))
                 say(event="truncated", tables=len(targets))
         with DisableDjangoSignals():
-            call_command("loaddata", *request["fixtures"], verbosity=0)
+            loaddata(connection, request["fixtures"])
         say(event="loaded")
         keep_operating_modes(connection, modes)
         add_missing_content_types_and_permissions()
+        reset_sequences(connection, all_models(connection))
         with connection.cursor() as cursor:
-            reset_sequences(connection, cursor)
             counts = {}
             for table, expected in sorted(tables.items()):
                 cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")

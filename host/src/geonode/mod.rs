@@ -38,6 +38,10 @@ pub struct TargetInfo {
     pub geonode_version: String,
     /// Django's default database.
     pub database: Database,
+    /// GeoNode's datastore (`OGC_SERVER['default']['DATASTORE']`), where
+    /// GeoServer's vector layers live; `None` when GeoNode has none.
+    #[serde(default)]
+    pub datastore: Option<Database>,
     /// `MEDIA_ROOT`.
     pub media_root: String,
     /// `ASSETS_ROOT`.
@@ -61,7 +65,7 @@ pub struct TargetInfo {
     pub restores: Vec<RestoreRecord>,
 }
 
-/// Django's default database connection.
+/// A Django database connection.
 #[derive(Clone, Deserialize)]
 pub struct Database {
     /// Django's engine.
@@ -208,15 +212,7 @@ impl GeoNode {
             "DJANGO_SETTINGS_MODULE".to_owned(),
             settings.settings_module.clone(),
         ));
-        let work = tempfile::Builder::new()
-            .prefix("gnbr-django-")
-            .tempdir()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Run,
-                    format!("cannot create a temporary folder: {e}"),
-                )
-            })?;
+        let work = crate::scratch::temp_dir("gnbr-django-")?;
         std::fs::write(work.path().join("gnbr_django.py"), SCRIPT).map_err(|e| {
             Error::new(
                 ErrorKind::Run,
@@ -224,6 +220,15 @@ impl GeoNode {
             )
         })?;
         Ok(Self { python, env, work })
+    }
+
+    /// A variable of the `[geonode] env_file`, when it sets it.
+    pub fn env_file_var(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Reads the target's version, database, folders and restore history.

@@ -321,6 +321,17 @@ pub struct Execution {
     pub steps: Vec<StepExecution>,
 }
 
+impl fmt::Display for Execution {
+    /// `backup job 3: STARTED 2/8`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} job {}: {}", self.kind, self.id, self.status)?;
+        if let Some(progress) = &self.progress {
+            write!(f, " {progress}")?;
+        }
+        Ok(())
+    }
+}
+
 /// One step of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepExecution {

@@ -8,12 +8,14 @@
 //! the API (`tests/geoserver-double/`), the data directory code against a
 //! real data directory (GeoServer's CITE data dir, copied there).
 //!
-//! Not here: the vector tables of GeoNode's datastore (`pg_dump`/`psql`).
+//! Not here: the vector tables of GeoNode's datastore (`postgres::tables`).
 
 pub mod br;
+pub mod br_archive;
 pub mod datadir;
 pub mod rest;
 pub mod rewrite;
+pub mod server;
 mod xml;
 
 use std::fmt;

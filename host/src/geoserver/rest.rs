@@ -79,7 +79,7 @@ impl Connection {
         })?;
         let password = pick(password, PASSWORD_ENV).ok_or_else(|| {
             Error::new(ErrorKind::Usage, "no GeoServer admin password").hint(format!(
-                "set {PASSWORD_ENV} (or [geoserver] password in settings.ini)"
+                "set {PASSWORD_ENV} in gnbr's environment or in the [geonode] env_file"
             ))
         })?;
         Ok(Self {

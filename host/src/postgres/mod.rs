@@ -11,9 +11,11 @@ use crate::{
     geonode::Database,
 };
 
+pub mod tables;
+
 /// A command for `tool` connected to `db`: host, port, user and database
 /// as options, the password in the environment.
-fn command(tool: &str, db: &Database) -> Command {
+pub(crate) fn command(tool: &str, db: &Database) -> Command {
     let mut command = Command::new(tool);
     if !db.host.is_empty() {
         command.arg("--host").arg(&db.host);
@@ -67,6 +69,35 @@ pub fn snapshot(pg_dump: &str, db: &Database, path: &Path) -> Result<(), Error> 
         .hint("fix the database access, or pass --no-snapshot to restore without one (not recommended)"));
     }
     Ok(())
+}
+
+/// Converts a dump in PostgreSQL's custom format (`pg_dump -Fc`, as
+/// GeoNode before 4.2 wrote its vector tables) into plain SQL at `sql`,
+/// without owners or grants. Needs no database.
+///
+/// # Errors
+///
+/// When `pg_restore` is missing or cannot read the dump.
+pub fn custom_dump_to_sql(pg_restore: &str, dump: &Path, sql: &Path) -> Result<(), Error> {
+    let output = Command::new(pg_restore)
+        .args(["--no-owner", "--no-privileges", "--file"])
+        .arg(sql)
+        .arg(dump)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::new(ErrorKind::Usage, format!("cannot run `{pg_restore}`: {e}")).hint(
+                "install PostgreSQL's client tools or set [database] pgrestore in settings.ini",
+            )
+        })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(Error::new(
+        ErrorKind::Input,
+        format!("pg_restore cannot read the dump: {}", stderr.trim()),
+    ))
 }
 
 /// The version line of a PostgreSQL tool (`pg_dump (PostgreSQL) 15.18`), if it runs.

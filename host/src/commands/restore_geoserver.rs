@@ -1,0 +1,654 @@
+//! The GeoServer side of `gnbr restore`: the datastore's tables, the data
+//! directory, the catalog through GeoServer's Backup & Restore module, and
+//! a reload, all checked before anything is touched and undone when the
+//! restore fails after them.
+//!
+//! Order, around the database transaction that `restore` holds open:
+//! tables (each its own transaction, the previous table moved aside), the
+//! data directory (swapped in by renames), the catalog (a Backup & Restore
+//! job, when the archive carries GeoServer's archive but not the catalog's
+//! files), a reload. A failure undoes what was done; a catalog GeoServer
+//! failed to restore is put back from `--recovery-file`, else from the
+//! catalog backup gnbr takes first.
+
+use std::{
+    collections::BTreeSet,
+    fs::File,
+    path::{Path, PathBuf},
+};
+
+use serde::Serialize;
+use tempfile::TempDir;
+
+use crate::{
+    archive::BackupReader,
+    cli::RestoreArgs,
+    commands::{
+        datastore::{archived_tables, ArchivedTable},
+        restore::FolderReport,
+    },
+    config::Settings,
+    errors::{Error, ErrorKind},
+    geonode::{Database, GeoNode, TargetInfo},
+    geoserver::{
+        br_archive::{rewrite_archive, save},
+        datadir::{self, Class, Selection, StagedDataDir, SwappedDataDir},
+        rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget},
+        server::{GeoServer, CATALOG_ENTRY},
+        Secret,
+    },
+    postgres::{
+        self,
+        tables::{self, Restorer},
+    },
+    ui::Ui,
+};
+
+/// What the GeoServer side of a restore did (or, in a dry run, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct GeoServerReport {
+    /// The GeoServer called (`GeoServer 2.27.4 at http://…/geoserver/`), if any.
+    pub server: Option<String>,
+    /// Datastore tables restored, with their rows.
+    pub tables: Vec<(String, u64)>,
+    /// Datastore tables kept as they were (`--soft-reset`).
+    pub tables_kept: Vec<String>,
+    /// Whether the catalog was restored by GeoServer's Backup & Restore module.
+    pub catalog_restored: bool,
+    /// Whether GeoServer was told to re-read its data directory.
+    pub reloaded: bool,
+    /// Values of the data directory rewritten for the target (never a password).
+    pub rewrite: RewriteReport,
+    /// Where the catalog would be put back from, should GeoServer fail to restore it.
+    pub recovery: Option<PathBuf>,
+}
+
+/// The GeoServer side of a restore, checked and ready.
+pub struct GeoServerRestore {
+    server: Option<GeoServer>,
+    tables: Vec<ArchivedTable>,
+    datastore: Option<Database>,
+    catalog: bool,
+    recovery_file: Option<PathBuf>,
+    /// Whether the recovery file is GeoServer's archive itself (gnbr's own
+    /// catalog backup), not a backup holding one.
+    recovery_is_catalog: bool,
+    /// GeoServer's archive, extracted (and rewritten) for its restore.
+    catalog_file: Option<(TempDir, PathBuf)>,
+    datadir: Option<(StagedDataDir, FolderReport)>,
+    /// What it did or will do.
+    pub report: GeoServerReport,
+}
+
+/// The GeoServer side put in place, waiting for the database commit.
+pub struct AppliedGeoServer {
+    tables: Option<Restorer>,
+    datadir: Option<(SwappedDataDir, FolderReport)>,
+}
+
+impl GeoServerRestore {
+    /// Checks everything the GeoServer side needs, touching nothing:
+    /// GeoServer answers, the shared folder is writable, the recovery
+    /// archive holds a catalog, the target has a datastore with PostGIS.
+    ///
+    /// # Errors
+    ///
+    /// Any of those fails; the message names what and the fix.
+    pub fn check(
+        input: &BackupReader,
+        args: &RestoreArgs,
+        settings: &Settings,
+        info: &TargetInfo,
+        geonode: &GeoNode,
+        ui: Ui,
+    ) -> Result<Self, Error> {
+        let mut restore = Self {
+            server: None,
+            tables: Vec::new(),
+            datastore: info.datastore.clone(),
+            catalog: false,
+            recovery_file: None,
+            recovery_is_catalog: false,
+            catalog_file: None,
+            datadir: None,
+            report: GeoServerReport::default(),
+        };
+        if args.skip_geoserver {
+            return Ok(restore);
+        }
+        restore.server = GeoServer::connect(&settings.geoserver, &|key| {
+            geonode.env_file_var(key).map(str::to_owned)
+        })?;
+        if let Some(server) = &restore.server {
+            restore.report.server = Some(format!(
+                "GeoServer {} at {}",
+                server.version(),
+                server.url()
+            ));
+        }
+        let has_catalog_files = input.entries().iter().any(|e| {
+            e.name
+                .strip_prefix(datadir::ARCHIVE_PREFIX)
+                .is_some_and(|relative| datadir::classify(relative) == Class::Catalog)
+        });
+        // The data directory's files carry the catalog when they can be put in place.
+        if input.has(CATALOG_ENTRY) && (!has_catalog_files || settings.geoserver.datadir.is_none())
+        {
+            match &restore.server {
+                Some(server) => {
+                    server.check_restore_folder()?;
+                    restore.catalog = true;
+                }
+                None => ui.warn(&format!(
+                    "the backup's catalog is in {CATALOG_ENTRY}, which only GeoServer can restore, and settings.ini names no GeoServer: the catalog is left as it is (set [geoserver] url or GEOSERVER_LOCATION)"
+                )),
+            }
+        }
+        if let Some(file) = &args.recovery_file {
+            let recovery = BackupReader::open(file)?;
+            if !recovery.has(CATALOG_ENTRY) {
+                return Err(Error::new(
+                    ErrorKind::Input,
+                    format!(
+                        "the recovery archive {} holds no {CATALOG_ENTRY} to put GeoServer's catalog back from",
+                        file.display()
+                    ),
+                )
+                .hint("pass a backup made while GeoServer was reachable (gnbr backup with [geoserver] url set, or GeoNode's own)"));
+            }
+            if !restore.catalog {
+                ui.info(&format!(
+                    "--recovery-file {}: not needed, GeoServer is not asked to restore a catalog (its data directory is swapped back on failure)",
+                    file.display()
+                ));
+            }
+            restore.recovery_file = Some(file.clone());
+        }
+        restore.check_tables(input, args, settings, ui)?;
+        Ok(restore)
+    }
+
+    fn check_tables(
+        &mut self,
+        input: &BackupReader,
+        args: &RestoreArgs,
+        settings: &Settings,
+        ui: Ui,
+    ) -> Result<(), Error> {
+        let found = archived_tables(input);
+        if found.is_empty() {
+            return Ok(());
+        }
+        if !settings.geoserver.dump_vector_data {
+            ui.info(&format!(
+                "{} datastore tables left out: [geoserver] dumpvectordata = no",
+                found.len()
+            ));
+            return Ok(());
+        }
+        let Some(datastore) = &self.datastore else {
+            return Err(Error::new(
+                ErrorKind::Target,
+                format!(
+                    "the backup holds {} tables of GeoNode's datastore (first {}), but the target GeoNode has no datastore",
+                    found.len(),
+                    found[0].table
+                ),
+            )
+            .hint("configure the target's datastore (DEFAULT_BACKEND_DATASTORE and GEODATABASE_URL), set [geoserver] dumpvectordata = no, or pass --skip-geoserver"));
+        };
+        let existing: BTreeSet<(String, String)> = tables::list(
+            &settings.database.psql,
+            datastore,
+            &found
+                .iter()
+                .map(|t| t.table.schema.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )?
+        .into_iter()
+        .map(|(table, _)| (table.schema, table.name))
+        .collect();
+        for archived in found {
+            let key = (archived.table.schema.clone(), archived.table.name.clone());
+            if args.soft_reset && existing.contains(&key) {
+                self.report.tables_kept.push(plain_name(&archived.table));
+            } else {
+                self.tables.push(archived);
+            }
+        }
+        Ok(())
+    }
+
+    /// Extracts the data directory part next to GeoServer's data directory,
+    /// with the source's paths and datastore moved to the target's; takes
+    /// a catalog backup to recover from when GeoServer is to restore one
+    /// and no `--recovery-file` was given (unless `no_snapshot`).
+    ///
+    /// # Errors
+    ///
+    /// A damaged entry, a data directory that cannot be written, or a
+    /// failed catalog backup.
+    pub fn stage(
+        &mut self,
+        input: &mut BackupReader,
+        settings: &Settings,
+        info: &TargetInfo,
+        stamp: &str,
+        no_snapshot: bool,
+        ui: Ui,
+    ) -> Result<(), Error> {
+        if self.catalog && self.recovery_file.is_none() && !no_snapshot {
+            if let Some(server) = &self.server {
+                let path = settings
+                    .restore
+                    .snapshot_dir
+                    .join(format!("geoserver-{stamp}-{CATALOG_ENTRY}"));
+                ui.info(&format!(
+                    "backing up GeoServer's catalog first -> {}",
+                    path.display()
+                ));
+                std::fs::create_dir_all(&settings.restore.snapshot_dir).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Run,
+                        format!(
+                            "cannot create {}: {e}",
+                            settings.restore.snapshot_dir.display()
+                        ),
+                    )
+                })?;
+                server.backup_catalog(
+                    &format!("gnbr-before-restore-{stamp}.zip"),
+                    false,
+                    &path,
+                    &mut |job| ui.info(&format!("GeoServer: {job}")),
+                )?;
+                self.recovery_file = Some(path);
+                self.recovery_is_catalog = true;
+            }
+        }
+        self.report.recovery = self.recovery_file.clone();
+        let mapping = mapping(input, settings, info);
+        self.stage_catalog(input, &mapping, ui)?;
+        let has_datadir = input
+            .entries()
+            .iter()
+            .any(|e| e.name.starts_with(datadir::ARCHIVE_PREFIX));
+        if !has_datadir {
+            return Ok(());
+        }
+        let Some(dir) = settings.geoserver.datadir.clone() else {
+            ui.warn("the backup has GeoServer's data directory but settings.ini has no [geoserver] datadir: left alone");
+            return Ok(());
+        };
+        let selection = Selection::from_settings(&settings.geoserver);
+        let Some(staged) = datadir::stage(input, &dir, &selection, &mapping, &mut |_| {})? else {
+            return Ok(());
+        };
+        let restored = &staged.report;
+        for warning in restored.warnings.iter().chain(&restored.rewrite.warnings) {
+            ui.warn(warning);
+        }
+        show_changes(&restored.rewrite, ui);
+        self.report.rewrite.merge(restored.rewrite.clone());
+        let tally = restored
+            .restored
+            .values()
+            .fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes));
+        ui.info(&format!(
+            "staged {} for GeoServer's data directory {}: {} files",
+            datadir::ARCHIVE_PREFIX,
+            dir.display(),
+            tally.0
+        ));
+        let report = FolderReport {
+            from: datadir::ARCHIVE_PREFIX.to_owned(),
+            to: dir,
+            files: tally.0,
+            bytes: tally.1,
+            previous: None,
+        };
+        self.datadir = Some((staged, report));
+        Ok(())
+    }
+
+    /// Extracts GeoServer's archive for its restore, rewritten for the target.
+    fn stage_catalog(
+        &mut self,
+        input: &mut BackupReader,
+        mapping: &Mapping,
+        ui: Ui,
+    ) -> Result<(), Error> {
+        if !self.catalog {
+            return Ok(());
+        }
+        let scratch = crate::scratch::temp_dir("gnbr-catalog-")?;
+        let extracted = scratch.path().join(CATALOG_ENTRY);
+        save(&mut input.open_entry(CATALOG_ENTRY)?, &extracted)?;
+        let file = if mapping.is_empty() {
+            extracted
+        } else {
+            let rewritten = scratch.path().join(format!("rewritten-{CATALOG_ENTRY}"));
+            let report = rewrite_archive(&extracted, &rewritten, mapping).map_err(|e| Error {
+                message: e.message.replace(
+                    &extracted.display().to_string(),
+                    &format!("{}: {CATALOG_ENTRY}", input.path().display()),
+                ),
+                ..e
+            })?;
+            for warning in &report.warnings {
+                ui.warn(warning);
+            }
+            show_changes(&report, ui);
+            self.report.rewrite.merge(report);
+            rewritten
+        };
+        self.catalog_file = Some((scratch, file));
+        Ok(())
+    }
+
+    /// Names what this restore replaces, for the confirmation.
+    pub fn replaces(&self) -> Vec<String> {
+        let mut what = Vec::new();
+        if !self.tables.is_empty() {
+            what.push(format!("{} datastore tables", self.tables.len()));
+        }
+        if self.catalog {
+            what.push("GeoServer's catalog".to_owned());
+        }
+        what
+    }
+
+    /// Puts the GeoServer side in place: tables, data directory, catalog,
+    /// reload. On failure everything it did is undone (a catalog GeoServer
+    /// failed to restore is put back from the recovery archive) and the
+    /// error says what happened.
+    ///
+    /// # Errors
+    ///
+    /// A table, the swap, GeoServer's job or its reload failed.
+    pub fn apply(
+        &mut self,
+        input: &mut BackupReader,
+        settings: &Settings,
+        stamp: &str,
+        ui: Ui,
+    ) -> Result<AppliedGeoServer, Error> {
+        let restorer = self.restore_tables(input, settings, ui)?;
+        let undo_tables = |restorer: Option<Restorer>| {
+            if let Some(restorer) = restorer {
+                if let Err(e) = restorer.undo() {
+                    ui.warn(&format!("putting the datastore's tables back failed: {e}"));
+                }
+            }
+        };
+        let swapped = match self
+            .datadir
+            .take()
+            .map(|(staged, r)| staged.swap_in(stamp).map(|s| (s, r)))
+            .transpose()
+        {
+            Ok(swapped) => swapped,
+            Err(e) => {
+                undo_tables(restorer);
+                return Err(e);
+            }
+        };
+        let done = self.restore_catalog(ui).and_then(|()| match &self.server {
+            Some(server) if swapped.is_some() || self.catalog => {
+                ui.info("GeoServer: reloading its catalog and configuration");
+                server.reload()?;
+                self.report.reloaded = true;
+                Ok(())
+            }
+            _ => Ok(()),
+        });
+        if let Err(e) = done {
+            if let Some((swapped, _)) = swapped {
+                swapped.undo();
+                if let Some(server) = &self.server {
+                    let _ = server.reload();
+                }
+            }
+            undo_tables(restorer);
+            return Err(e);
+        }
+        Ok(AppliedGeoServer {
+            tables: restorer,
+            datadir: swapped,
+        })
+    }
+
+    fn restore_tables(
+        &mut self,
+        input: &mut BackupReader,
+        settings: &Settings,
+        ui: Ui,
+    ) -> Result<Option<Restorer>, Error> {
+        let Some(datastore) = self.datastore.as_ref().filter(|_| !self.tables.is_empty()) else {
+            return Ok(None);
+        };
+        let mut restorer = Restorer::new(&settings.database.psql, datastore);
+        let scratch = crate::scratch::temp_dir("gnbr-tables-")?;
+        for archived in &self.tables {
+            let result = table_sql(input, archived, &settings.database.pg_restore, &scratch)
+                .and_then(|sql| {
+                let rows = restorer.restore(&archived.table, sql)?;
+                match archived.rows {
+                    Some(expected) if expected != rows => Err(Error::new(
+                        ErrorKind::Input,
+                        format!(
+                            "{}: the datastore table {} has {rows} rows after its restore, the backup had {expected}",
+                            archived.entry, archived.table
+                        ),
+                    )
+                    .hint("the archive is damaged: restore another one")),
+                    _ => Ok(rows),
+                }
+            });
+            match result {
+                Ok(rows) => {
+                    ui.info(&format!("datastore table {}: {rows} rows", archived.table));
+                    self.report.tables.push((plain_name(&archived.table), rows));
+                }
+                Err(e) => {
+                    if let Err(undo) = restorer.undo() {
+                        ui.warn(&format!(
+                            "putting the datastore's tables back failed: {undo}"
+                        ));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Some(restorer))
+    }
+
+    /// Restores the catalog with GeoServer's Backup & Restore module; when
+    /// that fails, puts the previous catalog back from the recovery archive.
+    fn restore_catalog(&mut self, ui: Ui) -> Result<(), Error> {
+        let Some(server) = self.server.as_ref().filter(|_| self.catalog) else {
+            return Ok(());
+        };
+        ui.info(&format!(
+            "GeoServer: restoring the catalog from {CATALOG_ENTRY} with its Backup & Restore module"
+        ));
+        let mut progress = |job: &_| ui.info(&format!("GeoServer: {job}"));
+        let (_, file) = self
+            .catalog_file
+            .as_ref()
+            .expect("staged before it is applied");
+        let failed = match open(file)
+            .and_then(|mut zip| server.restore_catalog(&mut zip, "gnbr-restore.zip", &mut progress))
+        {
+            Ok(()) => {
+                self.report.catalog_restored = true;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let Some(recovery) = &self.recovery_file else {
+            return Err(Error {
+                message: format!("{}; GeoServer's catalog may be partly replaced", failed.message),
+                hint: Some("restore GeoServer's catalog from a recent backup (gnbr restore --recovery-file ARCHIVE does it on failure)".to_owned()),
+                ..failed
+            });
+        };
+        ui.warn(&format!(
+            "GeoServer failed to restore the catalog; putting its previous catalog back from {}",
+            recovery.display()
+        ));
+        let recovered = if self.recovery_is_catalog {
+            open(recovery).and_then(|mut zip| {
+                server.restore_catalog(&mut zip, "gnbr-recovery.zip", &mut progress)
+            })
+        } else {
+            BackupReader::open(recovery).and_then(|mut archive| {
+                let mut zip = archive.open_entry(CATALOG_ENTRY)?;
+                server.restore_catalog(&mut zip, "gnbr-recovery.zip", &mut progress)
+            })
+        };
+        let message = match recovered {
+            Ok(()) => format!(
+                "{}; GeoServer's previous catalog was put back from {}",
+                failed.message,
+                recovery.display()
+            ),
+            Err(e) => format!(
+                "{}; putting GeoServer's previous catalog back from {} failed too: {}",
+                failed.message,
+                recovery.display(),
+                e.message
+            ),
+        };
+        Err(Error { message, ..failed })
+    }
+}
+
+impl AppliedGeoServer {
+    /// Undoes it after the database part failed to commit.
+    pub fn undo(self, ui: Ui) {
+        if let Some((swapped, _)) = self.datadir {
+            swapped.undo();
+        }
+        if let Some(restorer) = self.tables {
+            if let Err(e) = restorer.undo() {
+                ui.warn(&format!("putting the datastore's tables back failed: {e}"));
+            }
+        }
+    }
+
+    /// Ends it after the commit: the previous tables are dropped, the
+    /// replaced data directory files kept (`keep_previous`) or removed.
+    /// Returns the data directory's report.
+    pub fn finish(self, keep_previous: bool, ui: Ui) -> Option<FolderReport> {
+        if let Some(restorer) = self.tables {
+            if let Err(e) = restorer.finish() {
+                ui.warn(&format!(
+                    "dropping the datastore's previous tables failed: {e}"
+                ));
+            }
+        }
+        self.datadir.map(|(done, mut report)| {
+            report.previous = done.finish(keep_previous).into_iter().next();
+            report
+        })
+    }
+}
+
+/// A table's SQL: its entry, or for a custom-format dump, the SQL
+/// `pg_restore` makes of it (in `scratch`).
+fn table_sql<'a>(
+    input: &'a mut BackupReader,
+    archived: &ArchivedTable,
+    pg_restore: &str,
+    scratch: &TempDir,
+) -> Result<Box<dyn std::io::Read + 'a>, Error> {
+    if !archived.custom_format {
+        return input.open_entry(&archived.entry);
+    }
+    let dump = scratch.path().join("table.dump");
+    let sql = scratch.path().join("table.sql");
+    save(&mut input.open_entry(&archived.entry)?, &dump)?;
+    postgres::custom_dump_to_sql(pg_restore, &dump, &sql).map_err(|e| Error {
+        message: format!("{}: {}", archived.entry, e.message),
+        ..e
+    })?;
+    Ok(Box::new(open(&sql)?))
+}
+
+/// Says every value rewritten for the target.
+fn show_changes(report: &RewriteReport, ui: Ui) {
+    for change in &report.changes {
+        ui.info(&format!(
+            "GeoServer {} {}: {} {} -> {}",
+            change.file, change.object, change.field, change.old, change.new
+        ));
+    }
+}
+
+fn open(path: &Path) -> Result<File, Error> {
+    File::open(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })
+}
+
+/// `schema.table`, as reports show tables.
+fn plain_name(table: &tables::Table) -> String {
+    format!("{}.{}", table.schema, table.name)
+}
+
+/// The source's data directory path and datastore, moved to the target's.
+/// The source's come from settings.ini (`source_datadir`,
+/// `source_datastore`), else the archive's manifest (GeoNode's archives
+/// record neither); the target's from `[geoserver] datadir` and the target
+/// GeoNode's datastore.
+fn mapping(input: &BackupReader, settings: &Settings, info: &TargetInfo) -> Mapping {
+    let mut mapping = Mapping::default();
+    let recorded = input.manifest().and_then(|m| m.geoserver.as_ref());
+    let source_datadir = settings
+        .geoserver
+        .source_datadir
+        .clone()
+        .or_else(|| recorded.and_then(|r| r.datadir.as_deref().map(PathBuf::from)));
+    if let (Some(from), Some(to)) = (source_datadir, &settings.geoserver.datadir) {
+        if &from != to {
+            mapping.paths.push(PathRule {
+                from,
+                to: to.clone(),
+            });
+        }
+    }
+    let source_datastore = settings
+        .geoserver
+        .source_datastore
+        .as_ref()
+        .or_else(|| recorded.and_then(|r| r.datastore.as_ref()));
+    if let (Some(from), Some(to)) = (source_datastore, &info.datastore) {
+        let same = (&from.host, &from.port, &from.database, &from.user)
+            == (&to.host, &to.port, &to.name, &to.user);
+        if !same {
+            mapping.stores.push(StoreRule {
+                from: StoreMatch {
+                    host: Some(from.host.clone()).filter(|h| !h.is_empty()),
+                    port: Some(from.port.clone()).filter(|p| !p.is_empty()),
+                    database: Some(from.database.clone()),
+                    ..StoreMatch::default()
+                },
+                to: StoreTarget {
+                    host: Some(to.host.clone()).filter(|h| !h.is_empty()),
+                    port: Some(to.port.clone()).filter(|p| !p.is_empty()),
+                    database: Some(to.name.clone()),
+                    user: Some(to.user.clone()),
+                    password: Some(Secret::new(to.password.clone())),
+                    ..StoreTarget::default()
+                },
+            });
+        }
+    }
+    mapping
+}

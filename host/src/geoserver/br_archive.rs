@@ -1,0 +1,214 @@
+//! A Backup & Restore archive (`geoserver_catalog.zip`) rewritten for the
+//! target: its store, settings, logging and style entries go through
+//! [`rewrite_text`], every other entry is copied as it is.
+
+use std::{
+    fs::File,
+    io::{self, Read, Write},
+    path::Path,
+};
+
+use zip::{write::SimpleFileOptions, CompressionMethod, ZipArchive, ZipWriter};
+
+use super::rewrite::{is_rewritable, rewrite_text, Mapping, RewriteReport};
+use crate::errors::{Error, ErrorKind};
+
+/// Writes `source` to `dest` with `mapping` applied; returns every value changed.
+///
+/// # Errors
+///
+/// `source` is not a zip archive or an entry cannot be read; `dest` cannot
+/// be written. An entry that is not well-formed XML is copied unchanged,
+/// with a warning in the report.
+pub fn rewrite_archive(
+    source: &Path,
+    dest: &Path,
+    mapping: &Mapping,
+) -> Result<RewriteReport, Error> {
+    let damaged = |e: &dyn std::fmt::Display| {
+        Error::new(
+            ErrorKind::Input,
+            format!(
+                "{}: not a readable GeoServer Backup & Restore archive: {e}",
+                source.display()
+            ),
+        )
+    };
+    let write_failed = |e: &dyn std::fmt::Display| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot write {}: {e}", dest.display()),
+        )
+    };
+    let file = File::open(source).map_err(|e| damaged(&e))?;
+    let mut input = ZipArchive::new(file).map_err(|e| damaged(&e))?;
+    let mut output = ZipWriter::new(File::create(dest).map_err(|e| write_failed(&e))?);
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    let mut report = RewriteReport::default();
+    for index in 0..input.len() {
+        let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;
+        let name = entry.name().to_owned();
+        if entry.is_dir() || !is_rewritable(&name) {
+            output.raw_copy_file(entry).map_err(|e| write_failed(&e))?;
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| damaged(&format!("{name}: {e}")))?;
+        drop(entry);
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => rewrite_text(&name, text, mapping),
+            Err(e) => Err(format!("not UTF-8: {e}")),
+        };
+        let rewritten = match text {
+            Ok(rewritten) => rewritten,
+            Err(why) => {
+                report.warnings.push(format!(
+                    "{CATALOG}: {name} left as it is: {why}",
+                    CATALOG = super::server::CATALOG_ENTRY
+                ));
+                Default::default()
+            }
+        };
+        output
+            .start_file(name.as_str(), options)
+            .map_err(|e| write_failed(&e))?;
+        let body = rewritten.text.as_deref().map_or(&bytes[..], str::as_bytes);
+        output.write_all(body).map_err(|e| write_failed(&e))?;
+        if rewritten.text.is_some() {
+            report.files += 1;
+        }
+        report.changes.extend(rewritten.changes);
+        report.warnings.extend(rewritten.warnings);
+    }
+    output
+        .finish()
+        .and_then(|mut f| f.flush().map_err(zip::result::ZipError::Io))
+        .map_err(|e| write_failed(&e))?;
+    Ok(report)
+}
+
+/// Copies `reader` into a new file at `path`.
+///
+/// # Errors
+///
+/// The file cannot be written.
+pub fn save(reader: &mut dyn Read, path: &Path) -> Result<(), Error> {
+    File::create(path)
+        .and_then(|mut file| io::copy(reader, &mut file).map(drop))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        fs::File,
+        io::{Read, Write},
+        path::PathBuf,
+    };
+
+    use zip::{write::SimpleFileOptions, ZipArchive, ZipWriter};
+
+    use super::rewrite_archive;
+    use crate::geoserver::{
+        rewrite::{Mapping, PathRule, StoreMatch, StoreRule, StoreTarget},
+        Secret,
+    };
+
+    const STORES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>
+<items>
+<dataStore><id>s1</id><name>geonode_data</name><type>PostGIS</type><connectionParameters>
+<entry key="dbtype">postgis</entry><entry key="host">db-old</entry><entry key="port">5432</entry>
+<entry key="database">geonode_data</entry><entry key="user">geonode</entry>
+<entry key="passwd">crypt1:abc</entry></connectionParameters></dataStore>
+<coverageStore><id>c1</id><name>dem</name><url>file:/old/data/dem.tif</url></coverageStore>
+</items>
+"#;
+
+    #[test]
+    fn stores_and_paths_move_and_the_rest_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("in.zip");
+        let mut zip = ZipWriter::new(File::create(&source).unwrap());
+        for (name, text) in [
+            ("br_index.xml", "<index/>"),
+            ("store.dat.1", STORES),
+            ("workspaces/geonode/workspace.xml", "<workspace/>"),
+        ] {
+            zip.start_file(name, SimpleFileOptions::default()).unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        let mapping = Mapping {
+            stores: vec![StoreRule {
+                from: StoreMatch {
+                    host: Some("db-old".to_owned()),
+                    ..StoreMatch::default()
+                },
+                to: StoreTarget {
+                    host: Some("db-new".to_owned()),
+                    password: Some(Secret::new("n3w")),
+                    ..StoreTarget::default()
+                },
+            }],
+            paths: vec![PathRule {
+                from: PathBuf::from("/old/data"),
+                to: PathBuf::from("/new/data"),
+            }],
+            ..Mapping::default()
+        };
+        let dest = dir.path().join("out.zip");
+        let report = rewrite_archive(&source, &dest, &mapping).unwrap();
+        let changed: Vec<(&str, &str, &str)> = report
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                ("host", "db-old", "db-new"),
+                ("passwd", "(not shown)", "(not shown)"),
+                ("url", "file:/old/data/dem.tif", "file:/new/data/dem.tif"),
+            ]
+        );
+        assert_eq!(report.files, 1);
+        let mut out = ZipArchive::new(File::open(&dest).unwrap()).unwrap();
+        assert_eq!(out.len(), 3);
+        let mut text = String::new();
+        out.by_name("store.dat.1")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(
+            text.contains(r#"<entry key="host">db-new</entry>"#),
+            "{text}"
+        );
+        assert!(text.contains("plain:n3w"));
+        let mut index = String::new();
+        out.by_name("br_index.xml")
+            .unwrap()
+            .read_to_string(&mut index)
+            .unwrap();
+        assert_eq!(index, "<index/>");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_zip_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("catalog.zip");
+        std::fs::write(&source, b"not a zip").unwrap();
+        let error =
+            rewrite_archive(&source, &dir.path().join("out.zip"), &Mapping::default()).unwrap_err();
+        assert!(
+            error.message.contains("catalog.zip: not a readable"),
+            "{error}"
+        );
+    }
+}
