@@ -133,14 +133,19 @@ fn dump_all(services: &Services, db: &str, dir: &Path) -> Vec<(Table, u64, std::
         .map(|(i, (table, rows))| {
             let path = dir.join(format!("{i}.sql"));
             let mut file = File::create(&path).unwrap();
-            let bytes = tables::dump(
+            let dumped = tables::dump(
                 &services.pg_tool("pg_dump"),
                 &services.database(db),
                 &table,
                 &mut file,
             )
             .unwrap();
-            assert_eq!(bytes, std::fs::metadata(&path).unwrap().len(), "{table}");
+            assert_eq!(
+                dumped.bytes,
+                std::fs::metadata(&path).unwrap().len(),
+                "{table}"
+            );
+            assert_eq!(dumped.rows, rows, "the dump's rows of {table}");
             (table, rows, path)
         })
         .collect()

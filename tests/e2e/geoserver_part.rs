@@ -454,6 +454,15 @@ fn a_geonode_archives_catalog_is_rewritten_for_the_target() {
         serde_json::json!([["public.Roads", 3], ["public.legacy", 2]]),
         "{geoserver}"
     );
+    // GeoNode's choices: the catalog replaced, the target's settings and security kept.
+    let options = double.options("restore", 0);
+    for option in [
+        "BK_PURGE_RESOURCES=true",
+        "BK_SKIP_SETTINGS=true",
+        "BK_SKIP_SECURITY=true",
+    ] {
+        assert!(options.iter().any(|o| o == option), "{options:?}");
+    }
     // GeoServer received its archive with the store moved to the target's datastore.
     assert_eq!(store_database(double.data_dir()), datastore);
     let changes = geoserver["rewrite"]["changes"].as_array().unwrap();

@@ -81,6 +81,13 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         )
         .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"));
     }
+    let vector_tables = info
+        .datastore
+        .as_ref()
+        .filter(|_| !args.skip_geoserver && selection(args, &settings).vector_data);
+    if let Some(store) = vector_tables {
+        datastore::check_separate(store, &info.database)?;
+    }
     let geoserver = if args.skip_geoserver {
         None
     } else {
@@ -89,6 +96,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         })?
     };
     if let Some(geoserver) = &geoserver {
+        geoserver.check_backup()?;
         ui.info(&format!(
             "GeoServer {} answers at {}",
             geoserver.version(),
@@ -200,14 +208,12 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         }
     }
     let mut tables = std::collections::BTreeMap::new();
-    if let Some(store) = info.datastore.as_ref() {
-        if !args.skip_geoserver && selection(args, &settings).vector_data {
-            tables = datastore::backup_tables(&settings, store, &mut writer, ui)?;
-            report.datastore_tables = tables
-                .values()
-                .map(|t| (format!("{}.{}", t.schema, t.table), t.rows))
-                .collect();
-        }
+    if let Some(store) = vector_tables {
+        tables = datastore::backup_tables(&settings, store, &mut writer, ui)?;
+        report.datastore_tables = tables
+            .values()
+            .map(|t| (format!("{}.{}", t.schema, t.table), t.rows))
+            .collect();
     }
     if let Some(geoserver) = &geoserver {
         ui.info(&format!(

@@ -8,7 +8,7 @@ use crate::{
     archive::{BackupReader, BackupWriter, TableRecord},
     commands::fixture_pass::write_error,
     config::Settings,
-    errors::Error,
+    errors::{Error, ErrorKind},
     geonode::Database,
     postgres::tables::{self, Table},
     ui::Ui,
@@ -55,6 +55,26 @@ pub fn table_entry(table: &Table) -> String {
     }
 }
 
+/// Checks that the datastore is not Django's own database, whose tables
+/// the database part of a backup already carries (and whose load holds
+/// them locked).
+///
+/// # Errors
+///
+/// When both are the same database.
+pub fn check_separate(datastore: &Database, default: &Database) -> Result<(), Error> {
+    let same = (&datastore.host, &datastore.port, &datastore.name)
+        == (&default.host, &default.port, &default.name);
+    if same {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("GeoNode's datastore is its own Django database ({datastore}): gnbr backs up and restores datastore tables only from a database of their own"),
+        )
+        .hint("set [geoserver] dumpvectordata = no (or --no-geoserver-vector-data), or move the layers into their own datastore database (GeoNode's default: geonode_data)"));
+    }
+    Ok(())
+}
+
 /// Dumps every table of the datastore owned by its user in `[geoserver]
 /// datastore_schemas`, each into its own entry; returns them by entry.
 ///
@@ -78,10 +98,12 @@ pub fn backup_tables(
         settings.geoserver.datastore_schemas.join(", ")
     ));
     let mut done = BTreeMap::new();
-    for (table, rows) in found {
+    // The rows recorded are those of the dump itself: the table may change
+    // between the listing and its dump.
+    for (table, _) in found {
         let entry = table_entry(&table);
         let mut sink = writer.entry(&entry)?;
-        tables::dump(&settings.database.pg_dump, datastore, &table, &mut sink)?;
+        let rows = tables::dump(&settings.database.pg_dump, datastore, &table, &mut sink)?.rows;
         sink.close().map_err(|e| write_error(&entry, &e))?;
         done.insert(
             entry,

@@ -145,7 +145,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     for line in plan.lines() {
         ui.info(&line);
     }
-    let mut geoserver = GeoServerRestore::check(&input, args, &settings, &info, &target, ui)?;
+    let mut geoserver = GeoServerRestore::check(&mut input, args, &settings, &info, &target, ui)?;
     let plugins = plan.plugins.clone();
 
     let staging = crate::scratch::temp_dir("gnbr-restore-")?;
@@ -301,8 +301,13 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     };
     if let Err(e) = pending.commit() {
         swapped.into_iter().for_each(|(s, _)| s.undo());
-        applied.undo(ui);
-        return Err(e);
+        return Err(match applied.undo(ui) {
+            Some(note) => Error {
+                message: format!("{}; {note}", e.message),
+                ..e
+            },
+            None => e,
+        });
     }
     for (done, mut folder_report) in swapped {
         folder_report.previous = done.finish(!args.no_snapshot);

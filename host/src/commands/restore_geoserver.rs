@@ -24,7 +24,7 @@ use crate::{
     archive::BackupReader,
     cli::RestoreArgs,
     commands::{
-        datastore::{archived_tables, ArchivedTable},
+        datastore::{archived_tables, check_separate, ArchivedTable},
         restore::FolderReport,
     },
     config::Settings,
@@ -69,21 +69,34 @@ pub struct GeoServerRestore {
     tables: Vec<ArchivedTable>,
     datastore: Option<Database>,
     catalog: bool,
-    recovery_file: Option<PathBuf>,
-    /// Whether the recovery file is GeoServer's archive itself (gnbr's own
-    /// catalog backup), not a backup holding one.
-    recovery_is_catalog: bool,
+    /// Remove the target's catalog objects before restoring GeoServer's archive.
+    purge: bool,
+    recovery: Option<Recovery>,
     /// GeoServer's archive, extracted (and rewritten) for its restore.
     catalog_file: Option<(TempDir, PathBuf)>,
+    /// GeoServer's data directory, when the backup's replaces parts of it.
+    datadir_target: Option<PathBuf>,
     datadir: Option<(StagedDataDir, FolderReport)>,
     /// What it did or will do.
     pub report: GeoServerReport,
+}
+
+/// Where GeoServer's previous catalog can be put back from.
+struct Recovery {
+    path: PathBuf,
+    /// Whether `path` is GeoServer's archive itself (gnbr's own catalog
+    /// backup, or one given), not a backup holding one.
+    is_catalog: bool,
 }
 
 /// The GeoServer side put in place, waiting for the database commit.
 pub struct AppliedGeoServer {
     tables: Option<Restorer>,
     datadir: Option<(SwappedDataDir, FolderReport)>,
+    server: Option<GeoServer>,
+    /// Whether GeoServer may have changed its catalog (its restore job ran).
+    catalog_replaced: bool,
+    recovery: Option<Recovery>,
 }
 
 impl GeoServerRestore {
@@ -95,7 +108,7 @@ impl GeoServerRestore {
     ///
     /// Any of those fails; the message names what and the fix.
     pub fn check(
-        input: &BackupReader,
+        input: &mut BackupReader,
         args: &RestoreArgs,
         settings: &Settings,
         info: &TargetInfo,
@@ -107,9 +120,10 @@ impl GeoServerRestore {
             tables: Vec::new(),
             datastore: info.datastore.clone(),
             catalog: false,
-            recovery_file: None,
-            recovery_is_catalog: false,
+            purge: !args.soft_reset,
+            recovery: None,
             catalog_file: None,
+            datadir_target: None,
             datadir: None,
             report: GeoServerReport::default(),
         };
@@ -146,15 +160,16 @@ impl GeoServerRestore {
         }
         if let Some(file) = &args.recovery_file {
             let recovery = BackupReader::open(file)?;
-            if !recovery.has(CATALOG_ENTRY) {
+            let is_catalog = !recovery.has(CATALOG_ENTRY);
+            if is_catalog && !recovery.has(BR_INDEX) {
                 return Err(Error::new(
                     ErrorKind::Input,
                     format!(
-                        "the recovery archive {} holds no {CATALOG_ENTRY} to put GeoServer's catalog back from",
+                        "the recovery archive {} holds no {CATALOG_ENTRY} to put GeoServer's catalog back from, and is not one",
                         file.display()
                     ),
                 )
-                .hint("pass a backup made while GeoServer was reachable (gnbr backup with [geoserver] url set, or GeoNode's own)"));
+                .hint("pass a backup made while GeoServer was reachable (gnbr backup with [geoserver] url set, or GeoNode's own), or GeoServer's own Backup & Restore archive"));
             }
             if !restore.catalog {
                 ui.info(&format!(
@@ -162,9 +177,20 @@ impl GeoServerRestore {
                     file.display()
                 ));
             }
-            restore.recovery_file = Some(file.clone());
+            restore.recovery = Some(Recovery {
+                path: file.clone(),
+                is_catalog,
+            });
         }
-        restore.check_tables(input, args, settings, ui)?;
+        if restore.catalog {
+            restore.stage_catalog(input, &mapping(input, settings, info), ui)?;
+        }
+        let has_datadir = input
+            .entries()
+            .iter()
+            .any(|e| e.name.starts_with(datadir::ARCHIVE_PREFIX));
+        restore.datadir_target = settings.geoserver.datadir.clone().filter(|_| has_datadir);
+        restore.check_tables(input, args, settings, info, ui)?;
         Ok(restore)
     }
 
@@ -173,6 +199,7 @@ impl GeoServerRestore {
         input: &BackupReader,
         args: &RestoreArgs,
         settings: &Settings,
+        info: &TargetInfo,
         ui: Ui,
     ) -> Result<(), Error> {
         let found = archived_tables(input);
@@ -197,6 +224,8 @@ impl GeoServerRestore {
             )
             .hint("configure the target's datastore (DEFAULT_BACKEND_DATASTORE and GEODATABASE_URL), set [geoserver] dumpvectordata = no, or pass --skip-geoserver"));
         };
+        check_separate(datastore, &info.database)?;
+        tables::check_postgis(&settings.database.psql, datastore)?;
         let existing: BTreeSet<(String, String)> = tables::list(
             &settings.database.psql,
             datastore,
@@ -239,7 +268,7 @@ impl GeoServerRestore {
         no_snapshot: bool,
         ui: Ui,
     ) -> Result<(), Error> {
-        if self.catalog && self.recovery_file.is_none() && !no_snapshot {
+        if self.catalog && self.recovery.is_none() && !no_snapshot {
             if let Some(server) = &self.server {
                 let path = settings
                     .restore
@@ -264,13 +293,17 @@ impl GeoServerRestore {
                     &path,
                     &mut |job| ui.info(&format!("GeoServer: {job}")),
                 )?;
-                self.recovery_file = Some(path);
-                self.recovery_is_catalog = true;
+                self.recovery = Some(Recovery {
+                    path,
+                    is_catalog: true,
+                });
             }
         }
-        self.report.recovery = self.recovery_file.clone();
+        if self.catalog && self.recovery.is_none() {
+            ui.warn("GeoServer's catalog will be replaced with no catalog backup to put it back from, should GeoServer fail (--no-snapshot without --recovery-file)");
+        }
+        self.report.recovery = self.recovery.as_ref().map(|r| r.path.clone());
         let mapping = mapping(input, settings, info);
-        self.stage_catalog(input, &mapping, ui)?;
         let has_datadir = input
             .entries()
             .iter()
@@ -326,6 +359,13 @@ impl GeoServerRestore {
         let scratch = crate::scratch::temp_dir("gnbr-catalog-")?;
         let extracted = scratch.path().join(CATALOG_ENTRY);
         save(&mut input.open_entry(CATALOG_ENTRY)?, &extracted)?;
+        check_catalog(&extracted).map_err(|why| {
+            Error::new(
+                ErrorKind::Input,
+                format!("{}: {CATALOG_ENTRY} {why}", input.path().display()),
+            )
+            .hint("the archive is damaged: restore another one, or pass --skip-geoserver")
+        })?;
         let file = if mapping.is_empty() {
             extracted
         } else {
@@ -351,6 +391,9 @@ impl GeoServerRestore {
     /// Names what this restore replaces, for the confirmation.
     pub fn replaces(&self) -> Vec<String> {
         let mut what = Vec::new();
+        if let Some(dir) = &self.datadir_target {
+            what.push(format!("GeoServer's data directory {}", dir.display()));
+        }
         if !self.tables.is_empty() {
             what.push(format!("{} datastore tables", self.tables.len()));
         }
@@ -362,7 +405,7 @@ impl GeoServerRestore {
 
     /// Puts the GeoServer side in place: tables, data directory, catalog,
     /// reload. On failure everything it did is undone (a catalog GeoServer
-    /// failed to restore is put back from the recovery archive) and the
+    /// may have changed is put back from the recovery archive) and the
     /// error says what happened.
     ///
     /// # Errors
@@ -376,13 +419,6 @@ impl GeoServerRestore {
         ui: Ui,
     ) -> Result<AppliedGeoServer, Error> {
         let restorer = self.restore_tables(input, settings, ui)?;
-        let undo_tables = |restorer: Option<Restorer>| {
-            if let Some(restorer) = restorer {
-                if let Err(e) = restorer.undo() {
-                    ui.warn(&format!("putting the datastore's tables back failed: {e}"));
-                }
-            }
-        };
         let swapped = match self
             .datadir
             .take()
@@ -391,33 +427,37 @@ impl GeoServerRestore {
         {
             Ok(swapped) => swapped,
             Err(e) => {
-                undo_tables(restorer);
+                if let Some(restorer) = restorer {
+                    undo_tables(restorer, ui);
+                }
                 return Err(e);
             }
         };
-        let done = self.restore_catalog(ui).and_then(|()| match &self.server {
-            Some(server) if swapped.is_some() || self.catalog => {
-                ui.info("GeoServer: reloading its catalog and configuration");
-                server.reload()?;
-                self.report.reloaded = true;
-                Ok(())
-            }
-            _ => Ok(()),
-        });
-        if let Err(e) = done {
-            if let Some((swapped, _)) = swapped {
-                swapped.undo();
-                if let Some(server) = &self.server {
-                    let _ = server.reload();
-                }
-            }
-            undo_tables(restorer);
-            return Err(e);
-        }
-        Ok(AppliedGeoServer {
+        let mut applied = AppliedGeoServer {
             tables: restorer,
             datadir: swapped,
-        })
+            server: self.server.take(),
+            catalog_replaced: false,
+            recovery: self.recovery.take(),
+        };
+        let done = self
+            .restore_catalog(&mut applied, ui)
+            .and_then(|()| match &applied.server {
+                Some(server) if applied.datadir.is_some() || applied.catalog_replaced => {
+                    ui.info("GeoServer: reloading its catalog and configuration");
+                    server.reload()?;
+                    self.report.reloaded = true;
+                    Ok(())
+                }
+                _ => Ok(()),
+            });
+        match done {
+            Ok(()) => Ok(applied),
+            Err(e) => Err(applied.undo(ui).map_or(e.clone(), |note| Error {
+                message: format!("{}; {note}", e.message),
+                ..e
+            })),
+        }
     }
 
     fn restore_tables(
@@ -453,11 +493,7 @@ impl GeoServerRestore {
                     self.report.tables.push((plain_name(&archived.table), rows));
                 }
                 Err(e) => {
-                    if let Err(undo) = restorer.undo() {
-                        ui.warn(&format!(
-                            "putting the datastore's tables back failed: {undo}"
-                        ));
-                    }
+                    undo_tables(restorer, ui);
                     return Err(e);
                 }
             }
@@ -465,78 +501,54 @@ impl GeoServerRestore {
         Ok(Some(restorer))
     }
 
-    /// Restores the catalog with GeoServer's Backup & Restore module; when
-    /// that fails, puts the previous catalog back from the recovery archive.
-    fn restore_catalog(&mut self, ui: Ui) -> Result<(), Error> {
-        let Some(server) = self.server.as_ref().filter(|_| self.catalog) else {
+    /// Restores the catalog with GeoServer's Backup & Restore module.
+    fn restore_catalog(&mut self, applied: &mut AppliedGeoServer, ui: Ui) -> Result<(), Error> {
+        let Some(server) = applied.server.as_ref().filter(|_| self.catalog) else {
             return Ok(());
         };
+        let (_, file) = self.catalog_file.as_ref().expect("extracted when checked");
         ui.info(&format!(
             "GeoServer: restoring the catalog from {CATALOG_ENTRY} with its Backup & Restore module"
         ));
-        let mut progress = |job: &_| ui.info(&format!("GeoServer: {job}"));
-        let (_, file) = self
-            .catalog_file
-            .as_ref()
-            .expect("staged before it is applied");
-        let failed = match open(file)
-            .and_then(|mut zip| server.restore_catalog(&mut zip, "gnbr-restore.zip", &mut progress))
-        {
-            Ok(()) => {
-                self.report.catalog_restored = true;
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        let Some(recovery) = &self.recovery_file else {
-            return Err(Error {
-                message: format!("{}; GeoServer's catalog may be partly replaced", failed.message),
-                hint: Some("restore GeoServer's catalog from a recent backup (gnbr restore --recovery-file ARCHIVE does it on failure)".to_owned()),
-                ..failed
-            });
-        };
-        ui.warn(&format!(
-            "GeoServer failed to restore the catalog; putting its previous catalog back from {}",
-            recovery.display()
-        ));
-        let recovered = if self.recovery_is_catalog {
-            open(recovery).and_then(|mut zip| {
-                server.restore_catalog(&mut zip, "gnbr-recovery.zip", &mut progress)
-            })
-        } else {
-            BackupReader::open(recovery).and_then(|mut archive| {
-                let mut zip = archive.open_entry(CATALOG_ENTRY)?;
-                server.restore_catalog(&mut zip, "gnbr-recovery.zip", &mut progress)
-            })
-        };
-        let message = match recovered {
-            Ok(()) => format!(
-                "{}; GeoServer's previous catalog was put back from {}",
-                failed.message,
-                recovery.display()
-            ),
-            Err(e) => format!(
-                "{}; putting GeoServer's previous catalog back from {} failed too: {}",
-                failed.message,
-                recovery.display(),
-                e.message
-            ),
-        };
-        Err(Error { message, ..failed })
+        let shared = server.share(file)?;
+        applied.catalog_replaced = true;
+        server.restore_catalog(&shared, self.purge, &mut |job| {
+            ui.info(&format!("GeoServer: {job}"));
+        })?;
+        self.report.catalog_restored = true;
+        Ok(())
     }
 }
 
 impl AppliedGeoServer {
-    /// Undoes it after the database part failed to commit.
-    pub fn undo(self, ui: Ui) {
+    /// Undoes it (a later step or the database commit failed): the data
+    /// directory swapped back, a catalog GeoServer may have changed put
+    /// back from the recovery archive, the tables put back, GeoServer
+    /// reloaded. Returns what the admin must know about GeoServer's catalog.
+    pub fn undo(self, ui: Ui) -> Option<String> {
+        let mut notes = Vec::new();
+        let swapped = self.datadir.is_some();
         if let Some((swapped, _)) = self.datadir {
             swapped.undo();
         }
+        if let (true, Some(server)) = (self.catalog_replaced, &self.server) {
+            notes.push(match &self.recovery {
+                Some(recovery) => recover(server, recovery, ui),
+                None => "GeoServer's catalog may be partly replaced and there is no catalog backup to put it back from (--no-snapshot without --recovery-file)".to_owned(),
+            });
+        }
         if let Some(restorer) = self.tables {
-            if let Err(e) = restorer.undo() {
-                ui.warn(&format!("putting the datastore's tables back failed: {e}"));
+            undo_tables(restorer, ui);
+        }
+        if let (true, Some(server)) = (swapped || self.catalog_replaced, &self.server) {
+            if let Err(e) = server.reload() {
+                notes.push(format!(
+                    "reloading GeoServer afterwards failed: {}",
+                    e.message
+                ));
             }
         }
+        (!notes.is_empty()).then(|| notes.join("; "))
     }
 
     /// Ends it after the commit: the previous tables are dropped, the
@@ -554,6 +566,63 @@ impl AppliedGeoServer {
             report.previous = done.finish(keep_previous).into_iter().next();
             report
         })
+    }
+}
+
+/// The index every Backup & Restore archive holds.
+const BR_INDEX: &str = "br_index.xml";
+
+/// Why a file is not a Backup & Restore archive, if it is not.
+fn check_catalog(path: &Path) -> Result<(), String> {
+    let file = open(path).map_err(|e| e.message)?;
+    let archive = zip::ZipArchive::new(file).map_err(|e| format!("is not a zip archive: {e}"))?;
+    if archive.index_for_name(BR_INDEX).is_none() {
+        return Err(format!(
+            "is not a GeoServer Backup & Restore archive (no {BR_INDEX})"
+        ));
+    }
+    Ok(())
+}
+
+/// Puts GeoServer's previous catalog back; says how it went.
+fn recover(server: &GeoServer, recovery: &Recovery, ui: Ui) -> String {
+    let path = &recovery.path;
+    ui.warn(&format!(
+        "putting GeoServer's previous catalog back from {}",
+        path.display()
+    ));
+    let result = crate::scratch::temp_dir("gnbr-recovery-").and_then(|scratch| {
+        let catalog = if recovery.is_catalog {
+            path.clone()
+        } else {
+            let extracted = scratch.path().join(CATALOG_ENTRY);
+            save(
+                &mut BackupReader::open(path)?.open_entry(CATALOG_ENTRY)?,
+                &extracted,
+            )?;
+            extracted
+        };
+        let shared = server.share(&catalog)?;
+        server.restore_catalog(&shared, true, &mut |job| {
+            ui.info(&format!("GeoServer: {job}"));
+        })
+    });
+    match result {
+        Ok(()) => format!(
+            "GeoServer's previous catalog was put back from {}",
+            path.display()
+        ),
+        Err(e) => format!(
+            "putting GeoServer's previous catalog back from {} failed too: {}; GeoServer's catalog may be partly replaced",
+            path.display(),
+            e.message
+        ),
+    }
+}
+
+fn undo_tables(restorer: Restorer, ui: Ui) {
+    if let Err(e) = restorer.undo() {
+        ui.warn(&format!("putting the datastore's tables back failed: {e}"));
     }
 }
 

@@ -245,6 +245,17 @@ impl Settings {
                 })
                 .transpose()?,
         };
+        if let Some(url) = &geoserver.url {
+            let authority = url.split("://").nth(1).unwrap_or(url).split('/').next();
+            if authority.is_some_and(|a| a.contains('@')) {
+                return Err(ini.error(
+                    "geoserver",
+                    "url",
+                    "holds a user or password (settings.ini is copied into every archive's manifest)".to_owned(),
+                    "write the URL without them; set [geoserver] user and GEOSERVER_ADMIN_PASSWORD",
+                ));
+            }
+        }
         if ini.get("geoserver", "password").is_some() {
             return Err(ini.error(
                 "geoserver",
@@ -450,6 +461,8 @@ impl Settings {
 fn parse_datastore(value: &str) -> Option<crate::archive::DatastoreSource> {
     let (address, database) = value.split_once('/')?;
     let (user, host_port) = match address.rsplit_once('@') {
+        // `user:password@` is refused: the password would go into manifests.
+        Some((user, _)) if user.contains(':') => return None,
         Some((user, rest)) => (user, rest),
         None => ("", address),
     };

@@ -184,6 +184,13 @@ fn geoserver_rest_settings_have_defaults_and_never_a_password() {
         error.message.contains("is not [user@]host[:port]/database"),
         "{error}"
     );
+    let error = parse("[geoserver]\nurl = http://admin:pw@gs/geoserver/\n").unwrap_err();
+    assert!(
+        error.message.contains("url holds a user or password"),
+        "{error}"
+    );
+    let error = parse("[geoserver]\nsource_datastore = u:pw@db/gis\n").unwrap_err();
+    assert!(error.message.contains("source_datastore"), "{error}");
     let error = parse("[geoserver]\njob_deadline = soon\n").unwrap_err();
     assert!(
         error.message.contains("`soon` is not a number of seconds"),

@@ -516,8 +516,28 @@ impl Client {
         }
     }
 
+    /// Checks that the Backup & Restore module answers (`GET rest/br/backup.json`).
+    ///
+    /// # Errors
+    ///
+    /// GeoServer cannot be reached, refuses, or lacks the module.
+    pub fn check_backup_restore(&self) -> Result<(), Error> {
+        self.job_ids(JobKind::Backup).map(drop)
+    }
+
     /// The newest job of a kind: GeoServer assigns growing ids.
     fn latest(&self, kind: JobKind) -> Result<Execution, Error> {
+        let id = self.job_ids(kind)?.into_iter().max().ok_or_else(|| {
+            self.garbled(
+                &format!("start a {kind}"),
+                "it accepted the job but lists none",
+            )
+        })?;
+        self.execution(kind, id)
+    }
+
+    /// The ids of the jobs of a kind GeoServer lists.
+    fn job_ids(&self, kind: JobKind) -> Result<Vec<u64>, Error> {
         let what = format!("list its {kind} jobs");
         let answer = self.call(
             Method::GET,
@@ -529,14 +549,7 @@ impl Client {
             &what,
         )?;
         let answer = self.expect_ok(answer, &what, BR_MISSING)?;
-        let ids = parse_list(kind, &answer.body).map_err(|e| self.garbled(&what, &e))?;
-        let id = ids.into_iter().max().ok_or_else(|| {
-            self.garbled(
-                &format!("start a {kind}"),
-                "it accepted the job but lists none",
-            )
-        })?;
-        self.execution(kind, id)
+        parse_list(kind, &answer.body).map_err(|e| self.garbled(&what, &e))
     }
 
     fn execution_until(

@@ -10,8 +10,8 @@
 
 use std::{
     fs,
-    io::{self, Read},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use super::{
@@ -22,6 +22,21 @@ use crate::{
     config::GeoServerSettings,
     errors::{Error, ErrorKind},
 };
+
+/// Numbers the archives one gnbr process shares with GeoServer.
+static SHARED: AtomicUsize = AtomicUsize::new(0);
+
+/// A Backup & Restore archive in the folder GeoServer reads from; removed when dropped.
+pub struct SharedArchive {
+    local: PathBuf,
+    remote: String,
+}
+
+impl Drop for SharedArchive {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.local);
+    }
+}
 
 /// The archive entry of GeoServer's Backup & Restore archive, as GeoNode names it.
 pub const CATALOG_ENTRY: &str = "geoserver_catalog.zip";
@@ -160,38 +175,67 @@ impl GeoServer {
             })
     }
 
-    /// Restores its catalog from a Backup & Restore archive read from
-    /// `archive`: written into the shared folder as `name`, restored with
-    /// the Backup & Restore module (replacing the catalog; settings and
-    /// security as `[geoserver] settings`/`security` say), removed again.
+    /// Checks, before a backup starts, that GeoServer has somewhere to
+    /// write its archive and that its Backup & Restore module answers.
     ///
     /// # Errors
     ///
-    /// The archive cannot be written, or the job fails; GeoServer's catalog
-    /// may then be partly replaced.
-    pub fn restore_catalog(
-        &self,
-        archive: &mut dyn Read,
-        name: &str,
-        progress: &mut dyn FnMut(&Execution),
-    ) -> Result<(), Error> {
-        let local = self.local_folder()?.join(name);
-        let written = fs::File::create(&local).and_then(|mut f| io::copy(archive, &mut f));
-        if let Err(e) = written {
+    /// No folder on GeoServer's side, or no Backup & Restore module.
+    pub fn check_backup(&self) -> Result<(), Error> {
+        self.remote_path("probe")?;
+        self.client.check_backup_restore()
+    }
+
+    /// Copies the Backup & Restore archive at `source` into the shared
+    /// folder under a name of its own, for [`GeoServer::restore_catalog`];
+    /// the copy is removed when dropped. It must stay readable by GeoServer
+    /// (which may run as another user), so it keeps the folder's default
+    /// permissions while the job runs.
+    ///
+    /// # Errors
+    ///
+    /// The folder cannot be written.
+    pub fn share(&self, source: &Path) -> Result<SharedArchive, Error> {
+        let folder = self.local_folder()?;
+        let name = format!(
+            "gnbr-{}-{}-{CATALOG_ENTRY}",
+            std::process::id(),
+            SHARED.fetch_add(1, Ordering::Relaxed)
+        );
+        let local = folder.join(&name);
+        if let Err(e) = fs::copy(source, &local) {
             let _ = fs::remove_file(&local);
             return Err(Error::new(
                 ErrorKind::Target,
                 format!("cannot write {}: {e}", local.display()),
-            ));
+            )
+            .hint("set [geoserver] br_folder to a folder gnbr can write and GeoServer can read"));
         }
+        Ok(SharedArchive {
+            local,
+            remote: self.remote_path(&name)?,
+        })
+    }
+
+    /// Restores its catalog from a shared Backup & Restore archive, as
+    /// GeoNode does: the catalog only (GeoServer's settings and security
+    /// stay the target's), its existing catalog objects removed first
+    /// unless `purge` is false (`--soft-reset`).
+    ///
+    /// # Errors
+    ///
+    /// The job fails; GeoServer's catalog may then be partly replaced.
+    pub fn restore_catalog(
+        &self,
+        archive: &SharedArchive,
+        purge: bool,
+        progress: &mut dyn FnMut(&Execution),
+    ) -> Result<(), Error> {
         let job = RestoreJob {
-            skip_settings: !self.settings.settings,
-            skip_security: !self.settings.security,
-            ..RestoreJob::new(self.remote_path(name)?)
+            purge_resources: purge,
+            ..RestoreJob::new(archive.remote.clone())
         };
-        let result = self.client.run_restore(&job, progress);
-        let _ = fs::remove_file(&local);
-        result.map(drop)
+        self.client.run_restore(&job, progress).map(drop)
     }
 
     /// Tells it to re-read its catalog and configuration from the data directory.

@@ -168,9 +168,19 @@ pub fn list(psql: &str, db: &Database, schemas: &[String]) -> Result<Vec<(Table,
         .collect())
 }
 
+/// What [`dump`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dumped {
+    /// Bytes of SQL.
+    pub bytes: u64,
+    /// Rows in its `COPY` blocks: the rows of the snapshot `pg_dump` read,
+    /// which a restore must find again.
+    pub rows: u64,
+}
+
 /// Writes `table` as plain SQL from `pg_dump` to `out`: its definition with
 /// primary key, indexes, constraints and owned sequences, its rows (its
-/// partitions' too), without owner or grants. Returns the bytes written.
+/// partitions' too), without owner or grants.
 ///
 /// The dump is streamed, never held in memory.
 ///
@@ -183,7 +193,7 @@ pub fn dump(
     db: &Database,
     table: &Table,
     out: &mut dyn Write,
-) -> Result<u64, Error> {
+) -> Result<Dumped, Error> {
     let tables: Vec<&Table> = std::iter::once(table).chain(&table.partitions).collect();
     for table in &tables {
         table.check_name()?;
@@ -209,10 +219,12 @@ pub fn dump(
         Stdio::piped(),
     )?;
     let stderr = collect(child.stderr.take());
+    let mut counted = RowCounter::new(out);
     let copied = match child.stdout.take() {
-        Some(mut stdout) => io::copy(&mut stdout, out),
+        Some(mut stdout) => io::copy(&mut stdout, &mut counted),
         None => Err(io::Error::other("no output pipe")),
     };
+    let rows = counted.rows;
     let bytes = match copied {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -236,7 +248,81 @@ pub fn dump(
         )
         .hint("check that the datastore is reachable and that its user can read the table"));
     }
-    Ok(bytes)
+    Ok(Dumped { bytes, rows })
+}
+
+/// Passes a plain dump through, counting the data lines of its `COPY …
+/// FROM stdin;` blocks (each row is one line; a block ends with `\.`).
+struct RowCounter<'a> {
+    out: &'a mut dyn Write,
+    /// The first bytes of the current line: enough to tell `COPY ` and `\.`.
+    head: Vec<u8>,
+    in_copy: bool,
+    rows: u64,
+}
+
+impl<'a> RowCounter<'a> {
+    fn new(out: &'a mut dyn Write) -> Self {
+        Self {
+            out,
+            head: Vec::with_capacity(5),
+            in_copy: false,
+            rows: 0,
+        }
+    }
+}
+
+impl Write for RowCounter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        for &byte in &buf[..n] {
+            if byte == b'\n' {
+                if self.in_copy {
+                    if self.head == b"\\." {
+                        self.in_copy = false;
+                    } else {
+                        self.rows += 1;
+                    }
+                } else if self.head.starts_with(b"COPY ") {
+                    self.in_copy = true;
+                }
+                self.head.clear();
+            } else if self.head.len() < 5 {
+                self.head.push(byte);
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Checks that the datastore `db` has PostGIS, which the dumps of geometry
+/// tables need.
+///
+/// # Errors
+///
+/// When it has not, or cannot be asked.
+pub fn check_postgis(psql: &str, db: &Database) -> Result<(), Error> {
+    let output = run_script(
+        psql,
+        db,
+        "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'postgis';\n".to_owned(),
+    )
+    .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
+    if output.trim() == "0" {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!("the datastore ({db}) has no PostGIS extension"),
+        )
+        .hint(format!(
+            "run `CREATE EXTENSION postgis;` in database `{}` as a superuser, then restore again",
+            db.name
+        )));
+    }
+    Ok(())
 }
 
 /// Restores dumps into the datastore, one table and one transaction at a
@@ -301,7 +387,7 @@ impl Restorer {
             .hint("check the backup's list of datastore tables"));
         }
         if !self.postgis_checked {
-            self.check_postgis()?;
+            check_postgis(&self.psql, &self.db)?;
             self.postgis_checked = true;
         }
         let moved: Vec<(Table, String)> = self
@@ -439,20 +525,37 @@ impl Restorer {
         })
     }
 
-    /// Drops the aside schemas with the old tables in them, once every
-    /// table was restored.
+    /// Drops the old tables and the aside schemas, once every table was
+    /// restored. Nothing else is dropped with them: when a view or another
+    /// table's foreign key still uses an old table, they all stay.
     ///
     /// # Errors
     ///
-    /// When the database fails; the restored tables stay, and so do the
-    /// aside schemas.
+    /// When the database fails or something still uses an old table; the
+    /// restored tables stay, and so do the aside schemas.
     pub fn finish(self) -> Result<(), Error> {
-        self.drop_asides(String::new()).map_err(|e| {
+        let old: Vec<String> = self
+            .restored
+            .iter()
+            .flat_map(|r| &r.moved)
+            .map(|(old, aside)| format!("{}.{}", ident(aside), ident(&old.name)))
+            .collect();
+        let mut script = String::new();
+        if !old.is_empty() {
+            script.push_str(&format!("DROP TABLE IF EXISTS {};\n", old.join(", ")));
+        }
+        for (_, aside) in &self.asides {
+            script.push_str(&format!("DROP SCHEMA IF EXISTS {};\n", ident(aside)));
+        }
+        if script.is_empty() {
+            return Ok(());
+        }
+        run_script(&self.psql, &self.db, script).map(drop).map_err(|e| {
             context(
                 e,
                 &format!("dropping the old datastore tables ({})", self.db),
             )
-            .hint("drop the gnbr_aside_* schemas by hand (DROP SCHEMA … CASCADE)")
+            .hint("the old tables stay in the gnbr_aside_* schemas: point the views or foreign keys that use them at the restored tables, then DROP SCHEMA … CASCADE")
         })
     }
 
@@ -477,26 +580,6 @@ impl Restorer {
         let aside = format!("{}_{}", self.aside_prefix, self.asides.len() + 1);
         self.asides.push((schema.to_owned(), aside.clone()));
         aside
-    }
-
-    fn check_postgis(&self) -> Result<(), Error> {
-        let output = run_script(
-            &self.psql,
-            &self.db,
-            "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'postgis';\n".to_owned(),
-        )
-        .map_err(|e| context(e, &format!("checking the datastore ({})", self.db)))?;
-        if output.trim() == "0" {
-            return Err(Error::new(
-                ErrorKind::Target,
-                format!("the datastore ({}) has no PostGIS extension", self.db),
-            )
-            .hint(format!(
-                "run `CREATE EXTENSION postgis;` in database `{}` as a superuser, then restore again",
-                self.db.name
-            )));
-        }
-        Ok(())
     }
 
     /// The table named like `table` in the target and its partitions, which
@@ -617,6 +700,8 @@ fn psql_command(psql: &str, db: &Database) -> Command {
         // cannot turn into a connection string.
         .env("PGDATABASE", &db.name)
         .env("PGCLIENTENCODING", "UTF8")
+        // A table someone holds a lock on fails the restore instead of hanging it.
+        .env("PGOPTIONS", "-c lock_timeout=60s")
         .args([
             "--no-psqlrc",
             "--quiet",
@@ -813,5 +898,19 @@ mod tests {
         );
         assert_eq!(error_lines(b""), "no error message");
         assert_eq!(error_lines(b"odd\n"), "odd");
+    }
+
+    #[test]
+    fn copy_rows_are_counted_across_chunks() {
+        let dump = b"CREATE TABLE t (a text);\nCOPY public.t (a) FROM stdin;\nx\n\\.y\n\\N\n\\.\n-- x\nCOPY public.p (a) FROM stdin;\nz\n\\.\n";
+        for chunk in [1, 3, dump.len()] {
+            let mut out = Vec::new();
+            let mut counter = super::RowCounter::new(&mut out);
+            for part in dump.chunks(chunk) {
+                std::io::Write::write_all(&mut counter, part).unwrap();
+            }
+            assert_eq!(counter.rows, 4, "chunks of {chunk}");
+            assert_eq!(out, dump);
+        }
     }
 }

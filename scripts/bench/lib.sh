@@ -1,0 +1,32 @@
+# Shared by the benchmarks: the services of scripts/test-services.sh, a
+# release build of gnbr, a work folder target/bench/$WORK_NAME, and helpers.
+# Sourced from the repository's root.
+scripts/test-services.sh up >/dev/null
+ENV_FILE=$(scripts/test-services.sh env 5.1.1)
+# shellcheck disable=SC1090
+set -a; . "$ENV_FILE"; set +a
+cargo build --release --quiet
+GNBR=$PWD/target/release/gnbr
+WORK=$PWD/target/bench/$WORK_NAME
+rm -rf "$WORK"; mkdir -p "$WORK"
+
+psql_su() { "$GNBR_TEST_PGBIN/psql" -h "$GNBR_TEST_PGHOST" -p "$GNBR_TEST_PGPORT" -U postgres -qAt -c "$1"; }
+fresh_db() {
+    psql_su "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
+    psql_su "CREATE DATABASE $1 TEMPLATE $GNBR_TEST_TEMPLATE_DB OWNER $GNBR_TEST_PGUSER"
+}
+db_url() { echo "postgis://$GNBR_TEST_PGUSER:$GNBR_TEST_PGPASSWORD@$GNBR_TEST_PGHOST:$GNBR_TEST_PGPORT/$1"; }
+settings_for() {  # DIR DB: a settings.ini and env file for gnbr
+    mkdir -p "$1"
+    grep -v '^GNBR_TEST_' "$ENV_FILE" | sed "s#^DATABASE_URL=.*#DATABASE_URL=$(db_url "$2")#; s#^MEDIA_ROOT=.*#MEDIA_ROOT=$1/media#; s#^ASSETS_ROOT=.*#ASSETS_ROOT=$1/assets#" >"$1/gn.env"
+    {
+        printf '[geonode]\npython = %s\nenv_file = gn.env\n\n[fixtures]\n' "$GNBR_TEST_PYTHON"
+        grep -E '^(apps|dumps) =' tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini
+    } >"$1/settings.ini"
+}
+measure() {  # LABEL COMMAND...: prints "LABEL  seconds  peak-RSS-MB"
+    local label=$1; shift
+    /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/$label.log" 2>&1 || { cat "$WORK/$label.log"; exit 1; }
+    read -r secs kb <"$WORK/time"
+    printf '%-34s %8.1f s %9.0f MB\n' "$label" "$secs" "$((kb / 1024))"
+}
