@@ -350,6 +350,23 @@ fn a_catalog_geoserver_fails_to_restore_is_put_back() {
     );
     assert_eq!(services.digest(db, &[]), before_db);
     assert_eq!(services.digest(datastore, &[]), before_datastore);
+
+    // GeoServer restores the catalog, then refuses to reload (reload 1 is
+    // the one before gnbr's catalog backup): the catalog is put back too.
+    let double = Double::start(&["--refuse-reload", "2"]);
+    let catalog_before = catalog_files(double.data_dir());
+    let output = run(&double, &[]);
+    let (_, stderr) = text(&output);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("403"), "{stderr}");
+    assert!(
+        stderr.contains("GeoServer's previous catalog was put back from"),
+        "{stderr}"
+    );
+    assert_eq!(catalog_files(double.data_dir()), catalog_before);
+    assert_eq!(requests(&double, "POST", "rest/br/restore"), 2);
+    assert_eq!(services.digest(db, &[]), before_db);
+    assert_eq!(services.digest(datastore, &[]), before_datastore);
 }
 
 /// The catalog's files of a data directory and their contents.

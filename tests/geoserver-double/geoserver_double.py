@@ -422,8 +422,13 @@ def make_handler(double):
                 with double.lock:
                     if rest == "reload":
                         double.reloads += 1
+                        refused = double.reloads == args.refuse_reload
                     else:
                         double.resets += 1
+                        refused = False
+                if refused:
+                    return self.answer(403, "the double refuses this reload as told (--refuse-reload)",
+                                       content_type="text/plain")
                 return self.answer(200)
             if rest.startswith("br/") and args.no_br:
                 return self.answer(404, "No mapping for %s (no Backup & Restore module)" % path)
@@ -510,6 +515,8 @@ def main():
     parser.add_argument("--outcome", default="COMPLETED",
                         choices=("COMPLETED", "FAILED", "STOPPED", "ABANDONED", "UNKNOWN"),
                         help="how every job ends")
+    parser.add_argument("--refuse-reload", type=int, default=0,
+                        help="answer the Nth reload with 403 (from 1; 0: none)")
     parser.add_argument("--fail-restores", type=int, default=0,
                         help="the first N restore jobs purge, apply half the archive, then fail")
     parser.add_argument("--flaky", type=int, default=0,
