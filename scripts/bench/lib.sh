@@ -5,6 +5,9 @@ scripts/test-services.sh up >/dev/null
 ENV_FILE=$(scripts/test-services.sh env 5.1.1)
 # shellcheck disable=SC1090
 set -a; . "$ENV_FILE"; set +a
+# GeoNode's settings need GEOSERVER_LOCATION; gnbr would take it as the
+# GeoServer to call, and none runs here.
+unset GEOSERVER_LOCATION
 cargo build --release --quiet
 GNBR=$PWD/target/release/gnbr
 WORK=$PWD/target/bench/$WORK_NAME

@@ -461,6 +461,33 @@ fn a_geonode_archives_catalog_is_rewritten_for_the_target() {
         services.pg_port()
     ));
     std::fs::write(&settings, text).unwrap();
+    // A name the backup needs, held by a view: refused before anything is touched.
+    services.psql_as_owner(datastore, "CREATE VIEW legacy AS SELECT 1 AS one");
+    let extra = ["--from-version", "5.1.1", "--dry-run"];
+    let (_, stderr) = expect_code(&restore(dir.path(), &settings, &foreign, &extra), 5);
+    assert!(
+        stderr.contains(r#""public"."legacy" is a view owned by gnbr"#),
+        "{stderr}"
+    );
+    services.psql_as_owner(datastore, "DROP VIEW legacy");
+
+    // A dry run says what will happen, and changes nothing.
+    let extra = ["--from-version", "5.1.1", "--json", "--dry-run"];
+    let (stdout, _) = expect_code(&restore(dir.path(), &settings, &foreign, &extra), 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let planned = &report["geoserver"];
+    assert_eq!(
+        planned["tables_planned"],
+        serde_json::json!(["public.Roads", "public.legacy"]),
+        "{planned}"
+    );
+    assert_eq!(planned["catalog_planned"], true, "{planned}");
+    assert_eq!(requests(&double, "POST", "rest/br/restore"), 0);
+    assert_eq!(
+        services.psql(datastore, r#"SELECT old_column FROM "Roads""#),
+        "old\n"
+    );
+
     let extra = ["--from-version", "5.1.1", "--json"];
     let (stdout, _) = expect_code(&restore(dir.path(), &settings, &foreign, &extra), 0);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();

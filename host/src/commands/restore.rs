@@ -550,6 +550,19 @@ pub fn print_report(report: &RestoreReport, ui: Ui) {
         for line in report.plan.lines() {
             println!("{line}");
         }
+        let geoserver = &report.geoserver;
+        if let Some(server) = &geoserver.server {
+            println!("geoserver {server}");
+        }
+        for table in &geoserver.tables_planned {
+            println!("table     {table}: to restore");
+        }
+        for table in &geoserver.tables_kept {
+            println!("table     {table}: kept (--soft-reset)");
+        }
+        if geoserver.catalog_planned {
+            println!("catalog   to restore by GeoServer's Backup & Restore module");
+        }
         println!("dry run: everything checked, nothing changed");
         return;
     }

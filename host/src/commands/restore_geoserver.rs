@@ -49,10 +49,14 @@ use crate::{
 pub struct GeoServerReport {
     /// The GeoServer called (`GeoServer 2.27.4 at http://…/geoserver/`), if any.
     pub server: Option<String>,
+    /// Datastore tables the restore replaces or adds (known before it runs).
+    pub tables_planned: Vec<String>,
     /// Datastore tables restored, with their rows.
     pub tables: Vec<(String, u64)>,
     /// Datastore tables kept as they were (`--soft-reset`).
     pub tables_kept: Vec<String>,
+    /// Whether GeoServer's Backup & Restore module is to restore the catalog.
+    pub catalog_planned: bool,
     /// Whether the catalog was restored by GeoServer's Backup & Restore module.
     pub catalog_restored: bool,
     /// Whether GeoServer was told to re-read its data directory.
@@ -152,6 +156,7 @@ impl GeoServerRestore {
                 Some(server) => {
                     server.check_restore_folder()?;
                     restore.catalog = true;
+                    restore.report.catalog_planned = true;
                 }
                 None => ui.warn(&format!(
                     "the backup's catalog is in {CATALOG_ENTRY}, which only GeoServer can restore, and settings.ini names no GeoServer: the catalog is left as it is (set [geoserver] url or GEOSERVER_LOCATION)"
@@ -239,11 +244,33 @@ impl GeoServerRestore {
         .into_iter()
         .map(|(table, _)| (table.schema, table.name))
         .collect();
+        let names: Vec<&tables::Table> = found.iter().map(|t| &t.table).collect();
+        let taken: BTreeSet<(String, String)> =
+            tables::conflicts(&settings.database.psql, datastore, &names)?
+                .into_iter()
+                .map(|(table, what)| {
+                    if !args.soft_reset {
+                        ui.warn(&format!("datastore: {table} is {what}"));
+                    }
+                    (table.schema, table.name)
+                })
+                .collect();
         for archived in found {
             let key = (archived.table.schema.clone(), archived.table.name.clone());
-            if args.soft_reset && existing.contains(&key) {
+            if args.soft_reset && (existing.contains(&key) || taken.contains(&key)) {
                 self.report.tables_kept.push(plain_name(&archived.table));
+            } else if taken.contains(&key) {
+                return Err(Error::new(
+                    ErrorKind::Target,
+                    format!(
+                        "the datastore ({datastore}) holds {} names the backup's tables need (such as {}) with objects gnbr cannot move aside (listed above)",
+                        taken.len(),
+                        archived.table
+                    ),
+                )
+                .hint("rename or drop them in the datastore (or restore as their owner), or pass --soft-reset to keep what the datastore has"));
             } else {
+                self.report.tables_planned.push(plain_name(&archived.table));
                 self.tables.push(archived);
             }
         }

@@ -1,7 +1,8 @@
 //! GeoServer: its data directory (what of it a backup carries and how it is
 //! put back), the host-specific values in its catalog (rewritten when the
-//! target differs), and its REST API (core endpoints and the Backup &
-//! Restore module's jobs).
+//! target differs, in the data directory or in a Backup & Restore archive),
+//! its REST API (core endpoints and the Backup & Restore module's jobs),
+//! and the running GeoServer a backup or restore talks to.
 //!
 //! Facts followed: `spec/geoserver.md`. No GeoServer runs on the machines
 //! this is tested on: the REST client is tested against a test double of

@@ -299,6 +299,55 @@ impl Write for RowCounter<'_> {
     }
 }
 
+/// The names of `tables` that `db` holds with something the restoring
+/// user cannot move aside (a view, an index, a sequence, a partition,
+/// another role's table), each with what it is: `a view owned by alice`.
+///
+/// # Errors
+///
+/// When the database cannot be asked.
+pub fn conflicts(
+    psql: &str,
+    db: &Database,
+    tables: &[&Table],
+) -> Result<Vec<(Table, String)>, Error> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = tables
+        .iter()
+        .map(|t| format!("({}, {})", literal(&t.schema), literal(&t.name)))
+        .collect();
+    let script = format!(
+        "SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname, c.relkind::text, \
+         pg_catalog.pg_get_userbyid(c.relowner)) ORDER BY n.nspname, c.relname), '[]') \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE (n.nspname, c.relname) IN (VALUES {}) \
+         AND (c.relkind NOT IN ('r', 'p') OR c.relispartition \
+         OR NOT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE'));\n",
+        names.join(", ")
+    );
+    let output = run_script(psql, db, script)
+        .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
+    let found: Vec<(String, String, String, String)> =
+        serde_json::from_str(output.trim()).map_err(|_| unexpected(psql, &output))?;
+    Ok(found
+        .into_iter()
+        .map(|(schema, name, kind, owner)| {
+            let what = match kind.as_str() {
+                "r" | "p" => "a table (a partition, or another role's)",
+                "v" => "a view",
+                "m" => "a materialized view",
+                "i" | "I" => "an index",
+                "S" => "a sequence",
+                "f" => "a foreign table",
+                _ => "an object",
+            };
+            (Table::new(schema, name), format!("{what} owned by {owner}"))
+        })
+        .collect())
+}
+
 /// Checks that the datastore `db` has PostGIS, which the dumps of geometry
 /// tables need.
 ///
