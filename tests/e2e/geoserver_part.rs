@@ -128,6 +128,13 @@ fn backup_source(
     services.psql_as_owner(&datastore, SOURCE_TABLES);
     let double = Double::start(&[]);
     point_store_at(double.data_dir(), services, &datastore);
+    // GeoNode sets GeoServer's proxy base URL to its public location.
+    let global = double.data_dir().join("global.xml");
+    let xml = std::fs::read_to_string(&global).unwrap().replace(
+        "<charset>UTF-8</charset>",
+        "<charset>UTF-8</charset>\n    <proxyBaseUrl>http://127.0.0.1:9/geoserver/</proxyBaseUrl>",
+    );
+    std::fs::write(global, xml).unwrap();
     let settings = services.settings(dir, &db);
     services.add_datastore(
         dir,
@@ -221,6 +228,9 @@ fn tables_catalog_and_stores_move_to_another_host() {
         Some(double.data_dir()),
         &dir.path().join("shared"),
     );
+    let mut env = std::fs::read_to_string(dir.path().join("gn.env")).unwrap();
+    env.push_str("GEOSERVER_PUBLIC_LOCATION=https://new.example.org/geoserver/\n");
+    std::fs::write(dir.path().join("gn.env"), env).unwrap();
     let (stdout, stderr) = expect_code(&restore(dir.path(), &settings, archive, &["--json"]), 0);
     assert!(!stderr.contains(PASSWORD) && !stdout.contains(PASSWORD));
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -276,6 +286,18 @@ fn tables_catalog_and_stores_move_to_another_host() {
             && c["new"] == ds
             && c["old"] == "gnbr_e2e_gs_moving_ds"),
         "{changes:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["field"] == "proxyBaseUrl"
+                && c["new"] == "https://new.example.org/geoserver/"),
+        "{changes:?}"
+    );
+    let global = std::fs::read_to_string(double.data_dir().join("global.xml")).unwrap();
+    assert!(
+        global.contains("<proxyBaseUrl>https://new.example.org/geoserver/</proxyBaseUrl>"),
+        "{global}"
     );
     assert!(
         changes
@@ -488,8 +510,22 @@ fn a_geonode_archives_catalog_is_rewritten_for_the_target() {
         "old\n"
     );
 
+    // A view of the admin's on a table the restore replaces: said up front,
+    // and neither it nor the old table it uses is dropped.
+    services.psql_as_owner(
+        datastore,
+        r#"CREATE VIEW roads_view AS SELECT * FROM "Roads""#,
+    );
     let extra = ["--from-version", "5.1.1", "--json"];
-    let (stdout, _) = expect_code(&restore(dir.path(), &settings, &foreign, &extra), 0);
+    let (stdout, stderr) = expect_code(&restore(dir.path(), &settings, &foreign, &extra), 0);
+    assert!(
+        stderr.contains(r#"view roads_view uses "Roads", which the restore replaces"#),
+        "{stderr}"
+    );
+    assert_eq!(
+        services.psql(datastore, "SELECT old_column FROM roads_view"),
+        "old\n"
+    );
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let geoserver = &report["geoserver"];
     assert_eq!(geoserver["catalog_restored"], true, "{geoserver}");

@@ -41,6 +41,8 @@ pub struct GeoServerSource {
     pub datadir: Option<String>,
     /// GeoNode's datastore on the source (never its password).
     pub datastore: Option<DatastoreSource>,
+    /// GeoServer's public URL on the source (its `proxyBaseUrl`, as GeoNode sets it).
+    pub public_url: Option<String>,
 }
 
 /// A datastore's connection, without its password.

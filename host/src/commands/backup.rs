@@ -249,6 +249,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
                 database: d.name.clone(),
                 user: d.user.clone(),
             }),
+            public_url: info.geoserver_public_url.clone(),
         });
     }
     writer.finish()?;

@@ -33,7 +33,7 @@ use crate::{
     geoserver::{
         br_archive::{rewrite_archive, save},
         datadir::{self, Class, Selection, StagedDataDir, SwappedDataDir},
-        rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget},
+        rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
         server::{GeoServer, CATALOG_ENTRY},
         Secret,
     },
@@ -273,6 +273,12 @@ impl GeoServerRestore {
                 self.report.tables_planned.push(plain_name(&archived.table));
                 self.tables.push(archived);
             }
+        }
+        let planned: Vec<&tables::Table> = self.tables.iter().map(|t| &t.table).collect();
+        for used in tables::dependents(&settings.database.psql, datastore, &planned)? {
+            ui.warn(&format!(
+                "datastore: {used}, which the restore replaces: it will keep using the old table, which then stays in a gnbr_aside_* schema"
+            ));
         }
         Ok(())
     }
@@ -698,11 +704,11 @@ fn plain_name(table: &tables::Table) -> String {
     format!("{}.{}", table.schema, table.name)
 }
 
-/// The source's data directory path and datastore, moved to the target's.
-/// The source's come from settings.ini (`source_datadir`,
-/// `source_datastore`), else the archive's manifest (GeoNode's archives
-/// record neither); the target's from `[geoserver] datadir` and the target
-/// GeoNode's datastore.
+/// The source's data directory path, GeoServer URL and datastore, moved to
+/// the target's. The source's come from settings.ini (`source_datadir`,
+/// `source_url`, `source_datastore`), else the archive's manifest
+/// (GeoNode's archives record none); the target's from `[geoserver]
+/// datadir` and the target GeoNode's settings.
 fn mapping(input: &BackupReader, settings: &Settings, info: &TargetInfo) -> Mapping {
     let mut mapping = Mapping::default();
     let recorded = input.manifest().and_then(|m| m.geoserver.as_ref());
@@ -716,6 +722,20 @@ fn mapping(input: &BackupReader, settings: &Settings, info: &TargetInfo) -> Mapp
             mapping.paths.push(PathRule {
                 from,
                 to: to.clone(),
+            });
+        }
+    }
+    let source_url = settings
+        .geoserver
+        .source_url
+        .clone()
+        .or_else(|| recorded.and_then(|r| r.public_url.clone()));
+    if let (Some(from), Some(to)) = (source_url, &info.geoserver_public_url) {
+        let (from, to) = (from.trim_end_matches('/'), to.trim_end_matches('/'));
+        if from != to {
+            mapping.urls.push(UrlRule {
+                from: from.to_owned(),
+                to: to.to_owned(),
             });
         }
     }

@@ -118,6 +118,9 @@ pub struct GeoServerSettings {
     /// gnbr's `source_datastore`: `[user@]host[:port]/database` of the
     /// datastore the backup's stores pointed at, likewise.
     pub source_datastore: Option<crate::archive::DatastoreSource>,
+    /// gnbr's `source_url`: GeoServer's public URL on the host the backup
+    /// came from, likewise (rewritten in `proxyBaseUrl` and service URLs).
+    pub source_url: Option<String>,
 }
 
 /// `[fixtures]`: `apps` paired with `dumps`, `migrations` with `manglers`.
@@ -244,6 +247,10 @@ impl Settings {
                     })
                 })
                 .transpose()?,
+            source_url: ini
+                .get("geoserver", "source_url")
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
         };
         if let Some(url) = &geoserver.url {
             let authority = url.split("://").nth(1).unwrap_or(url).split('/').next();

@@ -104,6 +104,12 @@ def datastore_params(settings):
     return connection_params(db) if db else None
 
 
+def geoserver_public_url(settings):
+    """GeoServer's public URL (OGC_SERVER['default']['PUBLIC_LOCATION'], else LOCATION)."""
+    server = (getattr(settings, "OGC_SERVER", {}) or {}).get("default", {})
+    return server.get("PUBLIC_LOCATION") or server.get("LOCATION") or None
+
+
 def info():
     from django.conf import settings
     from django.db import connection
@@ -112,6 +118,7 @@ def info():
         "geonode_version": geonode_version(),
         "database": connection_params(settings.DATABASES["default"]),
         "datastore": datastore_params(settings),
+        "geoserver_public_url": geoserver_public_url(settings),
         "media_root": str(getattr(settings, "MEDIA_ROOT", "") or ""),
         "assets_root": str(getattr(settings, "ASSETS_ROOT", "") or ""),
         "multilang_fields": list(getattr(settings, "MULTILANG_FIELDS", []) or []),

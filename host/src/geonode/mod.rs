@@ -42,6 +42,9 @@ pub struct TargetInfo {
     /// GeoServer's vector layers live; `None` when GeoNode has none.
     #[serde(default)]
     pub datastore: Option<Database>,
+    /// GeoServer's public URL in GeoNode's settings (`OGC_SERVER['default']['PUBLIC_LOCATION']`).
+    #[serde(default)]
+    pub geoserver_public_url: Option<String>,
     /// `MEDIA_ROOT`.
     pub media_root: String,
     /// `ASSETS_ROOT`.

@@ -348,6 +348,47 @@ pub fn conflicts(
         .collect())
 }
 
+/// What else in `db` uses the existing tables named like `tables`: views
+/// (plain or materialized) and other tables' foreign keys, each described
+/// (`view public.roads_view uses "public"."roads"`). A restore moves those
+/// tables aside, and these keep using the old ones.
+///
+/// # Errors
+///
+/// When the database cannot be asked.
+pub fn dependents(psql: &str, db: &Database, tables: &[&Table]) -> Result<Vec<String>, Error> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = tables
+        .iter()
+        .map(|t| format!("({}, {})", literal(&t.schema), literal(&t.name)))
+        .collect();
+    let script = format!(
+        "WITH replaced AS (SELECT c.oid FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE (n.nspname, c.relname) IN (VALUES {})), \
+         uses AS ( \
+         SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END \
+             || v.oid::pg_catalog.regclass::text || ' uses ' || d.refobjid::pg_catalog.regclass::text AS what \
+         FROM pg_catalog.pg_depend d \
+         JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+         JOIN pg_catalog.pg_class v ON v.oid = r.ev_class \
+         WHERE d.refobjid IN (SELECT oid FROM replaced) AND v.oid NOT IN (SELECT oid FROM replaced) \
+         UNION \
+         SELECT 'foreign key ' || co.conname || ' of ' || co.conrelid::pg_catalog.regclass::text \
+             || ' uses ' || co.confrelid::pg_catalog.regclass::text \
+         FROM pg_catalog.pg_constraint co \
+         WHERE co.contype = 'f' AND co.confrelid IN (SELECT oid FROM replaced) \
+         AND co.conrelid NOT IN (SELECT oid FROM replaced)) \
+         SELECT coalesce(jsonb_agg(what ORDER BY what), '[]') FROM uses;\n",
+        names.join(", ")
+    );
+    let output = run_script(psql, db, script)
+        .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
+    serde_json::from_str(output.trim()).map_err(|_| unexpected(psql, &output))
+}
+
 /// Checks that the datastore `db` has PostGIS, which the dumps of geometry
 /// tables need.
 ///
