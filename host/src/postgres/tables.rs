@@ -314,18 +314,14 @@ pub fn conflicts(
     if tables.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<String> = tables
-        .iter()
-        .map(|t| format!("({}, {})", literal(&t.schema), literal(&t.name)))
-        .collect();
     let script = format!(
         "SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname, c.relkind::text, \
          pg_catalog.pg_get_userbyid(c.relowner)) ORDER BY n.nspname, c.relname), '[]') \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE (n.nspname, c.relname) IN (VALUES {}) \
+         WHERE (n.nspname, c.relname) IN ({}) \
          AND (c.relkind NOT IN ('r', 'p') OR c.relispartition \
          OR NOT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE'));\n",
-        names.join(", ")
+        values(tables)
     );
     let output = run_script(psql, db, script)
         .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
@@ -360,14 +356,10 @@ pub fn dependents(psql: &str, db: &Database, tables: &[&Table]) -> Result<Vec<St
     if tables.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<String> = tables
-        .iter()
-        .map(|t| format!("({}, {})", literal(&t.schema), literal(&t.name)))
-        .collect();
     let script = format!(
         "WITH replaced AS (SELECT c.oid FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE (n.nspname, c.relname) IN (VALUES {})), \
+         WHERE (n.nspname, c.relname) IN ({})), \
          uses AS ( \
          SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END \
              || v.oid::pg_catalog.regclass::text || ' uses ' || d.refobjid::pg_catalog.regclass::text AS what \
@@ -382,11 +374,20 @@ pub fn dependents(psql: &str, db: &Database, tables: &[&Table]) -> Result<Vec<St
          WHERE co.contype = 'f' AND co.confrelid IN (SELECT oid FROM replaced) \
          AND co.conrelid NOT IN (SELECT oid FROM replaced)) \
          SELECT coalesce(jsonb_agg(what ORDER BY what), '[]') FROM uses;\n",
-        names.join(", ")
+        values(tables)
     );
     let output = run_script(psql, db, script)
         .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
     serde_json::from_str(output.trim()).map_err(|_| unexpected(psql, &output))
+}
+
+/// `VALUES ('schema', 'name'), …` of `tables`, for `(nspname, relname) IN (…)`.
+fn values(tables: &[&Table]) -> String {
+    let rows: Vec<String> = tables
+        .iter()
+        .map(|t| format!("({}, {})", literal(&t.schema), literal(&t.name)))
+        .collect();
+    format!("VALUES {}", rows.join(", "))
 }
 
 /// Checks that the datastore `db` has PostGIS, which the dumps of geometry
