@@ -43,6 +43,19 @@ impl Ui {
         emit(self.log, self.quiet, &format!("warning: {line}"));
     }
 
+    /// Prints a command's result as JSON with `--json`; returns whether
+    /// the caller should print it as text (neither `--json` nor `--quiet`).
+    pub fn report(&self, report: &impl serde::Serialize) -> bool {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string(report).expect("a report serialises")
+            );
+            return false;
+        }
+        !self.quiet
+    }
+
     /// Progress over `total` bytes.
     pub fn progress(&self, total: u64) -> Progress {
         let terminal = self.log.is_none() && std::io::stderr().is_terminal();

@@ -21,24 +21,33 @@ pub struct KnownVersion {
     pub how: String,
 }
 
-/// Parses a GeoNode version as admins write it (`4.4`, `5.1.1`, `2.0`).
+/// Parses a GeoNode version as admins write it (`4.4`, `5.1.1`, `2.0`) or
+/// as GeoNode reports it (`5.0.0rc1`, `4.4.5.post1`: the release's
+/// `major.minor.patch` counts). `source` says where the text came from
+/// (`given with --from-version`), for the error.
 ///
 /// # Errors
 ///
-/// When it is not one.
-pub fn parse_version(text: &str) -> Result<Version, Error> {
-    let padded = match text.matches('.').count() {
-        0 => format!("{text}.0.0"),
-        1 => format!("{text}.0"),
-        _ => text.to_owned(),
-    };
-    Version::parse(&padded).map_err(|_| {
-        Error::new(
+/// When it does not start with a version.
+pub fn parse_version(text: &str, source: &str) -> Result<Version, Error> {
+    let mut numbers: Vec<u64> = Vec::new();
+    for part in text.trim().split('.').take(3) {
+        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(n) = digits.parse() else { break };
+        numbers.push(n);
+        if digits.len() != part.len() {
+            break; // `0rc1`: the version ends with its number
+        }
+    }
+    match numbers[..] {
+        [major, minor, patch] => Ok(Version::new(major, minor, patch)),
+        [major, minor] => Ok(Version::new(major, minor, 0)),
+        _ => Err(Error::new(
             ErrorKind::Usage,
-            format!("`{text}` is not a GeoNode version"),
+            format!("`{text}` ({source}) is not a GeoNode version"),
         )
-        .hint("write it like 4.4 or 5.1.1")
-    })
+        .hint("pass the version with --from-version (or --to-version), written like 4.4 or 5.1.1")),
+    }
 }
 
 /// The version of the backup in `input`.
@@ -52,13 +61,16 @@ pub fn source_version(
 ) -> Result<Option<KnownVersion>, Error> {
     if let Some(given) = given {
         return Ok(Some(KnownVersion {
-            version: parse_version(given)?,
+            version: parse_version(given, "given with --from-version")?,
             how: "given with --from-version".to_owned(),
         }));
     }
     if let Some(version) = input.manifest().and_then(|m| m.geonode_version.clone()) {
         return Ok(Some(KnownVersion {
-            version: parse_version(&version)?,
+            version: parse_version(
+                &version,
+                &format!("recorded in {}/manifest.json", input.path().display()),
+            )?,
             how: "recorded in the backup's manifest.json".to_owned(),
         }));
     }
@@ -187,8 +199,20 @@ mod tests {
 
     #[test]
     fn versions_parse_as_admins_write_them() {
-        assert_eq!(parse_version("4.4").unwrap(), Version::new(4, 4, 0));
-        assert_eq!(parse_version("5.1.1").unwrap(), Version::new(5, 1, 1));
-        assert!(parse_version("four").is_err());
+        assert_eq!(parse_version("4.4", "t").unwrap(), Version::new(4, 4, 0));
+        assert_eq!(parse_version("5.1.1", "t").unwrap(), Version::new(5, 1, 1));
+        assert_eq!(
+            parse_version("5.0.0rc1", "t").unwrap(),
+            Version::new(5, 0, 0)
+        );
+        assert_eq!(
+            parse_version("4.4.5.post1", "t").unwrap(),
+            Version::new(4, 4, 5)
+        );
+        let error = parse_version("four", "reported by the target GeoNode").unwrap_err();
+        assert!(error
+            .message
+            .contains("`four` (reported by the target GeoNode)"));
+        assert!(parse_version("4", "t").is_err());
     }
 }

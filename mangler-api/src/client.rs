@@ -48,7 +48,11 @@ impl PluginHandle {
     ///
     /// When the plugin refuses the context or panics.
     pub fn open(&self, context: &Context) -> Result<Session, String> {
-        let context = serde_json::to_string(context).map_err(|e| e.to_string())?;
+        let context = Context {
+            host_api: Some(crate::API_VERSION.to_owned()),
+            ..context.clone()
+        };
+        let context = serde_json::to_string(&context).map_err(|e| e.to_string())?;
         let inner = into_result((self.module.open_session())(context.as_str().into()))?;
         let chunked_ends =
             Version::parse(&self.info.api).is_ok_and(|api| api >= Version::new(1, 1, 0));

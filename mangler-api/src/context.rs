@@ -28,6 +28,9 @@ pub struct Context {
     /// 1.1; empty from older hosts): `multilang_fields`, the target's
     /// comma-separated `MULTILANG_FIELDS`.
     pub options: BTreeMap<String, String>,
+    /// The mangler-api version of the host (set by [`crate::client`] since
+    /// 1.1; `None` from 1.0 hosts, which take a fixture's end in one call).
+    pub host_api: Option<String>,
 }
 
 impl Context {

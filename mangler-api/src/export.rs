@@ -85,12 +85,18 @@ extern "C" fn open_session<P: Plugin>(context: RStr<'_>) -> RResult<SessionBox, 
         let context: Context = serde_json::from_str(context.as_str())
             .map_err(|e| format!("plugin `{}`: unreadable run context: {e}", info.name))?;
         let plugin = P::open(&context).map_err(|e| format!("plugin `{}`: {e}", info.name))?;
+        let chunked_ends = context
+            .host_api
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok())
+            .is_some_and(|v| v >= semver::Version::new(1, 1, 0));
         Ok(AbiSession_TO::from_value(
             SessionAdapter {
                 plugin,
                 info,
                 calls: 0,
                 poisoned: None,
+                chunked_ends,
                 ending: Ending::Idle,
             },
             TD_Opaque,
@@ -107,15 +113,20 @@ struct SessionAdapter<P> {
     info: PluginInfo,
     calls: u64,
     poisoned: Option<String>,
+    /// Whether the host takes a fixture's end chunk by chunk (mangler-api
+    /// 1.1 hosts, which say so in the context); older hosts call
+    /// `end_fixture` once and get everything.
+    chunked_ends: bool,
     ending: Ending,
 }
 
-/// Where a fixture's end stands: the host calls `end_fixture` until it gets
-/// an empty batch, and the plugin's own `end_fixture` runs once.
+/// Where a fixture's end stands, for the mangler named: the host calls
+/// `end_fixture` until it gets an empty batch, and the plugin's own
+/// `end_fixture` runs once.
 enum Ending {
     Idle,
-    Draining(LaterObjects),
-    Drained,
+    Draining(String, LaterObjects),
+    Drained(String),
 }
 
 /// Objects handed to the host per `end_fixture` call.
@@ -189,19 +200,25 @@ impl<P: Plugin> AbiSession for SessionAdapter<P> {
 
     fn end_fixture(&mut self, mangler: RStr<'_>) -> RResult<Batch, RString> {
         let name = mangler.as_str();
+        // Leftovers of another mangler's end are never handed to this one.
         let mut later = match std::mem::replace(&mut self.ending, Ending::Idle) {
-            Ending::Drained => return RResult::ROk(Batch::default()),
-            Ending::Draining(later) => Some(later),
-            Ending::Idle => None,
+            Ending::Drained(of) if of == name => return RResult::ROk(Batch::default()),
+            Ending::Draining(of, later) if of == name => Some(later),
+            _ => None,
         };
         let first = later.is_none();
+        let chunk_size = if self.chunked_ends {
+            END_CHUNK
+        } else {
+            usize::MAX
+        };
         let result = self.call(name, None, |plugin, _, out| {
             if first {
                 plugin.end_fixture(name, out).map_err(|e| e.to_string())?;
                 later = out.later.take();
             }
             if let Some(objects) = &mut later {
-                let room = END_CHUNK.saturating_sub(out.objects.len());
+                let room = chunk_size.saturating_sub(out.objects.len());
                 let chunk: Vec<FixtureObject> = objects.take(room).collect();
                 if chunk.len() < room {
                     later = None;
@@ -214,9 +231,10 @@ impl<P: Plugin> AbiSession for SessionAdapter<P> {
         });
         if let RResult::ROk(batch) = &result {
             self.ending = match later {
-                Some(later) => Ending::Draining(later),
+                Some(later) => Ending::Draining(name.to_owned(), later),
+                None if !self.chunked_ends => Ending::Idle,
                 None if batch.objects.is_empty() && batch.notes.is_empty() => Ending::Idle,
-                None => Ending::Drained,
+                None => Ending::Drained(name.to_owned()),
             };
         }
         result
@@ -293,4 +311,91 @@ fn install_panic_hook() {
             }
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use abi_stable::std_types::RStr;
+
+    use super::open_session;
+    use crate::{Context, FixtureObject, ManglerError, ManglerInfo, Output, Plugin, PluginInfo};
+
+    /// At the end of mangler `a`'s fixture: 3 objects, then 2500 made on demand.
+    struct Ender;
+
+    fn object(pk: i64) -> FixtureObject {
+        FixtureObject::new("app.model", pk, serde_json::Map::new())
+    }
+
+    impl Plugin for Ender {
+        fn info() -> PluginInfo {
+            PluginInfo {
+                name: "ender".to_owned(),
+                version: "1.0.0".to_owned(),
+                from: "*".to_owned(),
+                to: "1.0.0".to_owned(),
+                summary: String::new(),
+                api: String::new(),
+                manglers: ["a", "b"]
+                    .map(|name| ManglerInfo {
+                        name: name.to_owned(),
+                        models: vec!["app.model".to_owned()],
+                        summary: String::new(),
+                        emits: Vec::new(),
+                    })
+                    .into(),
+            }
+        }
+
+        fn open(_: &Context) -> Result<Self, ManglerError> {
+            Ok(Ender)
+        }
+
+        fn mangle(
+            &mut self,
+            _: &str,
+            object: FixtureObject,
+            out: &mut Output,
+        ) -> Result<(), ManglerError> {
+            out.emit(object);
+            Ok(())
+        }
+
+        fn end_fixture(&mut self, mangler: &str, out: &mut Output) -> Result<(), ManglerError> {
+            if mangler == "a" {
+                (0..3).for_each(|pk| out.emit(object(pk)));
+                out.emit_all((3..2503).map(object));
+            }
+            Ok(())
+        }
+    }
+
+    /// The objects of each `end_fixture` call for `a` until an empty one
+    /// (at most `calls`), then of one call for `b`.
+    fn ends(host_api: Option<&str>, calls: usize) -> (Vec<usize>, usize) {
+        let context = Context {
+            host_api: host_api.map(str::to_owned),
+            ..Context::default()
+        };
+        let context = serde_json::to_string(&context).unwrap();
+        let mut session = open_session::<Ender>(RStr::from(context.as_str())).unwrap();
+        let mut sizes = Vec::new();
+        for _ in 0..calls {
+            let n = session.end_fixture(RStr::from("a")).unwrap().objects.len();
+            sizes.push(n);
+            if n == 0 {
+                break;
+            }
+        }
+        let b = session.end_fixture(RStr::from("b")).unwrap().objects.len();
+        (sizes, b)
+    }
+
+    #[test]
+    fn a_fixture_end_comes_in_chunks_to_a_1_1_host_and_whole_to_older_ones() {
+        assert_eq!(ends(Some("1.1.0"), 10), (vec![1024, 1024, 455, 0], 0));
+        // A 1.0 host calls once per mangler: nothing is lost, nothing is
+        // left over for the next mangler's fixture.
+        assert_eq!(ends(None, 1), (vec![2503], 0));
+    }
 }

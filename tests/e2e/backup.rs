@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, path::PathBuf, sync::OnceLock};
 
 use crate::{
     geonode::Services,
-    support::{expect_code, gnbr, repo},
+    support::{backup, expect_code, repo, restore},
 };
 
 /// The source instance: GeoNode's initial data and test content, plus
@@ -101,17 +101,7 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     let source_dir = source(&services);
     let settings = services.settings(source_dir, SOURCE_DB);
     let backups = source_dir.join("gnbr-backups");
-    let args = [
-        "-c",
-        settings.to_str().unwrap(),
-        "backup",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-        "--json",
-        "-f",
-    ];
-    let (stdout, _) = expect_code(&gnbr(source_dir, &args), 0);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (report, _) = backup(source_dir, &settings, &backups, &[]);
     let archive = PathBuf::from(report["archive"].as_str().unwrap());
     for sidecar in ["md5", "ini"] {
         assert!(
@@ -129,16 +119,10 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     let dir = tempfile::tempdir().unwrap();
     services.fresh_db("gnbr_e2e_roundtrip");
     let target = services.settings(dir.path(), "gnbr_e2e_roundtrip");
-    let args = [
-        "-c",
-        target.to_str().unwrap(),
-        "restore",
-        "--backup-file",
-        archive.to_str().unwrap(),
-        "-f",
-        "--no-snapshot",
-    ];
-    expect_code(&gnbr(dir.path(), &args), 0);
+    expect_code(
+        &restore(dir.path(), &target, &archive, &["--no-snapshot"]),
+        0,
+    );
     assert_eq!(
         differences(&services, SOURCE_DB, "gnbr_e2e_roundtrip"),
         BTreeSet::new(),
@@ -183,18 +167,7 @@ fn archives_cross_between_gnbr_and_geonodes_own_tools() {
 
     // gnbr's archive, restored by GeoNode's own restore.
     let backups = source_dir.join("gnbr-backups-for-geonode");
-    let args = [
-        "-c",
-        settings.to_str().unwrap(),
-        "backup",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-        "--skip-geoserver",
-        "--json",
-        "-f",
-    ];
-    let (stdout, _) = expect_code(&gnbr(source_dir, &args), 0);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (report, _) = backup(source_dir, &settings, &backups, &["--skip-geoserver"]);
     let ours = PathBuf::from(report["archive"].as_str().unwrap());
     let dir = tempfile::tempdir().unwrap();
     services.fresh_db("gnbr_e2e_by_geonode_restore");
@@ -217,19 +190,48 @@ fn archives_cross_between_gnbr_and_geonodes_own_tools() {
     );
     services.fresh_db("gnbr_e2e_of_geonode_backup");
     let target = services.settings(dir.path(), "gnbr_e2e_of_geonode_backup");
-    let args = [
-        "-c",
-        target.to_str().unwrap(),
-        "restore",
-        "--backup-file",
-        theirs.to_str().unwrap(),
-        "-f",
-        "--no-snapshot",
-    ];
-    expect_code(&gnbr(dir.path(), &args), 0);
+    expect_code(
+        &restore(dir.path(), &target, &theirs, &["--no-snapshot"]),
+        0,
+    );
     assert_eq!(
         differences(&services, SOURCE_COPY_DB, "gnbr_e2e_of_geonode_backup"),
         BTreeSet::new(),
         "gnbr's restore of GeoNode's archive"
     );
+}
+
+#[test]
+fn an_app_the_geonode_lacks_is_refused_before_anything_is_written() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    services.fresh_db("gnbr_e2e_unknown_app");
+    let settings = services.settings(dir.path(), "gnbr_e2e_unknown_app");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let text = text.replacen("apps = ", "apps = nosuchapp,", 1).replacen(
+        "dumps = ",
+        "dumps = nosuchapp,",
+        1,
+    );
+    std::fs::write(&settings, text).unwrap();
+    let backups = dir.path().join("backups");
+    let output = crate::support::gnbr(
+        dir.path(),
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "backup",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ],
+    );
+    let (_, stderr) = expect_code(&output, 5);
+    assert!(
+        stderr.contains("[fixtures] apps names `nosuchapp`, which this GeoNode does not have"),
+        "{stderr}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&backups)
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "{written:?}");
 }

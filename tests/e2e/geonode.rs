@@ -180,16 +180,36 @@ impl Services {
 
     /// [`Services::python`] with arguments; returns the standard output.
     pub fn python_with_args(&self, dir: &Path, db: &str, script: &Path, args: &[&str]) -> String {
-        let output = Command::new(self.var("GNBR_TEST_PYTHON"))
-            .arg(script)
+        let args: Vec<&std::ffi::OsStr> = std::iter::once(script.as_os_str())
+            .chain(args.iter().map(std::ffi::OsStr::new))
+            .collect();
+        self.run_in_django(
+            "GNBR_TEST_PYTHON",
+            &args,
+            dir,
+            db,
+            &script.display().to_string(),
+        )
+    }
+
+    /// Runs `program args` in GeoNode's environment pointed at `db`, which
+    /// must succeed (`what` names it in the failure); returns its stdout.
+    fn run_in_django(
+        &self,
+        program: &str,
+        args: &[&std::ffi::OsStr],
+        dir: &Path,
+        db: &str,
+        what: &str,
+    ) -> String {
+        let output = Command::new(self.var(program))
             .args(args)
             .envs(self.django_env(dir, db))
             .output()
-            .expect("python runs");
+            .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
         assert!(
             output.status.success(),
-            "{} failed:\n{}",
-            script.display(),
+            "{what} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -198,19 +218,22 @@ impl Services {
     /// Runs GeoNode's own `backup` of `db` into `backup_dir`; returns the archive.
     pub fn geonode_backup(&self, dir: &Path, db: &str, backup_dir: &Path) -> PathBuf {
         std::fs::create_dir_all(backup_dir).unwrap();
-        let output = Command::new(self.var("GNBR_TEST_DJANGO_ADMIN"))
-            .args(["backup", "--backup-dir"])
-            .arg(backup_dir)
-            .arg("-c")
-            .arg(repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"))
-            .args(["--skip-geoserver", "-f"])
-            .envs(self.django_env(dir, db))
-            .output()
-            .expect("django-admin runs");
-        assert!(
-            output.status.success(),
-            "GeoNode's backup failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        let settings =
+            repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini");
+        self.run_in_django(
+            "GNBR_TEST_DJANGO_ADMIN",
+            &[
+                "backup".as_ref(),
+                "--backup-dir".as_ref(),
+                backup_dir.as_os_str(),
+                "-c".as_ref(),
+                settings.as_os_str(),
+                "--skip-geoserver".as_ref(),
+                "-f".as_ref(),
+            ],
+            dir,
+            db,
+            "GeoNode's backup",
         );
         std::fs::read_dir(backup_dir)
             .unwrap()
@@ -331,15 +354,12 @@ impl Services {
 
     /// Runs GeoNode's own `migrate` on `db`: the in-place upgrade path.
     pub fn migrate_in_place(&self, dir: &Path, db: &str) {
-        let output = Command::new(self.var("GNBR_TEST_DJANGO_ADMIN"))
-            .args(["migrate", "--noinput"])
-            .envs(self.django_env(dir, db))
-            .output()
-            .expect("django-admin runs");
-        assert!(
-            output.status.success(),
-            "migrate failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        self.run_in_django(
+            "GNBR_TEST_DJANGO_ADMIN",
+            &["migrate".as_ref(), "--noinput".as_ref()],
+            dir,
+            db,
+            "GeoNode's migrate",
         );
     }
 
@@ -360,19 +380,23 @@ impl Services {
 
     /// Runs GeoNode's own `restore` of `archive` into `db`.
     pub fn geonode_restore(&self, dir: &Path, db: &str, archive: &Path) {
-        let output = Command::new(self.var("GNBR_TEST_DJANGO_ADMIN"))
-            .args(["restore", "--backup-file"])
-            .arg(archive)
-            .arg("-c")
-            .arg(repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"))
-            .args(["--skip-geoserver", "--skip-read-only", "-f"])
-            .envs(self.django_env(dir, db))
-            .output()
-            .expect("django-admin runs");
-        assert!(
-            output.status.success(),
-            "GeoNode's restore failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        let settings =
+            repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini");
+        self.run_in_django(
+            "GNBR_TEST_DJANGO_ADMIN",
+            &[
+                "restore".as_ref(),
+                "--backup-file".as_ref(),
+                archive.as_os_str(),
+                "-c".as_ref(),
+                settings.as_os_str(),
+                "--skip-geoserver".as_ref(),
+                "--skip-read-only".as_ref(),
+                "-f".as_ref(),
+            ],
+            dir,
+            db,
+            "GeoNode's restore",
         );
     }
 }

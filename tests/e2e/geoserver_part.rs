@@ -12,7 +12,7 @@ use std::{
 use crate::{
     geonode::Services,
     geoserver::{Double, PASSWORD},
-    support::{expect_code, gnbr, restore, text},
+    support::{backup, expect_code, restore, text},
 };
 
 /// The source's datastore: a mixed-case table with a serial primary key, a
@@ -148,21 +148,11 @@ fn backup_source(
         &dir.join("shared"),
     );
     let backups = dir.join("backups");
-    let args = [
-        "-c",
-        settings.to_str().unwrap(),
-        "backup",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-        "--json",
-        "-f",
-    ];
-    let (stdout, stderr) = expect_code(&gnbr(dir, &args), 0);
+    let (report, stderr) = backup(dir, &settings, &backups, &[]);
     assert!(!stderr.contains(PASSWORD), "{stderr}");
     assert_eq!(requests(&double, "PUT", "rest/reset"), 1);
     assert_eq!(requests(&double, "PUT", "rest/reload"), 1);
     assert_eq!(requests(&double, "POST", "rest/br/backup"), 1);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     (PathBuf::from(report["archive"].as_str().unwrap()), report)
 }
 

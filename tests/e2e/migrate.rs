@@ -38,7 +38,6 @@ fn write_zip(path: &Path, entries: &[(&str, &[u8])]) {
 #[test]
 fn what_no_mangler_touches_comes_out_byte_for_byte_zip_to_zip() {
     let dir = tempfile::tempdir().unwrap();
-    settings_with(dir.path(), "gn24_to_24.DefaultMangler");
     fs::write(dir.path().join("settings.ini"), "[fixtures]\napps = base.link,base.resourcebase\ndumps = links,resourcebases\nmigrations = base.resourcebase\nmanglers = gn24_to_24.DefaultMangler\n").unwrap();
     let resources = br#"[{"model": "base.resourcebase", "pk": 5, "fields": {"title": "\u00e9t\u00e9", "x": 2.50}}]"#;
     write_zip(

@@ -11,7 +11,7 @@ use assert_cmd::cargo::CommandCargoExt;
 
 use crate::{
     geonode::{gn511_archive, Services},
-    support::{expect_code, gnbr},
+    support::{expect_code, gnbr, restore},
 };
 
 const RUN_FAILED: i32 = 1;
@@ -54,16 +54,7 @@ fn gnbr_restore_equals_geonodes_own_restore_table_by_table() {
     std::fs::create_dir_all(&by_gnbr).unwrap();
     std::fs::create_dir_all(&by_geonode).unwrap();
     let settings = services.settings(&by_gnbr, "gnbr_e2e_by_gnbr");
-    let args = [
-        "-c",
-        settings.to_str().unwrap(),
-        "restore",
-        "--backup-file",
-        archive.to_str().unwrap(),
-        "-f",
-        "--json",
-    ];
-    let (stdout, _) = expect_code(&gnbr(&by_gnbr, &args), 0);
+    let (stdout, _) = expect_code(&restore(&by_gnbr, &settings, &archive, &["--json"]), 0);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(
         report["snapshot"].as_str().unwrap().ends_with(".dump"),
@@ -120,21 +111,7 @@ fn a_foreign_key_pointing_nowhere_changes_nothing() {
     services.fresh_db("gnbr_e2e_fk");
     let settings = services.settings(dir.path(), "gnbr_e2e_fk");
     let settings = settings.to_str().unwrap();
-    expect_code(
-        &gnbr(
-            dir.path(),
-            &[
-                "-c",
-                settings,
-                "restore",
-                "--backup-file",
-                good.to_str().unwrap(),
-                "-f",
-                "--no-snapshot",
-            ],
-        ),
-        0,
-    );
+    expect_code(&restore(dir.path(), settings, &good, &["--no-snapshot"]), 0);
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     std::fs::write(dir.path().join("media/keep.txt"), "precious").unwrap();
     std::fs::create_dir_all(dir.path().join("gs_data/workspaces/old")).unwrap();
@@ -198,18 +175,7 @@ fn gnbr_killed_in_the_middle_of_the_load_changes_nothing() {
     services.fresh_db("gnbr_e2e_kill");
     let settings = services.settings(dir.path(), "gnbr_e2e_kill");
     expect_code(
-        &gnbr(
-            dir.path(),
-            &[
-                "-c",
-                settings.to_str().unwrap(),
-                "restore",
-                "--backup-file",
-                archive.to_str().unwrap(),
-                "-f",
-                "--no-snapshot",
-            ],
-        ),
+        &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
         0,
     );
     let before = services.digest("gnbr_e2e_kill", &[]);
@@ -325,36 +291,10 @@ fn safety_checks_refuse_before_anything_changes() {
     );
 
     expect_code(
-        &gnbr(
-            dir.path(),
-            &[
-                "-c",
-                settings,
-                "restore",
-                "--backup-file",
-                archive,
-                "-f",
-                "-l",
-                "--no-snapshot",
-            ],
-        ),
+        &restore(dir.path(), settings, archive, &["-l", "--no-snapshot"]),
         0,
     );
-    let (_, stderr) = expect_code(
-        &gnbr(
-            dir.path(),
-            &[
-                "-c",
-                settings,
-                "restore",
-                "--backup-file",
-                archive,
-                "-f",
-                "-l",
-            ],
-        ),
-        REFUSED,
-    );
+    let (_, stderr) = expect_code(&restore(dir.path(), settings, archive, &["-l"]), REFUSED);
     assert!(
         stderr.contains("was already restored into this target"),
         "{stderr}"
@@ -364,19 +304,7 @@ fn safety_checks_refuse_before_anything_changes() {
     // overwrite rows: the row counts catch it and the load is rolled back.
     let restored = services.digest("gnbr_e2e_checks", &[]);
     let (_, stderr) = expect_code(
-        &gnbr(
-            dir.path(),
-            &[
-                "-c",
-                settings,
-                "restore",
-                "--backup-file",
-                archive,
-                "-f",
-                "--merge",
-                "--no-snapshot",
-            ],
-        ),
+        &restore(dir.path(), settings, archive, &["--merge", "--no-snapshot"]),
         RUN_FAILED,
     );
     assert!(stderr.contains("overwrote existing rows"), "{stderr}");

@@ -30,17 +30,44 @@ pub fn gnbr(cwd: &Path, args: &[&str]) -> Output {
 }
 
 /// `gnbr -c SETTINGS restore --backup-file ARCHIVE -f EXTRA...`, run in `cwd`.
-pub fn restore(cwd: &Path, settings: &Path, archive: &Path, extra: &[&str]) -> Output {
+pub fn restore(
+    cwd: &Path,
+    settings: impl AsRef<Path>,
+    archive: impl AsRef<Path>,
+    extra: &[&str],
+) -> Output {
     let mut args = vec![
         "-c",
-        settings.to_str().unwrap(),
+        settings.as_ref().to_str().unwrap(),
         "restore",
         "--backup-file",
-        archive.to_str().unwrap(),
+        archive.as_ref().to_str().unwrap(),
         "-f",
     ];
     args.extend(extra);
     gnbr(cwd, &args)
+}
+
+/// `gnbr -c SETTINGS backup --backup-dir DIR --json -f EXTRA...`, run in
+/// `cwd`, which must succeed: its JSON report, and its stderr.
+pub fn backup(
+    cwd: &Path,
+    settings: impl AsRef<Path>,
+    backup_dir: impl AsRef<Path>,
+    extra: &[&str],
+) -> (serde_json::Value, String) {
+    let mut args = vec![
+        "-c",
+        settings.as_ref().to_str().unwrap(),
+        "backup",
+        "--backup-dir",
+        backup_dir.as_ref().to_str().unwrap(),
+        "--json",
+        "-f",
+    ];
+    args.extend(extra);
+    let (stdout, stderr) = expect_code(&gnbr(cwd, &args), 0);
+    (serde_json::from_str(&stdout).unwrap(), stderr)
 }
 
 /// Text of a process's stdout and stderr.

@@ -15,7 +15,49 @@ pub use pipe::write_in_background;
 pub use reader::{hex, BackupReader, EntryInfo};
 pub use writer::{BackupWriter, EntryWriter};
 
+use std::{fs::File, io::Read, path::Path};
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
 use crate::errors::{Error, ErrorKind};
+
+/// A file's checksums, hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSums {
+    /// sha256, as gnbr's manifest and restore log record archives.
+    pub sha256: String,
+    /// md5, as GeoNode's `<archive>.md5` sidecar holds it.
+    pub md5: String,
+}
+
+/// The sha256 and md5 of the file at `path`, read once.
+///
+/// # Errors
+///
+/// When it cannot be read (an [`ErrorKind::Input`] error naming it).
+pub fn file_sums(path: &Path) -> Result<FileSums, Error> {
+    let unreadable = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Input,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let mut file = File::open(path).map_err(unreadable)?;
+    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(unreadable)?;
+        if n == 0 {
+            return Ok(FileSums {
+                sha256: hex(&sha.finalize()),
+                md5: hex(&md5.finalize()),
+            });
+        }
+        sha.update(&buf[..n]);
+        md5.update(&buf[..n]);
+    }
+}
 
 /// Checks that an entry name stays inside the backup: relative, `/`-separated,
 /// no `..`, no empty or `.` components.

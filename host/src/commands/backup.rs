@@ -5,19 +5,18 @@
 use std::{
     ffi::CString,
     fs::{self, File, OpenOptions},
-    io::{self, Read, Write},
+    io::{self, Write},
     os::unix::{ffi::OsStrExt, fs::OpenOptionsExt},
     path::{Path, PathBuf},
     time::Instant,
 };
 
-use md5::{Digest, Md5};
 use serde::Serialize;
 
 use crate::{
-    archive::{hex, write_in_background, BackupWriter, DatastoreSource, GeoServerSource},
+    archive::{file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource},
     cli::{BackupArgs, GlobalArgs},
-    commands::{datastore, fixture_pass::write_error, load_settings},
+    commands::{datastore, fixture_pass::write_error, load_settings_warned},
     errors::{Error, ErrorKind},
     fixtures,
     geonode::GeoNode,
@@ -64,23 +63,10 @@ pub struct BackupReport {
 /// archive is left.
 pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
-    let settings = load_settings(global)?;
-    for warning in &settings.warnings {
-        ui.warn(warning);
-    }
+    let settings = load_settings_warned(global, ui)?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
-    if !info.reachable {
-        return Err(Error::new(
-            ErrorKind::Target,
-            format!(
-                "the target's {} cannot be reached: {}",
-                info.database,
-                info.problem.as_deref().unwrap_or("no answer")
-            ),
-        )
-        .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"));
-    }
+    info.ensure_reachable()?;
     let vector_tables = info
         .datastore
         .as_ref()
@@ -177,9 +163,21 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         ("uploaded", &info.media_root),
         ("assets", &info.assets_root),
     ] {
-        if !root.is_empty() && Path::new(root).is_dir() {
+        if root.is_empty() {
+            continue;
+        }
+        if Path::new(root).is_dir() {
             ui.info(&format!("adding {root} as {prefix}/"));
             report.files += add_folder(&mut writer, Path::new(root), prefix)?;
+        } else {
+            ui.warn(&format!(
+                "{root}, the GeoNode's {} folder, is not there: the archive has no {prefix}/",
+                if prefix == "uploaded" {
+                    "MEDIA_ROOT"
+                } else {
+                    "ASSETS_ROOT"
+                }
+            ));
         }
     }
     if let Some(dir) = geoserver_data_dir(args, &settings) {
@@ -253,7 +251,12 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         });
     }
     writer.finish()?;
-    let md5 = md5_of(&archive)?;
+    let md5 = file_sums(&archive)
+        .map_err(|e| Error {
+            kind: ErrorKind::Run,
+            ..e
+        })?
+        .md5;
     write_private(&report.md5_file, md5.as_bytes())?;
     write_private(&report.ini_file, settings.geonode_ini().as_bytes())?;
     report.bytes = fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
@@ -356,29 +359,6 @@ fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Er
     sink.close().map(drop).map_err(|e| write_error(name, &e))
 }
 
-fn md5_of(path: &Path) -> Result<String, Error> {
-    let mut file = File::open(path).map_err(|e| {
-        Error::new(
-            ErrorKind::Run,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut md5 = Md5::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-        if n == 0 {
-            return Ok(hex(&md5.finalize()));
-        }
-        md5.update(&buf[..n]);
-    }
-}
-
 /// Writes a file readable by its owner only: the archive's sidecars describe
 /// an archive that holds password hashes.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
@@ -404,14 +384,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Prints the report.
 pub fn print_report(report: &BackupReport, ui: Ui) {
-    if ui.json {
-        println!(
-            "{}",
-            serde_json::to_string(report).expect("a report serialises")
-        );
-        return;
-    }
-    if ui.quiet {
+    if !ui.report(report) {
         return;
     }
     let objects: u64 = report.fixtures.iter().map(|(_, n)| n).sum();

@@ -12,7 +12,7 @@ use crate::{
     commands::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
-        load_settings,
+        load_settings_warned,
         planning::{choose, run_context, target_known},
         plugins::print_table,
     },
@@ -53,10 +53,7 @@ pub struct MigrateReport {
 /// the output is never left half-written.
 pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateReport, Error> {
     let started = Instant::now();
-    let settings = load_settings(global)?;
-    for warning in &settings.warnings {
-        ui.warn(warning);
-    }
+    let settings = load_settings_warned(global, ui)?;
     let registry = discover_plugins(global, Some(&settings), ui);
     let mut input = BackupReader::open(&args.backup_file)?;
     let source = source_version(&mut input, args.from_version.as_deref())?;
@@ -188,14 +185,7 @@ fn copy_error(backup: &std::path::Path, entry: &str, err: &io::Error) -> Error {
 
 /// Prints the report: one row per fixture, then notes.
 pub fn print_report(report: &MigrateReport, ui: Ui) {
-    if ui.json {
-        println!(
-            "{}",
-            serde_json::to_string(report).expect("a report serialises")
-        );
-        return;
-    }
-    if ui.quiet {
+    if !ui.report(report) {
         return;
     }
     let rows: Vec<[String; 6]> = report

@@ -41,6 +41,19 @@ pub fn load_settings(global: &GlobalArgs) -> Result<Settings, Error> {
     Settings::load(&path)
 }
 
+/// [`load_settings`] for a run: their warnings go to `ui` first.
+///
+/// # Errors
+///
+/// As [`load_settings`].
+pub fn load_settings_warned(global: &GlobalArgs, ui: Ui) -> Result<Settings, Error> {
+    let settings = load_settings(global)?;
+    for warning in &settings.warnings {
+        ui.warn(warning);
+    }
+    Ok(settings)
+}
+
 /// The plugins on the search path of these options and settings; files
 /// that are not usable plugins are warned about, one line each.
 pub fn discover_plugins(global: &GlobalArgs, settings: Option<&Settings>, ui: Ui) -> Registry {

@@ -144,7 +144,7 @@ pub fn run_context(
 /// The target version as a [`KnownVersion`].
 pub fn target_known(version: &str, how: &str) -> Result<KnownVersion, Error> {
     Ok(KnownVersion {
-        version: crate::versions::parse_version(version)?,
+        version: crate::versions::parse_version(version, how)?,
         how: how.to_owned(),
     })
 }

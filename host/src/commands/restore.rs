@@ -7,22 +7,23 @@
 use std::{
     collections::BTreeMap,
     fs::File,
-    io::{self, BufRead, IsTerminal, Read, Write},
+    io::{self, BufRead, IsTerminal, Write},
     path::{Path, PathBuf},
     time::Instant,
 };
 
-use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    archive::{hex, stage_folder, BackupReader, BackupWriter, StagedFolder, SwappedFolder},
+    archive::{
+        file_sums, hex, stage_folder, BackupReader, BackupWriter, StagedFolder, SwappedFolder,
+    },
     cli::{GlobalArgs, RestoreArgs},
     commands::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, FixtureReport},
-        load_settings,
+        load_settings_warned,
         planning::{choose, run_context, target_known, Plan},
         restore_geoserver::{GeoServerReport, GeoServerRestore},
     },
@@ -91,10 +92,7 @@ pub struct FolderReport {
 /// Any check or step that fails; the target is then as it was.
 pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreReport, Error> {
     let started = Instant::now();
-    let settings = load_settings(global)?;
-    for warning in &settings.warnings {
-        ui.warn(warning);
-    }
+    let settings = load_settings_warned(global, ui)?;
     let archive = archive_path(args)?;
     let sha256 = check_archive_sums(&archive)?;
     let target = GeoNode::new(&settings.geonode)?;
@@ -187,13 +185,23 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         dry_run: args.dry_run,
         seconds: 0.0,
     };
-    let folders = [
+    // The folders the backup holds, each with the target's folder for it.
+    let folders: Vec<(&str, &String, &str)> = [
         ("uploaded/", &info.media_root, "MEDIA_ROOT"),
         ("assets/", &info.assets_root, "ASSETS_ROOT"),
-    ];
+    ]
+    .into_iter()
+    .filter(|(prefix, _, _)| input.entries().iter().any(|e| e.name.starts_with(prefix)))
+    .collect();
+    if let Some((prefix, _, name)) = folders.iter().find(|(_, root, _)| root.is_empty()) {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!("the backup has {prefix} but the target has no {name}"),
+        )
+        .hint(format!("set {name} in the target GeoNode's settings")));
+    }
     let replaced: Vec<String> = folders
         .iter()
-        .filter(|(prefix, _, _)| input.entries().iter().any(|e| e.name.starts_with(prefix)))
         .map(|(_, root, name)| format!("{name} {root}"))
         .chain(geoserver.replaces())
         .collect();
@@ -206,11 +214,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     confirm(args, &info, &replaced, &archive)?;
 
     if !args.no_snapshot {
-        let name = format!(
-            "{}-{}.dump",
-            info.database.name,
-            context.timestamp.replace(':', "")
-        );
+        let name = format!("{}-{stamp}.dump", info.database.name);
         let path = settings.restore.snapshot_dir.join(name);
         ui.info(&format!(
             "snapshot of {} -> {}",
@@ -222,16 +226,6 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     }
     let mut staged: Vec<(StagedFolder, &str)> = Vec::new();
     for (prefix, root, name) in folders {
-        if root.is_empty() {
-            if input.entries().iter().any(|e| e.name.starts_with(prefix)) {
-                return Err(Error::new(
-                    ErrorKind::Target,
-                    format!("the backup has {prefix} but the target has no {name}"),
-                )
-                .hint(format!("set {name} in the target GeoNode's settings")));
-            }
-            continue;
-        }
         if let Some(folder) = stage_folder(&mut input, prefix, Path::new(root))? {
             ui.info(&format!(
                 "staged {prefix} for {name} {root}: {} files, {} bytes",
@@ -366,27 +360,7 @@ fn check_archive_sums(archive: &Path) -> Result<String, Error> {
             .collect::<String>();
         return Ok(hex(&Sha256::digest(listing.as_bytes())));
     }
-    let mut file = File::open(archive).map_err(|e| {
-        Error::new(
-            ErrorKind::Input,
-            format!("cannot open {}: {e}", archive.display()),
-        )
-    })?;
-    let (mut sha, mut md5) = (Sha256::new(), Md5::new());
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| {
-            Error::new(
-                ErrorKind::Input,
-                format!("cannot read {}: {e}", archive.display()),
-            )
-        })?;
-        if n == 0 {
-            break;
-        }
-        sha.update(&buf[..n]);
-        md5.update(&buf[..n]);
-    }
+    let sums = file_sums(archive)?;
     // GeoNode writes `<stem>.md5` next to `<stem>.zip`; some copies carry `<stem>.zip.md5`.
     let sidecars = [
         archive.with_extension("md5"),
@@ -401,8 +375,8 @@ fn check_archive_sums(archive: &Path) -> Result<String, Error> {
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let actual = hex(&md5.finalize());
-        if expected != actual {
+        let actual = &sums.md5;
+        if expected != *actual {
             return Err(Error::new(
                 ErrorKind::Input,
                 format!(
@@ -414,21 +388,11 @@ fn check_archive_sums(archive: &Path) -> Result<String, Error> {
             .hint("the archive is damaged or incomplete: copy it again"));
         }
     }
-    Ok(hex(&sha.finalize()))
+    Ok(sums.sha256)
 }
 
 fn check_target(info: &TargetInfo) -> Result<(), Error> {
-    if !info.reachable {
-        return Err(Error::new(
-            ErrorKind::Target,
-            format!(
-                "the target's {} cannot be reached: {}",
-                info.database,
-                info.problem.as_deref().unwrap_or("no answer")
-            ),
-        )
-        .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"));
-    }
+    info.ensure_reachable()?;
     if let Some(first) = info.unapplied_migrations.first() {
         return Err(Error::new(
             ErrorKind::Target,
@@ -510,14 +474,7 @@ fn confirm(
 
 /// Prints the report.
 pub fn print_report(report: &RestoreReport, ui: Ui) {
-    if ui.json {
-        println!(
-            "{}",
-            serde_json::to_string(report).expect("a report serialises")
-        );
-        return;
-    }
-    if ui.quiet {
+    if !ui.report(report) {
         return;
     }
     let objects: u64 = report.objects.values().sum();

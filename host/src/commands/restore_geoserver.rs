@@ -49,6 +49,8 @@ use crate::{
 pub struct GeoServerReport {
     /// The GeoServer called (`GeoServer 2.27.4 at http://…/geoserver/`), if any.
     pub server: Option<String>,
+    /// GeoServer's data directory, when the backup replaces parts of it.
+    pub datadir: Option<PathBuf>,
     /// Datastore tables the restore replaces or adds (known before it runs).
     pub tables_planned: Vec<String>,
     /// Datastore tables restored, with their rows.
@@ -78,8 +80,6 @@ pub struct GeoServerRestore {
     recovery: Option<Recovery>,
     /// GeoServer's archive, extracted (and rewritten) for its restore.
     catalog_file: Option<(TempDir, PathBuf)>,
-    /// GeoServer's data directory, when the backup's replaces parts of it.
-    datadir_target: Option<PathBuf>,
     datadir: Option<(StagedDataDir, FolderReport)>,
     /// What it did or will do.
     pub report: GeoServerReport,
@@ -127,7 +127,6 @@ impl GeoServerRestore {
             purge: !args.soft_reset,
             recovery: None,
             catalog_file: None,
-            datadir_target: None,
             datadir: None,
             report: GeoServerReport::default(),
         };
@@ -194,7 +193,7 @@ impl GeoServerRestore {
             .entries()
             .iter()
             .any(|e| e.name.starts_with(datadir::ARCHIVE_PREFIX));
-        restore.datadir_target = settings.geoserver.datadir.clone().filter(|_| has_datadir);
+        restore.report.datadir = settings.geoserver.datadir.clone().filter(|_| has_datadir);
         restore.check_tables(input, args, settings, info, ui)?;
         Ok(restore)
     }
@@ -424,7 +423,7 @@ impl GeoServerRestore {
     /// Names what this restore replaces, for the confirmation.
     pub fn replaces(&self) -> Vec<String> {
         let mut what = Vec::new();
-        if let Some(dir) = &self.datadir_target {
+        if let Some(dir) = &self.report.datadir {
             what.push(format!("GeoServer's data directory {}", dir.display()));
         }
         if !self.tables.is_empty() {

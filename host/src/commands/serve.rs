@@ -2,7 +2,7 @@
 
 use crate::{
     cli::{GlobalArgs, ServeArgs},
-    commands::load_settings,
+    commands::load_settings_warned,
     errors::Error,
     exit_codes,
     geonode::GeoNode,
@@ -17,10 +17,7 @@ use crate::{
 /// Invalid settings, a state folder that cannot be written, an address
 /// that cannot be bound.
 pub fn run(args: &ServeArgs, global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
-    let settings = load_settings(global)?;
-    for warning in &settings.warnings {
-        ui.warn(warning);
-    }
+    let settings = load_settings_warned(global, ui)?;
     let users = GeoNode::new(&settings.geonode)?;
     let app = App::new(
         &settings.serve.state_dir,

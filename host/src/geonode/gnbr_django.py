@@ -243,13 +243,14 @@ def all_models(connection):
 
 
 def loaddata(connection, fixtures):
-    """Django's loaddata, with gnbr's sequence reset instead of its own."""
+    """Django's loaddata without its sequence reset, which fails when every id
+    is negative; `load` runs gnbr's own over every model afterwards."""
     from django.core.management import call_command
     from django.core.management.commands.loaddata import Command
 
     class LoadData(Command):
         def reset_sequences(self, connection, models):
-            reset_sequences(connection, models)
+            """None here: `load` resets every sequence once after all fixtures."""
 
     call_command(LoadData(), *fixtures, verbosity=0)
 
@@ -273,10 +274,11 @@ def load(request_path):
     with transaction.atomic():
         modes = operating_modes(connection)
         with connection.cursor() as cursor:
-            before = {}
-            for table in tables:
-                cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
-                before[table] = cursor.fetchone()[0] if merge else 0
+            before = {table: 0 for table in tables}
+            if merge:
+                for table in tables:
+                    cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+                    before[table] = cursor.fetchone()[0]
             if not merge:
                 targets = public_tables(cursor)
                 if targets:
@@ -361,6 +363,22 @@ def explain_integrity_error(error, fixtures):
     )
 
 
+def check_dump_label(label):
+    """An `apps` entry dumpdata accepts: `app_label` or `app_label.ModelName`."""
+    from django.apps import apps
+
+    app, _, model = label.partition(".")
+    try:
+        config = apps.get_app_config(app)
+        if model:
+            config.get_model(model)
+    except LookupError as e:
+        raise Refused(
+            f"settings.ini [fixtures] apps names `{label}`, which this GeoNode does not have ({e}) "
+            "(hint: remove it from [fixtures] apps and dumps, or use the settings written for this GeoNode version)"
+        )
+
+
 def dump(request_path):
     """dumpdata of each app into the path gnbr names (a FIFO it reads), in order."""
     from django.core.management import call_command
@@ -369,6 +387,10 @@ def dump(request_path):
 
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
+    # An unknown label fails dumpdata before it opens its output: gnbr would
+    # wait on that FIFO forever. Every label is checked before the first dump.
+    for item in request["dumps"]:
+        check_dump_label(item["app"])
     with DisableDjangoSignals():
         for item in request["dumps"]:
             say(event="dumping", app=item["app"], path=item["path"])

@@ -68,6 +68,28 @@ pub struct TargetInfo {
     pub restores: Vec<RestoreRecord>,
 }
 
+impl TargetInfo {
+    /// Checks that the target's database answered.
+    ///
+    /// # Errors
+    ///
+    /// When it did not, with Django's reason.
+    pub fn ensure_reachable(&self) -> Result<(), Error> {
+        if self.reachable {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Target,
+            format!(
+                "the target's {} cannot be reached: {}",
+                self.database,
+                self.problem.as_deref().unwrap_or("no answer")
+            ),
+        )
+        .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"))
+    }
+}
+
 /// A Django database connection.
 #[derive(Clone, Deserialize)]
 pub struct Database {
@@ -369,7 +391,9 @@ impl GeoNode {
                         .find(|(a, _)| a == app)
                         .map(|(_, p)| p.clone())
                         .unwrap_or_default();
-                    receive(app, &path)?;
+                    if let Err(e) = receive(app, &path) {
+                        return Err(with_django_reason(e, &mut lines, &stderr_log));
+                    }
                 }
                 "dumped" => {}
                 "done" => return Ok(()),
@@ -398,14 +422,12 @@ impl GeoNode {
         let _ = child.wait();
         let event = event?;
         if event.event == "error" {
+            log_stderr(&stderr_log);
             return Err(Error::new(
                 ErrorKind::Target,
                 format!("the target GeoNode: {}", event.message),
             )
-            .hint(format!(
-                "check settings.ini [geonode] and its env_file (details: GNBR_LOG=debug, {})",
-                stderr_log.display()
-            )));
+            .hint("check settings.ini [geonode] and its env_file (GNBR_LOG=debug shows Django's output)"));
         }
         if event.event != expected {
             return Err(Error::new(
@@ -477,6 +499,29 @@ impl PendingLoad {
     }
 }
 
+/// A dump gnbr could not take: when the stream ended early (the dump's
+/// error is [`ErrorKind::Target`]), the helper's own error follows on its
+/// output; it is added to the message.
+fn with_django_reason(
+    error: Error,
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    stderr_log: &Path,
+) -> Error {
+    if error.kind != ErrorKind::Target {
+        return error;
+    }
+    match next_event(lines, stderr_log) {
+        Ok(event) if event.event == "error" => {
+            log_stderr(stderr_log);
+            Error {
+                message: format!("{}; Django: {}", error.message, event.message),
+                ..error
+            }
+        }
+        _ => error,
+    }
+}
+
 fn next_event(
     lines: &mut Lines<BufReader<ChildStdout>>,
     stderr_log: &Path,
@@ -495,14 +540,22 @@ fn next_event(
             }
             None => {
                 log_stderr(stderr_log);
+                // Its own temporary folder goes with gnbr: the last line
+                // (Python's exception, mostly) is said here.
+                let last = std::fs::read_to_string(stderr_log).ok().and_then(|text| {
+                    text.lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .map(str::to_owned)
+                });
                 return Err(Error::new(
                     ErrorKind::Target,
-                    "the target's Django process ended without an answer",
+                    match last {
+                        Some(line) => format!("the target's Django process ended without an answer: {}", line.trim()),
+                        None => "the target's Django process ended without an answer".to_owned(),
+                    },
                 )
-                .hint(format!(
-                    "its output is in {} (GNBR_LOG=debug shows it)",
-                    stderr_log.display()
-                )));
+                .hint("check settings.ini [geonode] python and env_file (GNBR_LOG=debug shows Django's whole output)"));
             }
         }
     }
@@ -537,5 +590,36 @@ fn die_with_parent(command: &mut Command) {
                 Ok(())
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::GeoNode;
+    use crate::config::GeoNodeSettings;
+
+    #[test]
+    fn a_python_that_dies_is_named_by_its_last_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let python = dir.path().join("python");
+        std::fs::write(
+            &python,
+            "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho \"ModuleNotFoundError: No module named 'geonode'\" >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let settings = GeoNodeSettings {
+            python: Some(python),
+            settings_module: "geonode.settings".to_owned(),
+            env_file: None,
+        };
+        let error = GeoNode::new(&settings).unwrap().info().unwrap_err();
+        assert_eq!(
+            error.message,
+            "the target's Django process ended without an answer: ModuleNotFoundError: No module named 'geonode'"
+        );
+        assert!(error.hint.unwrap().contains("[geonode] python"));
     }
 }

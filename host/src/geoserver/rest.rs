@@ -262,17 +262,7 @@ impl Client {
     ///
     /// GeoServer cannot be reached or refuses.
     pub fn reload(&self) -> Result<(), Error> {
-        let what = "reload its catalog";
-        let answer = self.call(
-            Method::PUT,
-            "rest/reload",
-            None,
-            Retry::Always,
-            None,
-            &[],
-            what,
-        )?;
-        self.expect_ok(answer, what, "").map(drop)
+        self.put_action("rest/reload", "reload its catalog")
     }
 
     /// Drops GeoServer's caches (`PUT rest/reset`).
@@ -281,16 +271,12 @@ impl Client {
     ///
     /// GeoServer cannot be reached or refuses.
     pub fn reset(&self) -> Result<(), Error> {
-        let what = "reset its caches";
-        let answer = self.call(
-            Method::PUT,
-            "rest/reset",
-            None,
-            Retry::Always,
-            None,
-            &[],
-            what,
-        )?;
+        self.put_action("rest/reset", "reset its caches")
+    }
+
+    /// `PUT` to an action endpoint without a body, retried, expecting 2xx.
+    fn put_action(&self, path: &str, what: &str) -> Result<(), Error> {
+        let answer = self.call(Method::PUT, path, None, Retry::Always, None, &[], what)?;
         self.expect_ok(answer, what, "").map(drop)
     }
 

@@ -2,15 +2,12 @@
 //! code as the command line, with their lines kept as the run's log.
 
 use std::{
-    fs::File,
-    io::Read,
     panic::{catch_unwind, AssertUnwindSafe},
     path::{Path, PathBuf},
     sync::PoisonError,
 };
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{
     now,
@@ -18,7 +15,7 @@ use super::{
     App,
 };
 use crate::{
-    archive::{hex, BackupReader},
+    archive::{file_sums, BackupReader},
     cli::{BackupArgs, GlobalArgs, RestoreArgs},
     commands::{backup, load_settings, restore},
     errors::{Error, ErrorKind},
@@ -162,7 +159,8 @@ impl App {
             Box::new(move |ui| {
                 ui.info(&command_line(&global, &restore_line(&args)));
                 ui.info(&format!("checking that {} is the archive planned", archive.display()));
-                let actual = sha256_of(&archive)?;
+                let actual = file_sums(&archive)?
+                    .sha256;
                 if actual != planned {
                     return Err(Error::new(
                         ErrorKind::Refused,
@@ -333,24 +331,5 @@ fn restore_args(archive: &Path, dry_run: bool, skip_geoserver: bool) -> RestoreA
         owner: None,
         from_version: None,
         siteurl: None,
-    }
-}
-
-fn sha256_of(path: &Path) -> Result<String, Error> {
-    let read_error = |e: std::io::Error| {
-        Error::new(
-            ErrorKind::Input,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    };
-    let mut file = File::open(path).map_err(read_error)?;
-    let mut sha = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(read_error)?;
-        if n == 0 {
-            return Ok(hex(&sha.finalize()));
-        }
-        sha.update(&buf[..n]);
     }
 }

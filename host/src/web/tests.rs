@@ -25,7 +25,9 @@ use super::{
     store::{Attempt, Status},
     App, Users,
 };
-use crate::{cli::GlobalArgs, errors::Error, geonode::UserRow};
+use crate::{
+    cli::GlobalArgs, commands::restore_geoserver::GeoServerReport, errors::Error, geonode::UserRow,
+};
 
 /// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).
 const ADMIN_HASH: &str = "pbkdf2_sha1$1$salt$sLZPjmKKODn5Yach59KJEP907Es=";
@@ -590,6 +592,12 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
                 "plugins": ["gn44_to_51 1.0.0 (4.4 -> 5.1)"],
                 "fixtures": [{"entry": "fixtures/people.json", "manglers": ["gn44_to_51.ProfileMangler"], "objects_out": 3}],
                 "notes": ["2 thumbnails were dropped"],
+                "geoserver": GeoServerReport {
+                    datadir: Some("/srv/gs_data".into()),
+                    tables_planned: vec!["public.roads".to_owned()],
+                    catalog_planned: true,
+                    ..GeoServerReport::default()
+                },
             },
             "plan": ["source    GeoNode 4.4.5 (recorded in the backup's manifest.json)"],
             "objects": 3, "tables": 102,
@@ -608,6 +616,9 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
         "GeoNode 4.4.5 → 5.1.1",
         "gn44_to_51 1.0.0 (4.4 -> 5.1)",
         "2 thumbnails were dropped",
+        "GeoServer's data directory <code>/srv/gs_data</code>",
+        "1 tables of GeoNode's datastore: <code>public.roads</code>",
+        "GeoServer's catalog, restored by its Backup & Restore module",
         &"ab".repeat(32),
         &format!("action=\"/runs/{plan}/restore\""),
     ] {

@@ -180,9 +180,8 @@ fn run(settings: &Settings) -> (BTreeMap<String, Vec<Value>>, Vec<String>) {
     let mut notes = Vec::new();
     for (app, dump) in &settings.fixtures {
         let file = format!("{dump}.json");
-        let Ok(text) = fs::read_to_string(input.join(&file)) else {
-            continue;
-        };
+        let text = fs::read_to_string(input.join(&file))
+            .unwrap_or_else(|e| panic!("{file}, named by the test's settings.ini: {e}"));
         let stages = settings
             .pairs
             .iter()
