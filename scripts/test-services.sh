@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # test-services.sh: install and start the real services gnbr's end-to-end tests need:
 # a throwaway PostgreSQL 15 + PostGIS cluster, GeoNode 5.1.1 in a venv, a migrated template
-# database, and an environment file describing all of it. Optionally GeoNode 4.4.5 as well.
+# database, and an environment file describing all of it. Optionally GeoNode 4.4.5, and the
+# 3.x road (GeoNode 3.3.3 and 4.1.5, on pyenv's Python 3.8 and 3.10), as well.
 #
-#   scripts/test-services.sh [up] [--with-4.4.5]   install what is missing, start postgres (default)
-#   scripts/test-services.sh down                  stop postgres
-#   scripts/test-services.sh env [5.1.1|4.4.5]     print the path of the environment file
+#   scripts/test-services.sh [up] [--with-4.4.5] [--with-3.3.3]
+#                                   install what is missing, start postgres (default);
+#                                   --with-3.3.3 brings GeoNode 3.3.3 and 4.1.5
+#   scripts/test-services.sh down   stop postgres
+#   scripts/test-services.sh env [5.1.1|4.4.5|4.1.5|3.3.3]
+#                                   print the path of the environment file
 #
 # Runs as root, needs no stdin, is idempotent and reuses whatever a previous run left in
 # ${GNBR_TEST_STATE:-/var/tmp/gnbr-test}. See scripts/README.md.
@@ -23,6 +27,8 @@ LOGS=$STATE/logs
 DB_USER=gnbr
 DB_PASS=gnbr
 DB_DEFAULT=gnbr_target
+# The (empty) PostGIS datastore GeoNode 4.1.5's migrations need.
+DATASTORE_415=gnbr_datastore_415
 # Bump when the install recipe changes: a venv whose marker holds another value is rebuilt.
 RECIPE_REV=1
 
@@ -48,7 +54,7 @@ set_err_trap() {
 set_err_trap
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # run_step "what" LOG FUNCTION ARGS...: runs FUNCTION in a subshell with errexit and xtrace,
@@ -225,19 +231,28 @@ stop_postgres() {
 }
 
 # ---------------------------------------------------------------- GeoNode venvs
+# base_python VERSION: the Python each GeoNode runs on: 3.3.3 only declares 3.7/3.8, 4.1.5 is
+# tested on 3.10, 4.4.5 and 5.1.1 on 3.11 (pyenv's, which these machines have, else Debian's).
 base_python() {
-    if [ -n "${GNBR_TEST_BASE_PYTHON:-}" ]; then
-        echo "$GNBR_TEST_BASE_PYTHON"
-        return
-    fi
-    local p
-    p=$(printf '%s\n' /root/.pyenv/versions/3.11.*/bin/python3.11 | sort -V | tail -n 1)
+    local minor p
+    case $1 in
+    3.3.3) minor=3.8 ;;
+    4.1.5) minor=3.10 ;;
+    *)
+        if [ -n "${GNBR_TEST_BASE_PYTHON:-}" ]; then
+            echo "$GNBR_TEST_BASE_PYTHON"
+            return
+        fi
+        minor=3.11
+        ;;
+    esac
+    p=$(printf '%s\n' /root/.pyenv/versions/$minor.*/bin/python$minor | sort -V | tail -n 1)
     if [ -n "$p" ] && [ -x "$p" ]; then
         echo "$p"
-    elif [ -x /usr/bin/python3.11 ]; then
-        echo /usr/bin/python3.11
+    elif [ -x "/usr/bin/python$minor" ]; then
+        echo "/usr/bin/python$minor"
     else
-        die "no Python 3.11 found (set GNBR_TEST_BASE_PYTHON)"
+        die "no Python $minor found for GeoNode $1 (pyenv's /root/.pyenv/versions/$minor.*)"
     fi
 }
 
@@ -262,20 +277,47 @@ EOF
 # install_geonode VERSION VENV: the recipe from shared/notes (GDAL 3.6.2 workaround).
 install_geonode() {
     local ver=$1 v=$2 py work whl
-    py=$(base_python)
+    py=$(base_python "$ver")
     work=$STATE/work-$ver
     rm -rf "$v" "$work"
     mkdir -p "$work"
     "$py" -m venv "$v"
-    "$v/bin/python" -m pip install -U pip wheel 'setuptools<80'
+    case $ver in
+    # The versions GeoNode 3.3.3 itself pins.
+    3.3.3) "$v/bin/python" -m pip install -U 'pip==22.2.2' wheel 'setuptools==65.3.0' ;;
+    # dropbox 11.36.0 (pinned by 4.1.5) has metadata that pip >= 24.1 rejects.
+    4.1.5) "$v/bin/python" -m pip install -U 'pip<24.1' wheel 'setuptools<67.9' ;;
+    *) "$v/bin/python" -m pip install -U pip wheel 'setuptools<80' ;;
+    esac
     "$v/bin/python" -m pip download geonode=="$ver" --no-deps -d "$work"
-    whl=$(ls "$work"/geonode-"$ver"-*.whl)
-    # geonode pins GDAL 3.8.4 but Debian 12 ships libgdal 3.6.2: build GDAL 3.6.2 bindings
-    # (numpy first, so that gdal_array is built).
-    "$v/bin/python" -m pip install 'numpy==1.26.*'
+    whl=$(ls "$work"/[Gg]eo[Nn]ode-"$ver"-*.whl)
+    # geonode pins GDAL 3.8.4 (or imports osgeo without listing it) but Debian 12 ships
+    # libgdal 3.6.2: build GDAL 3.6.2 bindings (numpy first, so that gdal_array is built).
+    case $ver in
+    3.3.3) "$v/bin/python" -m pip install 'numpy==1.22.*' ;;
+    4.1.5) "$v/bin/python" -m pip install 'numpy==1.24.*' ;;
+    *) "$v/bin/python" -m pip install 'numpy==1.26.*' ;;
+    esac
     "$v/bin/python" -m pip install --no-build-isolation GDAL==3.6.2
     echo 'GDAL==3.6.2' >"$work/constraints.txt"
     case $ver in
+    3.3.3)
+        # pyopenssl 22.0.0 (pinned) breaks on today's cryptography; jwcrypto >= 1.4 wants a
+        # newer cryptography than that.
+        printf 'cryptography==36.0.2\njwcrypto==1.3.1\n' >>"$work/constraints.txt"
+        wheel_requirements "$v/bin/python" "$whl" >"$work/reqs.txt"
+        cat "$work/reqs.txt"
+        "$v/bin/python" -m pip install -r "$work/reqs.txt" -c "$work/constraints.txt"
+        ;;
+    4.1.5)
+        # geonode-importer 1.0.5 pins gdal 3.2.2.1: installed without deps, its deps by hand.
+        wheel_requirements "$v/bin/python" "$whl" geonode-importer >"$work/reqs.txt"
+        cat "$work/reqs.txt"
+        "$v/bin/python" -m pip install -r "$work/reqs.txt" -c "$work/constraints.txt"
+        "$v/bin/python" -m pip install --no-deps geonode-importer==1.0.5
+        "$v/bin/python" -m pip install -c "$work/constraints.txt" \
+            geonode-django-dynamic-model==0.4.0 pdok-geopackage-validator==0.8.0
+        ;;
     5.1.1)
         wheel_requirements "$v/bin/python" "$whl" gdal >"$work/reqs.txt"
         cat "$work/reqs.txt"
@@ -352,6 +394,17 @@ GNBR_TEST_PGSUPERUSER=postgres
 GNBR_TEST_DBNAME=$DB_DEFAULT
 GNBR_TEST_TEMPLATE_DB=$tpl
 EOF
+    case $ver in
+    # 3.3.3 monitors requests by default (and needs GeoServer for it).
+    3.3.3) echo 'MONITORING_ENABLED=False' >>"$file.tmp" ;;
+    # 4.1.5's migrations (importer.0005) need the datastore connection.
+    4.1.5)
+        cat >>"$file.tmp" <<EOF
+DEFAULT_BACKEND_DATASTORE=datastore
+GEODATABASE_URL=postgis://$DB_USER:$DB_PASS@$PGHOST_:$PGPORT_/$DATASTORE_415
+EOF
+        ;;
+    esac
     if cmp -s "$file.tmp" "$file"; then rm -f "$file.tmp"; else mv "$file.tmp" "$file"; fi
 }
 
@@ -390,9 +443,18 @@ ensure_template() {
     say "template database $tpl: created ($n migrations applied)"
 }
 
+ensure_datastore_415() {
+    if ! db_exists "$DATASTORE_415"; then
+        psql_su -d postgres -c "CREATE DATABASE \"$DATASTORE_415\" OWNER $DB_USER TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'"
+        psql_su -d "$DATASTORE_415" -c "CREATE EXTENSION IF NOT EXISTS postgis"
+        say "datastore database $DATASTORE_415: created"
+    fi
+}
+
 up_geonode() {
     local ver=$1 tpl
     tpl=gnbr_tpl_$(echo "$1" | tr -d .)
+    [ "$ver" != 4.1.5 ] || ensure_datastore_415
     ensure_geonode "$ver"
     write_env_file "$ver" "$tpl"
     ensure_template "$ver" "$tpl"
@@ -402,11 +464,13 @@ up_geonode() {
 # ---------------------------------------------------------------- main
 cmd=up
 with445=0
+with333=0
 for a in "$@"; do
     case $a in
     up | down | env) cmd=$a ;;
     --with-4.4.5) with445=1 ;;
-    5.1.1 | 4.4.5) envver=$a ;;
+    --with-3.3.3) with333=1 ;;
+    5.1.1 | 4.4.5 | 4.1.5 | 3.3.3) envver=$a ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $a" ;;
     esac
@@ -436,6 +500,10 @@ up)
     ensure_postgres
     up_geonode 5.1.1
     [ "$with445" = 0 ] || up_geonode 4.4.5
+    if [ "$with333" = 1 ]; then
+        up_geonode 3.3.3
+        up_geonode 4.1.5
+    fi
     say "all services up in $((SECONDS - T0)) s (state: $STATE)"
     ;;
 esac

@@ -26,7 +26,8 @@ pub struct Context {
     pub target_version: Option<String>,
     /// Facts about the target a plugin may need, by name (since mangler-api
     /// 1.1; empty from older hosts): `multilang_fields`, the target's
-    /// comma-separated `MULTILANG_FIELDS`.
+    /// comma-separated `MULTILANG_FIELDS`; `media_root` and `assets_root`,
+    /// the target's absolute `MEDIA_ROOT` and `ASSETS_ROOT` (restores only).
     pub options: BTreeMap<String, String>,
     /// The mangler-api version of the host (set by [`crate::client`] since
     /// 1.1; `None` from 1.0 hosts, which take a fixture's end in one call).

@@ -126,10 +126,13 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     )?;
     context.source_version = source_version.clone();
     context.target_version = Some(info.geonode_version.clone());
-    context.options.insert(
-        "multilang_fields".to_owned(),
-        info.multilang_fields.join(","),
-    );
+    for (name, value) in [
+        ("multilang_fields", info.multilang_fields.join(",")),
+        ("media_root", info.media_root.clone()),
+        ("assets_root", info.assets_root.clone()),
+    ] {
+        context.options.insert(name.to_owned(), value);
+    }
     if args.merge {
         context.offsets = target.max_pks()?;
         context.basepk = context
