@@ -35,10 +35,29 @@ impl Services {
         Self::load("GNBR_TEST_ENV_445", "/var/tmp/gnbr-test/gn445.env")
     }
 
+    /// GeoNode 4.1.5, the 3.x road's middle hop: `GNBR_TEST_ENV_415`
+    /// (default `/var/tmp/gnbr-test/gn415.env`).
+    ///
+    /// # Panics
+    ///
+    /// When the file is missing: the services were not set up.
+    pub fn get_415() -> Self {
+        Self::load("GNBR_TEST_ENV_415", "/var/tmp/gnbr-test/gn415.env")
+    }
+
+    /// GeoNode 3.3.3: `GNBR_TEST_ENV_333` (default `/var/tmp/gnbr-test/gn333.env`).
+    ///
+    /// # Panics
+    ///
+    /// When the file is missing: the services were not set up.
+    pub fn get_333() -> Self {
+        Self::load("GNBR_TEST_ENV_333", "/var/tmp/gnbr-test/gn333.env")
+    }
+
     fn load(var: &str, default: &str) -> Self {
         let path = std::env::var(var).unwrap_or_else(|_| default.to_owned());
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{path}: {e}: these tests need PostgreSQL and GeoNode 5.1.1 and 4.4.5; run `scripts/test-services.sh up --with-4.4.5` (scripts/test.sh does)")
+            panic!("{path}: {e}: these tests need PostgreSQL and GeoNodes 5.1.1, 4.4.5, 4.1.5 and 3.3.3; run `scripts/test-services.sh up --with-4.4.5 --with-3.3.3` (scripts/test.sh does)")
         });
         let env = text
             .lines()
@@ -217,9 +236,24 @@ impl Services {
 
     /// Runs GeoNode's own `backup` of `db` into `backup_dir`; returns the archive.
     pub fn geonode_backup(&self, dir: &Path, db: &str, backup_dir: &Path) -> PathBuf {
+        self.geonode_backup_with(
+            dir,
+            db,
+            backup_dir,
+            &repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini"),
+        )
+    }
+
+    /// [`Services::geonode_backup`] with another settings.ini (another
+    /// GeoNode version's apps).
+    pub fn geonode_backup_with(
+        &self,
+        dir: &Path,
+        db: &str,
+        backup_dir: &Path,
+        settings: &Path,
+    ) -> PathBuf {
         std::fs::create_dir_all(backup_dir).unwrap();
-        let settings =
-            repo().join("tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini");
         self.run_in_django(
             "GNBR_TEST_DJANGO_ADMIN",
             &[
