@@ -566,6 +566,13 @@ impl Gn41To44 {
         object: &FixtureObject,
         out: &mut Output,
     ) -> Result<(), ManglerError> {
+        if self.resources.is_empty() {
+            return Err(ManglerError::new(
+                "a document link needs the resources of the base fixture, and none was read \
+                 before the documents fixture (pair the base fixture with \
+                 gn41_to_44.BaseMangler, before documents in `apps`)",
+            ));
+        }
         let target = object.field("object_id").and_then(Value::as_i64);
         match target {
             Some(target) if self.resources.contains(&target) => {
