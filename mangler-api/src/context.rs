@@ -27,7 +27,10 @@ pub struct Context {
     /// Facts about the target a plugin may need, by name (since mangler-api
     /// 1.1; empty from older hosts): `multilang_fields`, the target's
     /// comma-separated `MULTILANG_FIELDS`; `media_root` and `assets_root`,
-    /// the target's absolute `MEDIA_ROOT` and `ASSETS_ROOT` (restores only).
+    /// the target's absolute `MEDIA_ROOT` and `ASSETS_ROOT`;
+    /// `geoserver_public_location`, the target's GeoServer public URL
+    /// (restores only); `source_media_root`, the source's `MEDIA_ROOT`
+    /// (settings.ini `[geonode] source_media_root`).
     pub options: BTreeMap<String, String>,
     /// The mangler-api version of the host (set by [`crate::client`] since
     /// 1.1; `None` from 1.0 hosts, which take a fixture's end in one call).

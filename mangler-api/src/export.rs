@@ -342,6 +342,7 @@ mod tests {
                         models: vec!["app.model".to_owned()],
                         summary: String::new(),
                         emits: Vec::new(),
+                        survey: false,
                     })
                     .into(),
             }

@@ -40,6 +40,15 @@ pub struct ManglerInfo {
     /// Models of the objects it may add (since mangler-api 1.1; empty when unknown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emits: Vec<String>,
+    /// A survey (since mangler-api 1.2): before the run, the host sends it
+    /// every object of its models from the backup as the archive holds it,
+    /// and discards what it returns, so that the plugin knows facts of
+    /// fixtures that come later in `apps` order; in the run itself it gets
+    /// nothing. Meant for the first plugin of a chain (the one that reads
+    /// the backup as written). Hosts older than 1.2 never survey, and run
+    /// it as an ordinary mangler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub survey: bool,
 }
 
 impl PluginInfo {
@@ -69,7 +78,21 @@ impl PluginInfo {
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             summary: summary.to_owned(),
             emits: Vec::new(),
+            survey: false,
         });
+        self
+    }
+
+    /// Makes the last added mangler a survey ([`ManglerInfo::survey`]).
+    ///
+    /// # Panics
+    ///
+    /// When no mangler was added yet (a programming error in the plugin).
+    pub fn surveying(mut self) -> Self {
+        self.manglers
+            .last_mut()
+            .expect("PluginInfo::surveying called before PluginInfo::mangler")
+            .survey = true;
         self
     }
 

@@ -11,7 +11,7 @@
 mod catalog;
 mod pylit;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{hash_map::Entry, BTreeMap, HashMap, HashSet};
 
 use base64::Engine;
 use mangler_api::{prelude::*, serde_json::Map};
@@ -55,6 +55,8 @@ pub struct Gn33To41 {
     without_facts: Vec<i64>,
     /// Map layers whose dataset more than one dataset matches.
     ambiguous_map_layers: Vec<i64>,
+    /// Resources whose files were left out of `files` (no `media_root`).
+    files_without_root: Vec<i64>,
     /// Whether the upload fixture held the parallelism limit already.
     parallelism_present: bool,
 }
@@ -85,10 +87,11 @@ struct Facts {
     service_names: HashMap<i64, Option<String>>,
     /// `doc_type`, `doc_file`, `extension` of each document.
     documents: HashMap<i64, Document>,
-    /// `(upload pk, layer, date)` of each upload with a layer.
-    uploads: Vec<(i64, i64, String)>,
-    /// `(upload, file)` of each upload file, in fixture order.
-    upload_files: Vec<(i64, String)>,
+    /// `(upload pk, date)` of each layer's oldest upload (the first of
+    /// equal dates), by layer.
+    uploads: HashMap<i64, (i64, String)>,
+    /// The files of each upload, in fixture order.
+    upload_files: HashMap<i64, Vec<String>>,
     /// The MapStore blob of each map resource (`mapstore2_adapter`).
     map_blobs: HashMap<i64, Value>,
     /// `(name, value)` of each map resource's MapStore attributes.
@@ -141,8 +144,9 @@ impl Plugin for Gn33To41 {
                     "mapstore2_adapter.mapstoredata",
                     "mapstore2_adapter.mapstoreattribute",
                 ],
-                "Reads what 4.1 copies onto resources from later fixtures; passes every object on unchanged (run it in a facts pass before the run).",
+                "A survey: reads what 4.1 copies onto resources from later fixtures, before the run (run as an ordinary mangler by hosts older than mangler-api 1.2, it passes every object on unchanged).",
             )
+            .surveying()
             .mangler(
                 "ContentTypesMangler",
                 &["contenttypes.contenttype"],
@@ -250,6 +254,7 @@ impl Plugin for Gn33To41 {
             datasets: Vec::new(),
             lost: BTreeMap::new(),
             without_facts: Vec::new(),
+            files_without_root: Vec::new(),
             ambiguous_map_layers: Vec::new(),
             parallelism_present: false,
         })
@@ -365,10 +370,19 @@ impl Plugin for Gn33To41 {
                 "{} resource(s) (pk {}) were written before the layers, documents, services, \
                  upload and mapstore2_adapter fixtures were read, so their subtype, files, blob, \
                  source type and remote typename are 4.1's defaults, not what its upgrade \
-                 copies: run gn33_to_41.FactsMangler over those fixtures in a facts pass before \
-                 the run",
+                 copies: the host did not survey them first (it needs mangler-api 1.2 or \
+                 later)",
                 self.without_facts.len(),
                 ranges(&self.without_facts)
+            ));
+        }
+        if !self.files_without_root.is_empty() {
+            out.note(format!(
+                "the files of {} resource(s) (pk {}) are left out of `files`: GeoNode 4.1 keeps \
+                 them as absolute paths under its MEDIA_ROOT, which this run does not know \
+                 (restore into the target, or give the media_root option)",
+                self.files_without_root.len(),
+                ranges(&self.files_without_root)
             ));
         }
         if !self.ambiguous_map_layers.is_empty() {
@@ -416,14 +430,22 @@ impl Gn33To41 {
             }
             "upload.upload" => {
                 if let Some(layer) = key("layer") {
-                    facts
-                        .uploads
-                        .push((pk, layer, text("date").unwrap_or_default()));
+                    let date = text("date").unwrap_or_default();
+                    match facts.uploads.entry(layer) {
+                        Entry::Occupied(mut oldest) => {
+                            if date < oldest.get().1 {
+                                oldest.insert((pk, date));
+                            }
+                        }
+                        Entry::Vacant(slot) => {
+                            slot.insert((pk, date));
+                        }
+                    }
                 }
             }
             "upload.uploadfile" => {
                 if let (Some(upload), Some(file)) = (key("upload"), text("file")) {
-                    facts.upload_files.push((upload, file));
+                    facts.upload_files.entry(upload).or_default().push(file);
                 }
             }
             "mapstore2_adapter.mapstoredata" => {
@@ -586,7 +608,10 @@ impl Gn33To41 {
             (None, Some(document)) => document.doc_type.clone().map(Value::from),
             (None, None) => None,
         };
-        let files = self.files_of(pk, out);
+        let (files, rootless) = files_of(&self.facts, self.media_root.as_deref(), pk);
+        if rootless {
+            self.files_without_root.push(pk);
+        }
         let mut blob = json!({});
         if resource_type.as_deref() == Some("map") {
             if let Some(stored) = self.facts.map_blobs.get(&pk) {
@@ -656,64 +681,6 @@ impl Gn33To41 {
             },
         );
         Ok(())
-    }
-
-    /// `files` of a resource: a document's file (migration
-    /// `documents.0032`) or the files of a layer's oldest upload
-    /// (`upload.0033`), as absolute paths under the target's MEDIA_ROOT.
-    fn files_of(&self, pk: i64, out: &mut Output) -> Vec<String> {
-        let names: Vec<&str> = match self.facts.documents.get(&pk) {
-            Some(document) => document
-                .doc_file
-                .as_deref()
-                .filter(|f| !f.is_empty())
-                .into_iter()
-                .collect(),
-            None => {
-                // Uploads are read newest first and each overwrites the
-                // files, so the oldest upload of the layer wins.
-                let oldest = self
-                    .facts
-                    .uploads
-                    .iter()
-                    .filter(|(_, layer, _)| *layer == pk)
-                    .min_by(|a, b| a.2.cmp(&b.2));
-                match oldest {
-                    Some((upload, _, _)) => self
-                        .facts
-                        .upload_files
-                        .iter()
-                        .filter(|(u, _)| u == upload)
-                        .map(|(_, f)| f.as_str())
-                        .collect(),
-                    None => Vec::new(),
-                }
-            }
-        };
-        if names.is_empty() {
-            return Vec::new();
-        }
-        match &self.media_root {
-            Some(root) => names
-                .iter()
-                .map(|name| {
-                    format!(
-                        "{}/{}",
-                        root.trim_end_matches('/'),
-                        name.trim_start_matches('/')
-                    )
-                })
-                .collect(),
-            None => {
-                out.note(format!(
-                    "its files ({}) are left out of `files`: GeoNode 4.1 keeps them as absolute \
-                     paths under its MEDIA_ROOT, which this run does not know (restore into the \
-                     target, or give the media_root option)",
-                    names.join(", ")
-                ));
-                Vec::new()
-            }
-        }
     }
 
     /// Migration `geonode_mapstore_client.0002`: each MapStore attribute of
@@ -1002,6 +969,46 @@ fn ranges(values: &[i64]) -> String {
 }
 
 mangler_api::export_plugin!(Gn33To41);
+
+/// `files` of a resource: a document's file (migration `documents.0032`)
+/// or the files of a layer's oldest upload (`upload.0033`), as absolute
+/// paths under the target's MEDIA_ROOT; and whether it had files that
+/// could not be placed (no `media_root`).
+fn files_of(facts: &Facts, media_root: Option<&str>, pk: i64) -> (Vec<String>, bool) {
+    let names: Vec<&str> = match facts.documents.get(&pk) {
+        Some(document) => document
+            .doc_file
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .into_iter()
+            .collect(),
+        // Uploads are read newest first and each overwrites the files, so
+        // the oldest upload of the layer wins.
+        None => facts
+            .uploads
+            .get(&pk)
+            .and_then(|(upload, _)| facts.upload_files.get(upload))
+            .map(|files| files.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+    };
+    match media_root {
+        _ if names.is_empty() => (Vec::new(), false),
+        Some(root) => (
+            names
+                .iter()
+                .map(|name| {
+                    format!(
+                        "{}/{}",
+                        root.trim_end_matches('/'),
+                        name.trim_start_matches('/')
+                    )
+                })
+                .collect(),
+            false,
+        ),
+        None => (Vec::new(), true),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -51,6 +51,15 @@ impl Locations {
                 ));
                 return resources.to_vec();
             }
+            (None, Some(target))
+                if resources.iter().flat_map(|r| &r.files).all(|f| {
+                    f.strip_prefix(target.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                }) =>
+            {
+                // Already the target's (a plugin before this one placed them).
+                return resources.to_vec();
+            }
             (None, Some(target)) => {
                 out.note(format!(
                     "{count} file(s) of {} resource(s) become assets that keep the source's \
