@@ -111,8 +111,21 @@ pub struct MigrateArgs {
     pub dry_run: bool,
 
     /// The backup's GeoNode version [default: its manifest, else inferred].
+    ///
+    /// Inferred from what the archive holds (models, fields, content types,
+    /// layout): one release line, or a range of lines when the evidence
+    /// fits several. A range whose lines need different plugin chains is
+    /// an error that asks for this flag.
     #[arg(long, value_name = "VERSION")]
     pub from_version: Option<String>,
+
+    /// Run settings.ini's explicit manglers even if they do not fit the backup.
+    ///
+    /// Without it, a `[fixtures] manglers` entry whose plugin's `from`
+    /// does not fit the backup's GeoNode version (given, recorded, or what
+    /// its fixtures show) is refused before anything is touched.
+    #[arg(long)]
+    pub force_manglers: bool,
 
     /// Plan a plugin chain to this GeoNode version (when settings.ini names no manglers).
     #[arg(long, value_name = "VERSION")]
@@ -222,8 +235,21 @@ pub struct RestoreArgs {
     pub owner: Option<String>,
 
     /// The backup's GeoNode version [default: its manifest, else inferred].
+    ///
+    /// Inferred from what the archive holds (models, fields, content types,
+    /// layout): one release line, or a range of lines when the evidence
+    /// fits several. A range whose lines need different plugin chains is
+    /// an error that asks for this flag.
     #[arg(long, value_name = "VERSION")]
     pub from_version: Option<String>,
+
+    /// Run settings.ini's explicit manglers even if they do not fit the backup.
+    ///
+    /// Without it, a `[fixtures] manglers` entry whose plugin's `from`
+    /// does not fit the backup's GeoNode version (given, recorded, or what
+    /// its fixtures show) is refused before anything is touched.
+    #[arg(long)]
+    pub force_manglers: bool,
 
     /// The target's public URL, for plugins that rewrite links.
     #[arg(long, value_name = "URL")]
@@ -246,8 +272,21 @@ pub struct PlanArgs {
     pub backup_file: PathBuf,
 
     /// The backup's GeoNode version [default: its manifest, else inferred].
+    ///
+    /// Inferred from what the archive holds (models, fields, content types,
+    /// layout): one release line, or a range of lines when the evidence
+    /// fits several. A range whose lines need different plugin chains is
+    /// an error that asks for this flag.
     #[arg(long, value_name = "VERSION")]
     pub from_version: Option<String>,
+
+    /// Run settings.ini's explicit manglers even if they do not fit the backup.
+    ///
+    /// Without it, a `[fixtures] manglers` entry whose plugin's `from`
+    /// does not fit the backup's GeoNode version (given, recorded, or what
+    /// its fixtures show) is refused before anything is touched.
+    #[arg(long)]
+    pub force_manglers: bool,
 
     /// The GeoNode version to reach [default: the target's, from settings [geonode]].
     #[arg(long, value_name = "VERSION")]

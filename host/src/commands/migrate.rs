@@ -19,7 +19,7 @@ use crate::{
     config::Settings,
     errors::{Error, ErrorKind},
     ui::Ui,
-    versions::source_version,
+    versions::{source_version, KnownVersion},
 };
 
 /// What a migration did, fixture by fixture.
@@ -70,9 +70,16 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         args.basepk,
     )?;
     context.offsets = args.offsets.iter().cloned().collect();
-    context.source_version = source.as_ref().map(|k| k.version.to_string());
-    context.target_version = target.as_ref().map(|k| k.version.to_string());
-    let (mut manglers, plan) = choose(&settings, &registry, &context, source, target)?;
+    context.source_version = source.as_ref().and_then(KnownVersion::known);
+    context.target_version = target.as_ref().and_then(KnownVersion::known);
+    let (mut manglers, plan) = choose(
+        &settings,
+        &registry,
+        &context,
+        source,
+        target,
+        args.force_manglers,
+    )?;
     // The GeoNode version the output fits: the last plugin's `to`, if any ran.
     let output_version = manglers
         .plugins()

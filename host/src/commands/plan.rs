@@ -10,7 +10,7 @@ use crate::{
     errors::{Error, ErrorKind},
     geonode::GeoNode,
     ui::Ui,
-    versions::source_version,
+    versions::{source_version, KnownVersion},
 };
 
 /// Runs `gnbr plan`; prints the plan.
@@ -35,9 +35,16 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, ui: Ui) -> Result<Plan, Error> 
         }
     };
     let mut context = run_context(&settings, None, None, None, None)?;
-    context.source_version = source.as_ref().map(|k| k.version.to_string());
-    context.target_version = Some(target.version.to_string());
-    let (_, plan) = choose(&settings, &registry, &context, source, Some(target))?;
+    context.source_version = source.as_ref().and_then(KnownVersion::known);
+    context.target_version = target.known();
+    let (_, plan) = choose(
+        &settings,
+        &registry,
+        &context,
+        source,
+        Some(target),
+        args.force_manglers,
+    )?;
     Ok(plan)
 }
 

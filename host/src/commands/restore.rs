@@ -32,7 +32,7 @@ use crate::{
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
     postgres,
     ui::Ui,
-    versions::source_version,
+    versions::{source_version, KnownVersion},
 };
 
 /// What a restore did (or, in a dry run, would do).
@@ -46,7 +46,8 @@ pub struct RestoreReport {
     pub database: String,
     /// The target's GeoNode version.
     pub target_version: String,
-    /// The GeoNode version the backup came from, when known.
+    /// The GeoNode version the backup came from, when known (a range of
+    /// release lines, `3.0-3.3`, when only that is).
     pub source_version: Option<String>,
     /// The plugins applied.
     pub plugins: Vec<String>,
@@ -115,7 +116,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     let mut input = BackupReader::open(&archive)?;
     let source = source_version(&mut input, args.from_version.as_deref())?;
     let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
-    let source_version = source.as_ref().map(|k| k.version.to_string());
+    let source_version = source.as_ref().map(KnownVersion::label);
     let registry = discover_plugins(global, Some(&settings), ui);
     let mut context = run_context(
         &settings,
@@ -124,7 +125,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         None,
         Some(0),
     )?;
-    context.source_version = source_version.clone();
+    context.source_version = source.as_ref().and_then(KnownVersion::known);
     context.target_version = Some(info.geonode_version.clone());
     for (name, value) in [
         ("multilang_fields", info.multilang_fields.join(",")),
@@ -141,8 +142,14 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             .copied()
             .unwrap_or(0);
     }
-    let (mut manglers, plan) =
-        choose(&settings, &registry, &context, source, Some(target_version))?;
+    let (mut manglers, plan) = choose(
+        &settings,
+        &registry,
+        &context,
+        source,
+        Some(target_version),
+        args.force_manglers,
+    )?;
     for line in plan.lines() {
         ui.info(&line);
     }

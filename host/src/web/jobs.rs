@@ -307,6 +307,7 @@ fn restore_line(args: &RestoreArgs) -> String {
     for (on, flag) in [
         (args.dry_run, " --dry-run"),
         (args.skip_geoserver, " --skip-geoserver"),
+        (args.force_manglers, " --force-manglers"),
     ] {
         if on {
             line.push_str(flag);
@@ -330,6 +331,7 @@ fn restore_args(archive: &Path, dry_run: bool, skip_geoserver: bool) -> RestoreA
         merge: false,
         owner: None,
         from_version: None,
+        force_manglers: false,
         siteurl: None,
     }
 }
