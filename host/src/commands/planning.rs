@@ -60,11 +60,11 @@ pub fn choose(
             .collect()
     };
     if !settings.fixtures.migrations.is_empty() {
+        let run = ManglerRun::prepare(&settings.fixtures, registry, context)?;
         let misfits = misfits(&settings.fixtures, registry, source.as_ref());
         if let (Some(misfit), false) = (misfits.first(), force_manglers) {
             return Err(misfit.clone());
         }
-        let run = ManglerRun::prepare(&settings.fixtures, registry, context)?;
         let plugins = describe(&run);
         let chosen_by = if misfits.is_empty() {
             "settings.ini [fixtures] migrations/manglers (explicit, no plan)".to_owned()
@@ -188,8 +188,9 @@ pub fn target_known(version: &str, how: &str) -> Result<KnownVersion, Error> {
 }
 
 /// The explicit `migrations`/`manglers` entries whose plugin cannot
-/// migrate from the backup's version, one refusal each (unknown plugins
-/// and unreadable requirements are left to [`ManglerRun::prepare`]).
+/// migrate from the backup's version, one refusal each; run after
+/// [`ManglerRun::prepare`] has refused unknown plugins and manglers. A
+/// requirement that is not semver is not judged.
 fn misfits(
     fixtures: &FixtureSettings,
     registry: &Registry,
@@ -205,24 +206,26 @@ fn misfits(
             let info = registry.get(&entry.plugin).ok()?.handle.info();
             let requirement = VersionReq::parse(&info.from).ok()?;
             (!source.fits(&requirement)).then(|| {
+                let shown = match (source.exact, &source.contents) {
+                    (false, Some(lines)) => format!("the backup's fixtures show GeoNode {lines}"),
+                    _ => format!("the backup is GeoNode {}", source.label()),
+                };
                 Error::new(
                     ErrorKind::Usage,
                     format!(
-                        "{} entry {} `{}.{}`: plugin `{}` migrates from GeoNode {}, but the backup is GeoNode {} ({})",
+                        "{} entry {} `{}.{}`: plugin `{}` migrates from GeoNode {}, but {shown} ({})",
                         entry.location,
                         entry.position,
                         entry.plugin,
                         entry.mangler,
                         entry.plugin,
                         info.from,
-                        source.label(),
                         source.how
                     ),
                 )
-                .hint(format!(
-                    "name manglers of a plugin that migrates from GeoNode {} (or drop [fixtures] migrations/manglers and let gnbr plan the chain); if the backup's version is wrong, pass --from-version; to run these manglers anyway, pass --force-manglers",
-                    source.label()
-                ))
+                .hint(
+                    "name manglers whose plugin migrates from that version, or drop [fixtures] migrations/manglers to let gnbr plan the chain; if the version is wrong, pass --from-version; to run these manglers anyway, pass --force-manglers"
+                )
             })
         })
         .collect()
@@ -509,7 +512,7 @@ mod tests {
         assert_eq!(error.kind, ErrorKind::Usage);
         for part in [
             "settings.ini:5: [fixtures] manglers entry 1 `gn20_to_24.ResourceBaseMangler`",
-            "plugin `gn20_to_24` migrates from GeoNode ~2.0, but the backup is GeoNode 3.3 (inferred from the backup: ",
+            "plugin `gn20_to_24` migrates from GeoNode ~2.0, but the backup's fixtures show GeoNode 3.3 (inferred from the backup: ",
         ] {
             assert!(error.message.contains(part), "{part}: {}", error.message);
         }

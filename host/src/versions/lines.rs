@@ -117,9 +117,19 @@ impl LineRange {
         (range.first <= range.last).then_some(range)
     }
 
-    /// Whether some release of some of its lines meets `requirement`.
+    /// Whether some release of some of its lines meets `requirement`. A
+    /// range that reaches the newest line of [`LINES`] also fits releases
+    /// newer than the table knows (their backups look like the newest
+    /// line's), probed up to ten majors ahead.
     pub fn fits(&self, requirement: &VersionReq) -> bool {
-        self.lines().into_iter().any(|l| l.fits(requirement))
+        let newest = LINES[LINES.len() - 1];
+        let newer = || {
+            (newest.major..=newest.major + 10)
+                .flat_map(|major| (0..=20).map(move |minor| Line::new(major, minor)))
+                .filter(|line| *line > newest)
+                .any(|line| line.fits(requirement))
+        };
+        self.lines().into_iter().any(|l| l.fits(requirement)) || self.last == newest && newer()
     }
 }
 

@@ -273,6 +273,10 @@ fn ranges_fit_requirements_of_any_of_their_lines() {
     assert!(range((3, 0), (3, 3)).fits(&req("~3.3")));
     assert!(!range((3, 0), (3, 2)).fits(&req("~3.3")));
     assert!(range((4, 1), (4, 1)).fits(&req(">=4.1.2, <4.2")));
+    // Releases newer than the table look like its newest line.
+    assert!(range((4, 4), (5, 1)).fits(&req("~5.2")));
+    assert!(range((2, 4), (5, 1)).fits(&req("~9.0")));
+    assert!(!range((4, 4), (5, 0)).fits(&req("~5.2")));
     assert_eq!(range((2, 5), (2, 10)).lines().len(), 5);
     assert_eq!(range((9, 0), (9, 0)).lines(), vec![Line::new(9, 0)]);
     assert_eq!(range((2, 8), (2, 10)).to_string(), "2.8-2.10");
