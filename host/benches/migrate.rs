@@ -1,12 +1,20 @@
 //! `cargo bench -p gnbr --bench migrate [-- --mb N]`: throughput and peak
 //! memory of `gnbr migrate` on a generated GeoNode 2.0-shaped backup, next
-//! to a plain serde_json parse-and-serialise of the same fixture.
+//! to a plain serde_json parse-and-serialise of the same fixture, and of
+//! the GeoNode 3.3 -> 5.1 plugin chain on a generated 3.3-shaped backup.
 //!
 //! Generates `target/bench/gn20-backup/` with N MB (default 300) of
 //! `base.resourcebase` (mangled by gn20_to_24.ResourceBaseMangler) and N MB
 //! of `base.link` (untouched), then runs the release `gnbr` three ways and
-//! prints MB/s and peak RSS. Build the release binary first
-//! (`cargo build --release`); the bench refuses to time a debug build.
+//! prints MB/s and peak RSS. Then generates `target/bench/gn33-backup-N/`,
+//! a GeoNode 3.3 backup (its layout: fixtures at the root) made of the real
+//! 3.3.3 backup of `manglers/gn33_to_41/tests/data` with its resources,
+//! links, layers, attributes, maps, map layers and documents repeated under
+//! new keys to about N MB, and migrates it to 5.1.1 through `gn33_to_41`,
+//! `gn41_to_44` and `gn44_to_51`, at N/4 MB and N MB so that the peak
+//! memory of both shows whether it stays flat. Build the release binary
+//! and plugins first (`cargo build --release`); the bench refuses to time
+//! a debug build.
 
 use std::{
     fs::{self, File},
@@ -134,6 +142,168 @@ fn main() {
         rss,
     );
     let _ = fs::remove_dir_all(&out);
+
+    println!();
+    println!("GeoNode 3.3 -> 5.1.1 (gn33_to_41, gn41_to_44, gn44_to_51), whole run:");
+    println!("{:<62} {:>9} {:>12}", "backup", "MB/s", "peak RSS MB");
+    for size in [mb / 4, mb] {
+        let backup = work.join(format!("gn33-backup-{size}"));
+        generate_33(&repo, &backup, size * 1_000_000);
+        let ini = work.join("gn33.ini");
+        let apps = fs::read_to_string(repo.join("tests/data/geonode-3.3.3-settings.ini")).unwrap();
+        let fixtures = &apps[apps.find("[fixtures]").expect("a [fixtures] section")..];
+        fs::write(
+            &ini,
+            format!(
+                "{fixtures}\n[migrate]\nowner = admin\nsiteurl = https://geonode.example.org\n"
+            ),
+        )
+        .unwrap();
+        let _ = fs::remove_dir_all(&out);
+        let mut c = Command::new(&gnbr);
+        c.arg("-c")
+            .arg(&ini)
+            .args([
+                "--json",
+                "migrate",
+                "--to-version",
+                "5.1.1",
+                "--backup-file",
+            ])
+            .arg(&backup)
+            .arg("--output")
+            .arg(&out)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .stderr(Stdio::null());
+        let (seconds, rss, stdout) = measure(&mut c);
+        let report: serde_json::Value =
+            serde_json::from_slice(&stdout).expect("gnbr --json prints a report");
+        let bytes: u64 = report["fixtures"]
+            .as_array()
+            .expect("a report lists fixtures")
+            .iter()
+            .map(|f| f["bytes_in"].as_u64().unwrap())
+            .sum();
+        row(
+            &format!("{:.0} MB of fixtures", bytes as f64 / 1e6),
+            bytes,
+            seconds,
+            rss,
+        );
+    }
+    let _ = fs::remove_dir_all(&out);
+}
+
+/// Models of the 3.3 template repeated per copy, with the fields that refer
+/// to another repeated object (moved with it).
+const REPEATED_33: &[(&str, &[&str])] = &[
+    ("base.resourcebase", &[]),
+    ("base.link", &["resource"]),
+    ("layers.layer", &[]),
+    ("layers.attribute", &["layer"]),
+    ("maps.map", &[]),
+    ("maps.maplayer", &["map"]),
+    ("documents.document", &[]),
+];
+
+/// Primary keys of copy `k` are the template's plus `k * PK_STRIDE`.
+const PK_STRIDE: i64 = 1_000_000;
+
+/// Writes a GeoNode 3.3 backup of about `bytes` of fixtures from the real
+/// 3.3.3 backup, unless it exists.
+fn generate_33(repo: &Path, dir: &Path, bytes: u64) {
+    let marker = dir.with_extension("complete");
+    if marker.exists() {
+        return;
+    }
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+    let template = repo.join("manglers/gn33_to_41/tests/data/geonode-3.3.3-backup");
+    let mut files: Vec<PathBuf> = fs::read_dir(&template)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let fixtures: Vec<(PathBuf, Vec<serde_json::Value>)> = files
+        .into_iter()
+        .map(|p| {
+            let objects = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            (p, objects)
+        })
+        .collect();
+    let repeated_size: u64 = fixtures
+        .iter()
+        .flat_map(|(_, objects)| objects)
+        .filter(|o| REPEATED_33.iter().any(|(m, _)| o["model"] == *m))
+        .map(|o| o.to_string().len() as u64 + 2)
+        .sum();
+    let copies = (bytes / repeated_size).max(1) as i64;
+    for (path, objects) in &fixtures {
+        let mut out = BufWriter::new(File::create(dir.join(path.file_name().unwrap())).unwrap());
+        out.write_all(b"[").unwrap();
+        let mut first = true;
+        for copy in 0..copies {
+            for object in objects {
+                let Some((_, refs)) = REPEATED_33.iter().find(|(m, _)| object["model"] == *m)
+                else {
+                    if copy > 0 {
+                        continue;
+                    }
+                    if !first {
+                        out.write_all(b", ").unwrap();
+                    }
+                    first = false;
+                    serde_json::to_writer(&mut out, object).unwrap();
+                    continue;
+                };
+                let mut object = object.clone();
+                shift_33(&mut object, refs, copy);
+                if !first {
+                    out.write_all(b", ").unwrap();
+                }
+                first = false;
+                serde_json::to_writer(&mut out, &object).unwrap();
+            }
+        }
+        out.write_all(b"]").unwrap();
+    }
+    fs::write(marker, "").unwrap();
+}
+
+/// Moves a template object to copy `copy`: its pk and the repeated objects
+/// it refers to by `refs`; names and uuids made unique.
+fn shift_33(object: &mut serde_json::Value, refs: &[&str], copy: i64) {
+    if copy == 0 {
+        return;
+    }
+    let pk = object["pk"].as_i64().unwrap();
+    object["pk"] = (pk + copy * PK_STRIDE).into();
+    let fields = object["fields"].as_object_mut().unwrap();
+    for field in refs {
+        if let Some(id) = fields.get(*field).and_then(serde_json::Value::as_i64) {
+            fields.insert((*field).to_owned(), (id + copy * PK_STRIDE).into());
+        }
+    }
+    if let Some(uuid) = fields.get("uuid").and_then(|u| u.as_str()) {
+        let uuid = format!("{}{copy:08x}", &uuid[..uuid.len() - 8]);
+        fields.insert("uuid".to_owned(), uuid.into());
+    }
+    // A dataset's name, its resource's alternate (`geonode:CA`) and a map
+    // layer's name when it is that alternate (not the background's `mapnik`).
+    let (field, always) = match object["model"].as_str() {
+        Some("layers.layer") => ("name", true),
+        Some("base.resourcebase") => ("alternate", false),
+        Some("maps.maplayer") => ("name", false),
+        _ => return,
+    };
+    let fields = object["fields"].as_object_mut().unwrap();
+    if let Some(text) = fields.get(field).and_then(|n| n.as_str()) {
+        if always || text.contains(':') {
+            let text = format!("{text}_{copy}");
+            fields.insert(field.to_owned(), text.into());
+        }
+    }
 }
 
 /// Runs a command; returns its wall time, its peak RSS in KiB and its stdout.

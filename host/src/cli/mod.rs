@@ -251,7 +251,8 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub force_manglers: bool,
 
-    /// The target's public URL, for plugins that rewrite links.
+    /// The target's public URL, for plugins that rewrite links (default:
+    /// settings.ini `[migrate] siteurl`, else the target GeoNode's SITEURL).
     #[arg(long, value_name = "URL")]
     pub siteurl: Option<String>,
 }

@@ -70,6 +70,7 @@ pub fn mangle_fixtures(
         handled: HashSet::from([MANIFEST_NAME.to_owned()]),
         bytes: 0,
     };
+    survey(settings, input, manglers, &mut pass.notes)?;
     for fixture in &settings.fixtures.fixtures {
         let Some(entry) = fixture_entry(input, fixture) else {
             pass.missing.push(fixture.app.clone());
@@ -107,6 +108,45 @@ pub fn mangle_fixtures(
         });
     }
     Ok(pass)
+}
+
+/// Shows each survey mangler the objects of its models, fixture by fixture
+/// in `apps` order, before the run; what they return is dropped.
+///
+/// # Errors
+///
+/// A malformed fixture or a plugin's failure, as in the run.
+fn survey(
+    settings: &Settings,
+    input: &mut BackupReader,
+    manglers: &mut ManglerRun,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    for fixture in &settings.fixtures.fixtures {
+        let chain = manglers.survey_for(fixture.position);
+        if chain.stages().is_empty() {
+            continue;
+        }
+        let Some(entry) = fixture_entry(input, fixture) else {
+            continue;
+        };
+        let backup = input.path().to_owned();
+        let source = input.open_entry(&entry)?;
+        let notes_before = notes.len();
+        fixtures::mangle(
+            source,
+            io::sink(),
+            &chain,
+            manglers.sessions_mut(),
+            notes,
+            &mut |_| {},
+        )
+        .map_err(|e| stream_error(e, &backup, &entry))?;
+        for note in &mut notes[notes_before..] {
+            note.insert_str(0, &format!("{entry} (survey) "));
+        }
+    }
+    Ok(())
 }
 
 /// The backup entry holding a fixture: `fixtures/<dump>.json` (GeoNode >=

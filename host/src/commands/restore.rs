@@ -127,12 +127,23 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     )?;
     context.source_version = source.as_ref().and_then(KnownVersion::known);
     context.target_version = Some(info.geonode_version.clone());
+    if context.siteurl.is_empty() {
+        context.siteurl = info.siteurl.trim_end_matches('/').to_owned();
+    }
     for (name, value) in [
         ("multilang_fields", info.multilang_fields.join(",")),
         ("media_root", info.media_root.clone()),
         ("assets_root", info.assets_root.clone()),
     ] {
         context.options.insert(name.to_owned(), value);
+    }
+    for (name, value) in [
+        ("source_media_root", &settings.geonode.source_media_root),
+        ("geoserver_public_location", &info.geoserver_public_url),
+    ] {
+        if let Some(value) = value {
+            context.options.insert(name.to_owned(), value.clone());
+        }
     }
     if args.merge {
         context.offsets = target.max_pks()?;

@@ -59,6 +59,10 @@ pub struct GeoNodeSettings {
     pub settings_module: String,
     /// `env_file`: `KEY=VALUE` lines added to Django's environment.
     pub env_file: Option<PathBuf>,
+    /// gnbr's `source_media_root`: the `MEDIA_ROOT` of the GeoNode a backup
+    /// came from, for plugins that move absolute paths under it to the
+    /// target's (GeoNode's own archives do not record it).
+    pub source_media_root: Option<String>,
 }
 
 /// `[restore]`.
@@ -285,6 +289,11 @@ impl Settings {
                 .get("geonode", "env_file")
                 .filter(|p| !p.is_empty())
                 .map(|p| base.join(p)),
+            source_media_root: ini
+                .get("geonode", "source_media_root")
+                .map(|p| p.trim_end_matches('/'))
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
         };
         let restore = RestoreSettings {
             snapshot_dir: base.join(

@@ -119,6 +119,7 @@ def info():
         "database": connection_params(settings.DATABASES["default"]),
         "datastore": datastore_params(settings),
         "geoserver_public_url": geoserver_public_url(settings),
+        "siteurl": str(getattr(settings, "SITEURL", "") or ""),
         "media_root": str(getattr(settings, "MEDIA_ROOT", "") or ""),
         "assets_root": str(getattr(settings, "ASSETS_ROOT", "") or ""),
         "multilang_fields": list(getattr(settings, "MULTILANG_FIELDS", []) or []),

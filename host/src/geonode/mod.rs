@@ -45,6 +45,9 @@ pub struct TargetInfo {
     /// GeoServer's public URL in GeoNode's settings (`OGC_SERVER['default']['PUBLIC_LOCATION']`).
     #[serde(default)]
     pub geoserver_public_url: Option<String>,
+    /// `SITEURL`: the target's public address.
+    #[serde(default)]
+    pub siteurl: String,
     /// `MEDIA_ROOT`.
     pub media_root: String,
     /// `ASSETS_ROOT`.
@@ -614,6 +617,7 @@ mod tests {
             python: Some(python),
             settings_module: "geonode.settings".to_owned(),
             env_file: None,
+            source_media_root: None,
         };
         let error = GeoNode::new(&settings).unwrap().info().unwrap_err();
         assert_eq!(

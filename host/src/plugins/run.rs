@@ -85,7 +85,8 @@ impl ManglerRun {
     /// The manglers of a planned chain of plugins, plugin after plugin: a
     /// mangler runs on the fixtures of its models' apps (`base.resourcebase`
     /// runs on the `base` fixture, or on a `base.resourcebase` one); a
-    /// mangler of every model, `*`, runs only when settings.ini names it.
+    /// mangler of every model, `*`, runs only when settings.ini names it;
+    /// a survey, only for the chain's first plugin.
     ///
     /// # Errors
     ///
@@ -98,10 +99,13 @@ impl ManglerRun {
         let mut stages = Vec::new();
         for (session, plugin) in chain.iter().enumerate() {
             let info = plugin.handle.info();
+            // A survey sees the backup as the archive holds it: only the
+            // first plugin of a chain reads that.
             for mangler in info
                 .manglers
                 .iter()
                 .filter(|m| !m.models.iter().any(|model| model == "*"))
+                .filter(|m| session == 0 || !m.survey)
             {
                 for fixture in fixtures
                     .fixtures
@@ -154,12 +158,25 @@ impl ManglerRun {
         &self.plugins
     }
 
-    /// The chain for the fixture at `position` in `apps` (empty: copied untouched).
+    /// The chain for the fixture at `position` in `apps` (empty: copied
+    /// untouched); surveys are not part of it.
     pub fn chain_for(&self, position: usize) -> Chain {
+        self.stages_for(position, false)
+    }
+
+    /// The surveys of the fixture at `position` ([`ManglerInfo::survey`]):
+    /// what the run shows them before it starts.
+    ///
+    /// [`ManglerInfo::survey`]: mangler_api::ManglerInfo::survey
+    pub fn survey_for(&self, position: usize) -> Chain {
+        self.stages_for(position, true)
+    }
+
+    fn stages_for(&self, position: usize, survey: bool) -> Chain {
         Chain::new(
             self.stages
                 .iter()
-                .filter(|(fixture, _)| *fixture == position)
+                .filter(|(fixture, stage)| *fixture == position && stage.mangler.survey == survey)
                 .map(|(_, stage)| stage.clone())
                 .collect(),
         )
