@@ -212,6 +212,51 @@ pub const PARALLELISM_TEXT: &str = "The default maximum parallel uploads per use
 /// (the `default_max_parallel_uploads` option overrides it).
 pub const PARALLELISM_DEFAULT: u64 = 5;
 
+/// The notice types GeoNode 4.1.5's post_migrate creates that 3.3 has not,
+/// `(label, display, description)`, in the order it creates them: those of
+/// `geonode.layers`, then `dataset_uploaded` of `geonode.geoserver`
+/// (`NOTIFICATIONS` of their app configs; `INSTALLED_APPS` order).
+pub const NEW_NOTICE_TYPES: [(&str, &str, &str); 7] = [
+    (
+        "dataset_created",
+        "Dataset Created",
+        "A Dataset was created",
+    ),
+    (
+        "dataset_updated",
+        "Dataset Updated",
+        "A Dataset was updated",
+    ),
+    (
+        "dataset_approved",
+        "Dataset Approved",
+        "A Dataset was approved by a Manager",
+    ),
+    (
+        "dataset_published",
+        "Dataset Published",
+        "A Dataset was published",
+    ),
+    (
+        "dataset_deleted",
+        "Dataset Deleted",
+        "A Dataset was deleted",
+    ),
+    (
+        "dataset_rated",
+        "Rating for Dataset",
+        "A rating was given to a layer",
+    ),
+    (
+        "dataset_uploaded",
+        "Dataset Uploaded",
+        "A layer was uploaded",
+    ),
+];
+
+/// The `default` of each (pinax's `NoticeType.create` default).
+pub const NOTICE_DEFAULT: i64 = 2;
+
 /// The content types GeoNode 4.1.5's `migrate` adds to a 3.3 database,
 /// `(app_label, model)`, in the order it adds them.
 pub const NEW_CONTENT_TYPES: &[(&str, &str)] = &[

@@ -42,6 +42,7 @@ pub struct Gn33To41 {
     parallel_uploads: u64,
     content_types: ContentTypes,
     permissions: Permissions,
+    notice_types: NoticeTypes,
     facts: Facts,
     /// Facts of every `base.resourcebase` seen, by pk.
     resources: HashMap<i64, Resource>,
@@ -75,6 +76,13 @@ struct Permissions {
     max_pk: i64,
     /// `(content type id, codename)`.
     seen: HashSet<(i64, String)>,
+}
+
+/// The notice types of the run.
+#[derive(Default)]
+struct NoticeTypes {
+    max_pk: i64,
+    labels: HashSet<String>,
 }
 
 /// What 4.1's migrations copy onto a resource from fixtures that come
@@ -180,6 +188,12 @@ impl Plugin for Gn33To41 {
                 "Drops doc_file and doc_type (moved onto the resource).",
             )
             .mangler(
+                "NotificationsMangler",
+                &["pinax_notifications.noticetype"],
+                "Adds the dataset_* notice types 4.1's post_migrate creates.",
+            )
+            .emitting(&["pinax_notifications.noticetype"])
+            .mangler(
                 "ServicesMangler",
                 &["services.service", "services.harvestjob"],
                 "Drops the service fields 4.1 removed, adds harvester; drops harvest jobs.",
@@ -248,6 +262,7 @@ impl Plugin for Gn33To41 {
             parallel_uploads,
             content_types: ContentTypes::default(),
             permissions: Permissions::default(),
+            notice_types: NoticeTypes::default(),
             facts: Facts::default(),
             resources: HashMap::new(),
             services: HashMap::new(),
@@ -274,6 +289,7 @@ impl Plugin for Gn33To41 {
         match object.model() {
             "contenttypes.contenttype" => self.content_type(&mut object)?,
             "auth.permission" => self.permission(&object)?,
+            "pinax_notifications.noticetype" => self.notice_type(&mut object),
             "actstream.action" => {
                 if self.is_comment_action(&object) {
                     self.lose("actstream.action", "about a comment");
@@ -351,6 +367,7 @@ impl Plugin for Gn33To41 {
         match mangler {
             "ContentTypesMangler" => self.add_content_types(out),
             "AuthMangler" => self.add_permissions(out),
+            "NotificationsMangler" => self.add_notice_types(out),
             "UploadMangler" => self.add_parallelism_limit(out),
             _ => {}
         }
@@ -558,6 +575,50 @@ impl Gn33To41 {
                 "the permissions of {} are not added: their content types are unknown (pair \
                  the contenttypes fixture with gn33_to_41.ContentTypesMangler, before auth)",
                 missing.join(", ")
+            ));
+        }
+    }
+
+    /// Pinax's `NoticeType.create`, which 4.1's post_migrate calls for each
+    /// of [`catalog::NEW_NOTICE_TYPES`], rewrites the display, description
+    /// and default of a label that is already there.
+    fn notice_type(&mut self, object: &mut FixtureObject) {
+        let types = &mut self.notice_types;
+        if let Some(pk) = object.pk().and_then(Value::as_i64) {
+            types.max_pk = types.max_pk.max(pk);
+        }
+        let Some(label) = object.str_field("label").map(str::to_owned) else {
+            return;
+        };
+        if let Some((_, display, description)) = catalog::NEW_NOTICE_TYPES
+            .iter()
+            .find(|(new, _, _)| *new == label)
+        {
+            object.set("display", *display);
+            object.set("description", *description);
+            object.set("default", catalog::NOTICE_DEFAULT);
+        }
+        types.labels.insert(label);
+    }
+
+    /// 4.1's post_migrate: the notice types of [`catalog::NEW_NOTICE_TYPES`]
+    /// not there yet, from the highest pk + 1.
+    fn add_notice_types(&mut self, out: &mut Output) {
+        let types = &mut self.notice_types;
+        for (label, display, description) in catalog::NEW_NOTICE_TYPES {
+            if !types.labels.insert((*label).to_owned()) {
+                continue;
+            }
+            types.max_pk += 1;
+            let mut fields = Map::new();
+            fields.insert("label".into(), (*label).into());
+            fields.insert("display".into(), (*display).into());
+            fields.insert("description".into(), (*description).into());
+            fields.insert("default".into(), catalog::NOTICE_DEFAULT.into());
+            out.emit(FixtureObject::new(
+                "pinax_notifications.noticetype",
+                types.max_pk,
+                fields,
             ));
         }
     }
