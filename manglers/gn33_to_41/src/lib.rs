@@ -58,6 +58,8 @@ pub struct Gn33To41 {
     ambiguous_map_layers: Vec<i64>,
     /// Resources whose files were left out of `files` (no `media_root`).
     files_without_root: Vec<i64>,
+    /// Datasets left without their `ows_url` (no `geoserver_public_location`).
+    datasets_without_ows_url: Vec<i64>,
     /// Whether the upload fixture held the parallelism limit already.
     parallelism_present: bool,
 }
@@ -270,6 +272,7 @@ impl Plugin for Gn33To41 {
             lost: BTreeMap::new(),
             without_facts: Vec::new(),
             files_without_root: Vec::new(),
+            datasets_without_ows_url: Vec::new(),
             ambiguous_map_layers: Vec::new(),
             parallelism_present: false,
         })
@@ -395,11 +398,23 @@ impl Plugin for Gn33To41 {
         }
         if !self.files_without_root.is_empty() {
             out.note(format!(
-                "the files of {} resource(s) (pk {}) are left out of `files`: GeoNode 4.1 keeps \
+                "the files of {} resource(s) (pk {}) are left out of `files`, so GeoNode 4.1 \
+                 finds none for them (nor do later versions make assets of them): 4.1 keeps \
                  them as absolute paths under its MEDIA_ROOT, which this run does not know \
-                 (restore into the target, or give the media_root option)",
+                 (as in an offline `gnbr migrate`); restore the 3.3 archive itself with gnbr, \
+                 which knows the target's",
                 self.files_without_root.len(),
                 ranges(&self.files_without_root)
+            ));
+        }
+        if !self.datasets_without_ows_url.is_empty() {
+            out.note(format!(
+                "{} dataset(s) (pk {}) get ows_url null, where GeoNode 4.1 gives its GeoServer \
+                 public location + `ows` (migration layers.0040): this run does not know the \
+                 target's (as in an offline `gnbr migrate`); restore the 3.3 archive itself with \
+                 gnbr, which knows it",
+                self.datasets_without_ows_url.len(),
+                ranges(&self.datasets_without_ows_url)
             ));
         }
         if !self.ambiguous_map_layers.is_empty() {
@@ -809,7 +824,13 @@ impl Gn33To41 {
                     None => service.base_url.clone().map_or(Value::Null, Value::from),
                 }
             }
-            _ => self.ows_url.clone().map_or(Value::Null, Value::from),
+            _ => match &self.ows_url {
+                Some(url) => Value::from(url.as_str()),
+                None => {
+                    self.datasets_without_ows_url.push(pk);
+                    Value::Null
+                }
+            },
         };
         self.datasets.push(DatasetKey {
             pk,
