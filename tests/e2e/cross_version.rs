@@ -230,7 +230,7 @@ fn compare_33(
         .map(|t| format!("{db}: table {t}"))
         .collect();
     for (what, table, sql) in COMPARED_33 {
-        if restored.get(*table).is_none() {
+        if !restored.contains_key(*table) {
             continue;
         }
         let rows = |db: &str, dir: &std::path::Path| {

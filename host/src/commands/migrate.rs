@@ -70,6 +70,14 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         args.basepk,
     )?;
     context.offsets = args.offsets.iter().cloned().collect();
+    context
+        .options
+        .extend(settings.run.target_options.iter().cloned());
+    if let Some(root) = &settings.geonode.source_media_root {
+        context
+            .options
+            .insert("source_media_root".to_owned(), root.clone());
+    }
     context.source_version = source.as_ref().and_then(KnownVersion::known);
     context.target_version = target.as_ref().and_then(KnownVersion::known);
     let (mut manglers, plan) = choose(

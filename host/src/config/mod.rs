@@ -175,7 +175,16 @@ pub struct RunDefaults {
     pub datastore: Option<String>,
     /// `siteurl`.
     pub siteurl: Option<String>,
+    /// The target's facts a plugin may need, for `migrate`, which has no
+    /// target to ask (a restore reads them from the target GeoNode):
+    /// `media_root`, `assets_root`, `geoserver_public_location`, passed as
+    /// the plugins' options of those names.
+    pub target_options: Vec<(String, String)>,
 }
+
+/// `[migrate]` keys passed to plugins as options of the same name.
+pub const TARGET_OPTION_KEYS: [&str; 3] =
+    ["media_root", "assets_root", "geoserver_public_location"];
 
 impl Settings {
     /// Reads and checks a settings file.
@@ -321,6 +330,13 @@ impl Settings {
             owner: ini.get("migrate", "owner").map(str::to_owned),
             datastore: ini.get("migrate", "datastore").map(str::to_owned),
             siteurl: ini.get("migrate", "siteurl").map(str::to_owned),
+            target_options: TARGET_OPTION_KEYS
+                .iter()
+                .filter_map(|key| {
+                    let value = ini.get("migrate", key).filter(|v| !v.is_empty())?;
+                    Some(((*key).to_owned(), value.to_owned()))
+                })
+                .collect(),
         };
         Ok(Self {
             path: path.to_owned(),

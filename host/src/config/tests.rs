@@ -197,3 +197,28 @@ fn geoserver_rest_settings_have_defaults_and_never_a_password() {
         "{error}"
     );
 }
+
+#[test]
+fn migrate_passes_the_target_facts_it_is_given_and_the_source_media_root() {
+    let settings = parse(
+        "[geonode]\nsource_media_root = /srv/old/uploaded/\n\n[migrate]\nmedia_root = /mnt/volumes/statics/uploaded\nassets_root =\ngeoserver_public_location = https://new.example.net/geoserver/\n",
+    )
+    .unwrap();
+    assert_eq!(
+        settings.run.target_options,
+        vec![
+            (
+                "media_root".to_owned(),
+                "/mnt/volumes/statics/uploaded".to_owned()
+            ),
+            (
+                "geoserver_public_location".to_owned(),
+                "https://new.example.net/geoserver/".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        settings.geonode.source_media_root.as_deref(),
+        Some("/srv/old/uploaded")
+    );
+}
