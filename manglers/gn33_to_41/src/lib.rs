@@ -50,6 +50,8 @@ pub struct Gn33To41 {
     services: HashMap<i64, Service>,
     /// Datasets seen in the layers fixture, for the map layers.
     datasets: Vec<DatasetKey>,
+    /// Indexes into `datasets` by alternate and by name.
+    datasets_by_name: HashMap<String, Vec<usize>>,
     /// What has no home in 4.1, by `(model, what)`: how many.
     lost: BTreeMap<(String, String), u64>,
     /// Resources written without the facts of their later fixtures.
@@ -269,6 +271,7 @@ impl Plugin for Gn33To41 {
             resources: HashMap::new(),
             services: HashMap::new(),
             datasets: Vec::new(),
+            datasets_by_name: HashMap::new(),
             lost: BTreeMap::new(),
             without_facts: Vec::new(),
             files_without_root: Vec::new(),
@@ -832,13 +835,21 @@ impl Gn33To41 {
                 }
             },
         };
-        self.datasets.push(DatasetKey {
+        let key = DatasetKey {
             pk,
             name: object.str_field("name").map(str::to_owned),
             alternate: self.resources.get(&pk).and_then(|r| r.alternate.clone()),
             store: object.str_field("store").map(str::to_owned),
             remote_service: remote,
-        });
+        };
+        let index = self.datasets.len();
+        for name in [&key.alternate, &key.name].into_iter().flatten() {
+            let slots = self.datasets_by_name.entry(name.clone()).or_default();
+            if slots.last() != Some(&index) {
+                slots.push(index);
+            }
+        }
+        self.datasets.push(key);
         let mut fields = Map::new();
         for name in object.field_names() {
             if matches!(name, "storeType" | "upload_session") || INHERITED_M2M.contains(&name) {
@@ -920,12 +931,22 @@ impl Gn33To41 {
         let store = object.str_field("store").filter(|s| !s.is_empty());
         let local = object.field("local").and_then(Value::as_bool) == Some(true);
         let ows_url = object.str_field("ows_url").filter(|s| !s.is_empty());
-        let matches: Vec<i64> = self
-            .datasets
-            .iter()
-            .filter(|d| {
-                d.alternate.as_deref() == name || (name.is_some() && d.name.as_deref() == name)
-            })
+        // A layer without a name matches the datasets without an alternate
+        // (the migration's `alternate=None`): rare, so not indexed.
+        let candidates: Vec<&DatasetKey> = match name {
+            Some(name) => self
+                .datasets_by_name
+                .get(name)
+                .map(|slots| slots.iter().map(|&i| &self.datasets[i]).collect())
+                .unwrap_or_default(),
+            None => self
+                .datasets
+                .iter()
+                .filter(|d| d.alternate.is_none())
+                .collect(),
+        };
+        let matches: Vec<i64> = candidates
+            .into_iter()
             .filter(|d| match (local, store, ows_url) {
                 (true, Some(store), _) => d.store.as_deref() == Some(store),
                 (_, _, Some(url)) => d
