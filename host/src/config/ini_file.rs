@@ -74,6 +74,16 @@ impl IniFile {
         &self.text
     }
 
+    /// Every `(section, key)` of the file, in order; keys before the first
+    /// section header have the section `""`.
+    pub fn keys(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.ini.iter().flat_map(|(section, props)| {
+            props
+                .iter()
+                .map(move |(key, _)| (section.unwrap_or_default().to_owned(), key.to_owned()))
+        })
+    }
+
     /// A key's trimmed value.
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
         self.ini.get_from(Some(section), key).map(str::trim)
@@ -183,7 +193,7 @@ impl IniFile {
     }
 
     /// The line (from 1) where `key` is set in `section`.
-    fn line_of(&self, section: &str, key: &str) -> Option<usize> {
+    pub fn line_of(&self, section: &str, key: &str) -> Option<usize> {
         let mut current = "";
         for (n, line) in self.text.lines().enumerate() {
             let line = line.trim();

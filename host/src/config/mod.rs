@@ -194,6 +194,7 @@ impl Settings {
     /// When the file cannot be read or holds an invalid value.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let ini = IniFile::read(path)?;
+        refuse_secrets(&ini)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut warnings = Vec::new();
         let database = DatabaseSettings {
@@ -275,14 +276,6 @@ impl Settings {
                     "write the URL without them; set [geoserver] user and GEOSERVER_ADMIN_PASSWORD",
                 ));
             }
-        }
-        if ini.get("geoserver", "password").is_some() {
-            return Err(ini.error(
-                "geoserver",
-                "password",
-                "gnbr does not read passwords from settings.ini (its text is copied into every archive's manifest)".to_owned(),
-                "remove the line and set GEOSERVER_ADMIN_PASSWORD in gnbr's environment or in the [geonode] env_file",
-            ));
         }
         let geonode = GeoNodeSettings {
             python: ini
@@ -487,6 +480,60 @@ impl Settings {
             join(|f| &f.dump),
         )
     }
+}
+
+/// Parts of a key name that mark it as a secret wherever they appear in it
+/// (`GeoServerPassword`, `db_passwd`, `SECRET_KEY`, `access_token`).
+const SECRET_PARTS: [&str; 6] = [
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+];
+
+/// Words of a key name (split at anything but a letter or digit) that mark
+/// it as a secret (`pwd`, `api_key`, `ssh-key`, `AccessKey` is one word and
+/// is listed).
+const SECRET_WORDS: [&str; 6] = ["pwd", "pass", "key", "apikey", "accesskey", "privatekey"];
+
+/// Whether a settings.ini key looks like it holds a secret: its name, in
+/// any case, contains one of [`SECRET_PARTS`] or has one of
+/// [`SECRET_WORDS`] as a word. No key gnbr or GeoNode reads matches.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_PARTS.iter().any(|part| key.contains(part))
+        || key
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| SECRET_WORDS.contains(&word))
+}
+
+/// Refuses a settings file with a secret-looking key in any section: its
+/// text is copied into every archive's manifest. Names every such key (never
+/// its value).
+fn refuse_secrets(ini: &IniFile) -> Result<(), Error> {
+    let found: Vec<(String, String)> = ini.keys().filter(|(_, key)| is_secret_key(key)).collect();
+    let Some((section, key)) = found.first() else {
+        return Ok(());
+    };
+    let mut message = "looks like a secret: gnbr reads no secret from settings.ini (its text is copied into every archive's manifest)".to_owned();
+    if found.len() > 1 {
+        let others: Vec<String> = found[1..]
+            .iter()
+            .map(|(section, key)| match ini.line_of(section, key) {
+                Some(line) => format!("line {line} [{section}] {key}"),
+                None => format!("[{section}] {key}"),
+            })
+            .collect();
+        message.push_str(&format!("; so do {}", others.join(", ")));
+    }
+    Err(ini.error(
+        section,
+        key,
+        message,
+        "remove the line: gnbr takes secrets from its environment or the [geonode] env_file only (GEOSERVER_ADMIN_PASSWORD for GeoServer, DATABASE_URL for Django's database, PGPASSWORD or ~/.pgpass for the PostgreSQL tools)",
+    ))
 }
 
 /// `[user@]host[:port]/database`.

@@ -222,3 +222,115 @@ fn migrate_passes_the_target_facts_it_is_given_and_the_source_media_root() {
         Some("/srv/old/uploaded")
     );
 }
+
+#[test]
+fn secret_looking_keys_are_refused_in_every_section_whatever_their_case() {
+    for (text, at) in [
+        (
+            "[geoserver]\nurl = http://gs/\nPassword = s3cret\n",
+            "DIR/settings.ini:3: [geoserver] Password",
+        ),
+        (
+            "[database]\npgdump = pg_dump\npassword = s3cret\n",
+            "DIR/settings.ini:3: [database] password",
+        ),
+        (
+            "[geonode]\nDB_PASSWD = s3cret\n",
+            "DIR/settings.ini:2: [geonode] DB_PASSWD",
+        ),
+        (
+            "[fixtures]\napps = people\ndumps = people\n\n[extra]\nSecret_Key = s3cret\n",
+            "DIR/settings.ini:6: [extra] Secret_Key",
+        ),
+        (
+            "[geoserver]\napi-key = s3cret\n",
+            "DIR/settings.ini:2: [geoserver] api-key",
+        ),
+        (
+            "[serve]\naccess_token = s3cret\n",
+            "DIR/settings.ini:2: [serve] access_token",
+        ),
+        (
+            "[database]\npwd = s3cret\n",
+            "DIR/settings.ini:2: [database] pwd",
+        ),
+    ] {
+        let error = parse(text).unwrap_err();
+        assert_eq!(error.exit_code(), crate::exit_codes::USAGE, "{text}");
+        assert!(
+            error
+                .message
+                .starts_with(&format!("{at} looks like a secret")),
+            "{text}: {error}"
+        );
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert!(
+            error
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("GEOSERVER_ADMIN_PASSWORD"),
+            "{error}"
+        );
+    }
+    let error =
+        parse("[geoserver]\npassword = a\n[database]\nPASSWORD = b\ntoken = c\n").unwrap_err();
+    assert!(
+        error
+            .message
+            .ends_with("; so do line 4 [database] PASSWORD, line 5 [database] token"),
+        "{error}"
+    );
+}
+
+#[test]
+fn no_key_gnbr_or_geonode_reads_looks_like_a_secret() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.ini");
+    assert!(Settings::load(&shipped).is_ok());
+    for key in [
+        "pgdump",
+        "pgrestore",
+        "psql",
+        "datadir",
+        "datadir_exclude_file_path",
+        "dumpvectordata",
+        "dumprasterdata",
+        "data_dt_filter",
+        "data_layername_filter",
+        "data_layername_exclude_filter",
+        "settings",
+        "security",
+        "datastore_schemas",
+        "url",
+        "user",
+        "br_folder",
+        "br_folder_on_geoserver",
+        "poll_interval",
+        "job_deadline",
+        "source_datadir",
+        "source_datastore",
+        "source_url",
+        "python",
+        "settings_module",
+        "env_file",
+        "source_media_root",
+        "snapshot_dir",
+        "state_dir",
+        "apps",
+        "dumps",
+        "migrations",
+        "manglers",
+        "dirs",
+        "basepk",
+        "owner",
+        "datastore",
+        "siteurl",
+        "media_root",
+        "assets_root",
+        "geoserver_public_location",
+        "keywords",
+        "monkey_bypass",
+    ] {
+        assert!(!super::is_secret_key(key), "{key}");
+    }
+}
