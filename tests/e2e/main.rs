@@ -8,6 +8,7 @@ mod backup;
 mod browser;
 mod cross_version;
 mod datastore;
+mod docs;
 mod geonode;
 mod geoserver;
 mod geoserver_part;

@@ -3,7 +3,7 @@
 //!
 //! Read from each release's own source (`models.py`, migrations,
 //! `translation.py`, `br/management/commands/backup.py`; 2.0 and 2.4 from
-//! `/work/shared/data/geonode-2.x-fixtures`), checked at the first and last
+//! the fields GeoNode 2.0 and 2.4 shipped), checked at the first and last
 //! patch of the lines a plugin serves. Three kinds of evidence, strongest
 //! first:
 //!

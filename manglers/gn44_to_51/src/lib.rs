@@ -3,7 +3,7 @@
 //! running its migrations).
 //!
 //! One mangler per app fixture of the 4.4 backup; the ten rules of the
-//! specification (`shared/spec/gn44-to-51.md`) and where each is applied
+//! specification (`docs/spec/gn44-to-51.md`) and where each is applied
 //! are in this crate's README, with the settings.ini lines that enable them.
 
 mod catalog;
