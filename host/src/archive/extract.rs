@@ -1,76 +1,108 @@
 //! Folders of a backup (`uploaded/`, `assets/`) put in place: extracted into
-//! a staging folder next to their destination, then swapped in by renames,
-//! so the destination is either wholly old or wholly new.
+//! a staging folder inside their destination, then swapped in by the
+//! restore's journal (see [`crate::swap`]), so that the destination is
+//! either wholly old or wholly new.
 
 use std::{
     fs,
     io::{self, Write},
-    path::{Path, PathBuf},
+    path::{Component, Path, PathBuf},
 };
 
-use tempfile::TempDir;
-
 use super::BackupReader;
-use crate::errors::{Error, ErrorKind};
+use crate::{
+    errors::{Error, ErrorKind},
+    swap::{Journal, TargetFolder},
+};
 
-/// A backup folder extracted next to its destination, not yet in place.
+/// A backup folder extracted inside its destination, not yet in place.
 pub struct StagedFolder {
-    staging: TempDir,
-    dest: PathBuf,
+    folder: TargetFolder,
+    staging: PathBuf,
     /// Files extracted.
     pub files: u64,
+    /// Symbolic links made.
+    pub links: u64,
     /// Bytes extracted.
     pub bytes: u64,
 }
 
-/// A folder swapped in; the previous content is kept aside until finished.
-pub struct SwappedFolder {
-    dest: PathBuf,
-    previous: Option<PathBuf>,
-}
-
-/// Extracts the entries under `prefix` (`uploaded/`) into a staging folder
-/// next to `dest`. Every file's size is counted and its checksum checked
-/// (the manifest's sha256, the zip's CRC-32). `None` when the backup has no
-/// such entries.
+/// Extracts the entries under `prefix` (`uploaded/`) but those under
+/// `skip` (relative to `prefix`) into a staging folder inside `folder`
+/// (created if missing), and the links the manifest records there. Every
+/// file's size is counted and its checksum checked (the manifest's sha256,
+/// the zip's CRC-32); the staged content takes the folder's owner and
+/// mode. `None` when the backup has no such entries.
 ///
 /// # Errors
 ///
-/// A damaged entry, or a destination folder that is not writable.
+/// A damaged entry, a link leaving the folder, or a destination folder
+/// that is not writable.
 pub fn stage_folder(
     input: &mut BackupReader,
     prefix: &str,
-    dest: &Path,
+    skip: &[String],
+    folder: &TargetFolder,
+    journal: &mut Journal,
 ) -> Result<Option<StagedFolder>, Error> {
+    let kept = |relative: &str| {
+        !skip
+            .iter()
+            .any(|s| relative == s || relative.starts_with(&format!("{s}/")))
+    };
     let names: Vec<String> = input
         .entries()
         .iter()
-        .filter(|e| e.name.starts_with(prefix))
-        .map(|e| e.name.clone())
+        .filter_map(|e| e.name.strip_prefix(prefix))
+        .filter(|relative| kept(relative))
+        .map(str::to_owned)
         .collect();
-    if names.is_empty() {
+    let links: Vec<(String, String)> = input
+        .manifest()
+        .map(|m| {
+            m.links
+                .iter()
+                .filter_map(|(name, target)| {
+                    Some((name.strip_prefix(prefix)?.to_owned(), target.clone()))
+                })
+                .filter(|(relative, _)| kept(relative))
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() && links.is_empty() {
         return Ok(None);
     }
-    let parent = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    fs::create_dir_all(parent).map_err(|e| write_error(parent, &e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.gnbr-staging-"))
-        .tempdir_in(parent)
-        .map_err(|e| write_error(parent, &e))?;
+    let backup = input.path().display().to_string();
+    for (relative, target) in &links {
+        let under_a_link = links
+            .iter()
+            .any(|(other, _)| relative.starts_with(&format!("{other}/")));
+        let checked = if under_a_link {
+            Err("is inside another link")
+        } else {
+            check_link(relative, target)
+        };
+        checked.map_err(|why| {
+            Error::new(
+                ErrorKind::Input,
+                format!("{backup}: the link {prefix}{relative} -> {target} {why}"),
+            )
+            .hint("the archive is damaged or was not written by gnbr: restore another one")
+        })?;
+    }
+    folder.create()?;
+    let ownership = folder.ownership()?;
+    let staging = journal.staging_dir(&folder.real)?;
     let mut staged = StagedFolder {
+        folder: folder.clone(),
         staging,
-        dest: dest.to_owned(),
         files: 0,
+        links: 0,
         bytes: 0,
     };
-    let backup = input.path().display().to_string();
-    for entry in names {
-        let relative = &entry[prefix.len()..];
-        let target = staged.staging.path().join(relative);
+    for relative in names {
+        let entry = format!("{prefix}{relative}");
+        let target = staged.staging.join(&relative);
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
         }
@@ -86,72 +118,63 @@ pub fn stage_folder(
         staged.files += 1;
         staged.bytes += bytes;
     }
+    for (relative, target) in links {
+        let link = staged.staging.join(&relative);
+        if let Some(dir) = link.parent() {
+            fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
+        }
+        std::os::unix::fs::symlink(&target, &link).map_err(|e| write_error(&link, &e))?;
+        staged.links += 1;
+    }
+    ownership.apply_below(&staged.staging)?;
     Ok(Some(staged))
 }
 
+/// Why a link of a backed-up folder may not be made, if it may not: its
+/// target must be relative, with its `..` first (a `..` after a name could
+/// climb out of a linked folder), and stay inside the folder.
+fn check_link(relative: &str, target: &str) -> Result<(), &'static str> {
+    let target = Path::new(target);
+    if target.is_absolute() {
+        return Err("is absolute");
+    }
+    let mut depth = relative.split('/').count() - 1;
+    let mut named = false;
+    for component in target.components() {
+        match component {
+            Component::ParentDir if named => return Err("has `..` after a name"),
+            Component::ParentDir if depth == 0 => return Err("leaves the backed-up folder"),
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => named = true,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl StagedFolder {
-    /// The destination.
+    /// The destination, as GeoNode's settings name it.
     pub fn dest(&self) -> &Path {
-        &self.dest
+        &self.folder.given
     }
 
-    /// Renames the destination aside and the staging folder into its place.
+    /// The folder whose content it replaces.
+    pub fn folder(&self) -> &TargetFolder {
+        &self.folder
+    }
+
+    /// Swaps the staged content in: each entry of the destination renamed
+    /// into `.gnbr-previous-<run>` inside it, each staged entry into its
+    /// place, every step journaled.
     ///
     /// # Errors
     ///
-    /// When a rename fails; the destination is then as it was.
-    pub fn swap_in(self, stamp: &str) -> Result<SwappedFolder, Error> {
-        let previous = if self.dest.exists() {
-            let name = self.dest.file_name().unwrap_or_default().to_string_lossy();
-            let aside = self
-                .dest
-                .with_file_name(format!(".{name}.gnbr-previous-{stamp}"));
-            fs::rename(&self.dest, &aside).map_err(|e| write_error(&self.dest, &e))?;
-            Some(aside)
-        } else {
-            None
-        };
-        let staging = self.staging.keep();
-        if let Err(e) = fs::rename(&staging, &self.dest) {
-            if let Some(previous) = &previous {
-                let _ = fs::rename(previous, &self.dest);
-            }
-            let _ = fs::remove_dir_all(&staging);
-            return Err(write_error(&self.dest, &e));
-        }
-        Ok(SwappedFolder {
-            dest: self.dest,
-            previous,
-        })
-    }
-}
-
-impl SwappedFolder {
-    /// Puts the previous content back (the restore failed after the swap).
-    pub fn undo(self) {
-        let name = self.dest.file_name().unwrap_or_default().to_string_lossy();
-        let failed = self.dest.with_file_name(format!(".{name}.gnbr-failed"));
-        if fs::rename(&self.dest, &failed).is_ok() {
-            if let Some(previous) = &self.previous {
-                let _ = fs::rename(previous, &self.dest);
-            }
-            let _ = fs::remove_dir_all(&failed);
-        }
-    }
-
-    /// Ends the swap: the previous content is kept (its path returned) or removed.
-    pub fn finish(self, keep_previous: bool) -> Option<PathBuf> {
-        let previous = self.previous?;
-        if keep_previous {
-            return Some(previous);
-        }
-        if let Err(e) = fs::remove_dir_all(&previous) {
-            tracing::warn!(
-                "the previous content is still at {}: {e}",
-                previous.display()
-            );
-        }
-        None
+    /// A folder that cannot be read, a mount point inside the destination,
+    /// or a rename that fails; the caller then aborts the journal.
+    pub fn swap_in(&self, journal: &mut Journal) -> Result<(), Error> {
+        let previous = journal.previous_dir(&self.folder.real);
+        let ops = self.folder.plan(&self.staging, &previous)?;
+        journal.swap(ops)
     }
 }
 
@@ -161,4 +184,25 @@ fn write_error(path: &Path, err: &io::Error) -> Error {
         format!("cannot write {}: {err}", path.display()),
     )
     .hint("the folder must be writable by the user running gnbr")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_link;
+
+    #[test]
+    fn links_must_stay_inside_the_folder() {
+        assert_eq!(check_link("a/link", "b.tif"), Ok(()));
+        assert_eq!(check_link("a/link", "../b/c.tif"), Ok(()));
+        assert_eq!(
+            check_link("link", "../etc/passwd"),
+            Err("leaves the backed-up folder")
+        );
+        assert_eq!(
+            check_link("a/link", "../../x"),
+            Err("leaves the backed-up folder")
+        );
+        assert_eq!(check_link("a/link", "/etc/passwd"), Err("is absolute"));
+        assert_eq!(check_link("a/link", "b/../c"), Err("has `..` after a name"));
+    }
 }

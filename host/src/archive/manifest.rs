@@ -31,6 +31,11 @@ pub struct Manifest {
     pub geoserver: Option<GeoServerSource>,
     /// The datastore's tables, by entry (`gs_data_dir/geonode/<table>.sql`).
     pub datastore_tables: BTreeMap<String, TableRecord>,
+    /// Symbolic links of the backed-up folders, by entry name
+    /// (`uploaded/<path>`), each with its target relative to the link's
+    /// folder, never leaving the backed-up folder.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, String>,
 }
 
 /// The source's GeoServer paths and datastore, as recorded at backup.

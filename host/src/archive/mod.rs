@@ -7,7 +7,7 @@ mod pipe;
 mod reader;
 mod writer;
 
-pub use extract::{stage_folder, StagedFolder, SwappedFolder};
+pub use extract::{stage_folder, StagedFolder};
 pub use manifest::{
     DatastoreSource, EntryDigest, GeoServerSource, Manifest, TableRecord, MANIFEST_NAME,
 };

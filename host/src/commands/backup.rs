@@ -16,7 +16,9 @@ use serde::Serialize;
 use crate::{
     archive::{file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource},
     cli::{BackupArgs, GlobalArgs},
-    commands::{datastore, fixture_pass::write_error, load_settings_warned},
+    commands::{
+        datastore, fixture_pass::write_error, load_settings_warned, recovery::settle_interrupted,
+    },
     errors::{Error, ErrorKind},
     fixtures,
     geonode::GeoNode,
@@ -67,6 +69,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     info.ensure_reachable()?;
+    settle_interrupted(&target, &info, &settings, ui)?;
     let vector_tables = info
         .datastore
         .as_ref()

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::{
     cli::GlobalArgs,
-    commands::{discover_plugins, load_settings},
+    commands::{discover_plugins, load_settings, recovery::settle_interrupted},
     errors::Error,
     exit_codes,
     geonode::GeoNode,
@@ -73,6 +73,20 @@ pub fn run(global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
                     )
                 };
                 add("migrations", migrated, detail);
+                // A crash in a restore's swap is settled before anything else looks at the target.
+                let settled = geonode
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|g| settle_interrupted(g, &info, &settings, ui));
+                match settled {
+                    Ok(notes) => notes
+                        .into_iter()
+                        .for_each(|note| add("interrupted restore", true, note)),
+                    Err(e) => {
+                        target_ok = false;
+                        add("interrupted restore", false, e.to_string());
+                    }
+                }
             }
             add(
                 "media_root",

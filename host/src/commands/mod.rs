@@ -8,7 +8,9 @@ pub mod migrate;
 pub mod plan;
 pub mod planning;
 pub mod plugins;
+pub mod recovery;
 pub mod restore;
+pub mod restore_folders;
 pub mod restore_geoserver;
 pub mod serve;
 

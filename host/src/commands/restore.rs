@@ -1,8 +1,9 @@
 //! `gnbr restore`: a backup into a running GeoNode, all or nothing.
 //!
 //! Everything is checked before anything is touched; the database part is
-//! one transaction; the folders are staged and swapped in by renames around
-//! the commit. A failure at any step leaves the target as it was.
+//! one transaction; the folders are staged and swapped in by journaled
+//! renames around the commit. A failure at any step leaves the target as it
+//! was; a crash leaves a journal the next gnbr run settles.
 
 use std::{
     collections::BTreeMap,
@@ -16,21 +17,22 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    archive::{
-        file_sums, hex, stage_folder, BackupReader, BackupWriter, StagedFolder, SwappedFolder,
-    },
+    archive::{file_sums, hex, stage_folder, BackupReader, BackupWriter, StagedFolder},
     cli::{GlobalArgs, RestoreArgs},
     commands::{
         discover_plugins,
         fixture_pass::{mangle_fixtures, FixtureReport},
         load_settings_warned,
         planning::{choose, run_context, target_known, Plan},
+        recovery::settle_interrupted,
+        restore_folders::plan_folders,
         restore_geoserver::{GeoServerReport, GeoServerRestore},
     },
     errors::{Error, ErrorKind},
-    fixtures,
+    fault, fixtures,
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
     postgres,
+    swap::Journal,
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -99,6 +101,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     check_target(&info)?;
+    settle_interrupted(&target, &info, &settings, ui)?;
     if args.with_logs {
         if let Some(done) = info.restores.iter().find(|r| r.sha256 == sha256) {
             return Err(Error::new(
@@ -206,24 +209,10 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         dry_run: args.dry_run,
         seconds: 0.0,
     };
-    // The folders the backup holds, each with the target's folder for it.
-    let folders: Vec<(&str, &String, &str)> = [
-        ("uploaded/", &info.media_root, "MEDIA_ROOT"),
-        ("assets/", &info.assets_root, "ASSETS_ROOT"),
-    ]
-    .into_iter()
-    .filter(|(prefix, _, _)| input.entries().iter().any(|e| e.name.starts_with(prefix)))
-    .collect();
-    if let Some((prefix, _, name)) = folders.iter().find(|(_, root, _)| root.is_empty()) {
-        return Err(Error::new(
-            ErrorKind::Target,
-            format!("the backup has {prefix} but the target has no {name}"),
-        )
-        .hint(format!("set {name} in the target GeoNode's settings")));
-    }
+    let folders = plan_folders(&input, &info)?;
     let replaced: Vec<String> = folders
         .iter()
-        .map(|(_, root, name)| format!("{name} {root}"))
+        .map(|f| f.describe())
         .chain(geoserver.replaces())
         .collect();
     if args.dry_run {
@@ -245,17 +234,36 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         postgres::snapshot(&settings.database.pg_dump, &info.database, &path)?;
         report.snapshot = Some(path);
     }
-    let mut staged: Vec<(StagedFolder, &str)> = Vec::new();
-    for (prefix, root, name) in folders {
-        if let Some(folder) = stage_folder(&mut input, prefix, Path::new(root))? {
+    let run = run_id(&stamp)?;
+    // Beside the first folder swapped, where the next run looks for it.
+    let home = folders
+        .first()
+        .map(|f| f.folder.real.clone())
+        .or_else(|| geoserver.report.datadir.clone())
+        .unwrap_or_else(|| staging.path().to_owned());
+    let mut journal = Journal::begin(&home, &run, &info.database.to_string(), !args.no_snapshot)?;
+    let mut staged: Vec<(StagedFolder, String)> = Vec::new();
+    for plan in &folders {
+        if let Some(folder) = stage_folder(
+            &mut input,
+            &plan.prefix,
+            &plan.skip,
+            &plan.folder,
+            &mut journal,
+        )? {
             ui.info(&format!(
-                "staged {prefix} for {name} {root}: {} files, {} bytes",
-                folder.files, folder.bytes
+                "staged {} for {}: {} files, {} links, {} bytes",
+                plan.prefix,
+                plan.describe(),
+                folder.files,
+                folder.links,
+                folder.bytes
             ));
-            staged.push((folder, prefix));
+            staged.push((folder, plan.prefix.clone()));
         }
     }
-    geoserver.stage(&mut input, &settings, &info, &stamp, args.no_snapshot, ui)?;
+    geoserver.stage(&mut input, &settings, &info, &stamp, &mut journal, ui)?;
+    fault::point("staged");
 
     let request = LoadRequest {
         fixtures: fixture_files,
@@ -272,6 +280,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             gnbr_version: env!("CARGO_PKG_VERSION").to_owned(),
             source_version,
             target_version: Some(info.geonode_version.clone()),
+            run_id: Some(run.clone()),
         },
     };
     ui.info(&format!(
@@ -288,47 +297,78 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             ),
             ..e
         })?;
-    let mut swapped: Vec<(SwappedFolder, FolderReport)> = Vec::new();
-    for (folder, prefix) in staged {
-        let folder_report = FolderReport {
-            from: prefix.to_owned(),
-            to: folder.dest().to_owned(),
-            files: folder.files,
-            bytes: folder.bytes,
-            previous: None,
-        };
-        match folder.swap_in(&stamp) {
-            Ok(done) => swapped.push((done, folder_report)),
-            Err(e) => {
-                pending.rollback();
-                swapped.into_iter().for_each(|(s, _)| s.undo());
-                return Err(e);
-            }
+    fault::point("loaded");
+    let mut swapped: Vec<(FolderReport, PathBuf)> = Vec::new();
+    for (folder, prefix) in &staged {
+        if let Err(e) = folder.swap_in(&mut journal) {
+            pending.rollback();
+            return Err(with_undo(e, journal.abort()));
         }
+        swapped.push((
+            FolderReport {
+                from: prefix.clone(),
+                to: folder.dest().to_owned(),
+                files: folder.files,
+                bytes: folder.bytes,
+                previous: None,
+            },
+            folder.folder().real.clone(),
+        ));
     }
-    let applied = match geoserver.apply(&mut input, &settings, &stamp, ui) {
+    fault::point("swapped");
+    let applied = match geoserver.apply(&mut input, &settings, &mut journal, ui) {
         Ok(applied) => applied,
         Err(e) => {
             pending.rollback();
-            swapped.into_iter().for_each(|(s, _)| s.undo());
-            return Err(e);
+            return Err(with_undo(e, journal.abort()));
         }
     };
+    fault::point("before-commit");
     if let Err(e) = pending.commit() {
-        swapped.into_iter().for_each(|(s, _)| s.undo());
-        return Err(match applied.undo(ui) {
-            Some(note) => Error {
-                message: format!("{}; {note}", e.message),
-                ..e
-            },
-            None => e,
-        });
+        // The commit's answer can be lost after the COMMIT: the run's row decides.
+        match target.run_committed(&run) {
+            Ok(true) => ui.warn(&format!(
+                "{}; but the database holds this run's restore record: it committed",
+                e.message
+            )),
+            Ok(false) => {
+                return Err(match applied.undo(&mut journal, ui) {
+                    Some(note) => Error {
+                        message: format!("{}; {note}", e.message),
+                        ..e
+                    },
+                    None => e,
+                })
+            }
+            Err(unknown) => {
+                return Err(Error {
+                    message: format!(
+                        "{}; whether the database committed cannot be read ({}): the folders are left swapped, with their journal",
+                        e.message, unknown.message
+                    ),
+                    hint: Some("the next gnbr command on this target (e.g. gnbr check) finishes or undoes the swap, as the database says".to_owned()),
+                    ..e
+                })
+            }
+        }
     }
-    for (done, mut folder_report) in swapped {
-        folder_report.previous = done.finish(!args.no_snapshot);
+    if let Err(e) = journal.commit() {
+        ui.warn(&format!(
+            "{}: the database's restore record stands for it",
+            e.message
+        ));
+    }
+    let kept = journal.finish().map_err(|e| Error {
+        message: format!("the restore committed, but {}", e.message),
+        ..e
+    })?;
+    let kept_in = |dir: &Path| kept.iter().find(|k| k.parent() == Some(dir)).cloned();
+    for (mut folder_report, real) in swapped {
+        folder_report.previous = kept_in(&real);
         report.folders.push(folder_report);
     }
-    if let Some(folder_report) = applied.finish(!args.no_snapshot, ui) {
+    if let Some(mut folder_report) = applied.finish(ui) {
+        folder_report.previous = kept_in(&folder_report.to);
         report.folders.push(folder_report);
         if !geoserver.report.reloaded {
             ui.info(
@@ -339,6 +379,30 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     report.geoserver = geoserver.report;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A new run's id: its time and 32 random bits (`2026-11-27T134037Z-1a2b3c4d`).
+fn run_id(stamp: &str) -> Result<String, Error> {
+    let mut random = [0u8; 4];
+    getrandom::getrandom(&mut random).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("no random numbers for the run's id: {e}"),
+        )
+    })?;
+    Ok(format!("{stamp}-{}", hex(&random)))
+}
+
+/// `error`, with why putting the folders back failed too, if it did.
+fn with_undo(error: Error, undone: Result<(), Error>) -> Error {
+    match undone {
+        Ok(()) => error,
+        Err(undo) => Error {
+            message: format!("{}; {}", error.message, undo.message),
+            hint: undo.hint,
+            ..error
+        },
+    }
 }
 
 /// The archive named, or the newest `.zip` in `--backup-files-dir`.

@@ -32,7 +32,7 @@ use crate::{
     geonode::{Database, GeoNode, TargetInfo},
     geoserver::{
         br_archive::{rewrite_archive, save},
-        datadir::{self, Class, Selection, StagedDataDir, SwappedDataDir},
+        datadir::{self, Class, Selection, StagedDataDir},
         rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
         server::{GeoServer, CATALOG_ENTRY},
         Secret,
@@ -41,6 +41,7 @@ use crate::{
         self,
         tables::{self, Restorer},
     },
+    swap::Journal,
     ui::Ui,
 };
 
@@ -96,7 +97,8 @@ struct Recovery {
 /// The GeoServer side put in place, waiting for the database commit.
 pub struct AppliedGeoServer {
     tables: Option<Restorer>,
-    datadir: Option<(SwappedDataDir, FolderReport)>,
+    /// The data directory swapped in (its renames are in the restore's journal).
+    datadir: Option<FolderReport>,
     server: Option<GeoServer>,
     /// Whether GeoServer may have changed its catalog (its restore job ran).
     catalog_replaced: bool,
@@ -282,10 +284,12 @@ impl GeoServerRestore {
         Ok(())
     }
 
-    /// Extracts the data directory part next to GeoServer's data directory,
-    /// with the source's paths and datastore moved to the target's; takes
+    /// Extracts the data directory part inside GeoServer's data directory
+    /// (journaled in `journal`), with the source's paths and datastore
+    /// moved to the target's; takes
     /// a catalog backup to recover from when GeoServer is to restore one
-    /// and no `--recovery-file` was given (unless `no_snapshot`).
+    /// and no `--recovery-file` was given (unless `--no-snapshot`, which
+    /// the journal keeps).
     ///
     /// # Errors
     ///
@@ -297,9 +301,10 @@ impl GeoServerRestore {
         settings: &Settings,
         info: &TargetInfo,
         stamp: &str,
-        no_snapshot: bool,
+        journal: &mut Journal,
         ui: Ui,
     ) -> Result<(), Error> {
+        let no_snapshot = !journal.keeps_previous();
         if self.catalog && self.recovery.is_none() && !no_snapshot {
             if let Some(server) = &self.server {
                 let path = settings
@@ -348,7 +353,8 @@ impl GeoServerRestore {
             return Ok(());
         };
         let selection = Selection::from_settings(&settings.geoserver);
-        let Some(staged) = datadir::stage(input, &dir, &selection, &mapping, &mut |_| {})? else {
+        let Some(staged) = datadir::stage(input, &dir, &selection, &mapping, journal, &mut |_| {})?
+        else {
             return Ok(());
         };
         let restored = &staged.report;
@@ -435,10 +441,10 @@ impl GeoServerRestore {
         what
     }
 
-    /// Puts the GeoServer side in place: tables, data directory, catalog,
-    /// reload. On failure everything it did is undone (a catalog GeoServer
-    /// may have changed is put back from the recovery archive) and the
-    /// error says what happened.
+    /// Puts the GeoServer side in place: tables, data directory (swapped
+    /// through `journal`), catalog, reload. On failure everything it did is
+    /// undone (the journal aborted, a catalog GeoServer may have changed
+    /// put back from the recovery archive) and the error says what happened.
     ///
     /// # Errors
     ///
@@ -447,14 +453,14 @@ impl GeoServerRestore {
         &mut self,
         input: &mut BackupReader,
         settings: &Settings,
-        stamp: &str,
+        journal: &mut Journal,
         ui: Ui,
     ) -> Result<AppliedGeoServer, Error> {
         let restorer = self.restore_tables(input, settings, ui)?;
         let swapped = match self
             .datadir
             .take()
-            .map(|(staged, r)| staged.swap_in(stamp).map(|s| (s, r)))
+            .map(|(staged, r)| staged.swap_in(journal).map(|()| r))
             .transpose()
         {
             Ok(swapped) => swapped,
@@ -485,7 +491,7 @@ impl GeoServerRestore {
             });
         match done {
             Ok(()) => Ok(applied),
-            Err(e) => Err(applied.undo(ui).map_or(e.clone(), |note| Error {
+            Err(e) => Err(applied.undo(journal, ui).map_or(e.clone(), |note| Error {
                 message: format!("{}; {note}", e.message),
                 ..e
             })),
@@ -553,15 +559,16 @@ impl GeoServerRestore {
 }
 
 impl AppliedGeoServer {
-    /// Undoes it (a later step or the database commit failed): the data
-    /// directory swapped back, a catalog GeoServer may have changed put
-    /// back from the recovery archive, the tables put back, GeoServer
-    /// reloaded. Returns what the admin must know about GeoServer's catalog.
-    pub fn undo(self, ui: Ui) -> Option<String> {
+    /// Undoes it (a later step or the database commit failed): the
+    /// journal aborted (every folder swapped back, the data directory's
+    /// included), a catalog GeoServer may have changed put back from the
+    /// recovery archive, the tables put back, GeoServer reloaded. Returns
+    /// what the admin must know about the folders and GeoServer's catalog.
+    pub fn undo(self, journal: &mut Journal, ui: Ui) -> Option<String> {
         let mut notes = Vec::new();
         let swapped = self.datadir.is_some();
-        if let Some((swapped, _)) = self.datadir {
-            swapped.undo();
+        if let Err(e) = journal.abort() {
+            notes.push(e.message);
         }
         if let (true, Some(server)) = (self.catalog_replaced, &self.server) {
             notes.push(match &self.recovery {
@@ -583,10 +590,10 @@ impl AppliedGeoServer {
         (!notes.is_empty()).then(|| notes.join("; "))
     }
 
-    /// Ends it after the commit: the previous tables are dropped, the
-    /// replaced data directory files kept (`keep_previous`) or removed.
-    /// Returns the data directory's report.
-    pub fn finish(self, keep_previous: bool, ui: Ui) -> Option<FolderReport> {
+    /// Ends it after the commit: the previous tables are dropped. Returns
+    /// the data directory's report (the journal's finish keeps or removes
+    /// the replaced files).
+    pub fn finish(self, ui: Ui) -> Option<FolderReport> {
         if let Some(restorer) = self.tables {
             if let Err(e) = restorer.finish() {
                 ui.warn(&format!(
@@ -594,10 +601,7 @@ impl AppliedGeoServer {
                 ));
             }
         }
-        self.datadir.map(|(done, mut report)| {
-            report.previous = done.finish(keep_previous).into_iter().next();
-            report
-        })
+        self.datadir
     }
 }
 

@@ -313,17 +313,42 @@ def load(request_path):
                 "sha256 text NOT NULL, restored_at timestamptz NOT NULL DEFAULT now(), gnbr_version text NOT NULL, "
                 "source_version text, target_version text)"
             )
+            # The run's id: a crashed run's journal asks whether this row committed.
+            cursor.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN IF NOT EXISTS run_id text")
             record = request["record"]
             cursor.execute(
-                f"INSERT INTO {LOG_TABLE} (archive, sha256, gnbr_version, source_version, target_version) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [record["archive"], record["sha256"], record["gnbr_version"], record.get("source_version"), geonode_version()],
+                f"INSERT INTO {LOG_TABLE} (archive, sha256, gnbr_version, source_version, target_version, run_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    record["archive"],
+                    record["sha256"],
+                    record["gnbr_version"],
+                    record.get("source_version"),
+                    geonode_version(),
+                    record.get("run_id"),
+                ],
             )
         say(event="ready", rows=counts)
         answer = sys.stdin.readline().strip()
         if answer != "commit":
             raise Refused("gnbr did not confirm the commit; everything was rolled back")
     say(event="committed")
+
+
+def run_committed(run_id):
+    """Whether the restore run `run_id` committed: its gnbr_restore_log row exists."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'run_id'",
+            [LOG_TABLE],
+        )
+        found = False
+        if cursor.fetchone():
+            cursor.execute(f"SELECT 1 FROM {LOG_TABLE} WHERE run_id = %s", [run_id])
+            found = cursor.fetchone() is not None
+    say(event="run", found=found)
 
 
 def explain_integrity_error(error, fixtures):
@@ -439,6 +464,8 @@ def main():
             dump(sys.argv[2])
         elif command == "user":
             user(sys.argv[2])
+        elif command == "run":
+            run_committed(sys.argv[2])
         else:
             raise Refused(f"unknown command `{command}`")
     except Refused as e:

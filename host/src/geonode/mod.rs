@@ -156,6 +156,9 @@ pub struct RestoreRecord {
     pub source_version: Option<String>,
     /// The target's GeoNode version.
     pub target_version: Option<String>,
+    /// The run's id, which its swap journal carries (none in older rows).
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// A GeoNode user's login row, for `gnbr serve`'s login.
@@ -307,6 +310,17 @@ impl GeoNode {
                     format!("gnbr's Django helper answered oddly: {e}"),
                 )
             })
+    }
+
+    /// Whether the restore run `run_id` committed (its `gnbr_restore_log`
+    /// row exists): how an interrupted run's journal is decided.
+    ///
+    /// # Errors
+    ///
+    /// When Django cannot start or the database cannot be read.
+    pub fn run_committed(&self, run_id: &str) -> Result<bool, Error> {
+        let event = self.run_once(&["run", run_id], "run")?;
+        Ok(event.rest.get("found") == Some(&serde_json::Value::Bool(true)))
     }
 
     /// Loads fixtures in one transaction and stops before committing.
@@ -487,6 +501,7 @@ impl PendingLoad {
                 )
             })?;
         drop(stdin);
+        crate::fault::point("commit-sent");
         let event = next_event(&mut self.lines, &self.stderr_log);
         let _ = self.child.wait();
         match event? {

@@ -9,11 +9,12 @@
 //! backed up.
 //!
 //! A restore is staged, then swapped: everything is extracted into
-//! `<datadir>/.gnbr-staging-*` first; then only the paths the restore
-//! replaces are renamed aside (into `<datadir>/.gnbr-previous-<stamp>`) and
-//! the staged ones renamed into place, deepest shared folder first. A
-//! failure while staging leaves the data directory as it was; a failure
-//! while swapping is undone. What the restore does not replace (settings or
+//! `<datadir>/.gnbr-staging-<run>` first; then only the paths the restore
+//! replaces are renamed aside (into `<datadir>/.gnbr-previous-<run>`) and
+//! the staged ones renamed into place, deepest shared folder first, each
+//! rename in the restore's [`Journal`] (which undoes or finishes them, also
+//! after a crash). A failure while staging leaves the data directory as it
+//! was. What the restore does not replace (settings or
 //! security when not asked for, tile caches, excluded paths, parts the
 //! backup does not hold) is never moved. GeoServer must be told to reload
 //! afterwards (`rest::Client::reload`), or be restarted.
@@ -26,7 +27,6 @@ use std::{
 };
 
 use serde::Serialize;
-use tempfile::TempDir;
 
 use super::{
     rewrite::{self, relative_name, split_file_url, Mapping, RewriteReport},
@@ -35,6 +35,7 @@ use super::{
 use crate::{
     archive::{BackupReader, BackupWriter},
     errors::{Error, ErrorKind},
+    swap::{Journal, Op, TargetFolder},
 };
 
 /// Where the data directory goes in a backup.
@@ -944,36 +945,23 @@ fn copy_into(
     Ok(bytes)
 }
 
-/// A restore of the data directory, extracted but not yet in place.
-/// Dropping it removes what was staged and leaves the data directory as it was.
+/// A restore of the data directory, extracted but not yet in place; the
+/// journal it was staged with removes the staging if it is never swapped.
 pub struct StagedDataDir {
     datadir: PathBuf,
-    staging: Option<TempDir>,
+    staging: PathBuf,
     units: Vec<String>,
     externals: Vec<(PathBuf, PathBuf)>,
     /// What was staged, left out and rewritten.
     pub report: RestoreReport,
 }
 
-/// A restore swapped in; what it replaced is kept aside until [`SwappedDataDir::finish`].
-pub struct SwappedDataDir {
-    previous: PathBuf,
-    staging: PathBuf,
-    moves: Vec<Move>,
-    external_asides: Vec<PathBuf>,
-}
-
-/// One rename of a swap (or a folder it created), for undoing it.
-enum Move {
-    Renamed { from: PathBuf, to: PathBuf },
-    Created(PathBuf),
-}
-
 /// Extracts a backup's data directory (`gs_data_dir/`) and external files
 /// (`external/`) for restoring into `datadir`: the parts `selection` asks
 /// for, with `mapping` applied to catalog files and to external paths.
 /// `None` when the backup holds neither. The data directory is not changed
-/// (the staging folder is created inside it); [`StagedDataDir::swap_in`]
+/// (the staging folder is created inside it, journaled in `journal`, and
+/// takes the data directory's owner and mode); [`StagedDataDir::swap_in`]
 /// puts the result in place.
 ///
 /// Each class is replaced only when the backup holds it (a GeoNode archive
@@ -988,6 +976,7 @@ pub fn stage(
     datadir: &Path,
     selection: &Selection,
     mapping: &Mapping,
+    journal: &mut Journal,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<StagedDataDir>, Error> {
     let archived: Vec<(String, u64)> = input
@@ -1079,19 +1068,17 @@ pub fn stage(
     let mut units = Vec::new();
     tree.units("", &mut units);
 
-    fs::create_dir_all(datadir).map_err(|e| write_error(datadir, &e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".gnbr-staging-")
-        .tempdir_in(datadir)
-        .map_err(|e| write_error(datadir, &e))?;
+    let folder = TargetFolder::resolve(datadir);
+    folder.create()?;
+    let staging = journal.staging_dir(datadir)?;
     let mut staged = StagedDataDir {
         datadir: datadir.to_owned(),
-        staging: Some(staging),
+        staging: staging.clone(),
         units,
         externals: Vec::new(),
         report,
     };
-    let staging_root = staged.staging.as_ref().expect("just set").path().to_owned();
+    let staging_root = staging;
     let mut done = 0;
     for (relative, class, _) in &chosen {
         let name = format!("{ARCHIVE_PREFIX}{relative}");
@@ -1144,21 +1131,10 @@ pub fn stage(
             ));
             continue;
         }
-        let name = dest
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
         let parent = dest.parent().unwrap_or(Path::new("/")).to_owned();
         fs::create_dir_all(&parent).map_err(|e| write_error(&parent, &e))?;
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.gnbr-staging-"))
-            .tempfile_in(&parent)
-            .map_err(|e| write_error(&parent, &e))?
-            .into_temp_path();
-        // Recorded first, so that dropping `staged` removes it whatever happens next.
-        staged.externals.push((temp.to_path_buf(), dest));
-        let path = temp.keep().map_err(|e| write_error(&parent, &e.error))?;
+        let path = journal.staging_file(&dest)?;
+        staged.externals.push((path.clone(), dest));
         let bytes = extract(
             input,
             &format!("{EXTERNAL_PREFIX}{relative}"),
@@ -1168,6 +1144,7 @@ pub fn stage(
         )?;
         staged.report.externals.add(bytes);
     }
+    folder.ownership()?.apply_below(&staged.staging)?;
     Ok(Some(staged))
 }
 
@@ -1293,183 +1270,72 @@ impl Tree {
 
 impl StagedDataDir {
     /// Puts the staged restore in place: each path it replaces is renamed
-    /// into `<datadir>/.gnbr-previous-<stamp>` (external files: beside
-    /// themselves, `.<name>.gnbr-previous-<stamp>`), each staged path renamed
-    /// into place.
+    /// into `<datadir>/.gnbr-previous-<run>` (external files: beside
+    /// themselves, `.<name>.gnbr-previous-<run>`), each staged path renamed
+    /// into place, every step journaled in `journal`.
     ///
     /// # Errors
     ///
-    /// A rename fails (a path on another filesystem, a permission); every
-    /// rename done is undone, and the data directory is as it was.
-    pub fn swap_in(mut self, stamp: &str) -> Result<SwappedDataDir, Error> {
-        let previous = unique_dir(&self.datadir.join(format!(".gnbr-previous-{stamp}")))?;
-        let staging = self.staging.take().expect("staged until swapped").keep();
-        let mut swapped = SwappedDataDir {
-            previous,
-            staging,
-            moves: Vec::new(),
-            external_asides: Vec::new(),
-        };
-        let units = std::mem::take(&mut self.units);
-        let externals = std::mem::take(&mut self.externals);
-        let result = swapped.swap(&self.datadir, &units, &externals, stamp);
-        match result {
-            Ok(()) => Ok(swapped),
-            Err(e) => {
-                // The staged external files are back where `self`'s drop removes them.
-                self.externals = externals;
-                swapped.undo();
-                Err(e)
-            }
-        }
-    }
-}
-
-impl Drop for StagedDataDir {
-    fn drop(&mut self) {
-        for (staged, _) in &self.externals {
-            let _ = fs::remove_file(staged);
-        }
-    }
-}
-
-/// Creates `path`, or `path-2`, `path-3`, ... when it exists.
-fn unique_dir(path: &Path) -> Result<PathBuf, Error> {
-    for n in 1..1000 {
-        let candidate = if n == 1 {
-            path.to_owned()
-        } else {
-            PathBuf::from(format!("{}-{n}", path.display()))
-        };
-        match fs::create_dir(&candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(write_error(&candidate, &e)),
-        }
-    }
-    Err(write_error(path, &"too many earlier folders of that name"))
-}
-
-impl SwappedDataDir {
-    fn swap(
-        &mut self,
-        datadir: &Path,
-        units: &[String],
-        externals: &[(PathBuf, PathBuf)],
-        stamp: &str,
-    ) -> Result<(), Error> {
-        for unit in units {
-            let live = datadir.join(unit);
+    /// A rename fails (a path on another filesystem, a permission); the
+    /// caller then aborts the journal, which undoes every rename done.
+    pub fn swap_in(self, journal: &mut Journal) -> Result<(), Error> {
+        let previous = journal.previous_dir(&self.datadir);
+        let mut plan = Plan::default();
+        for unit in &self.units {
+            let live = self.datadir.join(unit);
             if live.symlink_metadata().is_ok() {
-                let aside = self.previous.join(unit);
-                self.create_dirs(aside.parent().expect("under previous"))?;
-                self.rename(&live, &aside)?;
+                let aside = previous.join(unit);
+                plan.create_dirs(aside.parent().expect("under previous"));
+                plan.ops.push(Op::Rename {
+                    from: live.clone(),
+                    to: aside,
+                });
             }
             let staged = self.staging.join(unit);
             if staged.symlink_metadata().is_ok() {
-                self.create_dirs(live.parent().expect("under the data directory"))?;
-                self.rename(&staged, &live)?;
+                plan.create_dirs(live.parent().expect("under the data directory"));
+                plan.ops.push(Op::Rename {
+                    from: staged,
+                    to: live,
+                });
             }
         }
-        for (staged, dest) in externals {
+        for (staged, dest) in &self.externals {
             if dest.symlink_metadata().is_ok() {
-                let name = dest.file_name().unwrap_or_default().to_string_lossy();
-                let aside = dest.with_file_name(format!(".{name}.gnbr-previous-{stamp}"));
-                self.rename(dest, &aside)?;
-                self.external_asides.push(aside);
+                plan.ops.push(Op::Rename {
+                    from: dest.clone(),
+                    to: journal.previous_file(dest),
+                });
             }
-            self.rename(staged, dest)?;
+            plan.ops.push(Op::Rename {
+                from: staged.clone(),
+                to: dest.clone(),
+            });
         }
-        Ok(())
+        journal.swap(plan.ops)
     }
+}
 
-    fn rename(&mut self, from: &Path, to: &Path) -> Result<(), Error> {
-        fs::rename(from, to).map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot move {} to {}: {e}", from.display(), to.display()),
-            )
-            .hint("both must be on one filesystem and writable by the user running gnbr; nothing was changed")
-        })?;
-        self.moves.push(Move::Renamed {
-            from: from.to_owned(),
-            to: to.to_owned(),
-        });
-        Ok(())
-    }
+/// The steps of a data directory's swap, being planned.
+#[derive(Default)]
+struct Plan {
+    ops: Vec<Op>,
+    made: BTreeSet<PathBuf>,
+}
 
-    /// Creates a folder and its missing parents, recording each for undo.
-    fn create_dirs(&mut self, dir: &Path) -> Result<(), Error> {
+impl Plan {
+    /// Plans creating a folder and its missing parents.
+    fn create_dirs(&mut self, dir: &Path) {
         let mut missing = Vec::new();
         let mut at = Some(dir);
-        while let Some(path) = at.filter(|p| !p.exists()) {
+        while let Some(path) = at.filter(|p| !p.exists() && !self.made.contains(*p)) {
             missing.push(path.to_owned());
             at = path.parent();
         }
         for path in missing.into_iter().rev() {
-            fs::create_dir(&path).map_err(|e| write_error(&path, &e))?;
-            self.moves.push(Move::Created(path));
+            self.made.insert(path.clone());
+            self.ops.push(Op::Mkdir { path });
         }
-        Ok(())
-    }
-
-    /// Puts everything back as it was before the swap (the restore failed
-    /// after it, e.g. GeoServer refused to reload).
-    pub fn undo(mut self) {
-        let mut whole = true;
-        for done in std::mem::take(&mut self.moves).into_iter().rev() {
-            match done {
-                Move::Renamed { from, to } => {
-                    if let Err(e) = fs::rename(&to, &from) {
-                        whole = false;
-                        tracing::warn!(
-                            "could not move {} back to {}: {e}",
-                            to.display(),
-                            from.display()
-                        );
-                    }
-                }
-                Move::Created(dir) => {
-                    let _ = fs::remove_dir(&dir);
-                }
-            }
-        }
-        let _ = fs::remove_dir_all(&self.staging);
-        if whole {
-            let _ = fs::remove_dir_all(&self.previous);
-        } else {
-            tracing::warn!(
-                "what the restore replaced is still in {}",
-                self.previous.display()
-            );
-        }
-    }
-
-    /// Ends the swap: what it replaced is kept (the paths are returned:
-    /// `<datadir>/.gnbr-previous-<stamp>` and each external file's
-    /// `.<name>.gnbr-previous-<stamp>`) or removed.
-    pub fn finish(self, keep_previous: bool) -> Vec<PathBuf> {
-        let _ = fs::remove_dir_all(&self.staging);
-        let mut asides = self.external_asides;
-        if fs::read_dir(&self.previous).is_ok_and(|mut d| d.next().is_some()) {
-            asides.insert(0, self.previous);
-        } else {
-            let _ = fs::remove_dir(&self.previous);
-        }
-        if keep_previous {
-            return asides;
-        }
-        for path in asides {
-            let removed = if path.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            if let Err(e) = removed {
-                tracing::warn!("the replaced content is still at {}: {e}", path.display());
-            }
-        }
-        Vec::new()
     }
 }
 
@@ -1488,6 +1354,7 @@ mod tests {
         archive::{BackupReader, BackupWriter},
         errors::ErrorKind,
         geoserver::rewrite::{Mapping, PathRule},
+        swap::Journal,
     };
 
     const MINIMAL: &str = concat!(
@@ -1888,11 +1755,13 @@ mod tests {
             ..Selection::all()
         };
         let mut input = BackupReader::open(&archive).unwrap();
+        let mut journal = Journal::begin(tmp.path(), "s", "db", true).unwrap();
         let staged = stage(
             &mut input,
             &target,
             &selection,
             &Mapping::default(),
+            &mut journal,
             &mut |_| {},
         )
         .unwrap()
@@ -1901,7 +1770,7 @@ mod tests {
         assert_eq!(staged.report.restored[&Class::Catalog].files, 37);
         assert!(!staged.report.restored.contains_key(&Class::Settings));
 
-        let swapped = staged.swap_in("20240101T000000Z").unwrap();
+        staged.swap_in(&mut journal).unwrap();
         let after = snapshot(&target);
         let source = snapshot(Path::new(MINIMAL));
         for (name, bytes) in &source {
@@ -1927,7 +1796,8 @@ mod tests {
             !after.contains_key("data/target-only.tif"),
             "the backup holds data/"
         );
-        let kept = swapped.finish(true);
+        journal.commit().unwrap();
+        let kept = journal.finish().unwrap();
         assert_eq!(kept.len(), 1);
         let previous = snapshot(&kept[0]);
         assert_eq!(
@@ -1956,18 +1826,20 @@ mod tests {
         write(&target, "global.xml", "<global/>");
         let before = snapshot(&target);
         let mut input = BackupReader::open(&archive).unwrap();
+        let mut journal = Journal::begin(tmp.path(), "s", "db", true).unwrap();
         let staged = stage(
             &mut input,
             &target,
             &Selection::all(),
             &Mapping::default(),
+            &mut journal,
             &mut |_| {},
         )
         .unwrap()
         .unwrap();
-        let swapped = staged.swap_in("s").unwrap();
+        staged.swap_in(&mut journal).unwrap();
         assert_ne!(snapshot(&target), before);
-        swapped.undo();
+        journal.abort().unwrap();
         assert_eq!(snapshot(&target), before);
         assert_eq!(
             fs::read_dir(&target).unwrap().count(),
@@ -1991,17 +1863,20 @@ mod tests {
         copy_tree(Path::new(MINIMAL), &target);
         let before = snapshot(&target);
         let mut input = BackupReader::open(&folder).unwrap();
+        let mut journal = Journal::begin(tmp.path(), "s", "db", true).unwrap();
         let err = stage(
             &mut input,
             &target,
             &Selection::all(),
             &Mapping::default(),
+            &mut journal,
             &mut |_| {},
         )
         .err()
         .unwrap();
         assert_eq!(err.kind, ErrorKind::Input, "{err}");
         assert!(err.message.contains("styles/default_point.sld"), "{err}");
+        drop(journal);
         assert_eq!(snapshot(&target), before);
         assert!(fs::read_dir(&target).unwrap().all(|e| !e
             .unwrap()
@@ -2038,16 +1913,19 @@ mod tests {
         write(&target, "data/nodataSquare.png", "old png");
         let before = snapshot(&target);
         let mut input = BackupReader::open(&archive).unwrap();
+        let mut journal = Journal::begin(tmp.path(), "s", "db", true).unwrap();
         let staged = stage(
             &mut input,
             &target,
             &Selection::all(),
             &Mapping::default(),
+            &mut journal,
             &mut |_| {},
         )
         .unwrap()
         .unwrap();
-        let err = staged.swap_in("s").err().unwrap();
+        let err = staged.swap_in(&mut journal).err().unwrap();
+        journal.abort().unwrap();
         assert_eq!(err.kind, ErrorKind::Run);
         assert!(err.message.contains("data/"), "{err}");
         assert_eq!(snapshot(&target), before);
@@ -2088,11 +1966,13 @@ mod tests {
         );
         let before = snapshot(&target);
         let mut input = BackupReader::open(&with_dump).unwrap();
+        let mut journal = Journal::begin(tmp.path(), "s", "db", true).unwrap();
         let staged = stage(
             &mut input,
             &target,
             &Selection::all(),
             &Mapping::default(),
+            &mut journal,
             &mut |_| {},
         )
         .unwrap()
@@ -2103,7 +1983,9 @@ mod tests {
             before.contains_key("geonode/upload.tif"),
             "a table dump alone does not replace geonode/"
         );
-        staged.swap_in("s").unwrap().finish(false);
+        staged.swap_in(&mut journal).unwrap();
+        journal.commit().unwrap();
+        journal.finish().unwrap();
         let mut expected = before;
         expected.remove("data/geonode/old/old.tif");
         expected.insert("data/geonode/dem/dem.tif".into(), b"new dem".to_vec());
@@ -2131,11 +2013,13 @@ mod tests {
         };
         let target = tmp.path().join("target");
         let mut input = BackupReader::open(&archive).unwrap();
+        let mut journal = Journal::begin(tmp.path(), "s", "db", true).unwrap();
         let staged = stage(
             &mut input,
             &target,
             &Selection::all(),
             &mapping,
+            &mut journal,
             &mut |_| {},
         )
         .unwrap()
@@ -2146,7 +2030,9 @@ mod tests {
             fs::read(moved.join("rasters/big.tif")).unwrap(),
             b"the target's older copy"
         );
-        let kept = staged.swap_in("s").unwrap().finish(true);
+        staged.swap_in(&mut journal).unwrap();
+        journal.commit().unwrap();
+        let kept = journal.finish().unwrap();
         assert_eq!(
             fs::read(moved.join("rasters/big.tif")).unwrap(),
             b"outside raster"

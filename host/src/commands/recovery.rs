@@ -1,0 +1,49 @@
+//! Before a command touches a target: a restore that a crash interrupted
+//! in the middle of its folder swap is finished or undone (see
+//! [`crate::swap`]), on the database's word.
+
+use std::path::{Path, PathBuf};
+
+use crate::{
+    config::Settings,
+    errors::Error,
+    geonode::{GeoNode, TargetInfo},
+    swap::{self, real_path},
+    ui::Ui,
+};
+
+/// Settles every swap journal left in the target's folders (`MEDIA_ROOT`,
+/// `ASSETS_ROOT`, GeoServer's data directory); each is said on `ui`, and
+/// returned.
+///
+/// # Errors
+///
+/// A restore in progress, a journal of another database, a database that
+/// cannot say whether the interrupted run committed, or a step that cannot
+/// be done (the journal then stays for the next run).
+pub fn settle_interrupted(
+    target: &GeoNode,
+    info: &TargetInfo,
+    settings: &Settings,
+    ui: Ui,
+) -> Result<Vec<String>, Error> {
+    let homes: Vec<PathBuf> = [info.media_root.as_str(), info.assets_root.as_str()]
+        .into_iter()
+        .filter(|root| !root.is_empty())
+        .map(|root| real_path(Path::new(root)))
+        .chain(settings.geoserver.datadir.clone())
+        .collect();
+    let notes = swap::recover(&homes, &info.database.to_string(), &mut |run| {
+        target.run_committed(run).map_err(|e| Error {
+            message: format!(
+                "an interrupted restore (run {run}) left its folders half swapped, and whether its database transaction committed cannot be read: {}",
+                e.message
+            ),
+            ..e
+        })
+    })?;
+    for note in &notes {
+        ui.warn(note);
+    }
+    Ok(notes)
+}

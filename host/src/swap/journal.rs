@@ -1,0 +1,733 @@
+//! The journal of one restore's folder swap: a small file, written and
+//! fsynced before each step, from which the next gnbr run finishes or
+//! undoes a swap that a crash interrupted.
+//!
+//! States: `staged` (staging folders being filled, nothing live touched),
+//! `swapping` (the planned renames, how many are done), then `committed` or
+//! `aborted`. The database commit decides: `committed` is written right
+//! after it; a journal left in `swapping` is decided by asking the database
+//! whether the run's row in `gnbr_restore_log` exists.
+//!
+//! The running gnbr holds an exclusive lock on `<journal>.lock` for its
+//! whole life; a journal whose lock is free belongs to a dead run.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Write},
+    os::unix::{
+        fs::{DirBuilderExt, OpenOptionsExt},
+        io::AsRawFd,
+    },
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    errors::{Error, ErrorKind},
+    fault,
+};
+
+/// The journal format written.
+const FORMAT: u32 = 1;
+/// How journal files are named: `.gnbr-journal-<run>.json`.
+const PREFIX: &str = ".gnbr-journal-";
+
+/// One step of a swap, undone by its reverse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Creates a folder that did not exist.
+    Mkdir {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Renames a path.
+    Rename {
+        /// Where it was.
+        from: PathBuf,
+        /// Where it goes.
+        to: PathBuf,
+    },
+}
+
+/// Where a swap stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Staging folders are being filled; nothing live was touched.
+    Staged,
+    /// Renames are being done (`done` of `ops`); the database has not
+    /// been known to commit.
+    Swapping,
+    /// The database committed: the swap is to be finished.
+    Committed,
+    /// The restore failed: the swap is to be undone.
+    Aborted,
+}
+
+/// The journal's content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// The journal format, 1.
+    pub format: u32,
+    /// The run's id, also written in the run's `gnbr_restore_log` row.
+    pub run: String,
+    /// The target database (`name on host:port`), to refuse deciding with another.
+    pub database: String,
+    /// Where the swap stands.
+    pub state: State,
+    /// Whether what the restore replaced is kept (no `--no-snapshot`).
+    pub keep_previous: bool,
+    /// Staging folders, removed at the end.
+    pub staging: Vec<PathBuf>,
+    /// Folders holding what the swap replaced.
+    pub previous: Vec<PathBuf>,
+    /// The steps, in order.
+    pub ops: Vec<Op>,
+    /// How many of `ops` are known done (the next may be done too).
+    pub done: usize,
+}
+
+/// A swap in progress, journaled beside the folders it changes.
+pub struct Journal {
+    path: PathBuf,
+    lock_path: PathBuf,
+    _lock: File,
+    record: Record,
+    /// Whether the journal is finished (its files removed).
+    closed: bool,
+}
+
+impl Journal {
+    /// Starts the journal of run `run` in `home` (state `staged`), locked
+    /// for this process's life.
+    ///
+    /// # Errors
+    ///
+    /// When `home` cannot be written.
+    pub fn begin(
+        home: &Path,
+        run: &str,
+        database: &str,
+        keep_previous: bool,
+    ) -> Result<Self, Error> {
+        fs::create_dir_all(home).map_err(|e| write_error(home, &e))?;
+        let path = home.join(format!("{PREFIX}{run}.json"));
+        let lock_path = lock_path(&path);
+        let lock = open_lock(&lock_path)?;
+        if !try_lock(&lock).map_err(|e| write_error(&lock_path, &e))? {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!("{} is locked by another gnbr run", lock_path.display()),
+            ));
+        }
+        let journal = Self {
+            path,
+            lock_path,
+            _lock: lock,
+            record: Record {
+                format: FORMAT,
+                run: run.to_owned(),
+                database: database.to_owned(),
+                state: State::Staged,
+                keep_previous,
+                staging: Vec::new(),
+                previous: Vec::new(),
+                ops: Vec::new(),
+                done: 0,
+            },
+            closed: false,
+        };
+        journal.write()?;
+        Ok(journal)
+    }
+
+    /// The run's id.
+    pub fn run(&self) -> &str {
+        &self.record.run
+    }
+
+    /// Whether what the swap replaces is kept (the restore has no `--no-snapshot`).
+    pub fn keeps_previous(&self) -> bool {
+        self.record.keep_previous
+    }
+
+    /// Creates the staging folder `<parent>/.gnbr-staging-<run>` (0700),
+    /// journaled first so that a crash leaves nothing the next run does
+    /// not remove.
+    ///
+    /// # Errors
+    ///
+    /// When `parent` cannot be written.
+    pub fn staging_dir(&mut self, parent: &Path) -> Result<PathBuf, Error> {
+        let dir = parent.join(format!(".gnbr-staging-{}", self.record.run));
+        if !self.record.staging.contains(&dir) {
+            self.record.staging.push(dir.clone());
+            self.write()?;
+        }
+        match fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(false)
+            .create(&dir)
+        {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(write_error(&dir, &e)),
+            _ => Ok(dir),
+        }
+    }
+
+    /// Names a file staged beside `dest` (`.<name>.gnbr-staging-<run>`),
+    /// journaled first; the caller creates it.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be written.
+    pub fn staging_file(&mut self, dest: &Path) -> Result<PathBuf, Error> {
+        let path = beside(dest, "staging", &self.record.run);
+        if !self.record.staging.contains(&path) {
+            self.record.staging.push(path.clone());
+            self.write()?;
+        }
+        Ok(path)
+    }
+
+    /// Names where a file the swap replaces goes beside itself
+    /// (`.<name>.gnbr-previous-<run>`).
+    pub fn previous_file(&mut self, dest: &Path) -> PathBuf {
+        let path = beside(dest, "previous", &self.record.run);
+        if !self.record.previous.contains(&path) {
+            self.record.previous.push(path.clone());
+        }
+        path
+    }
+
+    /// Names the folder `<parent>/.gnbr-previous-<run>` that receives what
+    /// a swap under `parent` replaces (created by the swap's own `Mkdir`).
+    pub fn previous_dir(&mut self, parent: &Path) -> PathBuf {
+        let dir = parent.join(format!(".gnbr-previous-{}", self.record.run));
+        if !self.record.previous.contains(&dir) {
+            self.record.previous.push(dir.clone());
+        }
+        dir
+    }
+
+    /// Does `ops`, journaling each before it: the journal lists them all,
+    /// then how many are done after each.
+    ///
+    /// # Errors
+    ///
+    /// A step that fails (it is not done); the caller then [`Journal::abort`]s.
+    pub fn swap(&mut self, ops: Vec<Op>) -> Result<(), Error> {
+        let first = self.record.ops.len();
+        self.record.ops.extend(ops);
+        self.record.state = State::Swapping;
+        self.write()?;
+        for i in first..self.record.ops.len() {
+            let op = self.record.ops[i].clone();
+            if matches!(op, Op::Rename { .. }) {
+                fault::point("swap-rename");
+            }
+            forward(&op)?;
+            self.record.done = i + 1;
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    /// Records that the database committed: from here the swap is finished,
+    /// whatever happens.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be written (the decision is then the
+    /// database's row, which the next run reads).
+    pub fn commit(&mut self) -> Result<(), Error> {
+        fault::point("after-commit");
+        self.record.state = State::Committed;
+        self.write()?;
+        fault::point("committed");
+        Ok(())
+    }
+
+    /// Finishes a committed swap: any step left is done, staging folders
+    /// removed, what was replaced kept (the non-empty previous folders are
+    /// returned) or removed, the journal removed.
+    ///
+    /// # Errors
+    ///
+    /// A step that cannot be done; the journal stays for the next run.
+    pub fn finish(mut self) -> Result<Vec<PathBuf>, Error> {
+        self.roll_forward()?;
+        fault::point("finishing");
+        for dir in &self.record.staging {
+            remove_tree(dir);
+        }
+        let mut kept = Vec::new();
+        for path in &self.record.previous {
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            let empty = meta.is_dir() && fs::read_dir(path).is_ok_and(|mut d| d.next().is_none());
+            if empty {
+                let _ = fs::remove_dir(path);
+            } else if self.record.keep_previous {
+                kept.push(path.clone());
+            } else {
+                remove_tree(path);
+            }
+        }
+        self.close();
+        Ok(kept)
+    }
+
+    /// Undoes the swap: every step done is reversed, last first, each
+    /// journaled; staging folders are removed, then the journal.
+    ///
+    /// # Errors
+    ///
+    /// A step that cannot be reversed; the journal stays, and the next
+    /// gnbr run tries again.
+    pub fn abort(&mut self) -> Result<(), Error> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.record.state != State::Aborted {
+            self.record.state = State::Aborted;
+            self.write()?;
+        }
+        if let Some(op) = self.record.ops.get(self.record.done) {
+            if is_done(op) == Some(true) {
+                self.record.done += 1;
+            }
+        }
+        while self.record.done > 0 {
+            let op = self.record.ops[self.record.done - 1].clone();
+            if matches!(op, Op::Rename { .. }) {
+                fault::point("undo-rename");
+            }
+            backward(&op).map_err(|e| Error {
+                message: format!(
+                    "{}; the swap's journal is kept at {}",
+                    e.message,
+                    self.path.display()
+                ),
+                hint: Some("fix the cause; the next gnbr command on this target (e.g. gnbr check) puts the rest back".to_owned()),
+                ..e
+            })?;
+            self.record.done -= 1;
+            self.write()?;
+        }
+        for dir in self.record.staging.iter().chain(&self.record.previous) {
+            remove_tree(dir);
+        }
+        self.close();
+        Ok(())
+    }
+
+    fn roll_forward(&mut self) -> Result<(), Error> {
+        while let Some(op) = self.record.ops.get(self.record.done).cloned() {
+            if is_done(&op) != Some(true) {
+                forward(&op)?;
+            }
+            self.record.done += 1;
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the journal: to a temporary file, fsynced, renamed over the
+    /// journal, the folder fsynced.
+    fn write(&self) -> Result<(), Error> {
+        fault::point("journal-write");
+        let temp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&self.record).expect("a journal serialises");
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, &self.path)?;
+            sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+        })();
+        written.map_err(|e| write_error(&self.path, &e))
+    }
+
+    fn close(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        let _ = fs::remove_file(&self.lock_path);
+        if let Some(dir) = self.path.parent() {
+            let _ = sync_dir(dir);
+        }
+        self.closed = true;
+    }
+}
+
+impl Drop for Journal {
+    /// A journal dropped before any live path was touched is removed with
+    /// its staging folders; any other stays for the next run to settle.
+    fn drop(&mut self) {
+        if !self.closed && self.record.state == State::Staged && self.record.done == 0 {
+            for dir in &self.record.staging {
+                remove_tree(dir);
+            }
+            self.close();
+        }
+    }
+}
+
+/// Settles every interrupted swap journaled in `homes`: a journal
+/// `committed` is finished, `staged` or `aborted` undone, `swapping`
+/// decided by `committed(run)` (whether the database holds the run's
+/// restore row). Returns what was done, one line each.
+///
+/// # Errors
+///
+/// A journal another gnbr run holds (a restore in progress), one written
+/// for another database, a database that cannot be asked, or a step that
+/// cannot be done (the journal then stays).
+pub fn recover(
+    homes: &[PathBuf],
+    database: &str,
+    committed: &mut dyn FnMut(&str) -> Result<bool, Error>,
+) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    let mut seen = Vec::new();
+    for home in homes {
+        let Ok(entries) = fs::read_dir(home) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with(PREFIX) && n.ends_with(".json")
+                })
+            })
+            .collect();
+        found.sort();
+        for path in found {
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path.clone());
+            if let Some(note) = recover_one(&path, database, committed)? {
+                notes.push(note);
+            }
+        }
+    }
+    Ok(notes)
+}
+
+fn recover_one(
+    path: &Path,
+    database: &str,
+    committed: &mut dyn FnMut(&str) -> Result<bool, Error>,
+) -> Result<Option<String>, Error> {
+    let lock_path = lock_path(path);
+    let lock = open_lock(&lock_path)?;
+    if !try_lock(&lock).map_err(|e| write_error(&lock_path, &e))? {
+        return Err(Error::new(
+            ErrorKind::Refused,
+            format!(
+                "another gnbr run is restoring into this target right now (its journal is {})",
+                path.display()
+            ),
+        )
+        .hint("wait for it to end, then run this command again"));
+    }
+    let text = match fs::read(path) {
+        Ok(text) => text,
+        // Settled by another run between the listing and the lock.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Run,
+                format!("cannot read {}: {e}", path.display()),
+            ))
+        }
+    };
+    let record: Record = serde_json::from_slice(&text).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("{} is not a gnbr swap journal: {e}", path.display()),
+        )
+        .hint("it was left by an interrupted restore; compare the folders beside it with the backup, then remove it")
+    })?;
+    if record.database != database {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!(
+                "{} was left by an interrupted restore into {}, but settings.ini points at {database}",
+                path.display(),
+                record.database
+            ),
+        )
+        .hint("run gnbr check with the settings.ini of that restore first: it finishes or undoes it"));
+    }
+    let run = record.run.clone();
+    let forward = match record.state {
+        State::Committed => true,
+        State::Staged | State::Aborted => false,
+        State::Swapping => committed(&run)?,
+    };
+    let mut journal = Journal {
+        path: path.to_owned(),
+        lock_path,
+        _lock: lock,
+        record,
+        closed: false,
+    };
+    if forward {
+        journal.record.state = State::Committed;
+        journal.write()?;
+        let kept = journal.finish()?;
+        let kept = match kept.as_slice() {
+            [] => String::new(),
+            dirs => format!(
+                "; what it replaced is kept in {}",
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        Ok(Some(format!(
+            "finished the folder swap of an interrupted restore (run {run}), whose database transaction had committed{kept}"
+        )))
+    } else {
+        journal.abort()?;
+        Ok(Some(format!(
+            "undid the folder swap of an interrupted restore (run {run}), whose database transaction never committed: the folders are as before it"
+        )))
+    }
+}
+
+/// Whether a step is done, judged from the filesystem: `None` when neither
+/// its before nor its after is there.
+fn is_done(op: &Op) -> Option<bool> {
+    match op {
+        Op::Mkdir { path } => Some(path.symlink_metadata().is_ok()),
+        Op::Rename { from, to } => {
+            match (
+                from.symlink_metadata().is_ok(),
+                to.symlink_metadata().is_ok(),
+            ) {
+                (false, true) => Some(true),
+                (true, false) => Some(false),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn forward(op: &Op) -> Result<(), Error> {
+    match op {
+        Op::Mkdir { path } => match fs::create_dir(path) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(write_error(path, &e)),
+            _ => Ok(()),
+        },
+        Op::Rename { from, to } => rename(from, to),
+    }
+}
+
+fn backward(op: &Op) -> Result<(), Error> {
+    match op {
+        Op::Mkdir { path } => {
+            // Left in place when something else was put in it meanwhile.
+            let _ = fs::remove_dir(path);
+            Ok(())
+        }
+        Op::Rename { from, to } => match is_done(op) {
+            Some(false) => Ok(()),
+            _ => rename(to, from),
+        },
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), Error> {
+    fs::rename(from, to).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot move {} to {}: {e}", from.display(), to.display()),
+        )
+        .hint("both must be on one filesystem, not mount points, and writable by the user running gnbr")
+    })
+}
+
+/// `<dest's folder>/.<dest's name>.gnbr-<what>-<run>`.
+fn beside(dest: &Path, what: &str, run: &str) -> PathBuf {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    dest.with_file_name(format!(".{name}.gnbr-{what}-{run}"))
+}
+
+fn lock_path(journal: &Path) -> PathBuf {
+    journal.with_extension("lock")
+}
+
+fn open_lock(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| write_error(path, &e))
+}
+
+/// Takes an exclusive lock without waiting: `false` when another process holds it.
+fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a file descriptor this process owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(error)
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn remove_tree(path: &Path) {
+    let removed = match path.symlink_metadata() {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = removed {
+        tracing::warn!("{} is still there: {e}", path.display());
+    }
+}
+
+fn write_error(path: &Path, err: &io::Error) -> Error {
+    Error::new(
+        ErrorKind::Run,
+        format!("cannot write {}: {err}", path.display()),
+    )
+    .hint("the folder must be writable by the user running gnbr")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{fs, path::Path};
+
+    use super::{recover, Journal, Op, State};
+
+    fn tree(root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                let relative = e.path().strip_prefix(root).unwrap().display().to_string();
+                match fs::read_to_string(e.path()) {
+                    Ok(text) => format!("{relative}={text}"),
+                    Err(_) => relative,
+                }
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A root holding `old`, a journal with `new` staged and the swap's steps planned.
+    fn staged(root: &Path) -> (Journal, Vec<Op>) {
+        fs::write(root.join("a.txt"), "old").unwrap();
+        let mut journal = Journal::begin(root, "run1", "db", false).unwrap();
+        let staging = journal.staging_dir(root).unwrap();
+        fs::write(staging.join("a.txt"), "new").unwrap();
+        let previous = journal.previous_dir(root);
+        let ops = vec![
+            Op::Mkdir {
+                path: previous.clone(),
+            },
+            Op::Rename {
+                from: root.join("a.txt"),
+                to: previous.join("a.txt"),
+            },
+            Op::Rename {
+                from: staging.join("a.txt"),
+                to: root.join("a.txt"),
+            },
+        ];
+        (journal, ops)
+    }
+
+    #[test]
+    fn finishes_and_removes_everything_but_the_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, ops) = staged(dir.path());
+        journal.swap(ops).unwrap();
+        journal.commit().unwrap();
+        assert_eq!(journal.finish().unwrap(), Vec::<std::path::PathBuf>::new());
+        assert_eq!(tree(dir.path()), ["a.txt=new"]);
+    }
+
+    #[test]
+    fn aborts_back_to_the_old_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, ops) = staged(dir.path());
+        journal.swap(ops).unwrap();
+        journal.abort().unwrap();
+        assert_eq!(tree(dir.path()), ["a.txt=old"]);
+    }
+
+    #[test]
+    fn recovery_decides_by_the_database_at_every_step() {
+        for done in 0..=3 {
+            for committed in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                let (mut journal, ops) = staged(dir.path());
+                // As if killed after `done` steps (the journal one step behind).
+                for op in &ops[..done] {
+                    super::forward(op).unwrap();
+                }
+                journal.record.ops = ops;
+                journal.record.state = State::Swapping;
+                journal.record.done = done.saturating_sub(1);
+                journal.write().unwrap();
+                journal.closed = true;
+                drop(journal);
+                let notes = recover(&[dir.path().to_owned()], "db", &mut |run| {
+                    assert_eq!(run, "run1");
+                    Ok(committed)
+                })
+                .unwrap();
+                assert_eq!(notes.len(), 1, "{notes:?}");
+                let expected = if committed { "a.txt=new" } else { "a.txt=old" };
+                assert_eq!(tree(dir.path()), [expected], "done {done}, {committed}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_live_run_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, ops) = staged(dir.path());
+        journal.swap(ops).unwrap();
+        let error = recover(&[dir.path().to_owned()], "db", &mut |_| Ok(true)).unwrap_err();
+        assert!(error.message.contains("another gnbr run"), "{error:?}");
+        journal.abort().unwrap();
+    }
+
+    #[test]
+    fn another_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, ops) = staged(dir.path());
+        journal.swap(ops).unwrap();
+        journal.closed = true;
+        drop(journal);
+        let error = recover(&[dir.path().to_owned()], "other", &mut |_| Ok(true)).unwrap_err();
+        assert!(error.message.contains("points at other"), "{error:?}");
+    }
+}
