@@ -91,6 +91,8 @@ class Double:
     def __init__(self, args):
         self.args = args
         self.lock = threading.Lock()
+        # Its own lock: answers, which log, are sent with `lock` held at times.
+        self.log_lock = threading.Lock()
         self.jobs = []
         self.requests = []
         self.reloads = 0
@@ -334,12 +336,19 @@ def make_handler(double):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "geoserver-double"
+        pending_log = None
 
         def log_message(self, fmt, *values):
             if args.verbose:
                 sys.stderr.write("double: " + (fmt % values) + "\n")
 
         def answer(self, status, body=b"", content_type="application/json", headers=()):
+            # The request is logged before its answer leaves: a client that
+            # has read an answer and then asks for the log always finds it.
+            if self.pending_log is not None:
+                entry, self.pending_log = dict(self.pending_log, status=status), None
+                with double.log_lock:
+                    double.requests.append(entry)
             if isinstance(body, (dict, list)):
                 body = json.dumps(body).encode()
             elif isinstance(body, str):
@@ -376,14 +385,13 @@ def make_handler(double):
                 body = raw.decode("utf-8", "replace")
             path = self.path.split("?", 1)[0]
             if path == "/__double/log":
-                with double.lock:
-                    self.answer(200, {"requests": double.requests, "reloads": double.reloads,
+                self.pending_log = None
+                with double.lock, double.log_lock:
+                    self.answer(200, {"requests": list(double.requests), "reloads": double.reloads,
                                       "resets": double.resets})
                 return
-            status = self.route(path, body)
-            with double.lock:
-                double.requests.append({"method": self.command, "path": path, "body": body,
-                                        "status": status})
+            self.pending_log = {"method": self.command, "path": path, "body": body}
+            self.route(path, body)
 
         def authorised(self):
             header = self.headers.get("Authorization", "")

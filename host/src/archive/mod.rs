@@ -2,12 +2,14 @@
 //! written entry by entry, with gnbr's manifest of checksums.
 
 mod extract;
+mod folder;
 mod manifest;
 mod pipe;
 mod reader;
 mod writer;
 
 pub use extract::{stage_folder, StagedFolder};
+pub use folder::add_folder;
 pub use manifest::{
     DatastoreSource, EntryDigest, GeoServerSource, Manifest, TableRecord, MANIFEST_NAME,
 };

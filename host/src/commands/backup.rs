@@ -14,7 +14,10 @@ use std::{
 use serde::Serialize;
 
 use crate::{
-    archive::{file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource},
+    archive::{
+        add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource,
+        GeoServerSource,
+    },
     cli::{BackupArgs, GlobalArgs},
     commands::{
         datastore, fixture_pass::write_error, load_settings_warned, recovery::settle_interrupted,
@@ -26,6 +29,7 @@ use crate::{
         datadir::{self, DataDir, Selection},
         server::{GeoServer, CATALOG_ENTRY},
     },
+    swap::real_path,
     time::run_epoch,
     ui::Ui,
 };
@@ -162,6 +166,11 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         report.fixtures.push((entry, stats.objects_out));
         Ok(())
     })?;
+    let roots: Vec<PathBuf> = [&info.media_root, &info.assets_root]
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| real_path(Path::new(r)))
+        .collect();
     for (prefix, root) in [
         ("uploaded", &info.media_root),
         ("assets", &info.assets_root),
@@ -171,7 +180,13 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
         }
         if Path::new(root).is_dir() {
             ui.info(&format!("adding {root} as {prefix}/"));
-            report.files += add_folder(&mut writer, Path::new(root), prefix)?;
+            // A folder nested in this one is backed up as its own.
+            let nested: Vec<PathBuf> = roots
+                .iter()
+                .filter(|r| **r != real_path(Path::new(root)))
+                .cloned()
+                .collect();
+            report.files += add_folder(&mut writer, Path::new(root), prefix, &nested)?;
         } else {
             ui.warn(&format!(
                 "{root}, the GeoNode's {} folder, is not there: the archive has no {prefix}/",
@@ -316,37 +331,6 @@ fn make_fifo(path: &Path) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Adds every file under `root` as `prefix/<relative path>`; returns the count.
-fn add_folder(writer: &mut BackupWriter, root: &Path, prefix: &str) -> Result<u64, Error> {
-    let mut files = 0;
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::new(
-                ErrorKind::Target,
-                format!("cannot read {}: {e}", root.display()),
-            )
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let relative = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walkdir stays under its root");
-        let name = std::iter::once(prefix.to_owned())
-            .chain(
-                relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-            )
-            .collect::<Vec<_>>()
-            .join("/");
-        add_file(writer, entry.path(), &name)?;
-        files += 1;
-    }
-    Ok(files)
 }
 
 /// Adds the file at `path` as the entry `name`.
