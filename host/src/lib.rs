@@ -35,6 +35,9 @@ use crate::{
 pub fn main_impl() -> ! {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
+    if let Some(limit) = cli.global.max_object_size {
+        fixtures::set_object_limit(limit);
+    }
     let ui = Ui {
         quiet: cli.global.quiet,
         json: cli.global.json,

@@ -50,6 +50,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// The most bytes one fixture object may take: a larger one is refused,
+    /// naming it (e.g. 268435456, 512MiB, 1GiB) [default: 256MiB].
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "GNBR_MAX_OBJECT_SIZE",
+        value_parser = crate::fixtures::parse_size,
+        global = true
+    )]
+    pub max_object_size: Option<usize>,
+
     /// More log output (-v info, -vv debug); GNBR_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

@@ -82,6 +82,7 @@ fn page_with(config: PathBuf) -> Page {
         plugins_dirs: Vec::new(),
         quiet: true,
         json: false,
+        max_object_size: None,
         verbose: 0,
     };
     let app = App::new(&dir.path().join("state"), global, Box::new(users), true).unwrap();
