@@ -14,7 +14,7 @@ pub use manifest::{
     DatastoreSource, EntryDigest, GeoServerSource, Manifest, TableRecord, MANIFEST_NAME,
 };
 pub use pipe::write_in_background;
-pub use reader::{hex, BackupReader, EntryInfo};
+pub use reader::{check_backup_path, hex, BackupReader, EntryInfo};
 pub use writer::{BackupWriter, EntryWriter};
 
 use std::{fs::File, io::Read, path::Path};

@@ -3,6 +3,7 @@
 use std::{
     fs::File,
     io::{self, BufReader, Read},
+    os::unix::fs::FileTypeExt,
     path::{Path, PathBuf},
 };
 
@@ -42,9 +43,7 @@ impl BackupReader {
     /// When it does not exist, is not a zip archive, or holds an unsafe entry name.
     pub fn open(path: &Path) -> Result<Self, Error> {
         let input_error = |message: String| Error::new(ErrorKind::Input, message);
-        let meta = std::fs::metadata(path)
-            .map_err(|e| input_error(format!("cannot open backup {}: {e}", path.display())))?;
-        let (source, entries) = if meta.is_dir() {
+        let (source, entries) = if check_backup_path(path)? {
             (Source::Folder, folder_entries(path)?)
         } else {
             let file = File::open(path)
@@ -160,6 +159,47 @@ impl BackupReader {
     }
 }
 
+/// Checks that `path` (followed if a symlink) is a regular file or a folder;
+/// returns whether it is a folder. A device, FIFO or socket is refused
+/// before anything reads it: `/dev/zero` would be hashed forever, a FIFO
+/// could not be read twice.
+///
+/// # Errors
+///
+/// [`ErrorKind::Input`] when it cannot be read, [`ErrorKind::Usage`] when it
+/// is neither a file nor a folder.
+pub fn check_backup_path(path: &Path) -> Result<bool, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Input,
+            format!("cannot open backup {}: {e}", path.display()),
+        )
+    })?;
+    if meta.is_dir() || meta.is_file() {
+        return Ok(meta.is_dir());
+    }
+    let kind = meta.file_type();
+    let kind = if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else {
+        "a socket"
+    };
+    Err(Error::new(
+        ErrorKind::Usage,
+        format!(
+            "{} is {kind}, not a backup archive or folder",
+            path.display()
+        ),
+    )
+    .hint(
+        "pass a backup archive (.zip) or a backup folder; save a streamed backup to a file first",
+    ))
+}
+
 fn folder_entries(root: &Path) -> Result<Vec<EntryInfo>, Error> {
     let mut entries = Vec::new();
     for entry in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
@@ -216,4 +256,35 @@ impl<R: Read> Read for CheckedReader<R> {
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_fifos_are_refused_as_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("backup.zip");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for (path, kind) in [
+            (Path::new("/dev/zero"), "a character device"),
+            (fifo.as_path(), "a FIFO (named pipe)"),
+        ] {
+            let err = BackupReader::open(path).err().unwrap();
+            assert_eq!(err.exit_code(), crate::exit_codes::USAGE);
+            assert_eq!(
+                err.message,
+                format!(
+                    "{} is {kind}, not a backup archive or folder",
+                    path.display()
+                )
+            );
+        }
+        assert_eq!(check_backup_path(dir.path()), Ok(true));
+    }
 }

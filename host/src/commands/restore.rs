@@ -437,7 +437,7 @@ fn archive_path(args: &RestoreArgs) -> Result<PathBuf, Error> {
 /// The archive's sha256 (for a folder: of its listing, names and sizes);
 /// checks GeoNode's `<archive>.md5` sidecar when there is one.
 fn check_archive_sums(archive: &Path) -> Result<String, Error> {
-    if archive.is_dir() {
+    if crate::archive::check_backup_path(archive)? {
         let listing = BackupReader::open(archive)?
             .entries()
             .iter()
