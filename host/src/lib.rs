@@ -81,6 +81,7 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             Ok(exit_codes::SUCCESS)
         }
         Command::Plugins(command) => commands::plugins::run(command, &cli.global, ui),
+        Command::ProbePlugin { path } => Ok(plugins::probe::run_child(path)),
     }
 }
 

@@ -2,7 +2,9 @@
 //! conflicts, the previous minor interface loading, and one clear line for
 //! every kind of broken plugin while the others keep working.
 
-use std::fs;
+use std::{fs, process::Command};
+
+use assert_cmd::cargo::CommandCargoExt;
 
 use crate::support::{
     expect_code, future_major_plugin, gnbr, settings_with, test_plugins, tiny_backup,
@@ -156,6 +158,98 @@ fn broken_plugins_get_one_line_each_and_the_others_keep_working() {
         "{stderr}"
     );
     assert!(!dir.path().join("out2").exists());
+}
+
+/// Compiles `source` (C) with the system's `cc` into a shared library.
+fn c_library(source: &str, out: &std::path::Path) {
+    let c_file = out.with_extension("c");
+    fs::write(&c_file, source).unwrap();
+    let built = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(out)
+        .arg(&c_file)
+        .status()
+        .expect("the system's C compiler (cc) runs");
+    assert!(built.success(), "cc failed on {}", c_file.display());
+}
+
+#[test]
+fn a_library_that_aborts_or_crashes_while_loading_is_named_and_the_host_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    fs::create_dir_all(&plugins).unwrap();
+    for (name, body) in [
+        ("libaborts.so", "abort();"),
+        ("libsegfaults.so", "*(volatile int *)0 = 1;"),
+        ("libexits.so", "_exit(0);"),
+    ] {
+        let source = format!(
+            "#include <stdlib.h>\n#include <unistd.h>\n\
+             __attribute__((constructor)) static void on_load(void) {{ {body} }}\n"
+        );
+        c_library(&source, &plugins.join(name));
+    }
+    copy_plugin(
+        &test_plugins().join("liblegacy_v1_0.so"),
+        &plugins,
+        "liblegacy_v1_0.so",
+    );
+    let cache = dir.path().join("cache");
+    // The verdicts are cached: the second run reads them, the same way.
+    for run in ["probed", "cached"] {
+        let listed = Command::cargo_bin("gnbr")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["plugins", "list", "--plugins-dir", "plugins"])
+            .env_remove("GNBR_PLUGINS")
+            .env_remove("GNBR_LOG")
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = expect_code(&listed, 0);
+        assert!(stdout.contains("legacy_v1_0"), "{run}: {stdout}");
+        let line = |file: &str| {
+            stderr
+                .lines()
+                .find(|l| l.starts_with("gnbr: warning:") && l.contains(file))
+                .unwrap_or_else(|| panic!("{run}: no line for {file}:\n{stderr}"))
+                .to_owned()
+        };
+        assert!(
+            line("libaborts.so").contains("crashed while loading: signal 6 (SIGABRT, aborted)"),
+            "{run}: {stderr}"
+        );
+        assert!(
+            line("libsegfaults.so").contains("crashed while loading: signal 11 (SIGSEGV"),
+            "{run}: {stderr}"
+        );
+        assert!(
+            line("libexits.so").contains("ended the process while loading (exit status 0)"),
+            "{run}: {stderr}"
+        );
+    }
+    let verdicts = fs::read_to_string(cache.join("gnbr/plugin-probes.json")).unwrap();
+    assert!(
+        verdicts.contains("libaborts.so") && verdicts.contains("SIGABRT"),
+        "{verdicts}"
+    );
+    settings_with(dir.path(), "legacy_v1_0.MarkMangler");
+    let backup = tiny_backup(dir.path());
+    expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "migrate",
+                "--backup-file",
+                backup.to_str().unwrap(),
+                "--output",
+                "out",
+                "--plugins-dir",
+                "plugins",
+            ],
+        ),
+        0,
+    );
 }
 
 #[test]

@@ -84,6 +84,13 @@ pub enum Command {
     /// List, inspect and test mangler plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Loads one plugin file and prints whether it loads (internal: gnbr runs
+    /// it in a child process before it loads a plugin itself).
+    #[command(name = crate::plugins::probe::PROBE_COMMAND, hide = true)]
+    ProbePlugin {
+        /// The library file.
+        path: PathBuf,
+    },
 }
 
 /// `gnbr migrate`.

@@ -5,6 +5,7 @@ mod discovery;
 mod elf;
 mod load;
 mod plan;
+pub mod probe;
 mod run;
 
 use std::path::PathBuf;
@@ -62,14 +63,20 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads every plugin file found on `search`, each file once.
+    /// Loads every plugin file found on `search`, each file once, each only
+    /// after a child process loaded it without dying ([`probe`]).
     pub fn discover(search: &SearchPath) -> Self {
         let mut registry = Registry {
             searched: search.dirs().to_vec(),
             ..Registry::default()
         };
+        let mut probes = probe::Cache::open();
         for path in search.files() {
-            match load::load(&path) {
+            let verdict = probes.verdict(&path);
+            match verdict
+                .and_then(|v| v.problem(&path))
+                .map_or_else(|| load::load(&path), Err)
+            {
                 Ok(plugin) => registry.add(plugin),
                 Err(problem) => {
                     tracing::debug!("{}: {}", problem.path.display(), problem.message);
@@ -77,6 +84,7 @@ impl Registry {
                 }
             }
         }
+        probes.save();
         registry
     }
 
