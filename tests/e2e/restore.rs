@@ -2,8 +2,9 @@
 
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader},
-    process::Stdio,
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -312,5 +313,412 @@ fn safety_checks_refuse_before_anything_changes() {
         services.digest("gnbr_e2e_checks", &[]),
         restored,
         "a refused merge changed the database"
+    );
+}
+
+const USAGE: i32 = 2;
+const INPUT: i32 = 4;
+const TARGET: i32 = 5;
+
+/// A copy of `archive` called `name` without the entry `drop`, with a
+/// GeoNode `.md5` sidecar of its own.
+fn archive_without(archive: &Path, name: &str, drop: &str) -> PathBuf {
+    let copy = archive.with_file_name(name);
+    let mut input = zip::ZipArchive::new(std::fs::File::open(archive).unwrap()).unwrap();
+    let mut output = zip::ZipWriter::new(std::fs::File::create(&copy).unwrap());
+    for index in 0..input.len() {
+        let entry = input.by_index_raw(index).unwrap();
+        if entry.name() != drop {
+            output.raw_copy_file(entry).unwrap();
+        }
+    }
+    output.finish().unwrap();
+    write_md5(&copy);
+    copy
+}
+
+fn write_md5(archive: &Path) {
+    let md5 = Command::new("md5sum").arg(archive).output().unwrap();
+    let sum = String::from_utf8(md5.stdout).unwrap();
+    std::fs::write(
+        archive.with_extension("md5"),
+        sum.split_whitespace().next().unwrap(),
+    )
+    .unwrap();
+}
+
+/// settings.ini with `[fixtures] apps` and `dumps` set to `apps`.
+fn settings_listing(services: &Services, dir: &Path, db: &str, apps: &str) -> PathBuf {
+    let settings = services.settings(dir, db);
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let text: String = text
+        .lines()
+        .map(|line| match line.split_once(" = ") {
+            Some(("apps" | "dumps", _)) => {
+                format!("{} = {apps}\n", line.split_once(' ').unwrap().0)
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&settings, text).unwrap();
+    settings
+}
+
+#[test]
+fn missing_and_unlisted_fixtures_are_refused_before_anything_changes() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    let db = "gnbr_e2e_fixtures";
+    services.fresh_db(db);
+    let settings = services.settings(dir.path(), db);
+    expect_code(
+        &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
+        0,
+    );
+    let before = services.digest(db, &[]);
+
+    // The archive lacks maps.json, which settings.ini lists: maps_map
+    // would have been emptied and left so.
+    let no_maps = archive_without(&archive, "no-maps.zip", "fixtures/maps.json");
+    for extra in [&["--dry-run"][..], &["--no-snapshot"]] {
+        let (_, stderr) = expect_code(&restore(dir.path(), &settings, &no_maps, extra), USAGE);
+        for part in [
+            "no-maps.zip has no fixture for this entry of",
+            "`maps` (fixtures/maps.json)",
+            "nothing was touched",
+            "hint: restore with the settings the backup was made with",
+        ] {
+            assert!(stderr.contains(part), "`{part}` missing from: {stderr}");
+        }
+    }
+
+    // settings.ini lists only `sites`: the 30 other fixtures would have
+    // been skipped after every table was emptied.
+    let only_sites = settings_listing(&services, dir.path(), db, "sites");
+    let (_, stderr) = expect_code(
+        &restore(dir.path(), &only_sites, &archive, &["--no-snapshot"]),
+        USAGE,
+    );
+    for part in [
+        "gn511.zip holds fixtures that",
+        "fixtures/people.json",
+        "fixtures/base.json",
+        "--only-listed-fixtures",
+    ] {
+        assert!(stderr.contains(part), "`{part}` missing from: {stderr}");
+    }
+    assert_eq!(
+        services.digest(db, &[]),
+        before,
+        "a refused restore changed the database"
+    );
+}
+
+#[test]
+fn only_listed_fixtures_empties_only_their_tables() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    let db = "gnbr_e2e_only_listed";
+    services.fresh_db(db);
+    let settings = services.settings(dir.path(), db);
+    expect_code(
+        &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
+        0,
+    );
+    let restored = services.digest(db, &[]);
+    services.psql(
+        db,
+        "UPDATE django_site SET name = 'changed since the backup'",
+    );
+    services.psql(
+        db,
+        "UPDATE base_resourcebase SET title = 'changed since the backup'",
+    );
+    let changed = services.digest(db, &[]);
+
+    let only_sites = settings_listing(&services, dir.path(), db, "sites");
+    let (stdout, _) = expect_code(
+        &restore(
+            dir.path(),
+            &only_sites,
+            &archive,
+            &["--no-snapshot", "--only-listed-fixtures", "--json"],
+        ),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        report["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("fixtures/base.json not restored")),
+        "{stdout}"
+    );
+    let after = services.digest(db, &[]);
+    assert_eq!(
+        after["django_site"], restored["django_site"],
+        "sites restored"
+    );
+    for table in ["base_resourcebase", "people_profile", "maps_map"] {
+        assert_eq!(after[table], changed[table], "{table} was touched");
+    }
+
+    // A user removed from the backup still owns resources the target keeps:
+    // the load is refused, and nothing changes.
+    let orphaning = gn511_archive(
+        dir.path(),
+        "orphaning.zip",
+        |fixture, objects| {
+            if fixture == "people.json" {
+                objects.retain(|o| !(o["model"] == "people.profile" && o["pk"] == 1000));
+            }
+        },
+        &[],
+    );
+    let owner = services.psql(
+        db,
+        "SELECT count(*) FROM base_resourcebase WHERE owner_id = 1000",
+    );
+    assert_ne!(
+        owner.trim(),
+        "0",
+        "the test needs resources owned by user 1000"
+    );
+    let only_people = settings_listing(&services, dir.path(), db, "people");
+    let (_, stderr) = expect_code(
+        &restore(
+            dir.path(),
+            &only_people,
+            &orphaning,
+            &["--no-snapshot", "--only-listed-fixtures"],
+        ),
+        RUN_FAILED,
+    );
+    assert!(
+        stderr.contains("would leave kept rows pointing at rows the fixtures do not hold"),
+        "{stderr}"
+    );
+    assert_eq!(
+        services.digest(db, &[]),
+        after,
+        "a refused load changed the database"
+    );
+}
+
+#[test]
+fn a_damaged_upload_is_caught_before_anything_changes_even_in_a_dry_run() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    let mut output = zip::ZipWriter::new_append(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&archive)
+            .unwrap(),
+    )
+    .unwrap();
+    output
+        .start_file(
+            "uploaded/thumbs/marker.png",
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored),
+        )
+        .unwrap();
+    output.write_all(b"gnbr-e2e-marker-AAAA").unwrap();
+    output.finish().unwrap();
+    // A byte changed inside the stored file: its CRC-32 no longer matches;
+    // the archive's .md5 is taken of the damaged file.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let at = bytes
+        .windows(20)
+        .position(|w| w == b"gnbr-e2e-marker-AAAA")
+        .expect("the entry is stored uncompressed");
+    bytes[at + 19] = b'B';
+    std::fs::write(&archive, bytes).unwrap();
+    write_md5(&archive);
+    let db = "gnbr_e2e_damaged";
+    services.fresh_db(db);
+    let settings = services.settings(dir.path(), db);
+    let before = services.digest(db, &[]);
+    for extra in [&["--dry-run"][..], &["--no-snapshot"]] {
+        let (stdout, stderr) = expect_code(&restore(dir.path(), &settings, &archive, extra), INPUT);
+        assert!(!stdout.contains("everything checked"), "{stdout}");
+        assert!(
+            stderr.contains("gn511.zip: entry uploaded/thumbs/marker.png:"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(services.digest(db, &[]), before);
+    assert!(!dir.path().join("media").exists(), "media was staged");
+}
+
+#[test]
+fn a_lock_held_elsewhere_times_out_naming_its_holder() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    let db = "gnbr_e2e_locked";
+    services.fresh_db(db);
+    let settings = services.settings(dir.path(), db);
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace(
+            "snapshot_dir = snapshots",
+            "snapshot_dir = snapshots\nlock_timeout = 1",
+        ),
+    )
+    .unwrap();
+    let before = services.digest(db, &[]);
+
+    // The live site, as the GeoNode user: a transaction that read a table and stays open.
+    let owner = services.database(db);
+    let mut holder = Command::new(services.pg_tool("psql"))
+        .args([
+            "-qAt",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            &owner.host,
+            "-p",
+            &owner.port,
+        ])
+        .args(["-U", &owner.user, "-d", db])
+        .env("PGPASSWORD", &owner.password)
+        .env("PGAPPNAME", "gnbr-e2e-lock-holder")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut to_holder = holder.stdin.take().unwrap();
+    writeln!(
+        to_holder,
+        "BEGIN;\nSELECT count(*) FROM base_resourcebase WHERE title <> 'secret-in-the-query';\n\\echo locked"
+    )
+    .unwrap();
+    to_holder.flush().unwrap();
+    let mut from_holder = BufReader::new(holder.stdout.take().unwrap()).lines();
+    while from_holder.next().unwrap().unwrap() != "locked" {}
+    assert_eq!(
+        services
+            .psql(
+                db,
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.application_name = 'gnbr-e2e-lock-holder' AND l.granted \
+                 AND l.relation = 'base_resourcebase'::regclass",
+            )
+            .trim(),
+        "1"
+    );
+
+    let (_, stderr) = expect_code(
+        &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
+        TARGET,
+    );
+    drop(to_holder);
+    holder.wait().unwrap();
+    for part in [
+        "waited 1 s ([restore] lock_timeout)",
+        "nothing was changed",
+        "application `gnbr-e2e-lock-holder`",
+        &format!("user `{}`", owner.user),
+        "idle in transaction",
+        "base_resourcebase",
+        "pg_terminate_backend",
+    ] {
+        assert!(stderr.contains(part), "`{part}` missing from: {stderr}");
+    }
+    assert!(
+        !stderr.contains("secret-in-the-query"),
+        "the query was shown: {stderr}"
+    );
+    assert_eq!(
+        services.digest(db, &[]),
+        before,
+        "a timed-out restore changed the database"
+    );
+}
+
+#[test]
+fn a_refused_commit_is_reported_as_one() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    let db = "gnbr_e2e_commit";
+    services.fresh_db(db);
+    let settings = services.settings(dir.path(), db);
+    expect_code(
+        &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
+        0,
+    );
+    // A deferred check of the target's own: it refuses at COMMIT, after the whole load.
+    services.psql(
+        db,
+        "CREATE FUNCTION gnbr_e2e_refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'gnbr e2e: no more restores'; END $$; \
+         CREATE CONSTRAINT TRIGGER gnbr_e2e_refuse AFTER INSERT ON gnbr_restore_log \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gnbr_e2e_refuse()",
+    );
+    let before = services.digest(db, &[]);
+    let (_, stderr) = expect_code(
+        &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
+        RUN_FAILED,
+    );
+    assert!(
+        stderr.contains("the database refused to commit the restore, and rolled it back")
+            && stderr.contains("gnbr e2e: no more restores"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fix the object named above"), "{stderr}");
+    assert_eq!(
+        services.digest(db, &[]),
+        before,
+        "the refused commit changed the database"
+    );
+}
+
+#[test]
+fn a_pk_the_target_cannot_read_is_a_backup_problem() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = gn511_archive(
+        dir.path(),
+        "string-pk.zip",
+        |fixture, objects| {
+            if fixture == "base.json" {
+                let resource = objects
+                    .iter_mut()
+                    .find(|o| o["model"] == "base.resourcebase")
+                    .unwrap();
+                resource["pk"] = "abc".into();
+            }
+        },
+        &[],
+    );
+    services.fresh_db("gnbr_e2e_string_pk");
+    let settings = services.settings(dir.path(), "gnbr_e2e_string_pk");
+    let before = services.digest("gnbr_e2e_string_pk", &[]);
+    let (_, stderr) = expect_code(
+        &restore(dir.path(), &settings, &bad, &["--no-snapshot"]),
+        gnbr::exit_codes::INPUT,
+    );
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("gnbr: error:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    for part in [
+        "the backup holds a value the target cannot read",
+        "rolled back",
+        "abc",
+    ] {
+        assert!(error.contains(part), "`{part}` missing from: {error}");
+    }
+    assert_eq!(
+        services.digest("gnbr_e2e_string_pk", &[]),
+        before,
+        "the database changed"
     );
 }

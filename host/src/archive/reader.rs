@@ -1,6 +1,7 @@
 //! Reading a backup, zip or folder, entry by entry.
 
 use std::{
+    collections::HashSet,
     fs::File,
     io::{self, BufReader, Read},
     os::unix::fs::FileTypeExt,
@@ -119,6 +120,98 @@ impl BackupReader {
         self.entries.iter().any(|e| e.name == name)
     }
 
+    /// Checks that the backup holds exactly the entries its manifest lists:
+    /// an entry listed but absent means a damaged copy, and an entry that is
+    /// not listed could not be checked. Without a manifest there is nothing
+    /// to compare.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Input`] error naming every such entry.
+    pub fn check_against_manifest(&self) -> Result<(), Error> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(());
+        };
+        let absent: Vec<&str> = manifest
+            .entries
+            .keys()
+            .filter(|name| !self.has(name))
+            .map(String::as_str)
+            .collect();
+        let unlisted: Vec<&str> = self
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|name| *name != MANIFEST_NAME && !manifest.entries.contains_key(*name))
+            .collect();
+        let mut problems = Vec::new();
+        if !absent.is_empty() {
+            problems.push(format!(
+                "its {MANIFEST_NAME} lists {} that it does not hold",
+                listing(&absent)
+            ));
+        }
+        if !unlisted.is_empty() {
+            problems.push(format!(
+                "it holds {} that its {MANIFEST_NAME} does not list (no checksum to check them by)",
+                listing(&unlisted)
+            ));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Input,
+            format!("{}: {}", self.path.display(), problems.join("; ")),
+        )
+        .hint("the archive is incomplete or was changed after it was written; nothing was touched: copy it again from where it was written, or use another backup"))
+    }
+
+    /// Reads every entry but those in `done` to its end, so that each is
+    /// checked before anything is changed: by the manifest's sha256 when
+    /// there is a manifest, by the zip's CRC-32 in any zip. `progress` hears
+    /// each entry's name as it starts and the bytes read.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Input`] error naming the first entry that does not
+    /// match or cannot be read.
+    pub fn verify_entries(
+        &mut self,
+        done: &HashSet<String>,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<(), Error> {
+        let names: Vec<String> = self
+            .entries
+            .iter()
+            .map(|e| e.name.clone())
+            .filter(|name| !done.contains(name))
+            .collect();
+        let display = self.path.display().to_string();
+        let mut buf = vec![0; 1 << 16];
+        for name in names {
+            progress(&name, 0);
+            let mut entry = self.open_entry(&name)?;
+            loop {
+                match entry.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => progress(&name, n as u64),
+                    Err(e) => {
+                        let what = e.to_string();
+                        let message = if what.contains(&name) {
+                            format!("{display}: {what}")
+                        } else {
+                            format!("{display}: entry {name}: {what}")
+                        };
+                        return Err(Error::new(ErrorKind::Input, message)
+                        .hint("the archive is damaged or was changed after it was written; nothing was touched: copy it again, or use another backup"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Opens an entry for reading. With a manifest, the entry's sha256 is
     /// checked as it is read: the reader fails at its end on a mismatch.
     ///
@@ -223,6 +316,16 @@ fn folder_entries(root: &Path) -> Result<Vec<EntryInfo>, Error> {
     Ok(entries)
 }
 
+/// Up to five names, then how many more.
+fn listing(names: &[&str]) -> String {
+    let shown = names[..names.len().min(5)].join(", ");
+    match names.len() {
+        1 => format!("entry {shown}"),
+        n if n <= 5 => format!("entries {shown}"),
+        n => format!("entries {shown} and {} more", n - 5),
+    }
+}
+
 /// Hashes what it reads and fails at the end when the sha256 differs from the manifest's.
 struct CheckedReader<R> {
     inner: R,
@@ -286,5 +389,98 @@ mod tests {
             );
         }
         assert_eq!(check_backup_path(dir.path()), Ok(true));
+    }
+
+    /// A backup folder with `files` and a manifest listing `listed` of
+    /// them, with their sha256.
+    fn backup_folder(files: &[(&str, &str)], listed: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = super::super::Manifest::default();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            if listed.contains(name) {
+                manifest.entries.insert(
+                    (*name).to_owned(),
+                    super::super::EntryDigest {
+                        size: text.len() as u64,
+                        sha256: hex(&Sha256::digest(text.as_bytes())),
+                    },
+                );
+            }
+        }
+        std::fs::write(
+            dir.path().join(MANIFEST_NAME),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn entries_the_manifest_lists_but_the_backup_lacks_and_the_reverse_are_refused() {
+        let files = [("fixtures/base.json", "[]"), ("uploaded/a.png", "png")];
+        let all = ["fixtures/base.json", "uploaded/a.png"];
+        let whole = backup_folder(&files, &all);
+        BackupReader::open(whole.path())
+            .unwrap()
+            .check_against_manifest()
+            .unwrap();
+
+        std::fs::remove_file(whole.path().join("fixtures/base.json")).unwrap();
+        let err = BackupReader::open(whole.path())
+            .unwrap()
+            .check_against_manifest()
+            .unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit_codes::INPUT);
+        assert!(
+            err.message.ends_with(
+                "its manifest.json lists entry fixtures/base.json that it does not hold"
+            ),
+            "{err}"
+        );
+
+        let added = backup_folder(&files, &["uploaded/a.png"]);
+        let err = BackupReader::open(added.path())
+            .unwrap()
+            .check_against_manifest()
+            .unwrap_err();
+        assert!(
+            err.message.ends_with(
+                "it holds entry fixtures/base.json that its manifest.json does not list (no checksum to check them by)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_entry_is_checked_against_the_manifest_not_only_the_fixtures() {
+        let files = [
+            ("fixtures/base.json", "[]"),
+            ("uploaded/a.png", "png"),
+            ("gs_data_dir/geonode/roads.sql", "COPY"),
+        ];
+        let dir = backup_folder(&files, &files.map(|(name, _)| name));
+        let done = HashSet::from(["fixtures/base.json".to_owned()]);
+        let mut seen = Vec::new();
+        BackupReader::open(dir.path())
+            .unwrap()
+            .verify_entries(&done, &mut |name, _| seen.push(name.to_owned()))
+            .unwrap();
+        assert!(!seen.iter().any(|n| n == "fixtures/base.json"), "{seen:?}");
+
+        std::fs::write(dir.path().join("gs_data_dir/geonode/roads.sql"), "DROP").unwrap();
+        let err = BackupReader::open(dir.path())
+            .unwrap()
+            .verify_entries(&done, &mut |_, _| {})
+            .unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit_codes::INPUT);
+        assert!(
+            err.message.contains(
+                "entry gs_data_dir/geonode/roads.sql does not match the manifest's sha256"
+            ),
+            "{err}"
+        );
     }
 }

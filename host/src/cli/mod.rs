@@ -248,6 +248,16 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub merge: bool,
 
+    /// Restore only the fixtures settings.ini's `apps` lists, and empty only
+    /// the tables of their models; every other table is kept.
+    ///
+    /// Without it, a restore replaces the whole database, so an archive
+    /// holding a fixture that `apps` does not list is refused. With it, such
+    /// fixtures are skipped, and the load is refused if a kept row would
+    /// point at a row that the restored fixtures no longer hold.
+    #[arg(long, conflicts_with = "merge")]
+    pub only_listed_fixtures: bool,
+
     /// Username given to what has no owner [default: settings, else admin].
     #[arg(long, value_name = "USERNAME")]
     pub owner: Option<String>,

@@ -110,6 +110,54 @@ pub fn mangle_fixtures(
     Ok(pass)
 }
 
+/// How a backup's fixtures match settings.ini's `apps`.
+#[derive(Debug, Default)]
+pub struct FixtureCoverage {
+    /// `apps` entries whose fixture the backup lacks: the app and its `dumps` name.
+    pub missing: Vec<(String, String)>,
+    /// The backup's fixture entries that no `apps` entry names.
+    pub unlisted: Vec<String>,
+}
+
+/// Compares the fixtures `settings` lists with those `input` holds: its
+/// `fixtures/<name>.json` entries, or `<name>.json` at the root (older
+/// GeoNode); every other entry (`uploaded/`, `gs_data_dir/`, `*.ini`,
+/// `geoserver_catalog.zip`, the manifest) is not a fixture.
+pub fn fixture_coverage(settings: &Settings, input: &BackupReader) -> FixtureCoverage {
+    let mut coverage = FixtureCoverage::default();
+    let mut listed = HashSet::new();
+    for fixture in &settings.fixtures.fixtures {
+        match fixture_entry(input, fixture) {
+            Some(entry) => {
+                listed.insert(entry);
+            }
+            None => coverage
+                .missing
+                .push((fixture.app.clone(), fixture.dump.clone())),
+        }
+    }
+    coverage.unlisted = input
+        .entries()
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|name| is_fixture_entry(name) && !listed.contains(*name))
+        .map(str::to_owned)
+        .collect();
+    coverage
+}
+
+/// Whether an entry is where fixtures are kept: `fixtures/<name>.json`, or
+/// `<name>.json` at the root other than the manifest.
+fn is_fixture_entry(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else {
+        return false;
+    };
+    match stem.strip_prefix("fixtures/") {
+        Some(rest) => !rest.contains('/'),
+        None => !stem.contains('/') && name != MANIFEST_NAME,
+    }
+}
+
 /// Shows each survey mangler the objects of its models, fixture by fixture
 /// in `apps` order, before the run; what they return is dropped.
 ///
@@ -215,4 +263,27 @@ fn stream_error(err: StreamError, backup: &std::path::Path, entry: &str) -> Erro
 /// A write error on an entry of the output.
 pub(crate) fn write_error(entry: &str, err: &io::Error) -> Error {
     Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_fixture_entry;
+
+    #[test]
+    fn fixtures_are_json_files_under_fixtures_or_at_the_root() {
+        for fixture in ["fixtures/maps.json", "base.json", "fixtures/[].json"] {
+            assert!(is_fixture_entry(fixture), "{fixture}");
+        }
+        for other in [
+            "manifest.json",
+            "uploaded/thumbs/a.json",
+            "fixtures/sub/x.json",
+            "gs_data_dir/workspaces/x.json",
+            "settings.ini",
+            "geoserver_catalog.zip",
+            "fixtures/maps.json.bak",
+        ] {
+            assert!(!is_fixture_entry(other), "{other}");
+        }
+    }
 }

@@ -21,13 +21,14 @@ use crate::{
     cli::{GlobalArgs, RestoreArgs},
     commands::{
         discover_plugins,
-        fixture_pass::{mangle_fixtures, FixtureReport},
+        fixture_pass::{fixture_coverage, mangle_fixtures, FixtureReport},
         load_settings_warned,
         planning::{choose, run_context, target_known, Plan},
         recovery::settle_interrupted,
         restore_folders::plan_folders,
         restore_geoserver::{GeoServerReport, GeoServerRestore},
     },
+    config::Settings,
     errors::{Error, ErrorKind},
     fault, fixtures,
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
@@ -117,6 +118,8 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         }
     }
     let mut input = BackupReader::open(&archive)?;
+    input.check_against_manifest()?;
+    let skipped = check_fixtures(&settings, &input, args.only_listed_fixtures)?;
     let source = source_version(&mut input, args.from_version.as_deref())?;
     let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
     let source_version = source.as_ref().map(KnownVersion::label);
@@ -181,8 +184,25 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         &mut manglers,
         &mut progress,
     )?;
+    // Every other entry is checked too before anything is changed (and in a
+    // dry run): a damaged file in uploaded/ or a datastore table's dump
+    // would otherwise be found only half way through the run.
+    let (mut done, mut in_entry) = (pass.bytes, 0);
+    input.verify_entries(&pass.handled, &mut |name, n| {
+        if n == 0 {
+            done += in_entry;
+            in_entry = 0;
+            progress.step(name, done);
+        } else {
+            in_entry += n;
+            progress.advance(in_entry);
+        }
+    })?;
     progress.finish();
     let mut notes = pass.notes;
+    notes.extend(skipped.iter().map(|entry| {
+        format!("{entry} not restored (--only-listed-fixtures: [fixtures] apps does not list it)")
+    }));
     notes.extend(manglers.finish()?);
     let staged_dir = staged_fixtures.finish()?;
     let fixture_files: Vec<PathBuf> = pass
@@ -231,7 +251,12 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             info.database,
             path.display()
         ));
-        postgres::snapshot(&settings.database.pg_dump, &info.database, &path)?;
+        postgres::snapshot(
+            &settings.database.pg_dump,
+            &info.database,
+            &path,
+            settings.restore.lock_timeout,
+        )?;
         report.snapshot = Some(path);
     }
     let run = run_id(&stamp)?;
@@ -269,6 +294,16 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         fixtures: fixture_files,
         expected: report.objects.clone(),
         merge: args.merge,
+        lock_timeout_ms: u64::try_from(settings.restore.lock_timeout.as_millis())
+            .unwrap_or(u64::MAX),
+        only: args.only_listed_fixtures.then(|| {
+            settings
+                .fixtures
+                .fixtures
+                .iter()
+                .map(|f| f.app.clone())
+                .collect()
+        }),
         record: RestoreRecord {
             archive: archive
                 .file_name()
@@ -474,6 +509,55 @@ fn check_archive_sums(archive: &Path) -> Result<String, Error> {
         }
     }
     Ok(sums.sha256)
+}
+
+/// Refuses a backup whose fixtures differ from settings.ini's `apps`, since
+/// a restore empties every table first: an `apps` entry without its
+/// fixture, or (unless `only_listed`) a fixture that `apps` does not list,
+/// would leave tables empty. Returns the fixtures `only_listed` skips.
+fn check_fixtures(
+    settings: &Settings,
+    input: &BackupReader,
+    only_listed: bool,
+) -> Result<Vec<String>, Error> {
+    let coverage = fixture_coverage(settings, input);
+    let archive = input.path().display();
+    let own_list =
+        "the backup's own list is in its manifest.json (gnbr) or in the .ini beside it (GeoNode)";
+    if !coverage.missing.is_empty() {
+        let missing: Vec<String> = coverage
+            .missing
+            .iter()
+            .map(|(app, dump)| format!("`{app}` (fixtures/{dump}.json)"))
+            .collect();
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{archive} has no fixture for {} of {} [fixtures] apps: {}; nothing was touched",
+                if missing.len() == 1 { "this entry" } else { "these entries" },
+                settings.path.display(),
+                missing.join(", ")
+            ),
+        )
+        .hint(format!(
+            "restore with the settings the backup was made with ({own_list}); or take the entries out of apps and dumps and pass --only-listed-fixtures, which keeps their tables as they are"
+        )));
+    }
+    if coverage.unlisted.is_empty() || only_listed {
+        return Ok(coverage.unlisted);
+    }
+    Err(Error::new(
+        ErrorKind::Usage,
+        format!(
+            "{archive} holds {} that {} [fixtures] apps does not list: {}; a restore empties every table, so theirs would be left empty; nothing was touched",
+            if coverage.unlisted.len() == 1 { "a fixture" } else { "fixtures" },
+            settings.path.display(),
+            coverage.unlisted.join(", ")
+        ),
+    )
+    .hint(format!(
+        "add them to [fixtures] apps and dumps ({own_list}); or pass --only-listed-fixtures to restore only the listed fixtures and empty only their tables"
+    )))
 }
 
 fn check_target(info: &TargetInfo) -> Result<(), Error> {

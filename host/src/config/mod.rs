@@ -70,6 +70,9 @@ pub struct GeoNodeSettings {
 pub struct RestoreSettings {
     /// `snapshot_dir`: where database snapshots are written (default `gnbr-snapshots`).
     pub snapshot_dir: PathBuf,
+    /// `lock_timeout`: seconds the restore waits for a lock another session
+    /// holds before it gives up, naming that session (default 30).
+    pub lock_timeout: std::time::Duration,
 }
 
 /// `[serve]`: `gnbr serve`, the admin page.
@@ -241,8 +244,8 @@ impl Settings {
                 .get("geoserver", "br_folder_on_geoserver")
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned),
-            poll_interval: seconds(&ini, "poll_interval", 3.0)?,
-            job_deadline: seconds(&ini, "job_deadline", 3600.0)?,
+            poll_interval: seconds(&ini, "geoserver", "poll_interval", 3.0)?,
+            job_deadline: seconds(&ini, "geoserver", "job_deadline", 3600.0)?,
             source_datadir: ini
                 .get("geoserver", "source_datadir")
                 .filter(|p| !p.is_empty())
@@ -303,6 +306,7 @@ impl Settings {
                     .filter(|p| !p.is_empty())
                     .unwrap_or("gnbr-snapshots"),
             ),
+            lock_timeout: seconds(&ini, "restore", "lock_timeout", 30.0)?,
         };
         let serve = ServeSettings {
             state_dir: base.join(
@@ -559,9 +563,14 @@ fn parse_datastore(value: &str) -> Option<crate::archive::DatastoreSource> {
     })
 }
 
-/// A `[geoserver]` duration in seconds (decimals allowed).
-fn seconds(ini: &IniFile, key: &str, default: f64) -> Result<std::time::Duration, Error> {
-    let value = ini.get("geoserver", key).filter(|v| !v.is_empty());
+/// A duration in seconds (decimals allowed).
+fn seconds(
+    ini: &IniFile,
+    section: &str,
+    key: &str,
+    default: f64,
+) -> Result<std::time::Duration, Error> {
+    let value = ini.get(section, key).filter(|v| !v.is_empty());
     let seconds = match value {
         None => default,
         Some(v) => v
@@ -570,7 +579,7 @@ fn seconds(ini: &IniFile, key: &str, default: f64) -> Result<std::time::Duration
             .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
             .ok_or_else(|| {
                 ini.error(
-                    "geoserver",
+                    section,
                     key,
                     format!("`{v}` is not a number of seconds"),
                     "write a positive number of seconds, such as 3 or 0.5",

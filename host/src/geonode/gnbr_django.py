@@ -32,6 +32,14 @@ class Refused(Exception):
     """A problem the admin must fix; its message is the whole story."""
 
 
+class LockTimeout(Refused):
+    """lock_timeout expired: another session holds a lock the restore needs."""
+
+
+class CommitRefused(Exception):
+    """The database refused the COMMIT (a deferred constraint, mostly): rolled back."""
+
+
 LOG_TABLE = "gnbr_restore_log"
 
 
@@ -256,14 +264,132 @@ def loaddata(connection, fixtures):
     call_command(LoadData(), *fixtures, verbosity=0)
 
 
+def tables_to_empty(tables, labels, expected):
+    """What --only-listed-fixtures empties, among `tables`: the tables of the
+    models of each `apps` entry (an app's every model, or the model named),
+    and of the models the fixtures hold, each with its many-to-many tables."""
+    from django.apps import apps
+
+    models = set()
+    for label in labels:
+        app, _, name = label.partition(".")
+        try:
+            config = apps.get_app_config(app)
+            models.update([config.get_model(name)] if name else config.get_models(include_auto_created=True))
+        except LookupError:  # an app or model this GeoNode does not have: no table of it
+            continue
+    models.update(apps.get_model(label) for label in expected)
+    for model in list(models):
+        for field in model._meta.local_many_to_many:
+            if field.remote_field.through._meta.auto_created:
+                models.add(field.remote_field.through)
+    wanted = {model._meta.db_table for model in models}
+    return [table for table in tables if table in wanted]
+
+
+def refuse_cascades(cursor, tables):
+    """Refuses to empty tables that a kept table's foreign key would follow
+    with ON DELETE CASCADE, SET NULL or SET DEFAULT: those rows would change
+    without a word."""
+    cursor.execute(
+        """
+        SELECT src.relname, con.conname, dst.relname FROM pg_constraint con
+        JOIN pg_class src ON src.oid = con.conrelid
+        JOIN pg_class dst ON dst.oid = con.confrelid
+        JOIN pg_namespace n ON n.oid = dst.relnamespace
+        WHERE con.contype = 'f' AND n.nspname = 'public' AND con.confdeltype IN ('c', 'n', 'd')
+          AND dst.relname = ANY(%s) AND NOT (src.relname = ANY(%s))
+        ORDER BY 1, 2
+        """,
+        [tables, tables],
+    )
+    found = cursor.fetchall()
+    if found:
+        named = ", ".join(f"{src}.{name} -> {dst}" for src, name, dst in found)
+        raise Refused(
+            f"emptying only the listed fixtures' tables would change rows of other tables through "
+            f"foreign keys that act on delete: {named}; nothing was changed (hint: add those tables' "
+            f"apps to [fixtures] apps, or restore the whole backup without --only-listed-fixtures)"
+        )
+
+
+def lock_timed_out(error):
+    """Whether a database error, or one it was raised from, is PostgreSQL's
+    lock_not_available (55P03): lock_timeout expired."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "pgcode", None) == "55P03" or getattr(error, "sqlstate", None) == "55P03":
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def lock_holders(connection):
+    """The other sessions holding locks on the tables of the public schema.
+
+    Never their query text: it can hold secrets (an `ALTER ROLE ... PASSWORD`,
+    tokens or keys in a WHERE clause) and this message reaches terminals, logs
+    and the admin page's run log. The application, user, address, state and
+    times name the session well enough to find and end it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.pid, a.application_name, a.usename, host(a.client_addr), a.state,
+                   a.xact_start, string_agg(DISTINCT c.relname, ', ')
+            FROM pg_locks l
+            JOIN pg_class c ON c.oid = l.relation
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.granted AND l.pid <> pg_backend_pid() AND n.nspname = 'public'
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            GROUP BY 1, 2, 3, 4, 5, 6
+            ORDER BY a.xact_start NULLS LAST, 1
+            """
+        )
+        return cursor.fetchall()
+
+
+def lock_timeout_message(connection, request):
+    seconds = int(request["lock_timeout_ms"]) / 1000
+    holders = []
+    for pid, application, user, address, state, since, tables in lock_holders(connection)[:5]:
+        details = [
+            f"application `{application}`" if application else "no application name",
+            f"user `{user}`" if user else "user not shown",
+            f"from {address}" if address else "from the local socket",
+            state or "state not shown (hint: grant pg_read_all_stats to see it)",
+        ]
+        if since is not None:
+            details.append(f"in a transaction since {since.isoformat(timespec='seconds')}")
+        shown = tables if len(tables) <= 120 else tables[:120] + "..."
+        holders.append(f"pid {pid} ({', '.join(details)}) on {shown}")
+    held = "; ".join(holders) if holders else "a session that had ended by the time gnbr looked"
+    return (
+        f"the restore waited {seconds:g} s ([restore] lock_timeout) for a lock on the target's tables and "
+        f"gave up; nothing was changed. The lock is held by {held}"
+    )
+
+
+def describe_error(error, fixtures):
+    """One line for a database error; the fixture objects behind a foreign key
+    violation when it names one."""
+    return explain_integrity_error(error, fixtures) or " ".join(str(error).split()) or type(error).__name__
+
+
 def load(request_path):
     from django.core.management import call_command, get_commands
-    from django.db import connection, transaction
+    from django.db import IntegrityError, connection, transaction
 
     from geonode.utils import DisableDjangoSignals
 
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
+    # Every lock wait of the run is bounded: a session holding a lock on a
+    # table would otherwise stall the restore forever, and the live site
+    # with it (its queries queue behind the TRUNCATE's waiting lock).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{int(request['lock_timeout_ms'])}ms"])
     unapplied = unapplied_migrations(connection)
     if unapplied:
         raise Refused(
@@ -272,66 +398,95 @@ def load(request_path):
         )
     tables = expected_tables(request["expected"])
     merge = bool(request.get("merge"))
-    with transaction.atomic():
-        modes = operating_modes(connection)
-        with connection.cursor() as cursor:
-            before = {table: 0 for table in tables}
-            if merge:
-                for table in tables:
-                    cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
-                    before[table] = cursor.fetchone()[0]
-            if not merge:
-                targets = public_tables(cursor)
-                if targets:
-                    cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in targets))
-                say(event="truncated", tables=len(targets))
-        with DisableDjangoSignals():
-            loaddata(connection, request["fixtures"])
-        say(event="loaded")
-        keep_operating_modes(connection, modes)
-        add_missing_content_types_and_permissions()
-        reset_sequences(connection, all_models(connection))
-        with connection.cursor() as cursor:
-            counts = {}
-            for table, expected in sorted(tables.items()):
-                cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
-                counts[table] = cursor.fetchone()[0]
-            wrong = {t: (before[t] + tables[t], counts[t]) for t in tables if counts[t] != before[t] + tables[t]}
-            if wrong:
-                details = ", ".join(
-                    f"{t}: {want} expected, {got} in the table" for t, (want, got) in sorted(wrong.items())
-                )
-                why = " (objects of the backup overwrote existing rows: their pks were not offset)" if merge else ""
-                raise Refused(f"row counts differ after the load{why}: {details}; nothing was changed")
-        if request.get("reindex", True) and "reindex" in get_commands():
+    only = request.get("only")
+    committing = False
+    try:
+        with transaction.atomic():
+            modes = operating_modes(connection)
+            with connection.cursor() as cursor:
+                before = {table: 0 for table in tables}
+                if merge:
+                    for table in tables:
+                        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+                        before[table] = cursor.fetchone()[0]
+                if not merge:
+                    targets = public_tables(cursor)
+                    if only is None:
+                        if targets:
+                            cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in targets))
+                    else:
+                        # DELETE, not TRUNCATE: Django's foreign keys are checked at
+                        # the end of the load, so rows kept elsewhere may still
+                        # point at restored rows, and are refused if they do not.
+                        targets = tables_to_empty(targets, only, request["expected"])
+                        refuse_cascades(cursor, targets)
+                        for table in targets:
+                            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+                    say(event="truncated", tables=len(targets))
             with DisableDjangoSignals():
-                call_command("reindex", verbosity=0)
-            say(event="reindexed")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (id serial PRIMARY KEY, archive text NOT NULL, "
-                "sha256 text NOT NULL, restored_at timestamptz NOT NULL DEFAULT now(), gnbr_version text NOT NULL, "
-                "source_version text, target_version text)"
-            )
-            # The run's id: a crashed run's journal asks whether this row committed.
-            cursor.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN IF NOT EXISTS run_id text")
-            record = request["record"]
-            cursor.execute(
-                f"INSERT INTO {LOG_TABLE} (archive, sha256, gnbr_version, source_version, target_version, run_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                [
-                    record["archive"],
-                    record["sha256"],
-                    record["gnbr_version"],
-                    record.get("source_version"),
-                    geonode_version(),
-                    record.get("run_id"),
-                ],
-            )
-        say(event="ready", rows=counts)
-        answer = sys.stdin.readline().strip()
-        if answer != "commit":
-            raise Refused("gnbr did not confirm the commit; everything was rolled back")
+                try:
+                    loaddata(connection, request["fixtures"])
+                except IntegrityError as e:
+                    if only is not None and "is still referenced from table" in str(e):
+                        raise Refused(
+                            "the restore of only the listed fixtures would leave kept rows pointing at rows "
+                            f"the fixtures do not hold: {' '.join(str(e).replace('Problem installing fixtures: ', '').split())}; "
+                            "nothing was changed (hint: add the app of the table named last to [fixtures] apps, "
+                            "or restore the whole backup without --only-listed-fixtures)"
+                        ) from e
+                    raise
+            say(event="loaded")
+            keep_operating_modes(connection, modes)
+            add_missing_content_types_and_permissions()
+            reset_sequences(connection, all_models(connection))
+            with connection.cursor() as cursor:
+                counts = {}
+                for table, expected in sorted(tables.items()):
+                    cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+                    counts[table] = cursor.fetchone()[0]
+                wrong = {t: (before[t] + tables[t], counts[t]) for t in tables if counts[t] != before[t] + tables[t]}
+                if wrong:
+                    details = ", ".join(
+                        f"{t}: {want} expected, {got} in the table" for t, (want, got) in sorted(wrong.items())
+                    )
+                    why = " (objects of the backup overwrote existing rows: their pks were not offset)" if merge else ""
+                    raise Refused(f"row counts differ after the load{why}: {details}; nothing was changed")
+            if request.get("reindex", True) and "reindex" in get_commands():
+                with DisableDjangoSignals():
+                    call_command("reindex", verbosity=0)
+                say(event="reindexed")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (id serial PRIMARY KEY, archive text NOT NULL, "
+                    "sha256 text NOT NULL, restored_at timestamptz NOT NULL DEFAULT now(), gnbr_version text NOT NULL, "
+                    "source_version text, target_version text)"
+                )
+                # The run's id: a crashed run's journal asks whether this row committed.
+                cursor.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN IF NOT EXISTS run_id text")
+                record = request["record"]
+                cursor.execute(
+                    f"INSERT INTO {LOG_TABLE} (archive, sha256, gnbr_version, source_version, target_version, run_id) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        record["archive"],
+                        record["sha256"],
+                        record["gnbr_version"],
+                        record.get("source_version"),
+                        geonode_version(),
+                        record.get("run_id"),
+                    ],
+                )
+            say(event="ready", rows=counts)
+            answer = sys.stdin.readline().strip()
+            if answer != "commit":
+                raise Refused("gnbr did not confirm the commit; everything was rolled back")
+            committing = True
+    except Exception as e:  # noqa: BLE001 - sorted out here, re-raised otherwise
+        if committing:
+            raise CommitRefused(describe_error(e, request["fixtures"])) from e
+        if lock_timed_out(e):
+            raise LockTimeout(lock_timeout_message(connection, request)) from e
+        raise
     say(event="committed")
 
 
@@ -468,8 +623,15 @@ def main():
             run_committed(sys.argv[2])
         else:
             raise Refused(f"unknown command `{command}`")
+    except LockTimeout as e:
+        say(event="error", kind="lock_timeout", message=str(e))
+        sys.exit(1)
     except Refused as e:
         say(event="error", kind="refused", message=str(e))
+        sys.exit(1)
+    except CommitRefused as e:
+        traceback.print_exc()
+        say(event="error", kind="commit_refused", message=str(e))
         sys.exit(1)
     except Exception as e:  # noqa: BLE001 - reported as one line, traceback to stderr
         traceback.print_exc()

@@ -193,6 +193,12 @@ pub struct LoadRequest {
     pub expected: std::collections::BTreeMap<String, u64>,
     /// Import without truncating.
     pub merge: bool,
+    /// How long any lock wait may take (`[restore] lock_timeout`), in ms.
+    pub lock_timeout_ms: u64,
+    /// `--only-listed-fixtures`: the `apps` entries (`app` or
+    /// `app.Model`) whose models' tables alone are emptied, with those of
+    /// the models the fixtures hold; `None` empties every table.
+    pub only: Option<Vec<String>>,
     /// The restore record.
     pub record: RestoreRecord,
 }
@@ -362,7 +368,7 @@ impl GeoNode {
                 }
                 "error" => {
                     let _ = child.wait();
-                    return Err(load_error(&event.message, &stderr_log));
+                    return Err(load_error(&event, &stderr_log));
                 }
                 step => progress(step),
             }
@@ -506,7 +512,7 @@ impl PendingLoad {
         let _ = self.child.wait();
         match event? {
             e if e.event == "committed" => Ok(()),
-            e => Err(load_error(&e.message, &self.stderr_log)),
+            e => Err(load_error(&e, &self.stderr_log)),
         }
     }
 
@@ -579,10 +585,29 @@ fn next_event(
     }
 }
 
-fn load_error(message: &str, stderr_log: &Path) -> Error {
+/// The helper's error during a load, worded by what failed: a lock it
+/// waited for too long, the COMMIT itself, or the load.
+fn load_error(event: &Event, stderr_log: &Path) -> Error {
     log_stderr(stderr_log);
-    Error::new(ErrorKind::Run, format!("the load failed and was rolled back, the database is as it was: {message}"))
-        .hint("fix the object named above in the backup (or the plugin that produced it) and run the restore again")
+    let message = &event.message;
+    match event.rest.get("kind").and_then(|k| k.as_str()) {
+        Some("lock_timeout") => Error::new(ErrorKind::Target, message.clone())
+            .hint("end that session (stop what runs it, or as a superuser SELECT pg_terminate_backend(PID)), or raise [restore] lock_timeout in settings.ini, then run the restore again; while a restore waits for a lock, the live site's queries on those tables wait behind it"),
+        Some("commit_refused") => Error::new(
+            ErrorKind::Run,
+            format!("the database refused to commit the restore, and rolled it back; the database is as it was: {message}"),
+        )
+        .hint("the load itself went through; what refused the commit is named above (a deferred constraint or trigger of the target, mostly): fix it and run the restore again"),
+        // Django could not turn a fixture's value into its field's type
+        // (a string pk of an integer key, a date that is none): the backup's fault.
+        Some("DeserializationError") => Error::new(
+            ErrorKind::Input,
+            format!("the backup holds a value the target cannot read; the load was rolled back, the database is as it was: {message}"),
+        )
+        .hint("fix the object named above in the backup (or the plugin that produced it) and run the restore again"),
+        _ => Error::new(ErrorKind::Run, format!("the load failed and was rolled back, the database is as it was: {message}"))
+            .hint("fix the object named above in the backup (or the plugin that produced it) and run the restore again"),
+    }
 }
 
 fn log_stderr(path: &Path) {

@@ -33,12 +33,18 @@ pub(crate) fn command(tool: &str, db: &Database) -> Command {
     command
 }
 
-/// Writes a snapshot of `db` (`pg_dump -Fc`) to `path`.
+/// Writes a snapshot of `db` (`pg_dump -Fc`) to `path`, waiting at most
+/// `lock_timeout` for each table's lock.
 ///
 /// # Errors
 ///
 /// When `pg_dump` is missing or fails; a partial file is removed.
-pub fn snapshot(pg_dump: &str, db: &Database, path: &Path) -> Result<(), Error> {
+pub fn snapshot(
+    pg_dump: &str,
+    db: &Database,
+    path: &Path,
+    lock_timeout: std::time::Duration,
+) -> Result<(), Error> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
             Error::new(
@@ -49,6 +55,7 @@ pub fn snapshot(pg_dump: &str, db: &Database, path: &Path) -> Result<(), Error> 
     }
     let output = command(pg_dump, db)
         .arg("--format=custom")
+        .arg(format!("--lock-wait-timeout={}", lock_timeout.as_millis()))
         .arg("--file")
         .arg(path)
         .arg("--dbname")

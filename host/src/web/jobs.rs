@@ -329,6 +329,7 @@ fn restore_args(archive: &Path, dry_run: bool, skip_geoserver: bool) -> RestoreA
         soft_reset: false,
         recovery_file: None,
         merge: false,
+        only_listed_fixtures: false,
         owner: None,
         from_version: None,
         force_manglers: false,
