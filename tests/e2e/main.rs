@@ -17,3 +17,4 @@ mod plugin_loading;
 mod restore;
 mod serve;
 mod support;
+mod swap;

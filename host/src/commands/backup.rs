@@ -15,8 +15,7 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource,
-        GeoServerSource,
+        add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource,
     },
     cli::{BackupArgs, GlobalArgs},
     commands::{
