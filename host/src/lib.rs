@@ -15,6 +15,7 @@ pub mod geonode;
 pub mod geoserver;
 pub mod plugins;
 pub mod postgres;
+pub mod relocate;
 pub mod scratch;
 pub mod swap;
 pub mod time;

@@ -29,6 +29,10 @@ pub struct Manifest {
     pub entries: BTreeMap<String, EntryDigest>,
     /// Where the source's GeoServer kept things, for moving them to the target.
     pub geoserver: Option<GeoServerSource>,
+    /// Where the source GeoNode lived: its address and folders, for moving
+    /// them to the target's (absent from older manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteSource>,
     /// The datastore's tables, by entry (`gs_data_dir/geonode/<table>.sql`).
     pub datastore_tables: BTreeMap<String, TableRecord>,
     /// Symbolic links of the backed-up folders, by entry name
@@ -48,6 +52,18 @@ pub struct GeoServerSource {
     pub datastore: Option<DatastoreSource>,
     /// GeoServer's public URL on the source (its `proxyBaseUrl`, as GeoNode sets it).
     pub public_url: Option<String>,
+}
+
+/// The source GeoNode's address and folders, as recorded at backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SiteSource {
+    /// Its `SITEURL`.
+    pub siteurl: Option<String>,
+    /// Its `MEDIA_ROOT`.
+    pub media_root: Option<String>,
+    /// Its `ASSETS_ROOT`.
+    pub assets_root: Option<String>,
 }
 
 /// A datastore's connection, without its password.

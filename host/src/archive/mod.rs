@@ -11,7 +11,7 @@ mod writer;
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
 pub use manifest::{
-    DatastoreSource, EntryDigest, GeoServerSource, Manifest, TableRecord, MANIFEST_NAME,
+    DatastoreSource, EntryDigest, GeoServerSource, Manifest, SiteSource, TableRecord, MANIFEST_NAME,
 };
 pub use pipe::write_in_background;
 pub use reader::{check_backup_path, hex, BackupReader, EntryInfo};

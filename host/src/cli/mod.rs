@@ -283,6 +283,26 @@ pub struct RestoreArgs {
     /// settings.ini `[migrate] siteurl`, else the target GeoNode's SITEURL).
     #[arg(long, value_name = "URL")]
     pub siteurl: Option<String>,
+
+    /// The source GeoNode's SITEURL, moved to the target's in the restored
+    /// data [default: the manifest, else settings.ini `[geonode] source_siteurl`].
+    #[arg(long, value_name = "URL")]
+    pub source_siteurl: Option<String>,
+
+    /// The source's MEDIA_ROOT, moved to the target's [default: the
+    /// manifest, else settings.ini `[geonode] source_media_root`].
+    #[arg(long, value_name = "DIR")]
+    pub source_media_root: Option<String>,
+
+    /// The source's ASSETS_ROOT, moved to the target's [default: the
+    /// manifest, else settings.ini `[geonode] source_assets_root`].
+    #[arg(long, value_name = "DIR")]
+    pub source_assets_root: Option<String>,
+
+    /// Keep the source's address and folders in the restored data as they
+    /// are (no move to the target's SITEURL, MEDIA_ROOT, ASSETS_ROOT).
+    #[arg(long)]
+    pub keep_urls: bool,
 }
 
 /// `gnbr serve`.

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::{
     archive::{
         add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource,
+        SiteSource,
     },
     cli::{BackupArgs, GlobalArgs},
     commands::{
@@ -252,6 +253,11 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     manifest.settings = Some(settings.text.clone());
     manifest.fixtures = report.fixtures.iter().cloned().collect();
     manifest.datastore_tables = tables;
+    manifest.site = Some(SiteSource {
+        siteurl: Some(info.siteurl.clone()),
+        media_root: Some(info.media_root.clone()),
+        assets_root: Some(info.assets_root.clone()),
+    });
     if !args.skip_geoserver {
         manifest.geoserver = Some(GeoServerSource {
             datadir: report

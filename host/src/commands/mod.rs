@@ -12,6 +12,7 @@ pub mod recovery;
 pub mod restore;
 pub mod restore_folders;
 pub mod restore_geoserver;
+pub mod restore_relocate;
 pub mod serve;
 
 use std::path::{Path, PathBuf};

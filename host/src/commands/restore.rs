@@ -27,12 +27,14 @@ use crate::{
         recovery::settle_interrupted,
         restore_folders::plan_folders,
         restore_geoserver::{GeoServerReport, GeoServerRestore},
+        restore_relocate::relocate_staged,
     },
     config::Settings,
     errors::{Error, ErrorKind},
     fault, fixtures,
     geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
     postgres,
+    relocate::RelocationReport,
     swap::Journal,
     ui::Ui,
     versions::{source_version, KnownVersion},
@@ -68,6 +70,9 @@ pub struct RestoreReport {
     pub notes: Vec<String>,
     /// GeoServer's side: datastore tables, catalog, reload, values rewritten.
     pub geoserver: GeoServerReport,
+    /// The source's address and folders moved to the target's: values and
+    /// fields changed.
+    pub relocation: RelocationReport,
     /// Whether nothing was changed on purpose.
     pub dry_run: bool,
     /// Wall time.
@@ -210,6 +215,15 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         .iter()
         .map(|f| staged_dir.join(&f.entry))
         .collect();
+    let relocation = relocate_staged(
+        args,
+        &settings,
+        &input,
+        &info,
+        &context.siteurl,
+        &fixture_files,
+        ui,
+    )?;
     let objects = count_objects(&fixture_files)?;
 
     let mut report = RestoreReport {
@@ -226,6 +240,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         folders: Vec::new(),
         notes,
         geoserver: Default::default(),
+        relocation,
         dry_run: args.dry_run,
         seconds: 0.0,
     };
@@ -671,6 +686,13 @@ pub fn print_report(report: &RestoreReport, ui: Ui) {
     );
     for note in &report.notes {
         println!("note: {note}");
+    }
+    let verb = if report.dry_run { "moves" } else { "moved" };
+    for moved in &report.relocation.moves {
+        println!("relocate  {} {} -> {}", moved.what, moved.from, moved.to);
+    }
+    for (field, objects) in &report.relocation.fields {
+        println!("relocate  {field}: {objects} objects {verb}");
     }
     if report.dry_run {
         for line in report.plan.lines() {

@@ -63,6 +63,13 @@ pub struct GeoNodeSettings {
     /// came from, for plugins that move absolute paths under it to the
     /// target's (GeoNode's own archives do not record it).
     pub source_media_root: Option<String>,
+    /// gnbr's `source_siteurl`: the `SITEURL` of the GeoNode a backup came
+    /// from, moved to the target's by a restore (GeoNode's own archives do
+    /// not record it).
+    pub source_siteurl: Option<String>,
+    /// gnbr's `source_assets_root`: the source's `ASSETS_ROOT`, as
+    /// `source_media_root`.
+    pub source_assets_root: Option<String>,
 }
 
 /// `[restore]`.
@@ -296,6 +303,16 @@ impl Settings {
                 .map(|p| base.join(p)),
             source_media_root: ini
                 .get("geonode", "source_media_root")
+                .map(|p| p.trim_end_matches('/'))
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+            source_siteurl: ini
+                .get("geonode", "source_siteurl")
+                .map(|p| p.trim_end_matches('/'))
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+            source_assets_root: ini
+                .get("geonode", "source_assets_root")
                 .map(|p| p.trim_end_matches('/'))
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned),

@@ -314,6 +314,8 @@ fn no_key_gnbr_or_geonode_reads_looks_like_a_secret() {
         "settings_module",
         "env_file",
         "source_media_root",
+        "source_siteurl",
+        "source_assets_root",
         "snapshot_dir",
         "state_dir",
         "apps",

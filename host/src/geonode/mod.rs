@@ -658,6 +658,8 @@ mod tests {
             settings_module: "geonode.settings".to_owned(),
             env_file: None,
             source_media_root: None,
+            source_siteurl: None,
+            source_assets_root: None,
         };
         let error = GeoNode::new(&settings).unwrap().info().unwrap_err();
         assert_eq!(

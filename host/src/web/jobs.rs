@@ -334,5 +334,9 @@ fn restore_args(archive: &Path, dry_run: bool, skip_geoserver: bool) -> RestoreA
         from_version: None,
         force_manglers: false,
         siteurl: None,
+        source_siteurl: None,
+        source_media_root: None,
+        source_assets_root: None,
+        keep_urls: false,
     }
 }
