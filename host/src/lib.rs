@@ -44,7 +44,12 @@ pub fn main_impl() -> ! {
         json: cli.global.json,
         log: None,
     };
-    let code = match run(&cli, ui) {
+    let installed = match cli.command {
+        // The admin page ends on these signals by itself, after its run.
+        Command::Serve(_) => Ok(()),
+        _ => scratch::install_signal_handler(),
+    };
+    let code = match installed.and_then(|()| run(&cli, ui)) {
         Ok(code) => code,
         Err(err) => {
             if ui.json {
@@ -54,7 +59,7 @@ pub fn main_impl() -> ! {
             err.exit_code()
         }
     };
-    std::process::exit(code)
+    scratch::exit(code)
 }
 
 fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {

@@ -3,16 +3,18 @@
 use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader, Write},
+    os::unix::{fs::PermissionsExt, process::ExitStatusExt},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use assert_cmd::cargo::CommandCargoExt;
+use gnbr::exit_codes;
 
 use crate::{
     geonode::{gn511_archive, Services},
-    support::{expect_code, gnbr, restore},
+    support::{command, expect_code, gnbr, restore},
 };
 
 const RUN_FAILED: i32 = 1;
@@ -721,4 +723,173 @@ fn a_pk_the_target_cannot_read_is_a_backup_problem() {
         before,
         "the database changed"
     );
+}
+
+/// The signal the SIGTERM test sends.
+const SIGTERM: i32 = 15;
+
+#[test]
+fn staged_fixtures_and_snapshots_are_private() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    services.fresh_db("gnbr_e2e_private");
+    let settings = services.settings(dir.path(), "gnbr_e2e_private");
+    // pg_dump runs once the fixtures are staged: a stand-in lists the
+    // staging folder and the snapshot's file as gnbr made them, then dumps.
+    let listing = dir.path().join("listing");
+    let spy = dir.path().join("pg_dump_spy.sh");
+    std::fs::write(
+        &spy,
+        format!(
+            "#!/bin/sh\nfind \"$TMPDIR\" -path \"$TMPDIR/gnbr-restore-*\" -printf '%m %y %P\\n' > '{listing}'\nfor a; do [ \"$prev\" = --file ] && stat -c '%a f snapshot' \"$a\" >> '{listing}'; prev=$a; done\nexec '{pg_dump}' \"$@\"\n",
+            listing = listing.display(),
+            pg_dump = services.pg_tool("pg_dump"),
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&spy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str(&format!("\n[database]\npgdump = {}\n", spy.display()));
+    std::fs::write(&settings, text).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+
+    let output = command(
+        dir.path(),
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "restore",
+            "--backup-file",
+            archive.to_str().unwrap(),
+            "-f",
+            "--json",
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .output()
+    .unwrap();
+    let (stdout, _) = expect_code(&output, exit_codes::SUCCESS);
+    let listing = std::fs::read_to_string(&listing).unwrap();
+    assert!(
+        listing.contains("/fixtures/people.json\n") && listing.contains(" f snapshot\n"),
+        "{listing}"
+    );
+    for line in listing.lines() {
+        let private = line.starts_with("700 d ") || line.starts_with("600 f ");
+        assert!(private, "not private: {line}\n{listing}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let snapshot = std::path::PathBuf::from(report["snapshot"].as_str().unwrap());
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&snapshot), 0o600);
+    assert_eq!(mode(snapshot.parent().unwrap()), 0o700);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "staging left");
+
+    // A second snapshot in the same second never overwrites the first.
+    let output = command(
+        dir.path(),
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "restore",
+            "--backup-file",
+            archive.to_str().unwrap(),
+            "-f",
+            "--json",
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .output()
+    .unwrap();
+    let (stdout, _) = expect_code(&output, exit_codes::SUCCESS);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let second = report["snapshot"].as_str().unwrap();
+    assert_eq!(
+        second,
+        snapshot
+            .to_str()
+            .unwrap()
+            .replace(".dump", "_2.dump")
+            .as_str()
+    );
+}
+
+#[test]
+fn sigterm_while_a_restore_stages_its_fixtures_leaves_nothing_behind() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    services.fresh_db("gnbr_e2e_sigterm");
+    let settings = services.settings(dir.path(), "gnbr_e2e_sigterm");
+    let before = services.digest("gnbr_e2e_sigterm", &[]);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+
+    let mut child = command(
+        dir.path(),
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "restore",
+            "--backup-file",
+            archive.to_str().unwrap(),
+            "-f",
+            "--no-snapshot",
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .stderr(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("staging the fixtures in") {
+            let sent = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            break;
+        }
+    }
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    let seen = seen.join("\n");
+    assert!(seen.contains("staging the fixtures in"), "{seen}");
+    assert_eq!(status.signal(), Some(SIGTERM), "{seen}");
+    assert!(seen.contains("stopped by SIGTERM"), "{seen}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // No child (the Django helper runs from gnbr's temporary folder) outlives gnbr.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(pid) = process_mentioning(&tmp) {
+        assert!(Instant::now() < deadline, "process {pid} outlived gnbr");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        services.digest("gnbr_e2e_sigterm", &[]),
+        before,
+        "the database changed"
+    );
+}
+
+/// A live process whose command line mentions `path`.
+fn process_mentioning(path: &std::path::Path) -> Option<String> {
+    let needle = path.to_str().unwrap().as_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle))
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
 }

@@ -16,8 +16,9 @@ pub fn repo() -> PathBuf {
         .to_owned()
 }
 
-/// `gnbr` with the given arguments, run in `cwd`, with a clean plugin environment.
-pub fn gnbr(cwd: &Path, args: &[&str]) -> Output {
+/// `gnbr` with the given arguments, run in `cwd`, with a clean plugin
+/// environment and a fixed `SOURCE_DATE_EPOCH`; not started yet.
+pub fn command(cwd: &Path, args: &[&str]) -> Command {
     let mut command =
         Command::cargo_bin("gnbr").expect("the gnbr binary is built (run the workspace's tests)");
     command
@@ -25,8 +26,14 @@ pub fn gnbr(cwd: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("GNBR_PLUGINS")
         .env_remove("GNBR_LOG")
+        .env_remove("GNBR_FAULT")
         .env("SOURCE_DATE_EPOCH", "1700000000");
-    command.output().expect("gnbr runs")
+    command
+}
+
+/// `gnbr` with the given arguments, run in `cwd`, with a clean plugin environment.
+pub fn gnbr(cwd: &Path, args: &[&str]) -> Output {
+    command(cwd, args).output().expect("gnbr runs")
 }
 
 /// `gnbr -c SETTINGS restore --backup-file ARCHIVE -f EXTRA...`, run in `cwd`.

@@ -1,31 +1,57 @@
-//! Writing a backup, zip or folder, under a temporary name that is renamed
-//! into place only when everything was written: a failed run leaves nothing
-//! where the output should be, and never touches an existing file unless
-//! asked to replace it.
+//! Writing a backup, zip or folder, under a temporary name that takes its
+//! final name only when everything was written and synced, sidecars first:
+//! a failed or killed run leaves nothing under the output's name, and an
+//! existing file is never touched unless asked to replace it. The final name
+//! is claimed atomically ([`Naming`]), so concurrent runs never overwrite
+//! each other.
 
 use std::{
     fs::{self, File},
     io::{self, BufWriter, Write},
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
 use sha2::{Digest, Sha256};
-use tempfile::{NamedTempFile, TempDir};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use super::{check_entry_name, reader::hex, EntryDigest, Manifest, MANIFEST_NAME};
-use crate::errors::{Error, ErrorKind};
+use crate::{
+    errors::{Error, ErrorKind},
+    fault,
+    scratch::{numbered, place_new, sync_dir, TempPath},
+};
 
 enum Target {
-    Zip(Box<ZipWriter<BufWriter<NamedTempFile>>>),
-    Folder(TempDir),
+    Zip(Box<ZipWriter<BufWriter<File>>>),
+    Folder(PathBuf),
 }
+
+/// How a finished backup takes its name. Never by a rename over a file:
+/// the name is claimed atomically (`link(2)`, else `renameat2(2)` with
+/// `RENAME_NOREPLACE`), so two runs can never both take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// The path given; refused when something has that name, at the start
+    /// or by the time the backup is finished.
+    Exact,
+    /// The path given; what has that name is moved aside, and removed once
+    /// the new backup is in place (`--force`).
+    Replace,
+    /// The path given, else the first free of `<stem>_2.<ext>`,
+    /// `<stem>_3.<ext>`... whose sidecars' names are free too.
+    NextFree,
+}
+
+/// How many names [`Naming::NextFree`] tries before giving up.
+const MAX_NAMES: usize = 1000;
 
 /// A backup being written.
 pub struct BackupWriter {
     path: PathBuf,
     target: Target,
-    replace: bool,
+    temp: TempPath,
+    naming: Naming,
     manifest: Manifest,
 }
 
@@ -45,25 +71,60 @@ fn output_error(path: &Path, what: &str, err: impl std::fmt::Display) -> Error {
     )
 }
 
+fn exists_error(path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        format!("{} already exists", path.display()),
+    )
+    .hint("choose another output path, or pass --force to replace it")
+}
+
+/// The folder `path` is in.
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
 impl BackupWriter {
     /// Starts writing the backup `path`: a zip archive when it ends in
-    /// `.zip`, else a folder.
+    /// `.zip`, else a folder; either private (0600 files, 0700 folders), under
+    /// a temporary name in the same folder that is removed if gnbr stops.
+    /// With `replace`, what has that name when the backup is finished is
+    /// replaced; else the backup is refused if its name is taken by then.
     ///
     /// # Errors
     ///
     /// When `path` exists and `replace` is false, or its folder is not writable.
     pub fn create(path: &Path, replace: bool) -> Result<Self, Error> {
-        if path.exists() && !replace {
-            return Err(Error::new(
-                ErrorKind::Refused,
-                format!("{} already exists", path.display()),
-            )
-            .hint("choose another output path, or pass --force to replace it"));
+        Self::start(
+            path,
+            if replace {
+                Naming::Replace
+            } else {
+                Naming::Exact
+            },
+        )
+    }
+
+    /// Starts writing the backup `path` like [`BackupWriter::create`], to be
+    /// named `path` if that name (and its sidecars' names) are still free
+    /// when it is finished, else the first free of `<stem>_2.<ext>`,
+    /// `<stem>_3.<ext>`...: concurrent runs never take the same name.
+    ///
+    /// # Errors
+    ///
+    /// When its folder is not writable.
+    pub fn create_numbered(path: &Path) -> Result<Self, Error> {
+        Self::start(path, Naming::NextFree)
+    }
+
+    fn start(path: &Path, naming: Naming) -> Result<Self, Error> {
+        if naming == Naming::Exact && path.symlink_metadata().is_ok() {
+            return Err(exists_error(path));
         }
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        let parent = parent_of(path);
         let prefix = format!(
             ".{}.gnbr-",
             path.file_name().unwrap_or_default().to_string_lossy()
@@ -71,27 +132,31 @@ impl BackupWriter {
         let is_zip = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-        let target = if is_zip {
-            let file = tempfile::Builder::new()
-                .prefix(&prefix)
-                .suffix(".tmp")
-                .tempfile_in(&parent)
-                .map_err(|e| output_error(&parent, "create a file in this folder", e))?;
-            Target::Zip(Box::new(ZipWriter::new(BufWriter::with_capacity(
-                1 << 20,
-                file,
-            ))))
-        } else {
-            let dir = tempfile::Builder::new()
-                .prefix(&prefix)
-                .tempdir_in(&parent)
-                .map_err(|e| output_error(&parent, "create a folder in this folder", e))?;
-            Target::Folder(dir)
-        };
+        let (target, temp) = TempPath::create(|| {
+            if is_zip {
+                let (file, temp) = tempfile::Builder::new()
+                    .prefix(&prefix)
+                    .suffix(".tmp")
+                    .tempfile_in(&parent)
+                    .and_then(|f| f.keep().map_err(|e| e.error))
+                    .map_err(|e| output_error(&parent, "create a file in this folder", e))?;
+                let zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+                Ok((Target::Zip(Box::new(zip)), temp))
+            } else {
+                let dir = tempfile::Builder::new()
+                    .prefix(&prefix)
+                    .permissions(fs::Permissions::from_mode(0o700))
+                    .tempdir_in(&parent)
+                    .map_err(|e| output_error(&parent, "create a folder in this folder", e))?
+                    .keep();
+                Ok((Target::Folder(dir.clone()), dir))
+            }
+        })?;
         Ok(Self {
             path: path.to_owned(),
             target,
-            replace,
+            temp,
+            naming,
             manifest: Manifest::default(),
         })
     }
@@ -117,46 +182,179 @@ impl BackupWriter {
         })
     }
 
-    /// Writes the manifest and renames the backup into place.
+    /// Writes the manifest and gives the backup its name; returns it.
     ///
     /// # Errors
     ///
-    /// When writing or renaming fails; the temporary output is removed.
-    pub fn finish(mut self) -> Result<PathBuf, Error> {
-        let manifest =
-            serde_json::to_vec_pretty(&self.manifest).expect("a manifest always serialises");
+    /// When writing fails or no name can be claimed; the temporary output
+    /// is removed.
+    pub fn finish(self) -> Result<PathBuf, Error> {
+        self.finish_with_sidecars(|_| Ok(Vec::new()))
+    }
+
+    /// Writes the manifest, then the sidecars `sidecars` makes from the
+    /// finished output (extension and content: `<name>.md5`, `<name>.ini`),
+    /// each written, synced and given its name before the backup takes its
+    /// own: a backup under its final name always has complete sidecars.
+    /// Returns the backup's path, the sidecars' are beside it.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails or no name can be claimed; the temporary output
+    /// and any sidecar written are removed.
+    pub fn finish_with_sidecars(
+        mut self,
+        sidecars: impl FnOnce(&Path) -> Result<Vec<(&'static str, Vec<u8>)>, Error>,
+    ) -> Result<PathBuf, Error> {
+        let manifest = serde_json::to_vec_pretty(&self.manifest)
+            .map_err(|e| output_error(&self.path, "write the manifest", e))?;
         let mut out = raw_entry(&mut self.target, &self.path, MANIFEST_NAME)?;
         out.write_all(&manifest)
             .and_then(|()| out.flush())
             .map_err(|e| output_error(&self.path, "write the manifest", e))?;
         drop(out);
-        let path = self.path;
-        let old = if self.replace && path.exists() {
-            Some(move_aside(&path)?)
-        } else {
-            None
+        complete(self.target, &self.path)?;
+        let sidecars = sidecars(self.temp.path())?;
+        let parent = parent_of(&self.path);
+        if self.naming == Naming::Replace {
+            return replace(&self.path, self.temp, &sidecars);
+        }
+        let names = match self.naming {
+            Naming::NextFree => MAX_NAMES,
+            _ => 1,
         };
-        let placed = place(self.target, &path);
-        match (placed, old) {
-            (Ok(()), Some(old)) => {
-                let removed = if old.is_dir() {
-                    fs::remove_dir_all(&old)
-                } else {
-                    fs::remove_file(&old)
-                };
-                if let Err(e) = removed {
-                    tracing::warn!("the replaced backup is still at {}: {e}", old.display());
-                }
-                Ok(path)
+        for n in 1..=names {
+            let candidate = numbered(&self.path, n);
+            if claim(&parent, &candidate, self.temp.path(), &sidecars)? {
+                // The temporary name goes (a link of the backup, or gone with a rename).
+                drop(self.temp);
+                return Ok(candidate);
             }
-            (Ok(()), None) => Ok(path),
-            (Err(e), Some(old)) => {
-                let _ = fs::rename(&old, &path);
-                Err(e)
+        }
+        Err(match self.naming {
+            Naming::NextFree => Error::new(
+                ErrorKind::Refused,
+                format!(
+                    "{} and the next {} names are taken",
+                    self.path.display(),
+                    MAX_NAMES - 1
+                ),
+            )
+            .hint("move older backups away, or choose another folder"),
+            _ => exists_error(&self.path),
+        })
+    }
+}
+
+/// Tries to give the finished output at `temp` the name `candidate`, its
+/// sidecars first. Returns false when a name is taken (what it claimed is
+/// then given back).
+fn claim(
+    parent: &Path,
+    candidate: &Path,
+    temp: &Path,
+    sidecars: &[(&'static str, Vec<u8>)],
+) -> Result<bool, Error> {
+    let mut placed: Vec<PathBuf> = Vec::new();
+    let give_back = |placed: &[PathBuf]| {
+        for path in placed {
+            let _ = fs::remove_file(path);
+        }
+    };
+    for (ext, bytes) in sidecars {
+        let name = candidate.with_extension(ext);
+        let written = write_synced(parent, &name, bytes)?;
+        match place_new(written.path(), &name) {
+            Ok(()) => placed.push(name),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                give_back(&placed);
+                return Ok(false);
             }
-            (Err(e), None) => Err(e),
+            Err(e) => {
+                give_back(&placed);
+                return Err(output_error(&name, "write", e));
+            }
         }
     }
+    sync_dir(parent)?;
+    fault::point("before-archive-rename");
+    match place_new(temp, candidate) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            give_back(&placed);
+            return Ok(false);
+        }
+        Err(e) => {
+            give_back(&placed);
+            return Err(output_error(
+                candidate,
+                "give the finished backup its name",
+                e,
+            ));
+        }
+    }
+    sync_dir(parent)?;
+    fault::point("after-archive-rename");
+    Ok(true)
+}
+
+/// [`Naming::Replace`]: moves what has the name aside, puts the output and
+/// its sidecars in place, then removes the old output.
+fn replace(
+    path: &Path,
+    temp: TempPath,
+    sidecars: &[(&'static str, Vec<u8>)],
+) -> Result<PathBuf, Error> {
+    let parent = parent_of(path);
+    for (ext, bytes) in sidecars {
+        let name = path.with_extension(ext);
+        let written = write_synced(&parent, &name, bytes)?;
+        fs::rename(written.path(), &name).map_err(|e| output_error(&name, "write", e))?;
+    }
+    let old = if path.symlink_metadata().is_ok() {
+        Some(move_aside(path)?)
+    } else {
+        None
+    };
+    if let Err(e) = place_new(temp.path(), path) {
+        if let Some(old) = &old {
+            let _ = place_new(old, path);
+        }
+        return Err(output_error(path, "give the finished backup its name", e));
+    }
+    sync_dir(&parent)?;
+    drop(temp);
+    if let Some(old) = old {
+        let removed = if old.is_dir() {
+            fs::remove_dir_all(&old)
+        } else {
+            fs::remove_file(&old)
+        };
+        if let Err(e) = removed {
+            tracing::warn!("the replaced backup is still at {}: {e}", old.display());
+        }
+    }
+    Ok(path.to_owned())
+}
+
+/// Writes `bytes` to a private temporary file beside `name`, synced.
+fn write_synced(parent: &Path, name: &Path, bytes: &[u8]) -> Result<TempPath, Error> {
+    let prefix = format!(
+        ".{}.gnbr-",
+        name.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let (mut file, temp) = TempPath::create(|| {
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .tempfile_in(parent)
+            .and_then(|f| f.keep().map_err(|e| e.error))
+            .map_err(|e| output_error(parent, "create a file in this folder", e))
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| output_error(name, "write", e))?;
+    Ok(temp)
 }
 
 /// Starts an entry of the temporary output.
@@ -178,12 +376,27 @@ fn raw_entry<'a>(
             Box::new(zip)
         }
         Target::Folder(dir) => {
-            let file_path = dir.path().join(name);
-            if let Some(parent) = file_path.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(|e| output_error(path, &format!("create {name}"), e))?;
+            let mut folder = dir.clone();
+            let mut parts = name.split('/').peekable();
+            while let Some(part) = parts.next() {
+                folder.push(part);
+                if parts.peek().is_none() {
+                    break;
+                }
+                // One level at a time, never the temporary folder itself: once
+                // removed (gnbr stopped by a signal), it stays removed.
+                match fs::DirBuilder::new().mode(0o700).create(&folder) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && folder.is_dir() => {}
+                    Err(e) => return Err(output_error(path, &format!("create {name}"), e)),
+                }
             }
-            let file = File::create(&file_path)
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&folder)
                 .map_err(|e| output_error(path, &format!("create {name}"), e))?;
             Box::new(BufWriter::with_capacity(1 << 20, file))
         }
@@ -200,27 +413,17 @@ fn move_aside(path: &Path) -> Result<PathBuf, Error> {
     Ok(aside)
 }
 
-/// Finishes the temporary output and renames it to `path`.
-fn place(target: Target, path: &Path) -> Result<(), Error> {
-    match target {
-        Target::Zip(zip) => {
-            let file = zip
-                .finish()
-                .map_err(|e| output_error(path, "finish the archive", e))?
-                .into_inner()
-                .map_err(|e| output_error(path, "write", e.error()))?;
-            file.as_file()
-                .sync_all()
-                .map_err(|e| output_error(path, "write", e))?;
-            file.persist(path).map_err(|e| {
-                output_error(path, "rename the finished archive into place", e.error)
-            })?;
-        }
-        Target::Folder(dir) => {
-            fs::rename(dir.path(), path)
-                .map_err(|e| output_error(path, "rename the finished folder into place", e))?;
-            let _ = dir.keep();
-        }
+/// Finishes the temporary output: the zip's central directory written and
+/// the file synced to disk.
+fn complete(target: Target, path: &Path) -> Result<(), Error> {
+    if let Target::Zip(zip) = target {
+        let file = zip
+            .finish()
+            .map_err(|e| output_error(path, "finish the archive", e))?
+            .into_inner()
+            .map_err(|e| output_error(path, "write", e.error()))?;
+        file.sync_all()
+            .map_err(|e| output_error(path, "write", e))?;
     }
     Ok(())
 }
@@ -252,5 +455,122 @@ impl Write for EntryWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{io::Write, os::unix::fs::PermissionsExt, path::Path};
+
+    use super::BackupWriter;
+    use crate::exit_codes;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn sidecars(temp: &Path) -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            (
+                "md5",
+                std::fs::read(temp).unwrap().len().to_string().into_bytes(),
+            ),
+            ("ini", b"[fixtures]\n".to_vec()),
+        ]
+    }
+
+    fn write_one(writer: &mut BackupWriter, text: &str) {
+        let mut entry = writer.entry("fixtures/people.json").unwrap();
+        entry.write_all(text.as_bytes()).unwrap();
+        entry.close().unwrap();
+    }
+
+    #[test]
+    fn a_taken_name_gets_the_next_free_one_with_its_own_complete_sidecars() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("2026-01-01_000000.zip");
+        // Both started before either finished: each claims its name at the end.
+        let mut first = BackupWriter::create_numbered(&path).unwrap();
+        let mut second = BackupWriter::create_numbered(&path).unwrap();
+        write_one(&mut first, "[]");
+        write_one(&mut second, "[ ]");
+        // A stray archive without sidecars takes `_2` before anyone.
+        std::fs::write(dir.path().join("2026-01-01_000000_2.zip"), "not ours").unwrap();
+        let second = second.finish_with_sidecars(|t| Ok(sidecars(t))).unwrap();
+        let first = first.finish_with_sidecars(|t| Ok(sidecars(t))).unwrap();
+        assert_eq!(second, path);
+        assert_eq!(first, dir.path().join("2026-01-01_000000_3.zip"));
+        for archive in [&first, &second] {
+            let size = std::fs::metadata(archive).unwrap().len();
+            let md5 = std::fs::read_to_string(archive.with_extension("md5")).unwrap();
+            assert_eq!(md5, size.to_string(), "{}", archive.display());
+            assert_eq!(mode(archive), 0o600);
+            assert_eq!(mode(&archive.with_extension("md5")), 0o600);
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("2026-01-01_000000_2.zip")).unwrap(),
+            "not ours"
+        );
+        assert!(!dir.path().join("2026-01-01_000000_2.md5").exists());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "2026-01-01_000000.ini",
+                "2026-01-01_000000.md5",
+                "2026-01-01_000000.zip",
+                "2026-01-01_000000_2.zip",
+                "2026-01-01_000000_3.ini",
+                "2026-01-01_000000_3.md5",
+                "2026-01-01_000000_3.zip",
+            ],
+            "no temporary file left"
+        );
+    }
+
+    #[test]
+    fn an_exact_name_taken_while_writing_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [dir.path().join("out.zip"), dir.path().join("out")] {
+            let mut writer = BackupWriter::create(&path, false).unwrap();
+            write_one(&mut writer, "[]");
+            std::fs::create_dir(&path).unwrap();
+            std::fs::write(path.join("theirs"), "x").unwrap();
+            let error = writer.finish().unwrap_err();
+            assert_eq!(error.exit_code(), exit_codes::REFUSED, "{error}");
+            assert!(error.message.ends_with("already exists"), "{error}");
+            assert_eq!(std::fs::read_to_string(path.join("theirs")).unwrap(), "x");
+            std::fs::remove_dir_all(&path).unwrap();
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_folder_backup_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut writer = BackupWriter::create(&path, false).unwrap();
+        write_one(&mut writer, "[]");
+        assert_eq!(writer.finish().unwrap(), path);
+        assert_eq!(mode(&path), 0o700);
+        assert_eq!(mode(&path.join("fixtures")), 0o700);
+        assert_eq!(mode(&path.join("fixtures/people.json")), 0o600);
+        assert_eq!(mode(&path.join(super::MANIFEST_NAME)), 0o600);
+    }
+
+    #[test]
+    fn replace_puts_the_new_backup_over_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.zip");
+        std::fs::write(&path, "old").unwrap();
+        let mut writer = BackupWriter::create(&path, true).unwrap();
+        write_one(&mut writer, "[]");
+        assert_eq!(writer.finish().unwrap(), path);
+        assert_ne!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -179,6 +179,10 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     let plugins = plan.plugins.clone();
 
     let staging = crate::scratch::temp_dir("gnbr-restore-")?;
+    ui.info(&format!(
+        "staging the fixtures in {}",
+        staging.path().display()
+    ));
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress(total);
     let mut staged_fixtures = BackupWriter::create(&staging.path().join("fixtures"), false)?;
@@ -266,13 +270,12 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             info.database,
             path.display()
         ));
-        postgres::snapshot(
+        report.snapshot = Some(postgres::snapshot(
             &settings.database.pg_dump,
             &info.database,
             &path,
             settings.restore.lock_timeout,
-        )?;
-        report.snapshot = Some(path);
+        )?);
     }
     let run = run_id(&stamp)?;
     // Beside the first folder swapped, where the next run looks for it.

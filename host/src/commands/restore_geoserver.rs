@@ -18,7 +18,6 @@ use std::{
 };
 
 use serde::Serialize;
-use tempfile::TempDir;
 
 use crate::{
     archive::BackupReader,
@@ -41,6 +40,7 @@ use crate::{
         self,
         tables::{self, Restorer},
     },
+    scratch::TempPath,
     swap::Journal,
     ui::Ui,
 };
@@ -80,7 +80,7 @@ pub struct GeoServerRestore {
     purge: bool,
     recovery: Option<Recovery>,
     /// GeoServer's archive, extracted (and rewritten) for its restore.
-    catalog_file: Option<(TempDir, PathBuf)>,
+    catalog_file: Option<(TempPath, PathBuf)>,
     datadir: Option<(StagedDataDir, FolderReport)>,
     /// What it did or will do.
     pub report: GeoServerReport,
@@ -668,7 +668,7 @@ fn table_sql<'a>(
     input: &'a mut BackupReader,
     archived: &ArchivedTable,
     pg_restore: &str,
-    scratch: &TempDir,
+    scratch: &TempPath,
 ) -> Result<Box<dyn std::io::Read + 'a>, Error> {
     if !archived.custom_format {
         return input.open_entry(&archived.entry);

@@ -15,7 +15,6 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use tempfile::TempDir;
 
 use crate::{
     config::GeoNodeSettings,
@@ -28,7 +27,7 @@ const SCRIPT: &str = include_str!("gnbr_django.py");
 pub struct GeoNode {
     python: PathBuf,
     env: Vec<(String, String)>,
-    work: TempDir,
+    work: crate::scratch::TempPath,
 }
 
 /// What `info` found about the target.

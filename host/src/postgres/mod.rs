@@ -2,13 +2,15 @@
 //! credentials passed through the environment (`PGPASSWORD`), never argv.
 
 use std::{
-    path::Path,
+    os::unix::fs::DirBuilderExt,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
 };
 
 use crate::{
     errors::{Error, ErrorKind},
     geonode::Database,
+    scratch::{numbered, place_new, sync_dir, TempPath},
 };
 
 pub mod tables;
@@ -33,31 +35,60 @@ pub(crate) fn command(tool: &str, db: &Database) -> Command {
     command
 }
 
-/// Writes a snapshot of `db` (`pg_dump -Fc`) to `path`, waiting at most
-/// `lock_timeout` for each table's lock.
+/// How many names a snapshot tries (`<name>.dump`, `<name>_2.dump`...).
+const MAX_SNAPSHOT_NAMES: usize = 1000;
+
+/// Writes a snapshot of `db` (`pg_dump -Fc`, waiting at most `lock_timeout`
+/// for each table's lock) to `path`, or the first free of `<stem>_2.dump`,
+/// `<stem>_3.dump`... when it is taken (an older snapshot is never
+/// overwritten); returns where. Private (0600; its folder 0700 when
+/// gnbr creates it), written under a temporary name that is removed if the
+/// dump fails or gnbr is stopped, and named only when complete and synced.
 ///
 /// # Errors
 ///
-/// When `pg_dump` is missing or fails; a partial file is removed.
+/// When `pg_dump` is missing or fails, or the file cannot be written.
 pub fn snapshot(
     pg_dump: &str,
     db: &Database,
     path: &Path,
     lock_timeout: std::time::Duration,
-) -> Result<(), Error> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot create {}: {e}", parent.display()),
-            )
-        })?;
-    }
+) -> Result<PathBuf, Error> {
+    let write_error = |path: &Path, e: std::io::Error| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot write the snapshot {}: {e}", path.display()),
+        )
+        .hint("free space there, or set [restore] snapshot_dir in settings.ini")
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&parent)
+        .map_err(|e| write_error(&parent, e))?;
+    let prefix = format!(
+        ".{}.gnbr-",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let ((), temp) = TempPath::create(|| {
+        let temp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .tempfile_in(&parent)
+            .and_then(|f| f.keep().map_err(|e| e.error))
+            .map_err(|e| write_error(&parent, e))?;
+        Ok(((), temp.1))
+    })?;
+    // pg_dump truncates the private file gnbr made, which keeps its mode.
     let output = command(pg_dump, db)
         .arg("--format=custom")
         .arg(format!("--lock-wait-timeout={}", lock_timeout.as_millis()))
         .arg("--file")
-        .arg(path)
+        .arg(temp.path())
         .arg("--dbname")
         .arg(&db.name)
         .stdin(Stdio::null())
@@ -67,7 +98,6 @@ pub fn snapshot(
                 .hint("install PostgreSQL's client tools or set [database] pgdump in settings.ini")
         })?;
     if !output.status.success() {
-        let _ = std::fs::remove_file(path);
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(Error::new(
             ErrorKind::Target,
@@ -75,7 +105,29 @@ pub fn snapshot(
         )
         .hint("fix the database access, or pass --no-snapshot to restore without one (not recommended)"));
     }
-    Ok(())
+    std::fs::File::open(temp.path())
+        .and_then(|f| f.sync_all())
+        .map_err(|e| write_error(path, e))?;
+    for n in 1..=MAX_SNAPSHOT_NAMES {
+        let candidate = numbered(path, n);
+        match place_new(temp.path(), &candidate) {
+            Ok(()) => {
+                sync_dir(&parent)?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(write_error(&candidate, e)),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Run,
+        format!(
+            "{} and the next {} names are taken",
+            path.display(),
+            MAX_SNAPSHOT_NAMES - 1
+        ),
+    )
+    .hint("move older snapshots away, or set [restore] snapshot_dir in settings.ini"))
 }
 
 /// Converts a dump in PostgreSQL's custom format (`pg_dump -Fc`, as
