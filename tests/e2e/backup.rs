@@ -2,12 +2,23 @@
 //! archives GeoNode's own tools read and write, compared with the source
 //! instance table by table.
 
-use std::{collections::BTreeSet, path::PathBuf, sync::OnceLock};
+use std::{
+    collections::BTreeSet,
+    os::unix::{fs::PermissionsExt, process::ExitStatusExt},
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::OnceLock,
+};
+
+use gnbr::exit_codes;
 
 use crate::{
     geonode::Services,
-    support::{backup, expect_code, repo, restore},
+    support::{backup, command, expect_code, repo, restore, text},
 };
+
+/// The signal a `GNBR_FAULT` point kills gnbr with.
+const SIGKILL: i32 = 9;
 
 /// The source instance: GeoNode's initial data and test content, plus
 /// non-ASCII text, quotes, newlines, null fields and permissions.
@@ -234,4 +245,126 @@ fn an_app_the_geonode_lacks_is_refused_before_anything_is_written() {
         .map(|d| d.collect())
         .unwrap_or_default();
     assert!(written.is_empty(), "{written:?}");
+}
+
+/// The archive name every run gets from the tests' `SOURCE_DATE_EPOCH`.
+const STAMP: &str = "2023-11-14_221320";
+
+/// `backup --skip-geoserver --json` of `settings` into `backups`.
+fn backup_args<'a>(settings: &'a Path, backups: &'a Path) -> [&'a str; 7] {
+    [
+        "-c",
+        settings.to_str().unwrap(),
+        "backup",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+        "--skip-geoserver",
+        "--json",
+    ]
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Checks that `archive`'s `.md5` sidecar is the md5 of `content` and its
+/// `.ini` sidecar is complete.
+fn assert_sidecars_describe(archive: &Path, content: &Path) {
+    let md5 = std::fs::read_to_string(archive.with_extension("md5")).unwrap();
+    assert_eq!(
+        md5,
+        gnbr::archive::file_sums(content).unwrap().md5,
+        "{}",
+        archive.display()
+    );
+    let ini = std::fs::read_to_string(archive.with_extension("ini")).unwrap();
+    assert!(
+        ini.starts_with("[database]") && ini.contains("dumps = "),
+        "{ini}"
+    );
+}
+
+#[test]
+fn concurrent_backups_into_one_folder_each_keep_their_archive() {
+    let services = Services::get();
+    let source_dir = source(&services);
+    let settings = services.settings(source_dir, SOURCE_DB);
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    // Both started before either ends, at the same SOURCE_DATE_EPOCH: both
+    // want the same name, whatever order they finish in.
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            command(source_dir, &backup_args(&settings, &backups))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut archives = BTreeSet::new();
+    for run in runs {
+        let (stdout, _) = expect_code(&run.wait_with_output().unwrap(), exit_codes::SUCCESS);
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        archives.insert(PathBuf::from(report["archive"].as_str().unwrap()));
+    }
+    let first = backups.join(format!("{STAMP}.zip"));
+    let second = backups.join(format!("{STAMP}_2.zip"));
+    assert_eq!(archives, BTreeSet::from([first.clone(), second.clone()]));
+    for archive in [&first, &second] {
+        assert_sidecars_describe(archive, archive);
+        let mode = std::fs::metadata(archive).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", archive.display());
+    }
+    assert_eq!(
+        names(&backups),
+        [
+            format!("{STAMP}.ini"),
+            format!("{STAMP}.md5"),
+            format!("{STAMP}.zip"),
+            format!("{STAMP}_2.ini"),
+            format!("{STAMP}_2.md5"),
+            format!("{STAMP}_2.zip"),
+        ],
+        "nothing else left in the folder"
+    );
+}
+
+#[test]
+fn an_archive_never_has_its_name_without_complete_sidecars() {
+    let services = Services::get();
+    let source_dir = source(&services);
+    let settings = services.settings(source_dir, SOURCE_DB);
+    let dir = tempfile::tempdir().unwrap();
+    for (fault, named) in [
+        ("before-archive-rename", false),
+        ("after-archive-rename", true),
+    ] {
+        let backups = dir.path().join(fault);
+        let output = command(source_dir, &backup_args(&settings, &backups))
+            .env("GNBR_FAULT", fault)
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.signal(), Some(SIGKILL), "{fault}: {stderr}");
+        let archive = backups.join(format!("{STAMP}.zip"));
+        assert_eq!(archive.exists(), named, "{fault}: {:?}", names(&backups));
+        // Killed before its temporary name was removed: the same content.
+        let temp: Vec<PathBuf> = names(&backups)
+            .into_iter()
+            .filter(|n| n.starts_with(&format!(".{STAMP}.zip.gnbr-")))
+            .map(|n| backups.join(n))
+            .collect();
+        assert_eq!(temp.len(), 1, "{fault}: {:?}", names(&backups));
+        assert_sidecars_describe(&archive, &temp[0]);
+        if named {
+            assert_sidecars_describe(&archive, &archive);
+        }
+    }
 }

@@ -158,11 +158,13 @@ pub struct MigrateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BackupArgs {
     /// Folder to write the archive into (created if missing); it is named by
-    /// the time, `YYYY-MM-DD_HHMMSS.zip`, with `.md5` and `.ini` beside it.
+    /// the time, `YYYY-MM-DD_HHMMSS.zip`, with `.md5` and `.ini` beside it,
+    /// or `YYYY-MM-DD_HHMMSS_2.zip` (`_3`...) when that name is taken.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: PathBuf,
 
-    /// Replace an archive of the same name.
+    /// Accepted as GeoNode's backup accepts it; no archive is ever replaced
+    /// (a name taken gets the next free `_2`, `_3`...).
     #[arg(short, long)]
     pub force: bool,
 

@@ -4,9 +4,9 @@
 
 use std::{
     ffi::CString,
-    fs::{self, File, OpenOptions},
-    io::{self, Write},
-    os::unix::{ffi::OsStrExt, fs::OpenOptionsExt},
+    fs::{self, File},
+    io,
+    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -104,7 +104,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     })?;
     let stamp = archive_stamp(run_epoch()?);
     let archive = args.backup_dir.join(format!("{stamp}.zip"));
-    let mut writer = BackupWriter::create(&archive, args.force)?;
+    let mut writer = BackupWriter::create_numbered(&archive)?;
 
     let fifos = crate::scratch::temp_dir("gnbr-dump-")?;
     let mut dumps = Vec::new();
@@ -273,16 +273,27 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
             public_url: info.geoserver_public_url.clone(),
         });
     }
-    writer.finish()?;
-    let md5 = file_sums(&archive)
-        .map_err(|e| Error {
-            kind: ErrorKind::Run,
-            ..e
-        })?
-        .md5;
-    write_private(&report.md5_file, md5.as_bytes())?;
-    write_private(&report.ini_file, settings.geonode_ini().as_bytes())?;
-    report.bytes = fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
+    let ini = settings.geonode_ini();
+    let written = writer.finish_with_sidecars(|temp| {
+        let md5 = file_sums(temp)
+            .map_err(|e| Error {
+                kind: ErrorKind::Run,
+                ..e
+            })?
+            .md5;
+        Ok(vec![("md5", md5.into_bytes()), ("ini", ini.into_bytes())])
+    })?;
+    if written != archive {
+        ui.info(&format!(
+            "{} was taken: the archive is {}",
+            archive.display(),
+            written.display()
+        ));
+    }
+    report.md5_file = written.with_extension("md5");
+    report.ini_file = written.with_extension("ini");
+    report.bytes = fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
+    report.archive = written;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -349,29 +360,6 @@ fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Er
     let mut sink = writer.entry(name)?;
     io::copy(&mut source, &mut sink).map_err(|e| write_error(name, &e))?;
     sink.close().map(drop).map_err(|e| write_error(name, &e))
-}
-
-/// Writes a file readable by its owner only: the archive's sidecars describe
-/// an archive that holds password hashes.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
-    file.write_all(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Run,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    })
 }
 
 /// Prints the report.
