@@ -317,6 +317,8 @@ fn concurrent_backups_into_one_folder_each_keep_their_archive() {
     let first = backups.join(format!("{STAMP}.zip"));
     let second = backups.join(format!("{STAMP}_2.zip"));
     assert_eq!(archives, BTreeSet::from([first.clone(), second.clone()]));
+    let mode = std::fs::metadata(&backups).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the folder gnbr created for them");
     for archive in [&first, &second] {
         assert_sidecars_describe(archive, archive);
         let mode = std::fs::metadata(archive).unwrap().permissions().mode() & 0o777;

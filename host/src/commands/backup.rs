@@ -6,7 +6,7 @@ use std::{
     ffi::CString,
     fs::{self, File},
     io,
-    os::unix::ffi::OsStrExt,
+    os::unix::{ffi::OsStrExt, fs::DirBuilderExt},
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -96,12 +96,16 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
             geoserver.url()
         ));
     }
-    fs::create_dir_all(&args.backup_dir).map_err(|e| {
-        Error::new(
-            ErrorKind::Usage,
-            format!("cannot create {}: {e}", args.backup_dir.display()),
-        )
-    })?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&args.backup_dir)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("cannot create {}: {e}", args.backup_dir.display()),
+            )
+        })?;
     let stamp = archive_stamp(run_epoch()?);
     let archive = args.backup_dir.join(format!("{stamp}.zip"));
     let mut writer = BackupWriter::create_numbered(&archive)?;
