@@ -49,7 +49,7 @@ fn references(text: &str, markdown: bool) -> Vec<(String, bool)> {
     let mut found = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim_start();
-        if !markdown && !(trimmed.starts_with("//!") || trimmed.starts_with("///")) {
+        if !(markdown || trimmed.starts_with("//!") || trimmed.starts_with("///")) {
             continue;
         }
         for (i, _) in line.match_indices("](") {
