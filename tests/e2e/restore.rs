@@ -893,3 +893,91 @@ fn process_mentioning(path: &std::path::Path) -> Option<String> {
         })
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
 }
+
+#[test]
+fn sigterm_during_the_snapshot_leaves_no_partial_snapshot_and_no_pg_dump() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    services.fresh_db("gnbr_e2e_sigterm_dump");
+    let settings = services.settings(dir.path(), "gnbr_e2e_sigterm_dump");
+    // A pg_dump that says it started (through a FIFO the test reads) and
+    // then never ends on its own: it waits to open a FIFO nobody writes to,
+    // with its output away from gnbr's pipes (as pg_dump --file's is).
+    let started = dir.path().join("started");
+    let never = dir.path().join("never");
+    assert!(Command::new("mkfifo")
+        .arg(&started)
+        .arg(&never)
+        .status()
+        .unwrap()
+        .success());
+    let spy = dir.path().join("pg_dump_spy.sh");
+    std::fs::write(
+        &spy,
+        format!(
+            "#!/bin/sh\nexec >/dev/null 2>&1\necho $$ > '{}'\nexec cat < '{}'\n",
+            started.display(),
+            never.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&spy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str(&format!("\n[database]\npgdump = {}\n", spy.display()));
+    std::fs::write(&settings, text).unwrap();
+
+    let mut child = command(
+        dir.path(),
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "restore",
+            "--backup-file",
+            archive.to_str().unwrap(),
+            "-f",
+        ],
+    )
+    .stderr(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    // Blocks until the stand-in runs.
+    let pid = std::fs::read_to_string(&started).unwrap().trim().to_owned();
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let seen = reader.join().unwrap();
+    assert_eq!(status.signal(), Some(SIGTERM), "{seen}");
+    let alive = || {
+        std::fs::read_to_string(Path::new("/proc").join(&pid).join("status"))
+            .is_ok_and(|status| !status.contains("State:\tZ"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alive() {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("pg_dump {pid} outlived gnbr");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let snapshots: Vec<_> = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        snapshots.is_empty(),
+        "left in the snapshot folder: {snapshots:?}"
+    );
+}

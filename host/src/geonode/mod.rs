@@ -618,8 +618,8 @@ fn log_stderr(path: &Path) {
 }
 
 /// Makes the child die with gnbr: a killed gnbr must not leave a load
-/// running that could still commit.
-fn die_with_parent(command: &mut Command) {
+/// running that could still commit, nor a dump holding its locks.
+pub(crate) fn die_with_parent(command: &mut Command) {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;

@@ -16,9 +16,10 @@ use crate::{
 pub mod tables;
 
 /// A command for `tool` connected to `db`: host, port, user and database
-/// as options, the password in the environment.
+/// as options, the password in the environment; it dies with gnbr.
 pub(crate) fn command(tool: &str, db: &Database) -> Command {
     let mut command = Command::new(tool);
+    crate::geonode::die_with_parent(&mut command);
     if !db.host.is_empty() {
         command.arg("--host").arg(&db.host);
     }
