@@ -318,6 +318,60 @@ impl Services {
         path
     }
 
+    /// [`Services::django_env`] for an instance at `siteurl` with its
+    /// `MEDIA_ROOT` and `ASSETS_ROOT` at `media` and `assets`.
+    pub fn site_env(
+        &self,
+        dir: &Path,
+        db: &str,
+        siteurl: &str,
+        media: &Path,
+        assets: &Path,
+    ) -> Vec<(String, String)> {
+        self.django_env(dir, db)
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match k.as_str() {
+                    "SITEURL" => siteurl.to_owned(),
+                    "MEDIA_ROOT" => media.display().to_string(),
+                    "ASSETS_ROOT" => assets.display().to_string(),
+                    _ => v,
+                };
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// Writes `dir/gn.env` holding `env` and `dir/settings.ini` pointing gnbr
+    /// at it, with GeoNode 5.1.1's apps.
+    pub fn settings_for_env(&self, dir: &Path, env: &[(String, String)]) -> PathBuf {
+        let path = self.settings(dir, "unused");
+        std::fs::write(
+            dir.join("gn.env"),
+            env.iter()
+                .map(|(k, v)| format!("{k}={v}\n"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        path
+    }
+
+    /// Runs `program args` (`GNBR_TEST_PYTHON` or `GNBR_TEST_DJANGO_ADMIN`)
+    /// in the environment `env`, which must succeed; returns its stdout.
+    pub fn run_with_env(&self, program: &str, args: &[&str], env: &[(String, String)]) -> String {
+        let output = Command::new(self.var(program))
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap_or_else(|e| panic!("{program} {args:?} does not run: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// The environment that points GeoNode at `db`, with folders under `dir`.
     pub fn django_env(&self, dir: &Path, db: &str) -> Vec<(String, String)> {
         let url = format!(

@@ -14,6 +14,7 @@ mod geoserver;
 mod geoserver_part;
 mod migrate;
 mod plugin_loading;
+mod relocate;
 mod restore;
 mod serve;
 mod support;
