@@ -290,16 +290,23 @@ fn word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
 }
 
-/// Models and fields whose URLs show where a backup came from.
-const EVIDENCE: &[(&str, &[&str])] = &[
-    ("sites.site", &["domain"]),
-    ("base.resourcebase", &["thumbnail_url", "detail_url"]),
-    ("base.link", &["url"]),
-];
+/// Models and fields whose URLs show where a backup came from, when they
+/// point at its uploaded files (a thumbnail or link elsewhere may be a
+/// remote service's).
+const EVIDENCE: &[(&str, &str)] = &[("base.resourcebase", "thumbnail_url"), ("base.link", "url")];
 
-/// The first value of `input` that shows an address other than
-/// `target_siteurl` (a thumbnail URL, a link, the Site's domain), as
-/// `model pk field: value`; `None` when there is none.
+/// A value that shows where a backup came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// The address it shows, `scheme://host[:port]/`.
+    pub siteurl: String,
+    /// Where it was seen: `model pk field: value`.
+    pub seen: String,
+}
+
+/// The first URL of `input` to a file uploaded to a GeoNode (a thumbnail,
+/// a link: `/uploaded/` in its path) whose host is not `target_siteurl`'s;
+/// `None` when there is none.
 ///
 /// # Errors
 ///
@@ -307,37 +314,37 @@ const EVIDENCE: &[(&str, &[&str])] = &[
 pub fn other_address<R: Read>(
     input: R,
     target_siteurl: &str,
-) -> Result<Option<String>, StreamError> {
+) -> Result<Option<Evidence>, StreamError> {
     let target_host = host_of(target_siteurl).unwrap_or(target_siteurl);
     let mut reader = FixtureReader::new(input);
     reader.prefix()?;
     while let Some(element) = reader.next_element()? {
-        let Some((_, fields)) = EVIDENCE.iter().find(|(m, _)| *m == element.model) else {
+        let Some((_, field)) = EVIDENCE.iter().find(|(m, _)| *m == element.model) else {
             continue;
         };
         let Ok(object) = serde_json::from_str::<Value>(element.text) else {
             continue;
         };
-        for field in *fields {
-            let Some(value) = object
-                .get("fields")
-                .and_then(|f| f.get(*field))
-                .and_then(Value::as_str)
-            else {
-                continue;
-            };
-            let host = if *field == "domain" {
-                Some(value)
-            } else {
-                host_of(value)
-            };
-            if host.is_some_and(|h| !h.is_empty() && h != target_host) {
-                return Ok(Some(format!(
+        let Some(value) = object
+            .get("fields")
+            .and_then(|f| f.get(*field))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let Some(host) = host_of(value) else {
+            continue;
+        };
+        if !host.is_empty() && host != target_host && value.contains("/uploaded/") {
+            let scheme = value.split("://").next().unwrap_or("http");
+            return Ok(Some(Evidence {
+                siteurl: format!("{scheme}://{host}/"),
+                seen: format!(
                     "{} pk {} {field}: {value}",
                     element.model,
                     element.pk.unwrap_or("?")
-                )));
-            }
+                ),
+            }));
         }
     }
     Ok(None)
@@ -444,7 +451,12 @@ mod tests {
         let found = other_address(fixture.as_bytes(), "https://new.example.net")
             .unwrap()
             .unwrap();
-        assert!(found.contains("thumbnail_url"), "{found}");
+        assert!(found.seen.contains("thumbnail_url"), "{found:?}");
+        assert_eq!(found.siteurl, "http://old.example.org/");
+        let remote = r#"[{"model": "base.link", "pk": 1, "fields": {"url": "https://remote.example.com/wms?x=1"}}]"#;
+        assert!(other_address(remote.as_bytes(), "https://new.example.net")
+            .unwrap()
+            .is_none());
         assert!(other_address(fixture.as_bytes(), "http://old.example.org/")
             .unwrap()
             .is_none());

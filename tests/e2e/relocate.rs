@@ -3,8 +3,10 @@
 //! at `https://new.example.net/` with other folders. No text or JSON column
 //! of any table may keep the old address or folders afterwards.
 
+use gnbr::exit_codes;
+
 use crate::{
-    geonode::Services,
+    geonode::{gn511_archive, Services},
     support::{backup, expect_code, repo, restore},
 };
 
@@ -108,7 +110,7 @@ fn a_restore_onto_another_host_leaves_no_old_address_or_folder() {
             &archive,
             &["--skip-geoserver", "--dry-run"],
         ),
-        gnbr::exit_codes::SUCCESS,
+        exit_codes::SUCCESS,
     );
     assert!(
         plan.contains("relocate  SITEURL http://old.example.org -> https://new.example.net"),
@@ -126,7 +128,7 @@ fn a_restore_onto_another_host_leaves_no_old_address_or_folder() {
             &archive,
             &["--skip-geoserver"],
         ),
-        gnbr::exit_codes::SUCCESS,
+        exit_codes::SUCCESS,
     );
     for field in [
         "base.resourcebase.thumbnail_url",
@@ -227,4 +229,76 @@ fn a_restore_onto_another_host_leaves_no_old_address_or_folder() {
         left.len(),
         stale.len()
     );
+}
+
+#[test]
+fn an_archive_from_an_unknown_address_is_named_before_the_restore_and_moved_when_given() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(
+        dir.path(),
+        "from-elsewhere.zip",
+        |_, objects| {
+            for object in objects.iter_mut() {
+                if object["model"] == "base.resourcebase" {
+                    object["fields"]["thumbnail_url"] =
+                        "http://old.example.org/uploaded/thumbs/t.png".into();
+                }
+            }
+        },
+        &[],
+    );
+    let db = "gnbr_e2e_relocate_unknown";
+    services.fresh_db(db);
+    let settings = services.settings(dir.path(), db);
+    let (plan, warnings) = expect_code(
+        &restore(
+            dir.path(),
+            &settings,
+            &archive,
+            &["--skip-geoserver", "--dry-run"],
+        ),
+        exit_codes::SUCCESS,
+    );
+    assert!(
+        warnings.contains("thumbnail_url: http://old.example.org/uploaded/thumbs/t.png")
+            && warnings.contains("--source-siteurl"),
+        "{warnings}"
+    );
+    assert!(!plan.contains("relocate  "), "{plan}");
+    let (plan, warnings) = expect_code(
+        &restore(
+            dir.path(),
+            &settings,
+            &archive,
+            &[
+                "--skip-geoserver",
+                "--dry-run",
+                "--source-siteurl",
+                "http://old.example.org/",
+            ],
+        ),
+        exit_codes::SUCCESS,
+    );
+    assert!(!warnings.contains("--source-siteurl"), "{warnings}");
+    assert!(
+        plan.contains("relocate  base.resourcebase.thumbnail_url: "),
+        "{plan}"
+    );
+    let (plan, _) = expect_code(
+        &restore(
+            dir.path(),
+            &settings,
+            &archive,
+            &[
+                "--skip-geoserver",
+                "--dry-run",
+                "--source-siteurl",
+                "http://old.example.org/",
+                "--keep-urls",
+            ],
+        ),
+        exit_codes::SUCCESS,
+    );
+    assert!(!plan.contains("relocate  "), "{plan}");
 }

@@ -117,7 +117,8 @@ fn warn_other_address(files: &[PathBuf], target_siteurl: &str, ui: Ui) -> Result
         {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             ui.warn(&format!(
-                "the archive comes from another address than this target's {target_siteurl} ({name}: {evidence}), and its SITEURL is not known: its URLs are restored as they are; give it with --source-siteurl or settings.ini [geonode] source_siteurl (and source_media_root, source_assets_root), or pass --keep-urls"
+                "the archive comes from another address than this target's {target_siteurl} ({name}: {}), and its SITEURL is not known: its URLs are restored as they are; give it with --source-siteurl {} or settings.ini [geonode] source_siteurl (and source_media_root, source_assets_root), or pass --keep-urls",
+                evidence.seen, evidence.siteurl
             ));
             return Ok(());
         }
