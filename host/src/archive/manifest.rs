@@ -100,3 +100,16 @@ pub struct EntryDigest {
     /// Hex sha256.
     pub sha256: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Manifest;
+
+    #[test]
+    fn a_manifest_without_the_site_section_reads_and_writes_none() {
+        let manifest: Manifest =
+            serde_json::from_str(r#"{"format": 1, "gnbr_version": "0.1.0"}"#).unwrap();
+        assert_eq!(manifest.site, None);
+        assert!(!serde_json::to_string(&manifest).unwrap().contains("site"));
+    }
+}

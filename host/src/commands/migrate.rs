@@ -182,6 +182,8 @@ fn fill_manifest(
         .map(|m| m.migrations.clone())
         .unwrap_or_default();
     manifest.migrations.extend(report.plugins.iter().cloned());
+    // Where the data came from stays the source's: a restore moves it.
+    manifest.site = input.manifest().and_then(|m| m.site.clone());
     manifest.fixtures = report
         .fixtures
         .iter()
