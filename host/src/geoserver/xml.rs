@@ -44,7 +44,9 @@ impl<'a> Document<'a> {
             let rest = &text[at..];
             let skip_to = |end: &str| {
                 rest.find(end).map(|i| at + i + end.len()).ok_or_else(|| {
-                    format!("byte {at}: `{}` is not closed", &rest[..rest.len().min(9)])
+                    // Nine characters, not bytes: `rest` may hold any UTF-8.
+                    let shown: String = rest.chars().take(9).collect();
+                    format!("byte {at}: `{shown}` is not closed")
                 })
             };
             if rest.starts_with("<!--") {
@@ -387,6 +389,8 @@ mod tests {
             "</a>",
             "<a x=1></a>",
             "<a><!-- x</a>",
+            // Found by fuzzing: the message cut a character in two.
+            "<a><!--\u{e9}\u{e9}\u{e9}\u{e9}</a>",
         ] {
             assert!(Document::parse(bad).is_err(), "{bad}");
         }
