@@ -335,7 +335,7 @@ pub fn rewrite_text(name: &str, text: &str, mapping: &Mapping) -> Result<Rewritt
         ..
     } = out;
     if !edits.is_empty() {
-        rewritten.text = Some(xml::apply(text, edits));
+        rewritten.text = Some(xml::apply(text, edits)?);
     }
     Ok(rewritten)
 }

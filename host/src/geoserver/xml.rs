@@ -306,18 +306,29 @@ pub(crate) fn escape(text: &str) -> String {
 }
 
 /// Applies edits (byte range of the original, replacement) and returns the
-/// new text. Ranges must not overlap; an empty range inserts.
-pub(crate) fn apply(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
+/// new text; an empty range inserts.
+///
+/// # Errors
+///
+/// When two edits overlap (an element to change nested in another one to
+/// change, e.g. `<location>` in `<location>`): which one wins is not clear.
+pub(crate) fn apply(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Result<String, String> {
     edits.sort_by_key(|(r, _)| (r.start, r.end));
     let mut out = String::with_capacity(text.len() + 64);
     let mut pos = 0;
     for (range, replacement) in edits {
+        if range.start < pos {
+            return Err(format!(
+                "byte {}: a value to change is inside another value to change",
+                range.start
+            ));
+        }
         out.push_str(&text[pos..range.start]);
         out.push_str(&replacement);
         pos = range.end;
     }
     out.push_str(&text[pos..]);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -371,7 +382,8 @@ mod tests {
         let out = apply(
             STORE,
             vec![doc.set_text(host, "db<1>&"), doc.set_text(empty, "x")],
-        );
+        )
+        .unwrap();
         assert_eq!(
             out,
             STORE
@@ -379,6 +391,14 @@ mod tests {
                 .replace(r#"<entry key="empty"/>"#, r#"<entry key="empty">x</entry>"#)
         );
         assert_eq!(escape("a&b"), "a&amp;b");
+        // Found by fuzzing: nested elements both changed panicked.
+        let nested = "<l>a<l>b</l></l>";
+        let doc = Document::parse(nested).unwrap();
+        let edits = doc.named("l").map(|i| doc.set_text(i, "x")).collect();
+        assert_eq!(
+            apply(nested, edits),
+            Err("byte 7: a value to change is inside another value to change".to_owned())
+        );
     }
 
     #[test]
