@@ -17,3 +17,11 @@ export GNBR_TEST_ENV GNBR_TEST_ENV_445 GNBR_TEST_ENV_415 GNBR_TEST_ENV_333
 
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast
+
+# Each fuzz target for a bounded time (GNBR_FUZZ_SECONDS each, 0: none), only
+# when a nightly toolchain is installed (never downloaded): the kept corpus
+# and crashes are replayed by the suite above on stable either way.
+fuzz_seconds=${GNBR_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" -gt 0 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    scripts/fuzz.sh "$fuzz_seconds"
+fi

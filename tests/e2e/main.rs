@@ -9,6 +9,7 @@ mod browser;
 mod cross_version;
 mod datastore;
 mod docs;
+mod fuzz_corpus;
 mod geonode;
 mod geoserver;
 mod geoserver_part;
