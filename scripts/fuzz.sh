@@ -5,7 +5,9 @@
 # copy a small, telling one into fuzz/corpus/ by hand).
 #
 # Needs the nightly toolchain (checked, never downloaded) and cargo-fuzz
-# (installed from crates.io when missing). Builds into fuzz/target.
+# (installed from crates.io when missing). Builds into GNBR_FUZZ_TARGET_DIR
+# (default: fuzz-target in the test services' state folder, kept between
+# runs and clones so that only gnbr itself is rebuilt).
 #
 # A crash stops the run with exit 1; libFuzzer names the input it saved in
 # fuzz/artifacts/<target>/. Keep it as fuzz/regressions/<target>/<name> and
@@ -22,12 +24,13 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-cargo +nightly fuzz build
+build_dir=${GNBR_FUZZ_TARGET_DIR:-${GNBR_TEST_STATE:-/var/tmp/gnbr-test}/fuzz-target}
+cargo +nightly fuzz build --target-dir "$build_dir"
 for target in $(cargo +nightly fuzz list); do
     mkdir -p "target/corpus/$target"
     echo "fuzz.sh: $target for ${seconds} s"
     # -timeout: one input taking 10 s is a hang (a quadratic scan, a loop);
     # -rss_limit_mb: one input using 2 GB is a memory bomb.
-    cargo +nightly fuzz run "$target" "target/corpus/$target" "corpus/$target" -- \
+    cargo +nightly fuzz run --target-dir "$build_dir" "$target" "target/corpus/$target" "corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 done
