@@ -34,6 +34,7 @@ use crate::{
 
 /// Parses the command line, runs the command, and exits with its code.
 pub fn main_impl() -> ! {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
     if let Some(limit) = cli.global.max_object_size {
@@ -89,6 +90,24 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
         Command::Plugins(command) => commands::plugins::run(command, &cli.global, ui),
         Command::ProbePlugin { path } => Ok(plugins::probe::run_child(path)),
     }
+}
+
+/// `println!` panics when its reader has gone (`gnbr plugins list | head`):
+/// that reader had all it wanted, so gnbr ends quietly with success, as
+/// ripgrep does. Every other panic keeps the default report.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            scratch::exit(exit_codes::SUCCESS);
+        }
+        default(info);
+    }));
 }
 
 fn init_logging(verbose: u8) {

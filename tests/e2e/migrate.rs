@@ -4,11 +4,7 @@
 use std::{fs, io::Read, path::Path};
 
 use crate::support::{expect_code, gnbr, repo, settings_with, tiny_backup};
-
-const INPUT: i32 = 4;
-const REFUSED: i32 = 6;
-const USAGE: i32 = 2;
-const PLUGIN: i32 = 3;
+use gnbr::exit_codes::{INPUT, PLUGIN, REFUSED, USAGE};
 
 /// A fixture Django could have written, with text a re-serialiser would change.
 const AWKWARD: &str = "[\n    {\n        \"model\": \"base.link\",\n        \"pk\": 1,\n        \"fields\": {\"name\": \"caf\\u00e9 \u{1f30d} \\\"q\\\"\\n\", \"size\": 1.10, \"big\": 123456789012345678901234567890, \"e\": 1E5, \"neg\": -0.0}\n    },\n    {\"model\": \"base.link\", \"pk\": 2, \"fields\": {\"z\": 1, \"a\": [], \"m\": {}}}\n]\n";

@@ -7,11 +7,9 @@ use std::{fs, process::Command};
 use assert_cmd::cargo::CommandCargoExt;
 
 use crate::support::{
-    expect_code, future_major_plugin, gnbr, settings_with, test_plugins, tiny_backup,
+    command, expect_code, future_major_plugin, gnbr, settings_with, test_plugins, tiny_backup,
 };
-
-const PLUGIN: i32 = 3;
-const RUN_FAILED: i32 = 1;
+use gnbr::exit_codes::{PLUGIN, RUN_FAILED, SUCCESS};
 
 fn copy_plugin(from: &std::path::Path, to_dir: &std::path::Path, name: &str) {
     fs::create_dir_all(to_dir).unwrap();
@@ -381,4 +379,20 @@ fn the_shipped_plugins_are_found_next_to_the_executable() {
         stdout.contains("gn20_to_24") && stdout.contains("gn24_to_24"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_reader_that_has_gone_ends_gnbr_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // `gnbr plugins list | head -0`: the reading end is closed before gnbr writes.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = command(dir.path(), &["plugins", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(SUCCESS), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

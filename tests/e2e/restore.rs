@@ -10,15 +10,12 @@ use std::{
 };
 
 use assert_cmd::cargo::CommandCargoExt;
-use gnbr::exit_codes;
+use gnbr::exit_codes::{self, INPUT, REFUSED, RUN_FAILED, TARGET, USAGE};
 
 use crate::{
     geonode::{gn511_archive, Services},
     support::{command, expect_code, gnbr, restore},
 };
-
-const RUN_FAILED: i32 = 1;
-const REFUSED: i32 = 6;
 
 /// Tables where gnbr's restore and GeoNode's own restore differ on purpose,
 /// and the columns compared without.
@@ -317,10 +314,6 @@ fn safety_checks_refuse_before_anything_changes() {
         "a refused merge changed the database"
     );
 }
-
-const USAGE: i32 = 2;
-const INPUT: i32 = 4;
-const TARGET: i32 = 5;
 
 /// A copy of `archive` called `name` without the entry `drop`, with a
 /// GeoNode `.md5` sidecar of its own.
