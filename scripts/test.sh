@@ -16,12 +16,21 @@ GNBR_TEST_ENV_333=$(scripts/test-services.sh env 3.3.3)
 export GNBR_TEST_ENV GNBR_TEST_ENV_445 GNBR_TEST_ENV_415 GNBR_TEST_ENV_333
 
 cargo build --workspace --all-targets
-cargo test --workspace --no-fail-fast
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+cargo test --workspace --no-fail-fast 2>&1 | tee "$results" || status=$?
 
 # Each fuzz target for a bounded time (GNBR_FUZZ_SECONDS each, 0: none), only
 # when a nightly toolchain is installed (never downloaded): the kept corpus
 # and crashes are replayed by the suite above on stable either way.
 fuzz_seconds=${GNBR_FUZZ_SECONDS:-30}
-if [ "$fuzz_seconds" -gt 0 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-    scripts/fuzz.sh "$fuzz_seconds"
+if [ "$status" = 0 ] && [ "$fuzz_seconds" -gt 0 ] &&
+    rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    scripts/fuzz.sh "$fuzz_seconds" || status=$?
 fi
+
+# The whole suite's count, last, as one plain line.
+count() { grep -Eo "[0-9]+ $1;" "$results" | awk '{ n += $1 } END { print n + 0 }'; }
+echo "tests: $(count passed) passed, $(count failed) failed"
+exit "$status"
