@@ -404,8 +404,8 @@ impl Plugin for Gn33To41 {
                 "the files of {} resource(s) (pk {}) are left out of `files`, so GeoNode 4.1 \
                  finds none for them (nor do later versions make assets of them): 4.1 keeps \
                  them as absolute paths under its MEDIA_ROOT, which this run does not know \
-                 (as in an offline `gnbr migrate`); restore the 3.3 archive itself with gnbr, \
-                 which knows the target's",
+                 (as in an offline `gnbr migrate`): set `[migrate] media_root` in settings.ini, or \
+                 restore the 3.3 archive itself with gnbr, which knows the target's",
                 self.files_without_root.len(),
                 ranges(&self.files_without_root)
             ));
@@ -414,8 +414,8 @@ impl Plugin for Gn33To41 {
             out.note(format!(
                 "{} dataset(s) (pk {}) get ows_url null, where GeoNode 4.1 gives its GeoServer \
                  public location + `ows` (migration layers.0040): this run does not know the \
-                 target's (as in an offline `gnbr migrate`); restore the 3.3 archive itself with \
-                 gnbr, which knows it",
+                 target's (as in an offline `gnbr migrate`): set `[migrate] geoserver_public_location` \
+                 in settings.ini, or restore the 3.3 archive itself with gnbr, which knows it",
                 self.datasets_without_ows_url.len(),
                 ranges(&self.datasets_without_ows_url)
             ));

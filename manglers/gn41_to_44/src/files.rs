@@ -45,8 +45,8 @@ impl Locations {
                 out.note(format!(
                     "{count} file(s) of {} resource(s) become assets that keep the source's \
                      absolute paths: the run does not know the target's MEDIA_ROOT (an offline \
-                     `gnbr migrate`); they are right when the target's MEDIA_ROOT is the \
-                     source's, else restore the archive with gnbr, which rewrites them",
+                     `gnbr migrate`: set `[migrate] media_root`); they are right when the target's \
+                     MEDIA_ROOT is the source's, else restore the archive with gnbr, which rewrites them",
                     resources.len()
                 ));
                 return resources.to_vec();
@@ -65,7 +65,7 @@ impl Locations {
                     "{count} file(s) of {} resource(s) become assets that keep the source's \
                      absolute paths: the run does not know the source's MEDIA_ROOT, so they \
                      cannot be moved to the target's ({target}); right only if both are the \
-                     same folder",
+                     same folder, else set `[geonode] source_media_root` in settings.ini",
                     resources.len()
                 ));
                 return resources.to_vec();
