@@ -20,6 +20,14 @@
 //! [`assert_cases`] (for `cargo test` in a plugin crate) run the same code;
 //! set `GNBR_BLESS=1` (or pass `--bless`) to write the actual output as the
 //! expected one.
+//!
+//! For a whole real backup, [`run_backup`] runs its fixture files through a
+//! plugin as gnbr does (surveys first), to compare with what GeoNode's own
+//! upgrade of the same database gives ([`read_fixtures`]).
+
+mod backup;
+
+pub use backup::{read_fixtures, run_backup, FixtureLists, Fixtures};
 
 use std::{
     fs,

@@ -115,10 +115,15 @@ pub fn future_major_plugin() -> &'static Path {
     FILE.get_or_init(|| {
         let root = repo().join("target/test-plugins/future-major");
         let api = root.join("mangler-api");
-        std::fs::create_dir_all(api.join("src")).unwrap();
-        for entry in std::fs::read_dir(repo().join("mangler-api/src")).unwrap() {
+        let source = repo().join("mangler-api/src");
+        for entry in walkdir::WalkDir::new(&source) {
             let entry = entry.unwrap();
-            std::fs::copy(entry.path(), api.join("src").join(entry.file_name())).unwrap();
+            let to = api.join("src").join(entry.path().strip_prefix(&source).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), to).unwrap();
+            }
         }
         std::fs::write(
             api.join("Cargo.toml"),

@@ -17,8 +17,8 @@ use std::{
 };
 
 use mangler_api::{
-    client::{Chain, PluginHandle, Stage},
-    serde_json::{self, Value},
+    serde_json::Value,
+    testing::{read_fixtures, run_backup, FixtureLists, Fixtures},
     Context,
 };
 
@@ -81,7 +81,7 @@ const NOTES: [&str; 0] = [];
 
 #[test]
 fn a_real_415_backup_becomes_what_445_upgrades_it_to() {
-    let settings = Settings::read();
+    let settings = FixtureLists::read(&Path::new(DATA).join("settings.ini"));
     let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for line in [&settings.migrations_line, &settings.manglers_line] {
         assert!(
@@ -129,60 +129,9 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The `[fixtures]` lists of `tests/data/settings.ini`.
-struct Settings {
-    /// `(app, dump)` in load order.
-    fixtures: Vec<(String, String)>,
-    /// `(migrations entry, manglers entry)`.
-    pairs: Vec<(String, String)>,
-    migrations_line: String,
-    manglers_line: String,
-}
-
-impl Settings {
-    fn read() -> Self {
-        let text = fs::read_to_string(Path::new(DATA).join("settings.ini")).unwrap();
-        let line = |key: &str| {
-            text.lines()
-                .map(str::trim)
-                .find(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == key))
-                .unwrap_or_else(|| panic!("settings.ini has no `{key}`"))
-                .to_owned()
-        };
-        let list = |line: &str| -> Vec<String> {
-            let (_, value) = line.split_once('=').unwrap();
-            value.split(',').map(|v| v.trim().to_owned()).collect()
-        };
-        let (migrations_line, manglers_line) = (line("migrations"), line("manglers"));
-        Self {
-            fixtures: list(&line("apps"))
-                .into_iter()
-                .zip(list(&line("dumps")))
-                .collect(),
-            pairs: list(&migrations_line)
-                .into_iter()
-                .zip(list(&manglers_line))
-                .collect(),
-            migrations_line,
-            manglers_line,
-        }
-    }
-}
-
-/// Runs the 4.1.5 backup through the plugin; returns the fixtures written
-/// (by file name) and the report.
-fn run(settings: &Settings) -> (BTreeMap<String, Vec<Value>>, Vec<String>) {
-    let plugin = PluginHandle::new(gn41_to_44::gnbr_plugin()).unwrap();
-    let info = plugin.info().clone();
-    let used: BTreeSet<&str> = settings.pairs.iter().map(|(_, m)| m.as_str()).collect();
-    for mangler in &info.manglers {
-        let name = format!("gn41_to_44.{}", mangler.name);
-        assert!(
-            used.contains(name.as_str()),
-            "settings.ini does not use {name}"
-        );
-    }
-    // The reference instances' SITEURL and MEDIA_ROOT (tests/data/README.md).
+/// Runs the backup through the plugin as gnbr does; returns the fixtures
+/// written (by file name) and the report.
+fn run(lists: &FixtureLists) -> (Fixtures, Vec<String>) {
     let mut context = Context {
         siteurl: "http://localhost:8000".to_owned(),
         timestamp: "2026-12-02T10:00:00".to_owned(),
@@ -196,75 +145,8 @@ fn run(settings: &Settings) -> (BTreeMap<String, Vec<Value>>, Vec<String>) {
     ] {
         context.options.insert(name.to_owned(), value.to_owned());
     }
-    let mut sessions = vec![plugin.open(&context).unwrap()];
     let input = Path::new(DATA).join("geonode-4.1.5-backup/fixtures");
-    let mut outputs = BTreeMap::new();
-    let mut notes = Vec::new();
-    for (app, dump) in &settings.fixtures {
-        let file = format!("{dump}.json");
-        let text = fs::read_to_string(input.join(&file))
-            .unwrap_or_else(|e| panic!("{file}, named by the test's settings.ini: {e}"));
-        let stages = settings
-            .pairs
-            .iter()
-            .filter(|(target, _)| target == app)
-            .map(|(_, mangler)| {
-                let name = mangler.strip_prefix("gn41_to_44.").unwrap();
-                Stage {
-                    session: 0,
-                    label: mangler.clone(),
-                    mangler: info.find_mangler(name).unwrap().clone(),
-                }
-            })
-            .collect();
-        let chain = Chain::new(stages);
-        let objects: Vec<Value> = serde_json::from_str(&text).unwrap();
-        let mut written = Vec::new();
-        let mut write = |text: &str| {
-            written.push(serde_json::from_str::<Value>(text).unwrap());
-            Ok(())
-        };
-        for (index, object) in objects.iter().enumerate() {
-            let model = object["model"].as_str().unwrap();
-            let mut object_notes = Vec::new();
-            chain
-                .mangle(
-                    &mut sessions,
-                    model,
-                    &object.to_string(),
-                    &mut object_notes,
-                    &mut write,
-                )
-                .unwrap_or_else(|e| panic!("{file} object #{index}: {e:?}"));
-            notes.extend(
-                object_notes
-                    .into_iter()
-                    .map(|n| format!("{file} object #{index} (pk {}): {n}", object["pk"])),
-            );
-        }
-        let mut end_notes = Vec::new();
-        chain
-            .end_fixture(&mut sessions, &mut end_notes, &mut write)
-            .unwrap_or_else(|e| panic!("{file} at its end: {e:?}"));
-        notes.extend(end_notes.into_iter().map(|n| format!("{file} {n}")));
-        outputs.insert(file, written);
-    }
-    notes.extend(sessions[0].finish().unwrap());
-    (outputs, notes)
-}
-
-fn read_fixtures(dir: &Path) -> BTreeMap<String, Vec<Value>> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (
-                name,
-                serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap(),
-            )
-        })
-        .collect()
+    run_backup(gn41_to_44::gnbr_plugin(), &context, &input, lists)
 }
 
 /// One side's objects by (model, key), with the file each is in; an asset
