@@ -158,6 +158,41 @@ fn a_malformed_fixture_names_file_object_pk_and_offset_and_writes_nothing() {
 }
 
 #[test]
+fn a_string_pk_a_plugin_cannot_offset_is_a_backup_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    settings_with(dir.path(), "gn24_to_24.DefaultMangler");
+    let backup = tiny_backup(dir.path());
+    fs::write(
+        backup.join("fixtures/resourcebases.json"),
+        r#"[{"model": "base.resourcebase", "pk": "abc", "fields": {"title": "x"}}]"#,
+    )
+    .unwrap();
+    let (_, stderr) = expect_code(
+        &gnbr(
+            dir.path(),
+            &[
+                "migrate",
+                "--backup-file",
+                "backup",
+                "--output",
+                "out",
+                "--basepk",
+                "10",
+            ],
+        ),
+        INPUT,
+    );
+    for part in [
+        "fixtures/resourcebases.json: object #0 (pk \"abc\")",
+        "is not an integer",
+        "correct it in the fixture",
+    ] {
+        assert!(stderr.contains(part), "`{part}` missing from: {stderr}");
+    }
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
 fn dry_run_reports_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     settings_with(dir.path(), "gn24_to_24.DefaultMangler");

@@ -251,6 +251,13 @@ fn stream_error(err: StreamError, backup: &std::path::Path, entry: &str) -> Erro
     match err {
         StreamError::Malformed(e) => Error::new(ErrorKind::Input, format!("{at}: {e}"))
             .hint("the fixture is not valid Django JSON there; repair or re-export it (nothing was written)"),
+        // GeoNode's models all have integer keys: a plugin that fails on a
+        // string pk failed on a damaged or hand-edited backup.
+        StreamError::Plugin { pk: Some(ref pk), .. } if pk.starts_with('"') => {
+            Error::new(ErrorKind::Input, format!("{at}: {err}")).hint(
+                "the object's pk is a string where GeoNode keys are integers: correct it in the fixture (nothing was written)",
+            )
+        }
         StreamError::Plugin { .. } => Error::new(ErrorKind::Run, format!("{at}: {err}"))
             .hint("nothing was written; fix the object or the plugin, or pass the context value it asks for"),
         StreamError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
