@@ -34,12 +34,10 @@ pub fn settle_interrupted(
         .chain(settings.geoserver.datadir.clone())
         .collect();
     let notes = swap::recover(&homes, &info.database.to_string(), &mut |run| {
-        target.run_committed(run).map_err(|e| Error {
-            message: format!(
-                "an interrupted restore (run {run}) left its folders half swapped, and whether its database transaction committed cannot be read: {}",
-                e.message
-            ),
-            ..e
+        target.run_committed(run).map_err(|e| {
+            e.context(format!(
+                "an interrupted restore (run {run}) left its folders half swapped, and whether its database transaction committed cannot be read"
+            ))
         })
     })?;
     for note in &notes {

@@ -32,7 +32,7 @@ use crate::{
     config::Settings,
     errors::{Error, ErrorKind},
     fault, fixtures,
-    geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
+    geonode::{GeoNode, LoadFixture, LoadRequest, RestoreRecord, TargetInfo},
     postgres,
     relocate::RelocationReport,
     swap::Journal,
@@ -309,7 +309,16 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     fault::point("staged");
 
     let request = LoadRequest {
-        fixtures: fixture_files,
+        archive: archive.display().to_string(),
+        fixtures: report
+            .fixtures
+            .iter()
+            .zip(fixture_files)
+            .map(|(fixture, path)| LoadFixture {
+                path,
+                entry: fixture.entry.clone(),
+            })
+            .collect(),
         expected: report.objects.clone(),
         merge: args.merge,
         lock_timeout_ms: u64::try_from(settings.restore.lock_timeout.as_millis())
@@ -341,15 +350,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         report.objects.values().sum::<u64>(),
         info.database
     ));
-    let pending = target
-        .load(&request, &mut |step| ui.info(&format!("database: {step}")))
-        .map_err(|e| Error {
-            message: e.message.replace(
-                &format!("{}/", staged_dir.display()),
-                &format!("{}: ", archive.display()),
-            ),
-            ..e
-        })?;
+    let pending = target.load(&request, &mut |step| ui.info(&format!("database: {step}")))?;
     fault::point("loaded");
     let mut swapped: Vec<(FolderReport, PathBuf)> = Vec::new();
     for (folder, prefix) in &staged {
@@ -384,24 +385,16 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
                 "{}; but the database holds this run's restore record: it committed",
                 e.message
             )),
-            Ok(false) => {
-                return Err(match applied.undo(&mut journal, ui) {
-                    Some(note) => Error {
-                        message: format!("{}; {note}", e.message),
-                        ..e
-                    },
-                    None => e,
-                })
-            }
+            Ok(false) => return Err(applied.undo(&mut journal, ui, e)),
             Err(unknown) => {
+                let kind = e.kind;
                 return Err(Error {
-                    message: format!(
-                        "{}; whether the database committed cannot be read ({}): the folders are left swapped, with their journal",
-                        e.message, unknown.message
-                    ),
-                    hint: Some("the next gnbr command on this target (e.g. gnbr check) finishes or undoes the swap, as the database says".to_owned()),
-                    ..e
-                })
+                    kind,
+                    ..unknown
+                        .context("whether the database committed cannot be read: the folders are left swapped, with their journal")
+                        .hint("the next gnbr command on this target (e.g. gnbr check) finishes or undoes the swap, as the database says")
+                        .caused_by(e)
+                });
             }
         }
     }
@@ -411,9 +404,8 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             e.message
         ));
     }
-    let kept = journal.finish().map_err(|e| Error {
-        message: format!("the restore committed, but {}", e.message),
-        ..e
+    let kept = journal.finish().map_err(|e| {
+        e.context("the restore committed, but finishing the swap of its folders failed")
     })?;
     let kept_in = |dir: &Path| kept.iter().find(|k| k.parent() == Some(dir)).cloned();
     for (mut folder_report, real) in swapped {
@@ -446,14 +438,14 @@ fn run_id(stamp: &str) -> Result<String, Error> {
     Ok(format!("{stamp}-{}", hex(&random)))
 }
 
-/// `error`, with why putting the folders back failed too, if it did.
+/// `error`, or when putting the folders back after it failed too, that
+/// failure, caused by `error` (and ending as `error` does).
 fn with_undo(error: Error, undone: Result<(), Error>) -> Error {
     match undone {
         Ok(()) => error,
         Err(undo) => Error {
-            message: format!("{}; {}", error.message, undo.message),
-            hint: undo.hint,
-            ..error
+            kind: error.kind,
+            ..undo.caused_by(error)
         },
     }
 }

@@ -408,13 +408,8 @@ impl GeoServerRestore {
             extracted
         } else {
             let rewritten = scratch.path().join(format!("rewritten-{CATALOG_ENTRY}"));
-            let report = rewrite_archive(&extracted, &rewritten, mapping).map_err(|e| Error {
-                message: e.message.replace(
-                    &extracted.display().to_string(),
-                    &format!("{}: {CATALOG_ENTRY}", input.path().display()),
-                ),
-                ..e
-            })?;
+            let name = format!("{}: {CATALOG_ENTRY}", input.path().display());
+            let report = rewrite_archive(&extracted, &name, &rewritten, mapping)?;
             for warning in &report.warnings {
                 ui.warn(warning);
             }
@@ -491,10 +486,7 @@ impl GeoServerRestore {
             });
         match done {
             Ok(()) => Ok(applied),
-            Err(e) => Err(applied.undo(journal, ui).map_or(e.clone(), |note| Error {
-                message: format!("{}; {note}", e.message),
-                ..e
-            })),
+            Err(e) => Err(applied.undo(journal, ui, e)),
         }
     }
 
@@ -559,16 +551,20 @@ impl GeoServerRestore {
 }
 
 impl AppliedGeoServer {
-    /// Undoes it (a later step or the database commit failed): the
-    /// journal aborted (every folder swapped back, the data directory's
-    /// included), a catalog GeoServer may have changed put back from the
-    /// recovery archive, the tables put back, GeoServer reloaded. Returns
-    /// what the admin must know about the folders and GeoServer's catalog.
-    pub fn undo(self, journal: &mut Journal, ui: Ui) -> Option<String> {
+    /// Undoes it after `error` (a later step or the database commit
+    /// failed): the journal aborted (every folder swapped back, the data
+    /// directory's included), a catalog GeoServer may have changed put back
+    /// from the recovery archive, the tables put back, GeoServer reloaded.
+    /// Returns `error`, or when the admin must know what became of the
+    /// folders and GeoServer's catalog, that, caused by `error` (and ending
+    /// as `error` does).
+    pub fn undo(self, journal: &mut Journal, ui: Ui, error: Error) -> Error {
         let mut notes = Vec::new();
+        let mut hint = None;
         let swapped = self.datadir.is_some();
         if let Err(e) = journal.abort() {
             notes.push(e.message);
+            hint = e.hint;
         }
         if let (true, Some(server)) = (self.catalog_replaced, &self.server) {
             notes.push(match &self.recovery {
@@ -587,7 +583,14 @@ impl AppliedGeoServer {
                 ));
             }
         }
-        (!notes.is_empty()).then(|| notes.join("; "))
+        if notes.is_empty() {
+            return error;
+        }
+        Error {
+            hint,
+            ..Error::new(error.kind, notes.join("; "))
+        }
+        .caused_by(error)
     }
 
     /// Ends it after the commit: the previous tables are dropped. Returns
@@ -676,10 +679,8 @@ fn table_sql<'a>(
     let dump = scratch.path().join("table.dump");
     let sql = scratch.path().join("table.sql");
     save(&mut input.open_entry(&archived.entry)?, &dump)?;
-    postgres::custom_dump_to_sql(pg_restore, &dump, &sql).map_err(|e| Error {
-        message: format!("{}: {}", archived.entry, e.message),
-        ..e
-    })?;
+    postgres::custom_dump_to_sql(pg_restore, &dump, &sql)
+        .map_err(|e| e.context(format!("{}: cannot turn it into SQL", archived.entry)))?;
     Ok(Box::new(open(&sql)?))
 }
 

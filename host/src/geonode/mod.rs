@@ -186,8 +186,10 @@ impl fmt::Debug for UserRow {
 /// What `load` needs: the staged fixtures, what they hold, the record to keep.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadRequest {
+    /// The archive the fixtures came from, as messages name it.
+    pub archive: String,
     /// Fixture files, in load order (one loaddata call).
-    pub fixtures: Vec<PathBuf>,
+    pub fixtures: Vec<LoadFixture>,
     /// Objects per model in them, to check row counts.
     pub expected: std::collections::BTreeMap<String, u64>,
     /// Import without truncating.
@@ -200,6 +202,16 @@ pub struct LoadRequest {
     pub only: Option<Vec<String>>,
     /// The restore record.
     pub record: RestoreRecord,
+}
+
+/// A staged fixture file of a load, and the archive entry it came from:
+/// a failed load names the object as `<archive>: <entry> object #N`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFixture {
+    /// The staged file.
+    pub path: PathBuf,
+    /// Its entry in the archive (`fixtures/base.json`).
+    pub entry: String,
 }
 
 /// A load done inside an open transaction, waiting for commit or rollback.
@@ -333,7 +345,8 @@ impl GeoNode {
     ///
     /// # Errors
     ///
-    /// The load's failure (rolled back), naming fixture, object and constraint.
+    /// The load's failure (rolled back), naming fixture (by its archive and
+    /// entry), object and constraint.
     pub fn load(
         &self,
         request: &LoadRequest,
@@ -524,7 +537,7 @@ impl PendingLoad {
 
 /// A dump gnbr could not take: when the stream ended early (the dump's
 /// error is [`ErrorKind::Target`]), the helper's own error follows on its
-/// output; it is added to the message.
+/// output; it becomes the error's cause.
 fn with_django_reason(
     error: Error,
     lines: &mut Lines<BufReader<ChildStdout>>,
@@ -536,10 +549,8 @@ fn with_django_reason(
     match next_event(lines, stderr_log) {
         Ok(event) if event.event == "error" => {
             log_stderr(stderr_log);
-            Error {
-                message: format!("{}; Django: {}", error.message, event.message),
-                ..error
-            }
+            let reason = Error::new(ErrorKind::Target, format!("Django: {}", event.message));
+            error.caused_by(reason)
         }
         _ => error,
     }
