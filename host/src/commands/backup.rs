@@ -18,17 +18,15 @@ use crate::{
         add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource,
         SiteSource,
     },
-    cli::{BackupArgs, GlobalArgs},
-    commands::{
-        datastore, fixture_pass::write_error, load_settings_warned, recovery::settle_interrupted,
-    },
+    commands::{datastore, fixture_pass::write_error, recovery::settle_interrupted},
     errors::{Error, ErrorKind},
     fixtures,
     geonode::GeoNode,
     geoserver::{
-        datadir::{self, DataDir, Selection},
+        datadir::{self, DataDir},
         server::{GeoServer, CATALOG_ENTRY},
     },
+    requests::BackupRequest,
     swap::real_path,
     time::run_epoch,
     ui::Ui,
@@ -67,9 +65,9 @@ pub struct BackupReport {
 ///
 /// Settings, an unreachable target, a failing dumpdata or write; no partial
 /// archive is left.
-pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupReport, Error> {
+pub fn run(args: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
-    let settings = load_settings_warned(global, ui)?;
+    let settings = args.setup.load_settings_warned(ui)?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     info.ensure_reachable()?;
@@ -77,7 +75,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     let vector_tables = info
         .datastore
         .as_ref()
-        .filter(|_| !args.skip_geoserver && selection(args, &settings).vector_data);
+        .filter(|_| !args.skip_geoserver && args.selection(&settings).vector_data);
     if let Some(store) = vector_tables {
         datastore::check_separate(store, &info.database)?;
     }
@@ -202,7 +200,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
             ));
         }
     }
-    if let Some(dir) = geoserver_data_dir(args, &settings) {
+    if let Some(dir) = args.geoserver_data_dir(&settings) {
         if dir.is_dir() {
             ui.info(&format!(
                 "adding GeoServer's data directory {} as {}",
@@ -212,7 +210,7 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
             let scanned = DataDir::scan(&dir)?;
             let done = datadir::backup(
                 &scanned,
-                &selection(args, &settings),
+                &args.selection(&settings),
                 &mut writer,
                 &mut |_| {},
             )?;
@@ -300,35 +298,6 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     report.archive = written;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The data directory to back up, unless GeoServer is skipped.
-fn geoserver_data_dir(args: &BackupArgs, settings: &crate::config::Settings) -> Option<PathBuf> {
-    if args.skip_geoserver {
-        return None;
-    }
-    args.geoserver_data_dir
-        .clone()
-        .or_else(|| settings.geoserver.datadir.clone())
-}
-
-/// What of the data directory goes in: settings.ini, overridden by the flags.
-fn selection(args: &BackupArgs, settings: &crate::config::Settings) -> Selection {
-    let pick = |on: bool, off: bool, default: bool| if off { false } else { on || default };
-    let defaults = Selection::from_settings(&settings.geoserver);
-    Selection {
-        raster_data: pick(
-            args.geoserver_raster_data,
-            args.no_geoserver_raster_data,
-            defaults.raster_data,
-        ),
-        vector_data: pick(
-            args.geoserver_vector_data,
-            args.no_geoserver_vector_data,
-            defaults.vector_data,
-        ),
-        ..defaults
-    }
 }
 
 /// GeoNode's archive name for a moment: `YYYY-MM-DD_HHMMSS` (UTC here).

@@ -3,13 +3,13 @@
 use serde::Serialize;
 
 use crate::{
-    cli::GlobalArgs,
-    commands::{discover_plugins, load_settings, recovery::settle_interrupted},
+    commands::recovery::settle_interrupted,
     errors::Error,
     exit_codes,
     geonode::GeoNode,
     geoserver::server::GeoServer,
     postgres::{self, tables},
+    requests::CheckRequest,
     ui::Ui,
 };
 
@@ -27,8 +27,8 @@ struct Finding {
 /// # Errors
 ///
 /// When settings.ini cannot be read.
-pub fn run(global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
-    let settings = load_settings(global)?;
+pub fn run(request: &CheckRequest, ui: Ui) -> Result<i32, Error> {
+    let settings = request.setup.load_settings()?;
     let mut findings = Vec::new();
     let mut add = |what: &str, ok: bool, detail: String| {
         findings.push(Finding {
@@ -166,7 +166,9 @@ pub fn run(global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
             }
         }
     }
-    let registry = discover_plugins(global, Some(&settings), Ui { quiet: true, ..ui });
+    let registry = request
+        .setup
+        .discover_plugins(Some(&settings), Ui { quiet: true, ..ui });
     let mut plugins_ok = true;
     for entry in &settings.fixtures.migrations {
         let label = format!("{}.{}", entry.plugin, entry.mangler);

@@ -8,16 +8,14 @@ use serde::Serialize;
 
 use crate::{
     archive::{write_in_background, BackupReader, BackupWriter},
-    cli::{GlobalArgs, MigrateArgs},
     commands::{
-        discover_plugins,
         fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
-        load_settings_warned,
-        planning::{choose, run_context, target_known},
+        planning::{choose, target_known},
         plugins::print_table,
     },
     config::Settings,
     errors::{Error, ErrorKind},
+    requests::MigrateRequest,
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -51,10 +49,10 @@ pub struct MigrateReport {
 ///
 /// Settings, plugins, the input backup, a plugin's failure, or the output;
 /// the output is never left half-written.
-pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateReport, Error> {
+pub fn run(args: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
     let started = Instant::now();
-    let settings = load_settings_warned(global, ui)?;
-    let registry = discover_plugins(global, Some(&settings), ui);
+    let settings = args.setup.load_settings_warned(ui)?;
+    let registry = args.setup.discover_plugins(Some(&settings), ui);
     let mut input = BackupReader::open(&args.backup_file)?;
     let source = source_version(&mut input, args.from_version.as_deref())?;
     let target = args
@@ -62,14 +60,7 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         .as_deref()
         .map(|v| target_known(v, "given with --to-version"))
         .transpose()?;
-    let mut context = run_context(
-        &settings,
-        args.owner.as_deref(),
-        args.siteurl.as_deref(),
-        args.datastore.as_deref(),
-        args.basepk,
-    )?;
-    context.offsets = args.offsets.iter().cloned().collect();
+    let mut context = args.context(&settings)?;
     context
         .options
         .extend(settings.run.target_options.iter().cloned());

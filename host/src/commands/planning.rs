@@ -144,37 +144,6 @@ pub fn choose(
     ))
 }
 
-/// The context every run starts from: each value from the command line,
-/// else settings.ini `[migrate]`, else its default (owner `admin`, basepk 0);
-/// the run's timestamp from `SOURCE_DATE_EPOCH` or now.
-///
-/// # Errors
-///
-/// When `SOURCE_DATE_EPOCH` is not a number of seconds.
-pub fn run_context(
-    settings: &Settings,
-    owner: Option<&str>,
-    siteurl: Option<&str>,
-    datastore: Option<&str>,
-    basepk: Option<i64>,
-) -> Result<Context, Error> {
-    let run = &settings.run;
-    let pick = |given: Option<&str>, set: &Option<String>| {
-        given.map(str::to_owned).or_else(|| set.clone())
-    };
-    Ok(Context {
-        basepk: basepk.or(run.basepk).unwrap_or(0),
-        owner: pick(owner, &run.owner).unwrap_or_else(|| "admin".to_owned()),
-        datastore: pick(datastore, &run.datastore).unwrap_or_default(),
-        siteurl: pick(siteurl, &run.siteurl)
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned(),
-        timestamp: crate::time::format_utc(crate::time::run_epoch()?),
-        ..Context::default()
-    })
-}
-
 /// The target version as a [`KnownVersion`].
 ///
 /// # Errors

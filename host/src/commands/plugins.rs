@@ -3,11 +3,10 @@
 use serde_json::json;
 
 use crate::{
-    cli::{GlobalArgs, PluginsCommand},
-    commands::{discover_plugins, load_settings},
     errors::{Error, ErrorKind},
     exit_codes,
     plugins::{LoadedPlugin, Registry},
+    requests::{PluginsAction, PluginsRequest},
     ui::Ui,
 };
 
@@ -16,22 +15,19 @@ use crate::{
 /// # Errors
 ///
 /// An unknown plugin, or cases that cannot be read.
-pub fn run(command: &PluginsCommand, global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
-    let settings = match &global.config {
-        Some(_) => Some(load_settings(global)?),
-        None => load_settings(global).ok(),
-    };
-    let registry = discover_plugins(global, settings.as_ref(), ui);
-    match command {
-        PluginsCommand::List => {
+pub fn run(request: &PluginsRequest, ui: Ui) -> Result<i32, Error> {
+    let settings = request.setup.optional_settings()?;
+    let registry = request.setup.discover_plugins(settings.as_ref(), ui);
+    match &request.action {
+        PluginsAction::List => {
             list(&registry, ui);
             Ok(exit_codes::SUCCESS)
         }
-        PluginsCommand::Inspect { name } => {
+        PluginsAction::Inspect(name) => {
             inspect(registry.get(name)?, ui);
             Ok(exit_codes::SUCCESS)
         }
-        PluginsCommand::Test { name, cases, bless } => {
+        PluginsAction::Test { name, cases, bless } => {
             let plugin = registry.get(name)?;
             let results = mangler_api::testing::run_cases(&plugin.handle, cases, *bless)
                 .map_err(|m| Error::new(ErrorKind::Usage, m))?;

@@ -18,12 +18,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     archive::{file_sums, hex, stage_folder, BackupReader, BackupWriter, StagedFolder},
-    cli::{GlobalArgs, RestoreArgs},
     commands::{
-        discover_plugins,
         fixture_pass::{fixture_coverage, mangle_fixtures, FixtureReport},
-        load_settings_warned,
-        planning::{choose, run_context, target_known, Plan},
+        planning::{choose, target_known, Plan},
         recovery::settle_interrupted,
         restore_folders::plan_folders,
         restore_geoserver::{GeoServerReport, GeoServerRestore},
@@ -35,6 +32,7 @@ use crate::{
     geonode::{GeoNode, LoadFixture, LoadRequest, RestoreRecord, TargetInfo},
     postgres,
     relocate::RelocationReport,
+    requests::{BackupLocation, RestoreRequest},
     swap::Journal,
     ui::Ui,
     versions::{source_version, KnownVersion},
@@ -99,10 +97,10 @@ pub struct FolderReport {
 /// # Errors
 ///
 /// Any check or step that fails; the target is then as it was.
-pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreReport, Error> {
+pub fn run(args: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let started = Instant::now();
-    let settings = load_settings_warned(global, ui)?;
-    let archive = archive_path(args)?;
+    let settings = args.setup.load_settings_warned(ui)?;
+    let archive = archive_path(&args.backup)?;
     let sha256 = check_archive_sums(&archive)?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
@@ -128,19 +126,10 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     let source = source_version(&mut input, args.from_version.as_deref())?;
     let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
     let source_version = source.as_ref().map(KnownVersion::label);
-    let registry = discover_plugins(global, Some(&settings), ui);
-    let mut context = run_context(
-        &settings,
-        args.owner.as_deref(),
-        args.siteurl.as_deref(),
-        None,
-        Some(0),
-    )?;
+    let registry = args.setup.discover_plugins(Some(&settings), ui);
+    let mut context = args.context(&settings, &info.siteurl)?;
     context.source_version = source.as_ref().and_then(KnownVersion::known);
     context.target_version = Some(info.geonode_version.clone());
-    if context.siteurl.is_empty() {
-        context.siteurl = info.siteurl.trim_end_matches('/').to_owned();
-    }
     for (name, value) in [
         ("multilang_fields", info.multilang_fields.join(",")),
         ("media_root", info.media_root.clone()),
@@ -175,7 +164,8 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
     for line in plan.lines() {
         ui.info(&line);
     }
-    let mut geoserver = GeoServerRestore::check(&mut input, args, &settings, &info, &target, ui)?;
+    let mut geoserver =
+        GeoServerRestore::check(&mut input, &args.geoserver, &settings, &info, &target, ui)?;
     let plugins = plan.plugins.clone();
 
     let staging = crate::scratch::temp_dir("gnbr-restore-")?;
@@ -219,10 +209,9 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         .iter()
         .map(|f| staged_dir.join(&f.entry))
         .collect();
+    let source_place = args.source_place(&settings, input.manifest());
     let relocation = relocate_staged(
-        args,
-        &settings,
-        &input,
+        source_place.as_ref(),
         &info,
         &context.siteurl,
         &fixture_files,
@@ -450,15 +439,12 @@ fn with_undo(error: Error, undone: Result<(), Error>) -> Error {
     }
 }
 
-/// The archive named, or the newest `.zip` in `--backup-files-dir`.
-fn archive_path(args: &RestoreArgs) -> Result<PathBuf, Error> {
-    if let Some(file) = &args.backup_file {
-        return Ok(file.clone());
-    }
-    let dir = args
-        .backup_files_dir
-        .as_ref()
-        .expect("clap requires one of the two");
+/// The archive named, or the newest `.zip` in the folder named.
+fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
+    let dir = match backup {
+        BackupLocation::File(file) => return Ok(file.clone()),
+        BackupLocation::NewestIn(dir) => dir,
+    };
     let newest = std::fs::read_dir(dir)
         .map_err(|e| {
             Error::new(
@@ -606,7 +592,7 @@ fn count_objects(files: &[PathBuf]) -> Result<BTreeMap<String, u64>, Error> {
 
 /// Asks the admin, naming exactly what will be replaced; refuses without a terminal.
 fn confirm(
-    args: &RestoreArgs,
+    args: &RestoreRequest,
     info: &TargetInfo,
     replaced: &[String],
     archive: &Path,

@@ -21,7 +21,6 @@ use serde::Serialize;
 
 use crate::{
     archive::BackupReader,
-    cli::RestoreArgs,
     commands::{
         datastore::{archived_tables, check_separate, ArchivedTable},
         restore::FolderReport,
@@ -40,6 +39,7 @@ use crate::{
         self,
         tables::{self, Restorer},
     },
+    requests::GeoServerChoices,
     scratch::TempPath,
     swap::Journal,
     ui::Ui,
@@ -115,7 +115,7 @@ impl GeoServerRestore {
     /// Any of those fails; the message names what and the fix.
     pub fn check(
         input: &mut BackupReader,
-        args: &RestoreArgs,
+        choices: &GeoServerChoices,
         settings: &Settings,
         info: &TargetInfo,
         geonode: &GeoNode,
@@ -126,13 +126,13 @@ impl GeoServerRestore {
             tables: Vec::new(),
             datastore: info.datastore.clone(),
             catalog: false,
-            purge: !args.soft_reset,
+            purge: !choices.soft_reset,
             recovery: None,
             catalog_file: None,
             datadir: None,
             report: GeoServerReport::default(),
         };
-        if args.skip_geoserver {
+        if choices.skip {
             return Ok(restore);
         }
         restore.server = GeoServer::connect(&settings.geoserver, &|key| {
@@ -164,7 +164,7 @@ impl GeoServerRestore {
                 )),
             }
         }
-        if let Some(file) = &args.recovery_file {
+        if let Some(file) = &choices.recovery_file {
             let recovery = BackupReader::open(file)?;
             let is_catalog = !recovery.has(CATALOG_ENTRY);
             if is_catalog && !recovery.has(BR_INDEX) {
@@ -196,14 +196,16 @@ impl GeoServerRestore {
             .iter()
             .any(|e| e.name.starts_with(datadir::ARCHIVE_PREFIX));
         restore.report.datadir = settings.geoserver.datadir.clone().filter(|_| has_datadir);
-        restore.check_tables(input, args, settings, info, ui)?;
+        restore.check_tables(input, choices.soft_reset, settings, info, ui)?;
         Ok(restore)
     }
 
+    /// Checks the datastore's tables the backup holds against the target's
+    /// datastore: those `soft_reset` keeps, those restored.
     fn check_tables(
         &mut self,
         input: &BackupReader,
-        args: &RestoreArgs,
+        soft_reset: bool,
         settings: &Settings,
         info: &TargetInfo,
         ui: Ui,
@@ -250,7 +252,7 @@ impl GeoServerRestore {
             tables::conflicts(&settings.database.psql, datastore, &names)?
                 .into_iter()
                 .map(|(table, what)| {
-                    if !args.soft_reset {
+                    if !soft_reset {
                         ui.warn(&format!("datastore: {table} is {what}"));
                     }
                     (table.schema, table.name)
@@ -258,7 +260,7 @@ impl GeoServerRestore {
                 .collect();
         for archived in found {
             let key = (archived.table.schema.clone(), archived.table.name.clone());
-            if args.soft_reset && (existing.contains(&key) || taken.contains(&key)) {
+            if soft_reset && (existing.contains(&key) || taken.contains(&key)) {
                 self.report.tables_kept.push(plain_name(&archived.table));
             } else if taken.contains(&key) {
                 return Err(Error::new(

@@ -40,8 +40,8 @@ pub use auth::Users;
 
 use crate::{
     archive::hex,
-    cli::GlobalArgs,
     errors::{Error, ErrorKind},
+    requests::Setup,
     ui::{LogSink, Ui},
     web::store::{Run, Session, Store},
 };
@@ -59,7 +59,8 @@ pub struct App {
     log: LogSink,
     templates: Environment<'static>,
     users: Box<dyn Users>,
-    global: GlobalArgs,
+    /// The settings and plugins the runs use.
+    setup: Setup,
     quiet: bool,
 }
 
@@ -72,14 +73,14 @@ struct Shared {
 
 impl App {
     /// The page over the state in `state_dir`, checking logins with
-    /// `users`, running commands with `global`'s settings and plugins.
+    /// `users`, running commands with `setup`'s settings and plugins.
     ///
     /// # Errors
     ///
     /// When the state folder or its database cannot be opened.
     pub fn new(
         state_dir: &std::path::Path,
-        global: GlobalArgs,
+        setup: Setup,
         users: Box<dyn Users>,
         quiet: bool,
     ) -> Result<Arc<Self>, Error> {
@@ -106,7 +107,7 @@ impl App {
             log: LogSink(sink),
             templates: templates(),
             users,
-            global,
+            setup,
             quiet,
         }))
     }
