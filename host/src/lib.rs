@@ -15,6 +15,7 @@ pub mod geonode;
 pub mod geoserver;
 pub mod plugins;
 pub mod postgres;
+pub mod process;
 pub mod relocate;
 pub mod requests;
 pub mod scratch;
@@ -83,7 +84,7 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             Ok(exit_codes::SUCCESS)
         }
         Command::Check => commands::check::run(&cli.global.check_request(), ui),
-        Command::Serve(args) => commands::serve::run(&args.request(setup), ui),
+        Command::Serve(args) => web::run(&args.request(setup), ui),
         Command::Plan(args) => {
             let plan = commands::plan::run(&args.request(setup), ui)?;
             commands::plan::print(&plan, ui);

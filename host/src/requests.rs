@@ -19,7 +19,7 @@ use crate::{
     archive::Manifest,
     config::Settings,
     errors::{Error, ErrorKind},
-    geoserver::datadir::Selection,
+    geoserver::{datadir::Selection, restore::GeoServerChoices},
     plugins::{Registry, SearchPath},
     relocate::Place,
     ui::Ui,
@@ -178,20 +178,6 @@ pub enum BackupLocation {
     File(PathBuf),
     /// The newest `.zip` archive in this folder.
     NewestIn(PathBuf),
-}
-
-/// What a restore does to GeoServer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GeoServerChoices {
-    /// Leave GeoServer as it is: its data directory, its catalog and the datastore's tables.
-    pub skip: bool,
-    /// Keep the datastore's existing tables (restore only those it lacks)
-    /// and GeoServer's existing catalog objects.
-    pub soft_reset: bool,
-    /// Archive to put GeoServer's catalog back from when GeoServer fails to
-    /// restore it; `None`: a catalog backup gnbr takes first (unless no
-    /// snapshot is taken).
-    pub recovery_file: Option<PathBuf>,
 }
 
 /// The source GeoNode's address and folders, as given; each moved to the

@@ -6,6 +6,7 @@ mod folder;
 mod manifest;
 mod pipe;
 mod reader;
+pub mod targets;
 mod writer;
 
 pub use extract::{stage_folder, StagedFolder};
@@ -15,7 +16,7 @@ pub use manifest::{
 };
 pub use pipe::write_in_background;
 pub use reader::{check_backup_path, hex, BackupReader, EntryInfo};
-pub use writer::{BackupWriter, EntryWriter};
+pub use writer::{write_error, BackupWriter, EntrySink, EntryWriter};
 
 use std::{fs::File, io::Read, path::Path};
 

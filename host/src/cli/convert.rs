@@ -4,9 +4,12 @@
 use super::{
     BackupArgs, GlobalArgs, MigrateArgs, PlanArgs, PluginsCommand, RestoreArgs, ServeArgs,
 };
-use crate::requests::{
-    BackupLocation, BackupRequest, CheckRequest, GeoServerChoices, MigrateRequest, PlanRequest,
-    PluginsAction, PluginsRequest, RestoreRequest, ServeRequest, Setup, SourceGiven,
+use crate::{
+    geoserver::restore::GeoServerChoices,
+    requests::{
+        BackupLocation, BackupRequest, CheckRequest, MigrateRequest, PlanRequest, PluginsAction,
+        PluginsRequest, RestoreRequest, ServeRequest, Setup, SourceGiven,
+    },
 };
 
 impl GlobalArgs {
@@ -158,9 +161,9 @@ mod tests {
 
     use crate::{
         cli::{Cli, Command},
+        geoserver::restore::GeoServerChoices,
         requests::{
-            command_line, BackupLocation, BackupRequest, GeoServerChoices, RestoreRequest, Setup,
-            SourceGiven,
+            command_line, BackupLocation, BackupRequest, RestoreRequest, Setup, SourceGiven,
         },
     };
 

@@ -15,19 +15,19 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource,
-        SiteSource,
+        add_folder, file_sums, write_error, write_in_background, BackupWriter, DatastoreSource,
+        GeoServerSource, SiteSource,
     },
-    commands::{datastore, fixture_pass::write_error, recovery::settle_interrupted},
     errors::{Error, ErrorKind},
     fixtures,
     geonode::GeoNode,
     geoserver::{
         datadir::{self, DataDir},
+        datastore,
         server::{GeoServer, CATALOG_ENTRY},
     },
     requests::BackupRequest,
-    swap::real_path,
+    swap::{interrupted, real_path},
     time::run_epoch,
     ui::Ui,
 };
@@ -71,7 +71,7 @@ pub fn run(args: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     info.ensure_reachable()?;
-    settle_interrupted(&target, &info, &settings, ui)?;
+    interrupted::settle(&target, &info, &settings, ui)?;
     let vector_tables = info
         .datastore
         .as_ref()

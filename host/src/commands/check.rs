@@ -3,13 +3,13 @@
 use serde::Serialize;
 
 use crate::{
-    commands::recovery::settle_interrupted,
     errors::Error,
     exit_codes,
     geonode::GeoNode,
     geoserver::server::GeoServer,
     postgres::{self, tables},
     requests::CheckRequest,
+    swap::interrupted,
     ui::Ui,
 };
 
@@ -77,7 +77,7 @@ pub fn run(request: &CheckRequest, ui: Ui) -> Result<i32, Error> {
                 let settled = geonode
                     .as_ref()
                     .map_err(Clone::clone)
-                    .and_then(|g| settle_interrupted(g, &info, &settings, ui));
+                    .and_then(|g| interrupted::settle(g, &info, &settings, ui));
                 match settled {
                     Ok(notes) => notes
                         .into_iter()

@@ -7,16 +7,13 @@ use mangler_api::Context;
 use serde::Serialize;
 
 use crate::{
-    archive::{write_in_background, BackupReader, BackupWriter},
-    commands::{
-        fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
-        planning::{choose, target_known},
-        plugins::print_table,
-    },
+    archive::{write_error, write_in_background, BackupReader, BackupWriter, EntrySink},
     config::Settings,
     errors::{Error, ErrorKind},
+    fixtures::pass::{mangle_fixtures, FixtureReport},
+    plugins::choice::{choose, target_known},
     requests::MigrateRequest,
-    ui::Ui,
+    ui::{print_table, Ui},
     versions::{source_version, KnownVersion},
 };
 
@@ -126,10 +123,10 @@ pub fn run(args: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
     for (name, size) in others {
         progress.step(&name, done);
         let mut source = input.open_entry(&name)?;
-        let sink = Sink::open(output.as_mut(), &name)?;
+        let sink = EntrySink::open(output.as_mut(), &name)?;
         let (copied, sink) = write_in_background(sink, |out| io::copy(&mut source, out));
         copied.map_err(|e| copy_error(&args.backup_file, &name, &e))?;
-        sink.and_then(Sink::close)
+        sink.and_then(EntrySink::close)
             .map_err(|e| write_error(&name, &e))?;
         done += size;
         report.copied += 1;

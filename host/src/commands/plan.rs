@@ -2,9 +2,9 @@
 
 use crate::{
     archive::BackupReader,
-    commands::planning::{choose, target_known, Plan},
     errors::{Error, ErrorKind},
     geonode::GeoNode,
+    plugins::choice::{choose, target_known, Plan},
     requests::PlanRequest,
     ui::Ui,
     versions::{source_version, KnownVersion},

@@ -7,7 +7,7 @@ use crate::{
     exit_codes,
     plugins::{LoadedPlugin, Registry},
     requests::{PluginsAction, PluginsRequest},
-    ui::Ui,
+    ui::{print_table, Ui},
 };
 
 /// Runs a `plugins` subcommand; returns the exit code.
@@ -129,28 +129,6 @@ fn plugin_json(plugin: &LoadedPlugin) -> serde_json::Value {
     let mut value = serde_json::to_value(plugin.handle.info()).expect("plugin info serialises");
     value["file"] = json!(plugin.path);
     value
-}
-
-/// Prints rows under headers, columns padded to their widest cell.
-pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
-    let mut widths = headers.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
 }
 
 fn dim(text: &str) -> String {

@@ -17,23 +17,25 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    archive::{file_sums, hex, stage_folder, BackupReader, BackupWriter, StagedFolder},
-    commands::{
-        fixture_pass::{fixture_coverage, mangle_fixtures, FixtureReport},
-        planning::{choose, target_known, Plan},
-        recovery::settle_interrupted,
-        restore_folders::plan_folders,
-        restore_geoserver::{GeoServerReport, GeoServerRestore},
-        restore_relocate::relocate_staged,
+    archive::{
+        file_sums, hex, stage_folder,
+        targets::{plan_folders, FolderReport},
+        BackupReader, BackupWriter, StagedFolder,
     },
     config::Settings,
     errors::{Error, ErrorKind},
-    fault, fixtures,
+    fault,
+    fixtures::{
+        self,
+        pass::{fixture_coverage, mangle_fixtures, FixtureReport},
+    },
     geonode::{GeoNode, LoadFixture, LoadRequest, RestoreRecord, TargetInfo},
+    geoserver::restore::{GeoServerReport, GeoServerRestore},
+    plugins::choice::{choose, target_known, Plan},
     postgres,
-    relocate::RelocationReport,
+    relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
-    swap::Journal,
+    swap::{interrupted, Journal},
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -77,21 +79,6 @@ pub struct RestoreReport {
     pub seconds: f64,
 }
 
-/// A folder of the target replaced by one of the backup.
-#[derive(Debug, Serialize)]
-pub struct FolderReport {
-    /// The backup's folder (`uploaded/`).
-    pub from: String,
-    /// The target folder (`MEDIA_ROOT`).
-    pub to: PathBuf,
-    /// Files put in place.
-    pub files: u64,
-    /// Bytes put in place.
-    pub bytes: u64,
-    /// Where the replaced content was kept, if it was.
-    pub previous: Option<PathBuf>,
-}
-
 /// Runs `gnbr restore`.
 ///
 /// # Errors
@@ -105,7 +92,7 @@ pub fn run(args: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     check_target(&info)?;
-    settle_interrupted(&target, &info, &settings, ui)?;
+    interrupted::settle(&target, &info, &settings, ui)?;
     if args.with_logs {
         if let Some(done) = info.restores.iter().find(|r| r.sha256 == sha256) {
             return Err(Error::new(
@@ -237,7 +224,7 @@ pub fn run(args: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         dry_run: args.dry_run,
         seconds: 0.0,
     };
-    let folders = plan_folders(&input, &info)?;
+    let folders = plan_folders(&input, &info.media_root, &info.assets_root)?;
     let replaced: Vec<String> = folders
         .iter()
         .map(|f| f.describe())

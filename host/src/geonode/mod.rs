@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::GeoNodeSettings,
     errors::{Error, ErrorKind},
+    postgres::Database,
 };
 
 const SCRIPT: &str = include_str!("gnbr_django.py");
@@ -89,54 +90,6 @@ impl TargetInfo {
             ),
         )
         .hint("start the database, or fix DATABASE_URL in settings.ini [geonode] env_file"))
-    }
-}
-
-/// A Django database connection.
-#[derive(Clone, Deserialize)]
-pub struct Database {
-    /// Django's engine.
-    pub engine: String,
-    /// Database name.
-    pub name: String,
-    /// Host (empty: the local socket).
-    pub host: String,
-    /// Port (empty: the default).
-    pub port: String,
-    /// User.
-    pub user: String,
-    /// Password: handed to PostgreSQL tools through `PGPASSWORD` only.
-    pub password: String,
-}
-
-impl fmt::Debug for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Database")
-            .field("name", &self.name)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = if self.host.is_empty() {
-            "local socket"
-        } else {
-            &self.host
-        };
-        let port = if self.port.is_empty() {
-            String::new()
-        } else {
-            format!(":{}", self.port)
-        };
-        write!(
-            f,
-            "database `{}` on {host}{port} as `{}`",
-            self.name, self.user
-        )
     }
 }
 
@@ -489,7 +442,7 @@ impl GeoNode {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        die_with_parent(&mut command);
+        crate::process::die_with_parent(&mut command);
         let child = command.spawn().map_err(|e| {
             Error::new(
                 ErrorKind::Target,
@@ -624,24 +577,6 @@ fn log_stderr(path: &Path) {
     if let Ok(text) = std::fs::read_to_string(path) {
         for line in text.lines() {
             tracing::debug!("django: {line}");
-        }
-    }
-}
-
-/// Makes the child die with gnbr: a killed gnbr must not leave a load
-/// running that could still commit, nor a dump holding its locks.
-pub(crate) fn die_with_parent(command: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe and touches only the child.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
         }
     }
 }

@@ -41,7 +41,9 @@ pub use auth::Users;
 use crate::{
     archive::hex,
     errors::{Error, ErrorKind},
-    requests::Setup,
+    exit_codes,
+    geonode::GeoNode,
+    requests::{ServeRequest, Setup},
     ui::{LogSink, Ui},
     web::store::{Run, Session, Store},
 };
@@ -191,12 +193,31 @@ impl App {
     }
 }
 
+/// Runs `gnbr serve`: the admin page until Ctrl-C or SIGTERM.
+///
+/// # Errors
+///
+/// Invalid settings, a state folder that cannot be written, an address
+/// that cannot be bound.
+pub fn run(request: &ServeRequest, ui: Ui) -> Result<i32, Error> {
+    let settings = request.setup.load_settings_warned(ui)?;
+    let users = GeoNode::new(&settings.geonode)?;
+    let app = App::new(
+        &settings.serve.state_dir,
+        request.setup.clone(),
+        Box::new(users),
+        ui.quiet,
+    )?;
+    serve(request.listen, app, ui)?;
+    Ok(exit_codes::SUCCESS)
+}
+
 /// Serves the admin page on `listen` until Ctrl-C or SIGTERM; prints its URL on stdout.
 ///
 /// # Errors
 ///
 /// When the address cannot be bound or the server fails.
-pub fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
+fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -26,7 +26,7 @@ use super::{
     App, Users,
 };
 use crate::{
-    commands::restore_geoserver::GeoServerReport, errors::Error, geonode::UserRow, requests::Setup,
+    errors::Error, geonode::UserRow, geoserver::restore::GeoServerReport, requests::Setup,
 };
 
 /// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).

@@ -8,8 +8,8 @@
 //! data directory (swapped in by renames), the catalog (a Backup & Restore
 //! job, when the archive carries GeoServer's archive but not the catalog's
 //! files), a reload. A failure undoes what was done; a catalog GeoServer
-//! failed to restore is put back from `--recovery-file`, else from the
-//! catalog backup gnbr takes first.
+//! failed to restore is put back from the recovery file given, else from
+//! the catalog backup gnbr takes first.
 
 use std::{
     collections::BTreeSet,
@@ -19,31 +19,42 @@ use std::{
 
 use serde::Serialize;
 
+use super::{
+    br_archive::{rewrite_archive, save},
+    datadir::{self, Class, Selection, StagedDataDir},
+    datastore::{archived_tables, check_separate, ArchivedTable},
+    rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
+    server::{GeoServer, CATALOG_ENTRY},
+    Secret,
+};
 use crate::{
-    archive::BackupReader,
-    commands::{
-        datastore::{archived_tables, check_separate, ArchivedTable},
-        restore::FolderReport,
-    },
+    archive::{targets::FolderReport, BackupReader},
     config::Settings,
     errors::{Error, ErrorKind},
-    geonode::{Database, GeoNode, TargetInfo},
-    geoserver::{
-        br_archive::{rewrite_archive, save},
-        datadir::{self, Class, Selection, StagedDataDir},
-        rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
-        server::{GeoServer, CATALOG_ENTRY},
-        Secret,
-    },
+    geonode::{GeoNode, TargetInfo},
     postgres::{
         self,
         tables::{self, Restorer},
+        Database,
     },
-    requests::GeoServerChoices,
     scratch::TempPath,
     swap::Journal,
     ui::Ui,
 };
+
+/// What the admin chose for GeoServer's side of a restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoServerChoices {
+    /// Leave GeoServer as it is: its data directory, its catalog and the datastore's tables.
+    pub skip: bool,
+    /// Keep the datastore's existing tables (restore only those it lacks)
+    /// and GeoServer's existing catalog objects.
+    pub soft_reset: bool,
+    /// Archive to put GeoServer's catalog back from when GeoServer fails to
+    /// restore it; `None`: a catalog backup gnbr takes first (unless no
+    /// snapshot is taken).
+    pub recovery_file: Option<PathBuf>,
+}
 
 /// What the GeoServer side of a restore did (or, in a dry run, would do).
 #[derive(Debug, Default, Serialize)]

@@ -1,16 +1,32 @@
 //! Which of a backup's folders go where in a restore: `uploaded/` into
 //! `MEDIA_ROOT`, `assets/` into `ASSETS_ROOT`, each resolved (links
 //! followed) and a folder nested in the other left out of the outer one's
-//! swap and swapped on its own.
+//! swap and swapped on its own; and the report of a folder put in place.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
+use super::BackupReader;
 use crate::{
-    archive::BackupReader,
     errors::{Error, ErrorKind},
-    geonode::TargetInfo,
     swap::TargetFolder,
 };
+
+/// A folder of the target replaced by one of the backup.
+#[derive(Debug, Serialize)]
+pub struct FolderReport {
+    /// The backup's folder (`uploaded/`).
+    pub from: String,
+    /// The target folder (`MEDIA_ROOT`).
+    pub to: PathBuf,
+    /// Files put in place.
+    pub files: u64,
+    /// Bytes put in place.
+    pub bytes: u64,
+    /// Where the replaced content was kept, if it was.
+    pub previous: Option<PathBuf>,
+}
 
 /// One folder of the target and what of the backup goes into it.
 #[derive(Debug, Clone)]
@@ -32,7 +48,8 @@ impl FolderPlan {
     }
 }
 
-/// The folders the backup replaces. A folder nested in the other (e.g.
+/// The folders the backup replaces, given the target's `MEDIA_ROOT` and
+/// `ASSETS_ROOT` (empty when it has none). A folder nested in the other (e.g.
 /// `ASSETS_ROOT` inside `MEDIA_ROOT`) is left out of the outer swap; it
 /// gets the backup's own folder for it, else what the outer folder's
 /// entries hold at its place.
@@ -41,10 +58,14 @@ impl FolderPlan {
 ///
 /// A backup folder the target has no folder for, or both settings naming
 /// the same folder.
-pub fn plan_folders(input: &BackupReader, info: &TargetInfo) -> Result<Vec<FolderPlan>, Error> {
+pub fn plan_folders(
+    input: &BackupReader,
+    media_root: &str,
+    assets_root: &str,
+) -> Result<Vec<FolderPlan>, Error> {
     let wanted = [
-        ("uploaded/", &info.media_root, "MEDIA_ROOT"),
-        ("assets/", &info.assets_root, "ASSETS_ROOT"),
+        ("uploaded/", media_root, "MEDIA_ROOT"),
+        ("assets/", assets_root, "ASSETS_ROOT"),
     ];
     let has = |prefix: &str| holds(input, prefix);
     if let Some((prefix, _, name)) = wanted
@@ -63,7 +84,7 @@ pub fn plan_folders(input: &BackupReader, info: &TargetInfo) -> Result<Vec<Folde
         .collect();
     let mut folders: Vec<TargetFolder> = present
         .iter()
-        .map(|(_, root, _)| TargetFolder::resolve(Path::new(root.as_str())))
+        .map(|(_, root, _)| TargetFolder::resolve(Path::new(root)))
         .collect();
     TargetFolder::nest(&mut folders)?;
     let mut plans: Vec<FolderPlan> = present

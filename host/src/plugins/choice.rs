@@ -1,6 +1,7 @@
-//! Which manglers a run applies: settings.ini's explicit `migrations`, or
-//! the chain of plugins planned from the backup's GeoNode version to the
-//! target's. Shared by `migrate`, `restore` and `plan`.
+//! The version-aware choice of a run's manglers: settings.ini's explicit
+//! `migrations`, or the chain of plugins ([`super::chain`]) from the
+//! backup's GeoNode version to the target's. Shared by `migrate`, `restore`
+//! and `plan`.
 //!
 //! When the backup's version is only known as a range of release lines
 //! (`3.0-3.3`), a chain is planned from each line; the run goes on only if
@@ -16,7 +17,7 @@ use serde::Serialize;
 use crate::{
     config::{FixtureSettings, Settings},
     errors::{Error, ErrorKind},
-    plugins::{plan, LoadedPlugin, ManglerRun, Registry},
+    plugins::{chain::shortest_chain, LoadedPlugin, ManglerRun, Registry},
     versions::{KnownVersion, Line},
 };
 
@@ -112,7 +113,7 @@ pub fn choose(
         .hint("pass --to-version"));
     };
     let chain = match &from.version {
-        Some(version) => plan(registry, version, to_version)?,
+        Some(version) => shortest_chain(registry, version, to_version)?,
         None => plan_range(registry, from, to_version)?,
     };
     let run = ManglerRun::planned(&settings.fixtures, &chain, context)?;
@@ -216,7 +217,7 @@ fn plan_range<'r>(
         .lines
         .lines()
         .into_iter()
-        .map(|line| (line, plan(registry, &line.first_release(), to)))
+        .map(|line| (line, shortest_chain(registry, &line.first_release(), to)))
         .collect();
     let names = |chain: &[&LoadedPlugin]| -> Vec<String> {
         chain.iter().map(|p| p.handle.info().name.clone()).collect()

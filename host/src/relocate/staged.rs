@@ -1,7 +1,6 @@
 //! A restore onto another host: the staged fixtures get the target's
-//! address and folders in place of the source's (see [`crate::relocate`]),
-//! before the load, so that the move is part of the restore's one
-//! transaction.
+//! address and folders in place of the source's (see [`super`]), before
+//! the load, so that the move is part of the restore's one transaction.
 
 use std::{
     fs::File,
@@ -9,11 +8,11 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use super::{other_address, Place, Relocation, RelocationReport};
 use crate::{
     errors::{Error, ErrorKind},
     fixtures::StreamError,
     geonode::TargetInfo,
-    relocate::{other_address, Place, Relocation, RelocationReport},
     ui::Ui,
 };
 
