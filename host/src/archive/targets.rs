@@ -1,32 +1,15 @@
 //! Which of a backup's folders go where in a restore: `uploaded/` into
 //! `MEDIA_ROOT`, `assets/` into `ASSETS_ROOT`, each resolved (links
 //! followed) and a folder nested in the other left out of the outer one's
-//! swap and swapped on its own; and the report of a folder put in place.
+//! swap and swapped on its own.
 
-use std::path::{Path, PathBuf};
-
-use serde::Serialize;
+use std::path::Path;
 
 use super::BackupReader;
 use crate::{
     errors::{Error, ErrorKind},
     swap::TargetFolder,
 };
-
-/// A folder of the target replaced by one of the backup.
-#[derive(Debug, Serialize)]
-pub struct FolderReport {
-    /// The backup's folder (`uploaded/`).
-    pub from: String,
-    /// The target folder (`MEDIA_ROOT`).
-    pub to: PathBuf,
-    /// Files put in place.
-    pub files: u64,
-    /// Bytes put in place.
-    pub bytes: u64,
-    /// Where the replaced content was kept, if it was.
-    pub previous: Option<PathBuf>,
-}
 
 /// One folder of the target and what of the backup goes into it.
 #[derive(Debug, Clone)]

@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::{
     archive::{
         file_sums, hex, stage_folder,
-        targets::{plan_folders, FolderPlan, FolderReport},
-        BackupReader, BackupWriter, StagedFolder,
+        targets::{plan_folders, FolderPlan},
+        BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
     config::Settings,
     errors::{Error, ErrorKind},

@@ -28,7 +28,7 @@ use super::{
     Secret,
 };
 use crate::{
-    archive::{targets::FolderReport, BackupReader},
+    archive::{BackupReader, FolderReport},
     config::Settings,
     errors::{Error, ErrorKind},
     geonode::{GeoNode, TargetInfo},
