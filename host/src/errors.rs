@@ -1,4 +1,5 @@
-//! The one error type the commands return, with its exit code and hint.
+//! The one error type the commands return, with its exit code, its causes
+//! and its hint.
 
 use std::fmt;
 
@@ -22,7 +23,16 @@ pub enum ErrorKind {
     Refused,
 }
 
-/// An error for the admin: what happened, and what to do about it.
+/// An error for the admin: what happened, what it happened because of (its
+/// cause, which may have its own), and what to do about it.
+///
+/// Shown as its message, one `caused by:` line per cause, then the hint:
+///
+/// ```text
+/// the restore committed, but its swap's journal cannot be removed
+///   caused by: cannot remove /srv/media/.gnbr-journal: Permission denied
+///   hint: ...
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     /// Its kind.
@@ -31,6 +41,8 @@ pub struct Error {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// What it happened because of, when that is an error of its own.
+    pub cause: Option<Box<Error>>,
 }
 
 impl Error {
@@ -40,6 +52,7 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            cause: None,
         }
     }
 
@@ -47,6 +60,40 @@ impl Error {
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// This error, said as what was being done when it happened: a new
+    /// error of the same kind with `message`, caused by this one.
+    pub fn context(self, message: impl Into<String>) -> Self {
+        Self {
+            kind: self.kind,
+            message: message.into(),
+            hint: None,
+            cause: Some(Box::new(self)),
+        }
+    }
+
+    /// Adds `cause` at the end of this error's chain: what the last of its
+    /// causes happened because of.
+    pub fn caused_by(mut self, cause: Error) -> Self {
+        let mut last = &mut self.cause;
+        while let Some(next) = last {
+            last = &mut next.cause;
+        }
+        *last = Some(Box::new(cause));
+        self
+    }
+
+    /// Its causes, the nearest first.
+    pub fn causes(&self) -> impl Iterator<Item = &Error> {
+        std::iter::successors(self.cause.as_deref(), |e| e.cause.as_deref())
+    }
+
+    /// The fix shown: its own hint, else the nearest cause's.
+    pub fn shown_hint(&self) -> Option<&str> {
+        std::iter::once(self)
+            .chain(self.causes())
+            .find_map(|e| e.hint.as_deref())
     }
 
     /// The process exit code for this error.
@@ -61,13 +108,16 @@ impl Error {
         }
     }
 
-    /// The error as JSON, for `--json`.
+    /// The error as JSON, for `--json`: its causes' messages, the nearest
+    /// first, under `causes`.
     pub fn to_json(&self) -> serde_json::Value {
+        let causes: Vec<&str> = self.causes().map(|e| e.message.as_str()).collect();
         serde_json::json!({
             "error": {
                 "kind": self.kind,
                 "message": self.message,
-                "hint": self.hint,
+                "causes": causes,
+                "hint": self.shown_hint(),
                 "exit_code": self.exit_code(),
             }
         })
@@ -77,11 +127,52 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(hint) = &self.hint {
+        for cause in self.causes() {
+            write!(f, "\n  caused by: {}", cause.message)?;
+        }
+        if let Some(hint) = self.shown_hint() {
             write!(f, "\n  hint: {hint}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, ErrorKind};
+
+    #[test]
+    fn causes_are_shown_nearest_first_and_the_hint_last() {
+        let error = Error::new(ErrorKind::Target, "cannot remove /m/.journal: denied")
+            .hint("make /m writable")
+            .context("the restore committed, but its journal stays")
+            .caused_by(Error::new(ErrorKind::Run, "the disk is full"));
+        assert_eq!(error.kind, ErrorKind::Target);
+        assert_eq!(
+            error.to_string(),
+            "the restore committed, but its journal stays\n  caused by: cannot remove /m/.journal: denied\n  caused by: the disk is full\n  hint: make /m writable"
+        );
+        assert_eq!(
+            error.to_json()["error"]["causes"],
+            serde_json::json!(["cannot remove /m/.journal: denied", "the disk is full"])
+        );
+        assert_eq!(error.to_json()["error"]["hint"], "make /m writable");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(source.is_some_and(|s| s.starts_with("cannot remove")));
+    }
+
+    #[test]
+    fn an_error_without_causes_is_its_message_and_hint() {
+        let error = Error::new(ErrorKind::Usage, "no settings.ini").hint("pass -c");
+        assert_eq!(error.to_string(), "no settings.ini\n  hint: pass -c");
+        assert_eq!(error.exit_code(), crate::exit_codes::USAGE);
+    }
+}

@@ -15,7 +15,9 @@ pub mod geonode;
 pub mod geoserver;
 pub mod plugins;
 pub mod postgres;
+pub mod process;
 pub mod relocate;
+pub mod requests;
 pub mod scratch;
 pub mod swap;
 pub mod time;
@@ -64,30 +66,31 @@ pub fn main_impl() -> ! {
 }
 
 fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
+    let setup = cli.global.setup();
     match &cli.command {
         Command::Migrate(args) => {
-            let report = commands::migrate::run(args, &cli.global, ui)?;
+            let report = commands::migrate::run(&args.request(setup), ui)?;
             commands::migrate::print_report(&report, ui);
             Ok(exit_codes::SUCCESS)
         }
         Command::Backup(args) => {
-            let report = commands::backup::run(args, &cli.global, ui)?;
+            let report = commands::backup::run(&args.request(setup), ui)?;
             commands::backup::print_report(&report, ui);
             Ok(exit_codes::SUCCESS)
         }
         Command::Restore(args) => {
-            let report = commands::restore::run(args, &cli.global, ui)?;
+            let report = commands::restore::run(&args.request(setup), ui)?;
             commands::restore::print_report(&report, ui);
             Ok(exit_codes::SUCCESS)
         }
-        Command::Check => commands::check::run(&cli.global, ui),
-        Command::Serve(args) => commands::serve::run(args, &cli.global, ui),
+        Command::Check => commands::check::run(&cli.global.check_request(), ui),
+        Command::Serve(args) => web::run(&args.request(setup), ui),
         Command::Plan(args) => {
-            let plan = commands::plan::run(args, &cli.global, ui)?;
+            let plan = commands::plan::run(&args.request(setup), ui)?;
             commands::plan::print(&plan, ui);
             Ok(exit_codes::SUCCESS)
         }
-        Command::Plugins(command) => commands::plugins::run(command, &cli.global, ui),
+        Command::Plugins(command) => commands::plugins::run(&command.request(setup), ui),
         Command::ProbePlugin { path } => Ok(plugins::probe::run_child(path)),
     }
 }

@@ -89,8 +89,8 @@ impl Services {
     }
 
     /// Database `name` on the test cluster, as the GeoNode user (with its password).
-    pub fn database(&self, name: &str) -> gnbr::geonode::Database {
-        gnbr::geonode::Database {
+    pub fn database(&self, name: &str) -> gnbr::postgres::Database {
+        gnbr::postgres::Database {
             engine: "django.contrib.gis.db.backends.postgis".to_owned(),
             name: name.to_owned(),
             host: self.var("GNBR_TEST_PGHOST").to_owned(),

@@ -6,6 +6,7 @@ mod folder;
 mod manifest;
 mod pipe;
 mod reader;
+pub mod targets;
 mod writer;
 
 pub use extract::{stage_folder, StagedFolder};
@@ -15,14 +16,34 @@ pub use manifest::{
 };
 pub use pipe::write_in_background;
 pub use reader::{check_backup_path, hex, BackupReader, EntryInfo};
-pub use writer::{BackupWriter, EntryWriter};
+pub use writer::{write_error, BackupWriter, EntrySink, EntryWriter};
 
-use std::{fs::File, io::Read, path::Path};
+use std::{
+    fs::File,
+    io::Read,
+    path::{Path, PathBuf},
+};
 
 use md5::Md5;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::errors::{Error, ErrorKind};
+
+/// A folder of the target replaced by one of the backup.
+#[derive(Debug, Serialize)]
+pub struct FolderReport {
+    /// The backup's folder (`uploaded/`).
+    pub from: String,
+    /// The target folder (`MEDIA_ROOT`).
+    pub to: PathBuf,
+    /// Files put in place.
+    pub files: u64,
+    /// Bytes put in place.
+    pub bytes: u64,
+    /// Where the replaced content was kept, if it was.
+    pub previous: Option<PathBuf>,
+}
 
 /// A file's checksums, hex.
 #[derive(Debug, Clone, PartialEq, Eq)]

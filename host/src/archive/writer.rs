@@ -458,6 +458,61 @@ impl Write for EntryWriter<'_> {
     }
 }
 
+/// Where an entry goes: the output backup, or nowhere in a dry run.
+pub enum EntrySink<'a> {
+    /// An entry of the output backup.
+    Entry(EntryWriter<'a>),
+    /// Nowhere: a dry run.
+    Nowhere(io::Sink),
+}
+
+impl<'a> EntrySink<'a> {
+    /// The entry `name` of `output`, or nowhere without one.
+    ///
+    /// # Errors
+    ///
+    /// When the entry cannot be started.
+    pub fn open(output: Option<&'a mut BackupWriter>, name: &str) -> Result<Self, Error> {
+        Ok(match output {
+            Some(output) => EntrySink::Entry(output.entry(name)?),
+            None => EntrySink::Nowhere(io::sink()),
+        })
+    }
+
+    /// Ends the entry.
+    ///
+    /// # Errors
+    ///
+    /// When flushing fails.
+    pub fn close(self) -> io::Result<()> {
+        match self {
+            EntrySink::Entry(entry) => entry.close().map(drop),
+            EntrySink::Nowhere(_) => Ok(()),
+        }
+    }
+}
+
+impl Write for EntrySink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            EntrySink::Entry(entry) => entry.write(buf),
+            EntrySink::Nowhere(sink) => sink.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            EntrySink::Entry(entry) => entry.flush(),
+            EntrySink::Nowhere(sink) => sink.flush(),
+        }
+    }
+}
+
+/// A write error on an entry of the output.
+pub fn write_error(entry: &str, err: &io::Error) -> Error {
+    Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::{io::Write, os::unix::fs::PermissionsExt, path::Path};

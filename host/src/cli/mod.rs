@@ -1,4 +1,7 @@
-//! The command line, as clap parses it; no logic beyond parsing.
+//! The command line, as clap parses it, and the requests it makes
+//! ([`convert`]); no logic beyond parsing.
+
+mod convert;
 
 use std::path::PathBuf;
 

@@ -3,6 +3,7 @@
 //! into the archive, checked and counted on the way, never held in memory.
 
 use std::{
+    collections::BTreeMap,
     ffi::CString,
     fs::{self, File},
     io,
@@ -15,21 +16,21 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        add_folder, file_sums, write_in_background, BackupWriter, DatastoreSource, GeoServerSource,
-        SiteSource,
+        add_folder, file_sums, write_error, write_in_background, BackupWriter, DatastoreSource,
+        GeoServerSource, SiteSource, TableRecord,
     },
-    cli::{BackupArgs, GlobalArgs},
-    commands::{
-        datastore, fixture_pass::write_error, load_settings_warned, recovery::settle_interrupted,
-    },
+    config::Settings,
     errors::{Error, ErrorKind},
     fixtures,
-    geonode::GeoNode,
+    geonode::{GeoNode, TargetInfo},
     geoserver::{
         datadir::{self, DataDir, Selection},
+        datastore,
         server::{GeoServer, CATALOG_ENTRY},
     },
-    swap::real_path,
+    postgres::Database,
+    requests::BackupRequest,
+    swap::{interrupted, real_path},
     time::run_epoch,
     ui::Ui,
 };
@@ -67,226 +68,67 @@ pub struct BackupReport {
 ///
 /// Settings, an unreachable target, a failing dumpdata or write; no partial
 /// archive is left.
-pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupReport, Error> {
+pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
-    let settings = load_settings_warned(global, ui)?;
+    let settings = request.setup.load_settings_warned(ui)?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     info.ensure_reachable()?;
-    settle_interrupted(&target, &info, &settings, ui)?;
-    let vector_tables = info
-        .datastore
-        .as_ref()
-        .filter(|_| !args.skip_geoserver && selection(args, &settings).vector_data);
-    if let Some(store) = vector_tables {
-        datastore::check_separate(store, &info.database)?;
-    }
-    let geoserver = if args.skip_geoserver {
-        None
-    } else {
-        GeoServer::connect(&settings.geoserver, &|key| {
-            target.env_file_var(key).map(str::to_owned)
-        })?
-    };
-    if let Some(geoserver) = &geoserver {
-        geoserver.check_backup()?;
-        ui.info(&format!(
-            "GeoServer {} answers at {}",
-            geoserver.version(),
-            geoserver.url()
-        ));
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&args.backup_dir)
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Usage,
-                format!("cannot create {}: {e}", args.backup_dir.display()),
-            )
-        })?;
+    interrupted::settle(&target, &info, &settings, ui)?;
+    let datastore = datastore_to_dump(request, &settings, &info)?;
+    let geoserver = reach_geoserver(request, &settings, &target, ui)?;
     let stamp = archive_stamp(run_epoch()?);
-    let archive = args.backup_dir.join(format!("{stamp}.zip"));
+    let archive = create_archive(&request.backup_dir, &stamp)?;
     let mut writer = BackupWriter::create_numbered(&archive)?;
 
-    let fifos = crate::scratch::temp_dir("gnbr-dump-")?;
-    let mut dumps = Vec::new();
-    for fixture in &settings.fixtures.fixtures {
-        let fifo = fifos.path().join(format!("{}.fifo", fixture.position));
-        make_fifo(&fifo)?;
-        dumps.push((fixture.app.clone(), fifo));
-    }
+    let scratch = crate::scratch::temp_dir("gnbr-dump-")?;
+    let fixtures = dump_fixtures(&settings, &target, &mut writer, scratch.path(), ui)?;
+    let files = add_media(&info, &mut writer, ui)?;
+    let data_dir = match request.geoserver_data_dir(&settings) {
+        Some(dir) => add_data_dir(&dir, &request.selection(&settings), &mut writer, ui)?,
+        None => None,
+    };
+    let tables = match datastore {
+        Some(store) => datastore::backup_tables(&settings, store, &mut writer, ui)?,
+        None => BTreeMap::new(),
+    };
+    let catalog = match &geoserver {
+        Some(server) => Some(add_catalog(
+            server,
+            request.ignore_errors,
+            &stamp,
+            &mut writer,
+            scratch.path(),
+            ui,
+        )?),
+        None => None,
+    };
     let mut report = BackupReport {
         archive: archive.clone(),
         md5_file: archive.with_extension("md5"),
         ini_file: archive.with_extension("ini"),
         geonode_version: info.geonode_version.clone(),
-        fixtures: Vec::new(),
-        files: 0,
-        geoserver: None,
-        geoserver_catalog: None,
-        datastore_tables: Vec::new(),
+        fixtures,
+        files,
+        geoserver: data_dir,
+        datastore_tables: tables
+            .values()
+            .map(|t| (format!("{}.{}", t.schema, t.table), t.rows))
+            .collect(),
+        geoserver_catalog: catalog,
         bytes: 0,
         seconds: 0.0,
     };
-    target.dump(&dumps, &mut |app, fifo| {
-        let fixture = settings
-            .fixtures
-            .fixtures
-            .iter()
-            .find(|f| f.app == app)
-            .expect("gnbr asked for this app");
-        let entry = format!("fixtures/{}.json", fixture.dump);
-        ui.info(&format!("dumping {app} -> {entry}"));
-        let source = File::open(fifo).map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot read the dump of {app}: {e}"),
-            )
-        })?;
-        let sink = writer.entry(&entry)?;
-        let no_chain = mangler_api::client::Chain::default();
-        let (result, sink) = write_in_background(sink, |out| {
-            fixtures::mangle(
-                source,
-                out,
-                &no_chain,
-                &mut [],
-                &mut Vec::new(),
-                &mut |_| {},
-            )
-            .map(|(stats, _)| stats)
-        });
-        let stats = result.map_err(|e| {
-            Error::new(
-                ErrorKind::Target,
-                format!("the dump of `{app}` is not a valid fixture: {e}"),
-            )
-            .hint("GeoNode's dumpdata stopped part way; GNBR_LOG=debug shows Django's output")
-        })?;
-        sink.and_then(|s| s.close())
-            .map_err(|e| write_error(&entry, &e))?;
-        report.fixtures.push((entry, stats.objects_out));
-        Ok(())
-    })?;
-    let roots: Vec<PathBuf> = [&info.media_root, &info.assets_root]
-        .into_iter()
-        .filter(|r| !r.is_empty())
-        .map(|r| real_path(Path::new(r)))
-        .collect();
-    for (prefix, root) in [
-        ("uploaded", &info.media_root),
-        ("assets", &info.assets_root),
-    ] {
-        if root.is_empty() {
-            continue;
-        }
-        if Path::new(root).is_dir() {
-            ui.info(&format!("adding {root} as {prefix}/"));
-            // A folder nested in this one is backed up as its own.
-            let nested: Vec<PathBuf> = roots
-                .iter()
-                .filter(|r| **r != real_path(Path::new(root)))
-                .cloned()
-                .collect();
-            report.files += add_folder(&mut writer, Path::new(root), prefix, &nested)?;
-        } else {
-            ui.warn(&format!(
-                "{root}, the GeoNode's {} folder, is not there: the archive has no {prefix}/",
-                if prefix == "uploaded" {
-                    "MEDIA_ROOT"
-                } else {
-                    "ASSETS_ROOT"
-                }
-            ));
-        }
-    }
-    if let Some(dir) = geoserver_data_dir(args, &settings) {
-        if dir.is_dir() {
-            ui.info(&format!(
-                "adding GeoServer's data directory {} as {}",
-                dir.display(),
-                datadir::ARCHIVE_PREFIX
-            ));
-            let scanned = DataDir::scan(&dir)?;
-            let done = datadir::backup(
-                &scanned,
-                &selection(args, &settings),
-                &mut writer,
-                &mut |_| {},
-            )?;
-            for warning in &done.warnings {
-                ui.warn(warning);
-            }
-            report.geoserver = Some(done);
-        } else {
-            ui.warn(&format!(
-                "GeoServer's data directory {} is not there: the archive has no GeoServer part (set [geoserver] datadir, or pass --skip-geoserver)",
-                dir.display()
-            ));
-        }
-    }
-    let mut tables = std::collections::BTreeMap::new();
-    if let Some(store) = vector_tables {
-        tables = datastore::backup_tables(&settings, store, &mut writer, ui)?;
-        report.datastore_tables = tables
-            .values()
-            .map(|t| (format!("{}.{}", t.schema, t.table), t.rows))
-            .collect();
-    }
-    if let Some(geoserver) = &geoserver {
-        ui.info(&format!(
-            "backing up GeoServer's catalog with its Backup & Restore module -> {CATALOG_ENTRY}"
-        ));
-        let download = fifos.path().join(CATALOG_ENTRY);
-        let bytes = geoserver.backup_catalog(
-            &format!("gnbr-backup-{stamp}.zip"),
-            args.ignore_errors,
-            &download,
-            &mut |job| ui.info(&format!("GeoServer: {job}")),
-        )?;
-        add_file(&mut writer, &download, CATALOG_ENTRY)?;
-        report.geoserver_catalog = Some(bytes);
-    }
-    let manifest = writer.manifest_mut();
-    manifest.format = 1;
-    manifest.gnbr_version = env!("CARGO_PKG_VERSION").to_owned();
-    manifest.created = stamp.clone();
-    manifest.geonode_version = Some(info.geonode_version.clone());
-    manifest.settings = Some(settings.text.clone());
-    manifest.fixtures = report.fixtures.iter().cloned().collect();
-    manifest.datastore_tables = tables;
-    manifest.site = Some(SiteSource {
-        siteurl: Some(info.siteurl.clone()),
-        media_root: Some(info.media_root.clone()),
-        assets_root: Some(info.assets_root.clone()),
-    });
-    if !args.skip_geoserver {
-        manifest.geoserver = Some(GeoServerSource {
-            datadir: report
-                .geoserver
-                .as_ref()
-                .map(|g| g.datadir.display().to_string()),
-            datastore: info.datastore.as_ref().map(|d| DatastoreSource {
-                host: d.host.clone(),
-                port: d.port.clone(),
-                database: d.name.clone(),
-                user: d.user.clone(),
-            }),
-            public_url: info.geoserver_public_url.clone(),
-        });
-    }
-    let ini = settings.geonode_ini();
-    let written = writer.finish_with_sidecars(|temp| {
-        let md5 = file_sums(temp)
-            .map_err(|e| Error {
-                kind: ErrorKind::Run,
-                ..e
-            })?
-            .md5;
-        Ok(vec![("md5", md5.into_bytes()), ("ini", ini.into_bytes())])
-    })?;
+    fill_manifest(
+        &mut writer,
+        request,
+        &settings,
+        &info,
+        &stamp,
+        &report,
+        tables,
+    );
+    let written = finish_archive(writer, &settings)?;
     if written != archive {
         ui.info(&format!(
             "{} was taken: the archive is {}",
@@ -302,33 +144,267 @@ pub fn run(args: &BackupArgs, global: &GlobalArgs, ui: Ui) -> Result<BackupRepor
     Ok(report)
 }
 
-/// The data directory to back up, unless GeoServer is skipped.
-fn geoserver_data_dir(args: &BackupArgs, settings: &crate::config::Settings) -> Option<PathBuf> {
-    if args.skip_geoserver {
-        return None;
+/// The datastore whose tables go in, when GeoServer's vector data does;
+/// it must not be Django's own database.
+fn datastore_to_dump<'a>(
+    request: &BackupRequest,
+    settings: &Settings,
+    info: &'a TargetInfo,
+) -> Result<Option<&'a Database>, Error> {
+    let wanted = !request.skip_geoserver && request.selection(settings).vector_data;
+    let datastore = info.datastore.as_ref().filter(|_| wanted);
+    if let Some(store) = datastore {
+        datastore::check_separate(store, &info.database)?;
     }
-    args.geoserver_data_dir
-        .clone()
-        .or_else(|| settings.geoserver.datadir.clone())
+    Ok(datastore)
 }
 
-/// What of the data directory goes in: settings.ini, overridden by the flags.
-fn selection(args: &BackupArgs, settings: &crate::config::Settings) -> Selection {
-    let pick = |on: bool, off: bool, default: bool| if off { false } else { on || default };
-    let defaults = Selection::from_settings(&settings.geoserver);
-    Selection {
-        raster_data: pick(
-            args.geoserver_raster_data,
-            args.no_geoserver_raster_data,
-            defaults.raster_data,
-        ),
-        vector_data: pick(
-            args.geoserver_vector_data,
-            args.no_geoserver_vector_data,
-            defaults.vector_data,
-        ),
-        ..defaults
+/// The GeoServer to back the catalog up with, when settings.ini names one
+/// and GeoServer is not skipped; checked to answer.
+fn reach_geoserver(
+    request: &BackupRequest,
+    settings: &Settings,
+    target: &GeoNode,
+    ui: Ui,
+) -> Result<Option<GeoServer>, Error> {
+    if request.skip_geoserver {
+        return Ok(None);
     }
+    let geoserver = GeoServer::connect(&settings.geoserver, &|key| {
+        target.env_file_var(key).map(str::to_owned)
+    })?;
+    if let Some(geoserver) = &geoserver {
+        geoserver.check_backup()?;
+        ui.info(&format!(
+            "GeoServer {} answers at {}",
+            geoserver.version(),
+            geoserver.url()
+        ));
+    }
+    Ok(geoserver)
+}
+
+/// The archive's path in `backup_dir` (created 0700 if missing), named by
+/// the run's time.
+fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(backup_dir)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("cannot create {}: {e}", backup_dir.display()),
+            )
+        })?;
+    Ok(backup_dir.join(format!("{stamp}.zip")))
+}
+
+/// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in
+/// `scratch` into its `fixtures/<dump>.json` entry, checked on the way;
+/// returns each entry with its objects.
+fn dump_fixtures(
+    settings: &Settings,
+    target: &GeoNode,
+    writer: &mut BackupWriter,
+    scratch: &Path,
+    ui: Ui,
+) -> Result<Vec<(String, u64)>, Error> {
+    let mut dumps = Vec::new();
+    for fixture in &settings.fixtures.fixtures {
+        let fifo = scratch.join(format!("{}.fifo", fixture.position));
+        make_fifo(&fifo)?;
+        dumps.push((fixture.app.clone(), fifo));
+    }
+    let mut written = Vec::new();
+    target.dump(&dumps, &mut |app, fifo| {
+        let fixture = settings
+            .fixtures
+            .fixtures
+            .iter()
+            .find(|f| f.app == app)
+            .expect("gnbr asked for this app");
+        let entry = format!("fixtures/{}.json", fixture.dump);
+        ui.info(&format!("dumping {app} -> {entry}"));
+        let objects = add_dump(writer, app, fifo, &entry)?;
+        written.push((entry, objects));
+        Ok(())
+    })?;
+    Ok(written)
+}
+
+/// Reads one app's dump from `fifo` into `entry`, checking that it is a
+/// valid fixture; returns its objects.
+fn add_dump(writer: &mut BackupWriter, app: &str, fifo: &Path, entry: &str) -> Result<u64, Error> {
+    let source = File::open(fifo).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("cannot read the dump of {app}: {e}"),
+        )
+    })?;
+    let sink = writer.entry(entry)?;
+    let no_chain = mangler_api::client::Chain::default();
+    let (result, sink) = write_in_background(sink, |out| {
+        fixtures::mangle(
+            source,
+            out,
+            &no_chain,
+            &mut [],
+            &mut Vec::new(),
+            &mut |_| {},
+        )
+        .map(|(stats, _)| stats)
+    });
+    let stats = result.map_err(|e| {
+        Error::new(
+            ErrorKind::Target,
+            format!("the dump of `{app}` is not a valid fixture: {e}"),
+        )
+        .hint("GeoNode's dumpdata stopped part way; GNBR_LOG=debug shows Django's output")
+    })?;
+    sink.and_then(|s| s.close())
+        .map_err(|e| write_error(entry, &e))?;
+    Ok(stats.objects_out)
+}
+
+/// `MEDIA_ROOT` as `uploaded/` and `ASSETS_ROOT` as `assets/`, a folder
+/// nested in the other backed up as its own; returns the files added.
+fn add_media(info: &TargetInfo, writer: &mut BackupWriter, ui: Ui) -> Result<u64, Error> {
+    let roots: Vec<PathBuf> = [&info.media_root, &info.assets_root]
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| real_path(Path::new(r)))
+        .collect();
+    let mut files = 0;
+    for (prefix, root, name) in [
+        ("uploaded", &info.media_root, "MEDIA_ROOT"),
+        ("assets", &info.assets_root, "ASSETS_ROOT"),
+    ] {
+        if root.is_empty() {
+            continue;
+        }
+        if !Path::new(root).is_dir() {
+            ui.warn(&format!(
+                "{root}, the GeoNode's {name} folder, is not there: the archive has no {prefix}/"
+            ));
+            continue;
+        }
+        ui.info(&format!("adding {root} as {prefix}/"));
+        let nested: Vec<PathBuf> = roots
+            .iter()
+            .filter(|r| **r != real_path(Path::new(root)))
+            .cloned()
+            .collect();
+        files += add_folder(writer, Path::new(root), prefix, &nested)?;
+    }
+    Ok(files)
+}
+
+/// What of GeoServer's data directory `dir` the selection takes; none,
+/// with a warning, when it is not there.
+fn add_data_dir(
+    dir: &Path,
+    selection: &Selection,
+    writer: &mut BackupWriter,
+    ui: Ui,
+) -> Result<Option<datadir::BackupReport>, Error> {
+    if !dir.is_dir() {
+        ui.warn(&format!(
+            "GeoServer's data directory {} is not there: the archive has no GeoServer part (set [geoserver] datadir, or pass --skip-geoserver)",
+            dir.display()
+        ));
+        return Ok(None);
+    }
+    ui.info(&format!(
+        "adding GeoServer's data directory {} as {}",
+        dir.display(),
+        datadir::ARCHIVE_PREFIX
+    ));
+    let scanned = DataDir::scan(dir)?;
+    let done = datadir::backup(&scanned, selection, writer, &mut |_| {})?;
+    for warning in &done.warnings {
+        ui.warn(warning);
+    }
+    Ok(Some(done))
+}
+
+/// GeoServer's catalog, backed up by its Backup & Restore module into
+/// `scratch` and added as its entry; returns its size.
+fn add_catalog(
+    geoserver: &GeoServer,
+    ignore_errors: bool,
+    stamp: &str,
+    writer: &mut BackupWriter,
+    scratch: &Path,
+    ui: Ui,
+) -> Result<u64, Error> {
+    ui.info(&format!(
+        "backing up GeoServer's catalog with its Backup & Restore module -> {CATALOG_ENTRY}"
+    ));
+    let download = scratch.join(CATALOG_ENTRY);
+    let bytes = geoserver.backup_catalog(
+        &format!("gnbr-backup-{stamp}.zip"),
+        ignore_errors,
+        &download,
+        &mut |job| ui.info(&format!("GeoServer: {job}")),
+    )?;
+    add_file(writer, &download, CATALOG_ENTRY)?;
+    Ok(bytes)
+}
+
+/// gnbr's manifest: what the archive holds and where it came from.
+fn fill_manifest(
+    writer: &mut BackupWriter,
+    request: &BackupRequest,
+    settings: &Settings,
+    info: &TargetInfo,
+    stamp: &str,
+    report: &BackupReport,
+    tables: BTreeMap<String, TableRecord>,
+) {
+    let manifest = writer.manifest_mut();
+    manifest.format = 1;
+    manifest.gnbr_version = env!("CARGO_PKG_VERSION").to_owned();
+    manifest.created = stamp.to_owned();
+    manifest.geonode_version = Some(info.geonode_version.clone());
+    manifest.settings = Some(settings.text.clone());
+    manifest.fixtures = report.fixtures.iter().cloned().collect();
+    manifest.datastore_tables = tables;
+    manifest.site = Some(SiteSource {
+        siteurl: Some(info.siteurl.clone()),
+        media_root: Some(info.media_root.clone()),
+        assets_root: Some(info.assets_root.clone()),
+    });
+    if !request.skip_geoserver {
+        manifest.geoserver = Some(GeoServerSource {
+            datadir: report
+                .geoserver
+                .as_ref()
+                .map(|g| g.datadir.display().to_string()),
+            datastore: info.datastore.as_ref().map(|d| DatastoreSource {
+                host: d.host.clone(),
+                port: d.port.clone(),
+                database: d.name.clone(),
+                user: d.user.clone(),
+            }),
+            public_url: info.geoserver_public_url.clone(),
+        });
+    }
+}
+
+/// Writes the archive with GeoNode's `.md5` and `.ini` beside it; returns
+/// the name it took.
+fn finish_archive(writer: BackupWriter, settings: &Settings) -> Result<PathBuf, Error> {
+    let ini = settings.geonode_ini();
+    writer.finish_with_sidecars(|temp| {
+        let md5 = file_sums(temp)
+            .map_err(|e| Error {
+                kind: ErrorKind::Run,
+                ..e
+            })?
+            .md5;
+        Ok(vec![("md5", md5.into_bytes()), ("ini", ini.into_bytes())])
+    })
 }
 
 /// GeoNode's archive name for a moment: `YYYY-MM-DD_HHMMSS` (UTC here).

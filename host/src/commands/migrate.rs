@@ -1,24 +1,19 @@
 //! `gnbr migrate`: a backup in, every fixture through its mangler chain, a
 //! migrated backup out; everything that is not a fixture copied unchanged.
 
-use std::{io, path::PathBuf, time::Instant};
+use std::{collections::HashSet, io, path::PathBuf, time::Instant};
 
 use mangler_api::Context;
 use serde::Serialize;
 
 use crate::{
-    archive::{write_in_background, BackupReader, BackupWriter},
-    cli::{GlobalArgs, MigrateArgs},
-    commands::{
-        discover_plugins,
-        fixture_pass::{mangle_fixtures, write_error, FixtureReport, Sink},
-        load_settings_warned,
-        planning::{choose, run_context, target_known},
-        plugins::print_table,
-    },
+    archive::{write_error, write_in_background, BackupReader, BackupWriter, EntrySink},
     config::Settings,
     errors::{Error, ErrorKind},
-    ui::Ui,
+    fixtures::pass::{mangle_fixtures, FixtureReport},
+    plugins::choice::{choose, target_known},
+    requests::MigrateRequest,
+    ui::{print_table, Progress, Ui},
     versions::{source_version, KnownVersion},
 };
 
@@ -51,69 +46,41 @@ pub struct MigrateReport {
 ///
 /// Settings, plugins, the input backup, a plugin's failure, or the output;
 /// the output is never left half-written.
-pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateReport, Error> {
+pub fn run(request: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
     let started = Instant::now();
-    let settings = load_settings_warned(global, ui)?;
-    let registry = discover_plugins(global, Some(&settings), ui);
-    let mut input = BackupReader::open(&args.backup_file)?;
-    let source = source_version(&mut input, args.from_version.as_deref())?;
-    let target = args
+    let settings = request.setup.load_settings_warned(ui)?;
+    let registry = request.setup.discover_plugins(Some(&settings), ui);
+    let mut input = BackupReader::open(&request.backup_file)?;
+    let source = source_version(&mut input, request.from_version.as_deref())?;
+    let target = request
         .to_version
         .as_deref()
         .map(|v| target_known(v, "given with --to-version"))
         .transpose()?;
-    let mut context = run_context(
-        &settings,
-        args.owner.as_deref(),
-        args.siteurl.as_deref(),
-        args.datastore.as_deref(),
-        args.basepk,
-    )?;
-    context.offsets = args.offsets.iter().cloned().collect();
-    context
-        .options
-        .extend(settings.run.target_options.iter().cloned());
-    if let Some(root) = &settings.geonode.source_media_root {
-        context
-            .options
-            .insert("source_media_root".to_owned(), root.clone());
-    }
-    context.source_version = source.as_ref().and_then(KnownVersion::known);
-    context.target_version = target.as_ref().and_then(KnownVersion::known);
+    let context = plugin_context(request, &settings, source.as_ref(), target.as_ref())?;
     let (mut manglers, plan) = choose(
         &settings,
         &registry,
         &context,
         source,
         target,
-        args.force_manglers,
+        request.force_manglers,
     )?;
+    for line in plan.lines() {
+        ui.info(&line);
+    }
     // The GeoNode version the output fits: the last plugin's `to`, if any ran.
     let output_version = manglers
         .plugins()
         .last()
         .map(|p| p.handle.info().to.clone());
-    for line in plan.lines() {
-        ui.info(&line);
-    }
-    let mut output = match (&args.output, args.dry_run) {
-        (Some(path), false) => Some(BackupWriter::create(path, args.force)?),
+    let mut output = match (&request.output, request.dry_run) {
+        (Some(path), false) => Some(BackupWriter::create(path, request.force)?),
         _ => None,
     };
-    let plugins = plan.plugins.clone();
+
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress(total);
-    let mut report = MigrateReport {
-        input: args.backup_file.clone(),
-        output: None,
-        plugins,
-        fixtures: Vec::new(),
-        missing: Vec::new(),
-        copied: 0,
-        notes: Vec::new(),
-        bytes: 0,
-        seconds: 0.0,
-    };
     let pass = mangle_fixtures(
         &settings,
         &mut input,
@@ -121,29 +88,25 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         &mut manglers,
         &mut progress,
     )?;
-    let mut done = pass.bytes;
-    report.notes = pass.notes;
-    report.missing = pass.missing;
-    report.fixtures = pass.fixtures;
-    let handled = pass.handled;
-    let others: Vec<(String, u64)> = input
-        .entries()
-        .iter()
-        .filter(|e| !handled.contains(&e.name))
-        .map(|e| (e.name.clone(), e.size))
-        .collect();
-    for (name, size) in others {
-        progress.step(&name, done);
-        let mut source = input.open_entry(&name)?;
-        let sink = Sink::open(output.as_mut(), &name)?;
-        let (copied, sink) = write_in_background(sink, |out| io::copy(&mut source, out));
-        copied.map_err(|e| copy_error(&args.backup_file, &name, &e))?;
-        sink.and_then(Sink::close)
-            .map_err(|e| write_error(&name, &e))?;
-        done += size;
-        report.copied += 1;
-    }
+    let (copied, copied_bytes) = copy_others(
+        &mut input,
+        &pass.handled,
+        output.as_mut(),
+        pass.bytes,
+        &mut progress,
+    )?;
     progress.finish();
+    let mut report = MigrateReport {
+        input: request.backup_file.clone(),
+        output: None,
+        plugins: plan.plugins,
+        fixtures: pass.fixtures,
+        missing: pass.missing,
+        copied,
+        notes: pass.notes,
+        bytes: pass.bytes + copied_bytes,
+        seconds: 0.0,
+    };
     report.notes.extend(manglers.finish()?);
     if let Some(mut output) = output {
         fill_manifest(
@@ -156,9 +119,61 @@ pub fn run(args: &MigrateArgs, global: &GlobalArgs, ui: Ui) -> Result<MigrateRep
         );
         report.output = Some(output.finish()?);
     }
-    report.bytes = done;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The context the plugins get: the request's values, settings.ini's
+/// options for the target, and the versions.
+fn plugin_context(
+    request: &MigrateRequest,
+    settings: &Settings,
+    source: Option<&KnownVersion>,
+    target: Option<&KnownVersion>,
+) -> Result<Context, Error> {
+    let mut context = request.context(settings)?;
+    context
+        .options
+        .extend(settings.run.target_options.iter().cloned());
+    if let Some(root) = &settings.geonode.source_media_root {
+        context
+            .options
+            .insert("source_media_root".to_owned(), root.clone());
+    }
+    context.source_version = source.and_then(KnownVersion::known);
+    context.target_version = target.and_then(KnownVersion::known);
+    Ok(context)
+}
+
+/// Copies every entry the fixture pass did not handle into `output`
+/// unchanged (reads them to their end in a dry run), after `done` bytes;
+/// returns how many, and their bytes.
+fn copy_others(
+    input: &mut BackupReader,
+    handled: &HashSet<String>,
+    mut output: Option<&mut BackupWriter>,
+    done: u64,
+    progress: &mut Progress,
+) -> Result<(usize, u64), Error> {
+    let others: Vec<(String, u64)> = input
+        .entries()
+        .iter()
+        .filter(|e| !handled.contains(&e.name))
+        .map(|e| (e.name.clone(), e.size))
+        .collect();
+    let mut bytes = 0;
+    for (name, size) in &others {
+        progress.step(name, done + bytes);
+        let backup = input.path().to_owned();
+        let mut source = input.open_entry(name)?;
+        let sink = EntrySink::open(output.as_deref_mut(), name)?;
+        let (copied, sink) = write_in_background(sink, |out| io::copy(&mut source, out));
+        copied.map_err(|e| copy_error(&backup, name, &e))?;
+        sink.and_then(EntrySink::close)
+            .map_err(|e| write_error(name, &e))?;
+        bytes += size;
+    }
+    Ok((others.len(), bytes))
 }
 
 fn fill_manifest(

@@ -2,13 +2,10 @@
 
 use crate::{
     archive::BackupReader,
-    cli::{GlobalArgs, PlanArgs},
-    commands::{
-        discover_plugins, load_settings,
-        planning::{choose, run_context, target_known, Plan},
-    },
     errors::{Error, ErrorKind},
     geonode::GeoNode,
+    plugins::choice::{choose, target_known, Plan},
+    requests::PlanRequest,
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -18,12 +15,12 @@ use crate::{
 /// # Errors
 ///
 /// When a version is unknown or no chain exists (naming the missing step).
-pub fn run(args: &PlanArgs, global: &GlobalArgs, ui: Ui) -> Result<Plan, Error> {
-    let settings = load_settings(global)?;
-    let registry = discover_plugins(global, Some(&settings), ui);
-    let mut input = BackupReader::open(&args.backup_file)?;
-    let source = source_version(&mut input, args.from_version.as_deref())?;
-    let target = match &args.to_version {
+pub fn run(request: &PlanRequest, ui: Ui) -> Result<Plan, Error> {
+    let settings = request.setup.load_settings()?;
+    let registry = request.setup.discover_plugins(Some(&settings), ui);
+    let mut input = BackupReader::open(&request.backup_file)?;
+    let source = source_version(&mut input, request.from_version.as_deref())?;
+    let target = match &request.to_version {
         Some(version) => target_known(version, "given with --to-version")?,
         None if settings.geonode.python.is_some() => {
             let info = GeoNode::new(&settings.geonode)?.info()?;
@@ -34,7 +31,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, ui: Ui) -> Result<Plan, Error> 
                 .hint("pass --to-version, or set [geonode] python in settings.ini to read it from the target"));
         }
     };
-    let mut context = run_context(&settings, None, None, None, None)?;
+    let mut context = request.context(&settings)?;
     context.source_version = source.as_ref().and_then(KnownVersion::known);
     context.target_version = target.known();
     let (_, plan) = choose(
@@ -43,7 +40,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, ui: Ui) -> Result<Plan, Error> 
         &context,
         source,
         Some(target),
-        args.force_manglers,
+        request.force_manglers,
     )?;
     Ok(plan)
 }

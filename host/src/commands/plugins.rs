@@ -3,12 +3,11 @@
 use serde_json::json;
 
 use crate::{
-    cli::{GlobalArgs, PluginsCommand},
-    commands::{discover_plugins, load_settings},
     errors::{Error, ErrorKind},
     exit_codes,
     plugins::{LoadedPlugin, Registry},
-    ui::Ui,
+    requests::{PluginsAction, PluginsRequest},
+    ui::{print_table, Ui},
 };
 
 /// Runs a `plugins` subcommand; returns the exit code.
@@ -16,22 +15,19 @@ use crate::{
 /// # Errors
 ///
 /// An unknown plugin, or cases that cannot be read.
-pub fn run(command: &PluginsCommand, global: &GlobalArgs, ui: Ui) -> Result<i32, Error> {
-    let settings = match &global.config {
-        Some(_) => Some(load_settings(global)?),
-        None => load_settings(global).ok(),
-    };
-    let registry = discover_plugins(global, settings.as_ref(), ui);
-    match command {
-        PluginsCommand::List => {
+pub fn run(request: &PluginsRequest, ui: Ui) -> Result<i32, Error> {
+    let settings = request.setup.optional_settings()?;
+    let registry = request.setup.discover_plugins(settings.as_ref(), ui);
+    match &request.action {
+        PluginsAction::List => {
             list(&registry, ui);
             Ok(exit_codes::SUCCESS)
         }
-        PluginsCommand::Inspect { name } => {
+        PluginsAction::Inspect(name) => {
             inspect(registry.get(name)?, ui);
             Ok(exit_codes::SUCCESS)
         }
-        PluginsCommand::Test { name, cases, bless } => {
+        PluginsAction::Test { name, cases, bless } => {
             let plugin = registry.get(name)?;
             let results = mangler_api::testing::run_cases(&plugin.handle, cases, *bless)
                 .map_err(|m| Error::new(ErrorKind::Usage, m))?;
@@ -133,28 +129,6 @@ fn plugin_json(plugin: &LoadedPlugin) -> serde_json::Value {
     let mut value = serde_json::to_value(plugin.handle.info()).expect("plugin info serialises");
     value["file"] = json!(plugin.path);
     value
-}
-
-/// Prints rows under headers, columns padded to their widest cell.
-pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
-    let mut widths = headers.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
 }
 
 fn dim(text: &str) -> String {

@@ -13,29 +13,33 @@ use std::{
     time::Instant,
 };
 
+use mangler_api::Context;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    archive::{file_sums, hex, stage_folder, BackupReader, BackupWriter, StagedFolder},
-    cli::{GlobalArgs, RestoreArgs},
-    commands::{
-        discover_plugins,
-        fixture_pass::{fixture_coverage, mangle_fixtures, FixtureReport},
-        load_settings_warned,
-        planning::{choose, run_context, target_known, Plan},
-        recovery::settle_interrupted,
-        restore_folders::plan_folders,
-        restore_geoserver::{GeoServerReport, GeoServerRestore},
-        restore_relocate::relocate_staged,
+    archive::{
+        file_sums, hex, stage_folder,
+        targets::{plan_folders, FolderPlan},
+        BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
     config::Settings,
     errors::{Error, ErrorKind},
-    fault, fixtures,
-    geonode::{GeoNode, LoadRequest, RestoreRecord, TargetInfo},
+    fault,
+    fixtures::{
+        self,
+        pass::{fixture_coverage, mangle_fixtures, FixtureReport},
+    },
+    geonode::{GeoNode, LoadFixture, LoadRequest, PendingLoad, RestoreRecord, TargetInfo},
+    geoserver::restore::{AppliedGeoServer, GeoServerReport, GeoServerRestore},
+    plugins::{
+        choice::{choose, target_known, Plan},
+        ManglerRun,
+    },
     postgres,
-    relocate::RelocationReport,
-    swap::Journal,
+    relocate::{staged::relocate_staged, RelocationReport},
+    requests::{BackupLocation, RestoreRequest},
+    swap::{interrupted, Journal},
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -79,68 +83,161 @@ pub struct RestoreReport {
     pub seconds: f64,
 }
 
-/// A folder of the target replaced by one of the backup.
-#[derive(Debug, Serialize)]
-pub struct FolderReport {
-    /// The backup's folder (`uploaded/`).
-    pub from: String,
-    /// The target folder (`MEDIA_ROOT`).
-    pub to: PathBuf,
-    /// Files put in place.
-    pub files: u64,
-    /// Bytes put in place.
-    pub bytes: u64,
-    /// Where the replaced content was kept, if it was.
-    pub previous: Option<PathBuf>,
-}
-
 /// Runs `gnbr restore`.
 ///
 /// # Errors
 ///
 /// Any check or step that fails; the target is then as it was.
-pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreReport, Error> {
+pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let started = Instant::now();
-    let settings = load_settings_warned(global, ui)?;
-    let archive = archive_path(args)?;
+    let settings = request.setup.load_settings_warned(ui)?;
+    let archive = archive_path(&request.backup)?;
     let sha256 = check_archive_sums(&archive)?;
     let target = GeoNode::new(&settings.geonode)?;
-    let info = target.info()?;
-    check_target(&info)?;
-    settle_interrupted(&target, &info, &settings, ui)?;
-    if args.with_logs {
-        if let Some(done) = info.restores.iter().find(|r| r.sha256 == sha256) {
-            return Err(Error::new(
-                ErrorKind::Refused,
-                format!(
-                    "{} was already restored into this target on {} (gnbr {})",
-                    archive.display(),
-                    done.restored_at,
-                    done.gnbr_version
-                ),
-            )
-            .hint("drop -l/--with-logs to restore it again"));
-        }
-    }
+    let info = ready_target(&target, &settings, ui)?;
+    refuse_if_restored(request, &info, &archive, &sha256)?;
     let mut input = BackupReader::open(&archive)?;
     input.check_against_manifest()?;
-    let skipped = check_fixtures(&settings, &input, args.only_listed_fixtures)?;
-    let source = source_version(&mut input, args.from_version.as_deref())?;
-    let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
-    let source_version = source.as_ref().map(KnownVersion::label);
-    let registry = discover_plugins(global, Some(&settings), ui);
-    let mut context = run_context(
+    let skipped = check_fixtures(&settings, &input, request.only_listed_fixtures)?;
+    let source = source_version(&mut input, request.from_version.as_deref())?;
+    let source_label = source.as_ref().map(KnownVersion::label);
+    let context = plugin_context(request, &settings, &target, &info, source.as_ref())?;
+    let (manglers, plan) = choose_plugins(request, &settings, &context, source, &info, ui)?;
+    let mut geoserver = GeoServerRestore::check(
+        &mut input,
+        &request.geoserver,
         &settings,
-        args.owner.as_deref(),
-        args.siteurl.as_deref(),
-        None,
-        Some(0),
+        &info,
+        &target,
+        ui,
     )?;
-    context.source_version = source.as_ref().and_then(KnownVersion::known);
-    context.target_version = Some(info.geonode_version.clone());
-    if context.siteurl.is_empty() {
-        context.siteurl = info.siteurl.trim_end_matches('/').to_owned();
+
+    let staging = crate::scratch::temp_dir("gnbr-restore-")?;
+    let fixtures = stage_fixtures(
+        &settings,
+        &mut input,
+        manglers,
+        &skipped,
+        staging.path(),
+        ui,
+    )?;
+    let source_place = request.source_place(&settings, input.manifest());
+    let relocation = relocate_staged(
+        source_place.as_ref(),
+        &info,
+        &context.siteurl,
+        &fixtures.files,
+        ui,
+    )?;
+    let mut report = RestoreReport {
+        archive: archive.clone(),
+        sha256: sha256.clone(),
+        database: info.database.to_string(),
+        target_version: info.geonode_version.clone(),
+        source_version: source_label.clone(),
+        plugins: plan.plugins.clone(),
+        plan,
+        fixtures: fixtures.reports,
+        objects: count_objects(&fixtures.files)?,
+        snapshot: None,
+        folders: Vec::new(),
+        notes: fixtures.notes,
+        geoserver: GeoServerReport::default(),
+        relocation,
+        dry_run: request.dry_run,
+        seconds: 0.0,
+    };
+    let folders = plan_folders(&input, &info.media_root, &info.assets_root)?;
+    if request.dry_run {
+        report.geoserver = geoserver.report;
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
     }
+    confirm(request, &info, &replaced(&folders, &geoserver), &archive)?;
+
+    let stamp = context.timestamp.replace(':', "");
+    report.snapshot = take_snapshot(request, &settings, &info, &stamp, ui)?;
+    let run = run_id(&stamp)?;
+    let mut journal = begin_journal(request, &info, &run, &folders, &geoserver, staging.path())?;
+    let staged = stage_folders(&mut input, &folders, &mut journal, ui)?;
+    geoserver.stage(&mut input, &settings, &info, &stamp, &mut journal, ui)?;
+    fault::point("staged");
+
+    let record = restore_record(&archive, sha256, source_label, &info, &run);
+    let load = load_request(
+        request,
+        &settings,
+        &archive,
+        &report,
+        &fixtures.files,
+        record,
+    );
+    let pending = load_fixtures(&target, &load, &info, ui)?;
+    fault::point("loaded");
+    let (swapped, applied) = match swap_in(
+        &staged,
+        &mut geoserver,
+        &mut input,
+        &settings,
+        &mut journal,
+        ui,
+    ) {
+        Ok(done) => done,
+        Err(e) => return Err(put_back(e, Some(pending), None, &mut journal, ui)),
+    };
+    fault::point("before-commit");
+    let applied = commit(pending, &target, &run, applied, &mut journal, ui)?;
+    report.folders = finish(journal, swapped, applied, geoserver.report.reloaded, ui)?;
+    report.geoserver = geoserver.report;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The target's facts, once it is reachable and migrated and any restore a
+/// crash interrupted is settled.
+fn ready_target(target: &GeoNode, settings: &Settings, ui: Ui) -> Result<TargetInfo, Error> {
+    let info = target.info()?;
+    check_target(&info)?;
+    interrupted::settle(target, &info, settings, ui)?;
+    Ok(info)
+}
+
+/// With `-l/--with-logs`, refuses an archive the target restored already.
+fn refuse_if_restored(
+    request: &RestoreRequest,
+    info: &TargetInfo,
+    archive: &Path,
+    sha256: &str,
+) -> Result<(), Error> {
+    let done = info.restores.iter().find(|r| r.sha256 == sha256);
+    match done.filter(|_| request.with_logs) {
+        None => Ok(()),
+        Some(done) => Err(Error::new(
+            ErrorKind::Refused,
+            format!(
+                "{} was already restored into this target on {} (gnbr {})",
+                archive.display(),
+                done.restored_at,
+                done.gnbr_version
+            ),
+        )
+        .hint("drop -l/--with-logs to restore it again")),
+    }
+}
+
+/// The context the plugins get: the request's values, the versions, the
+/// target's folders and addresses, and with `--merge` the target's highest
+/// pks as offsets.
+fn plugin_context(
+    request: &RestoreRequest,
+    settings: &Settings,
+    target: &GeoNode,
+    info: &TargetInfo,
+    source: Option<&KnownVersion>,
+) -> Result<Context, Error> {
+    let mut context = request.context(settings, &info.siteurl)?;
+    context.source_version = source.and_then(KnownVersion::known);
+    context.target_version = Some(info.geonode_version.clone());
     for (name, value) in [
         ("multilang_fields", info.multilang_fields.join(",")),
         ("media_root", info.media_root.clone()),
@@ -156,7 +253,7 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             context.options.insert(name.to_owned(), value.clone());
         }
     }
-    if args.merge {
+    if request.merge {
         context.offsets = target.max_pks()?;
         context.basepk = context
             .offsets
@@ -164,38 +261,68 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
             .copied()
             .unwrap_or(0);
     }
-    let (mut manglers, plan) = choose(
-        &settings,
+    Ok(context)
+}
+
+/// The plugins that take the backup to the target's version, started, and
+/// how they were chosen (said on `ui`).
+fn choose_plugins(
+    request: &RestoreRequest,
+    settings: &Settings,
+    context: &Context,
+    source: Option<KnownVersion>,
+    info: &TargetInfo,
+    ui: Ui,
+) -> Result<(ManglerRun, Plan), Error> {
+    let registry = request.setup.discover_plugins(Some(settings), ui);
+    let target_version = target_known(&info.geonode_version, "read from the target GeoNode")?;
+    let (manglers, plan) = choose(
+        settings,
         &registry,
-        &context,
+        context,
         source,
         Some(target_version),
-        args.force_manglers,
+        request.force_manglers,
     )?;
     for line in plan.lines() {
         ui.info(&line);
     }
-    let mut geoserver = GeoServerRestore::check(&mut input, args, &settings, &info, &target, ui)?;
-    let plugins = plan.plugins.clone();
+    Ok((manglers, plan))
+}
 
-    let staging = crate::scratch::temp_dir("gnbr-restore-")?;
-    ui.info(&format!(
-        "staging the fixtures in {}",
-        staging.path().display()
-    ));
+/// The fixtures staged for the load.
+struct StagedFixtures {
+    /// One row per fixture.
+    reports: Vec<FixtureReport>,
+    /// Their staged files, in load order.
+    files: Vec<PathBuf>,
+    /// What the plugins reported, and the fixtures left out.
+    notes: Vec<String>,
+}
+
+/// Sends every fixture through its plugins into `staging`, and reads every
+/// other entry to its end: a damaged file in `uploaded/` or a datastore
+/// table's dump is found before anything is changed (and in a dry run),
+/// not half way through the run.
+fn stage_fixtures(
+    settings: &Settings,
+    input: &mut BackupReader,
+    mut manglers: ManglerRun,
+    skipped: &[String],
+    staging: &Path,
+    ui: Ui,
+) -> Result<StagedFixtures, Error> {
+    ui.info(&format!("staging the fixtures in {}", staging.display()));
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress(total);
-    let mut staged_fixtures = BackupWriter::create(&staging.path().join("fixtures"), false)?;
+    let mut writer = BackupWriter::create(&staging.join("fixtures"), false)?;
     let pass = mangle_fixtures(
-        &settings,
-        &mut input,
-        Some(&mut staged_fixtures),
+        settings,
+        input,
+        Some(&mut writer),
         &mut manglers,
         &mut progress,
     )?;
-    // Every other entry is checked too before anything is changed (and in a
-    // dry run): a damaged file in uploaded/ or a datastore table's dump
-    // would otherwise be found only half way through the run.
     let (mut done, mut in_entry) = (pass.bytes, 0);
     input.verify_entries(&pass.handled, &mut |name, n| {
         if n == 0 {
@@ -213,108 +340,146 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
         format!("{entry} not restored (--only-listed-fixtures: [fixtures] apps does not list it)")
     }));
     notes.extend(manglers.finish()?);
-    let staged_dir = staged_fixtures.finish()?;
-    let fixture_files: Vec<PathBuf> = pass
-        .fixtures
-        .iter()
-        .map(|f| staged_dir.join(&f.entry))
-        .collect();
-    let relocation = relocate_staged(
-        args,
-        &settings,
-        &input,
-        &info,
-        &context.siteurl,
-        &fixture_files,
-        ui,
-    )?;
-    let objects = count_objects(&fixture_files)?;
-
-    let mut report = RestoreReport {
-        archive: archive.clone(),
-        sha256: sha256.clone(),
-        database: info.database.to_string(),
-        target_version: info.geonode_version.clone(),
-        source_version: source_version.clone(),
-        plugins,
-        plan,
-        fixtures: pass.fixtures,
-        objects,
-        snapshot: None,
-        folders: Vec::new(),
+    let dir = writer.finish()?;
+    Ok(StagedFixtures {
+        files: pass.fixtures.iter().map(|f| dir.join(&f.entry)).collect(),
+        reports: pass.fixtures,
         notes,
-        geoserver: Default::default(),
-        relocation,
-        dry_run: args.dry_run,
-        seconds: 0.0,
-    };
-    let folders = plan_folders(&input, &info)?;
-    let replaced: Vec<String> = folders
-        .iter()
-        .map(|f| f.describe())
-        .chain(geoserver.replaces())
-        .collect();
-    if args.dry_run {
-        report.geoserver = geoserver.report;
-        report.seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
-    }
-    let stamp = context.timestamp.replace(':', "");
-    confirm(args, &info, &replaced, &archive)?;
+    })
+}
 
-    if !args.no_snapshot {
-        let name = format!("{}-{stamp}.dump", info.database.name);
-        let path = settings.restore.snapshot_dir.join(name);
-        ui.info(&format!(
-            "snapshot of {} -> {}",
-            info.database,
-            path.display()
-        ));
-        report.snapshot = Some(postgres::snapshot(
-            &settings.database.pg_dump,
-            &info.database,
-            &path,
-            settings.restore.lock_timeout,
-        )?);
+/// What the restore replaces, for the confirmation.
+fn replaced(folders: &[FolderPlan], geoserver: &GeoServerRestore) -> Vec<String> {
+    folders
+        .iter()
+        .map(FolderPlan::describe)
+        .chain(geoserver.replaces())
+        .collect()
+}
+
+/// The snapshot of the database taken first (`pg_dump -Fc`), unless
+/// `--no-snapshot`.
+fn take_snapshot(
+    request: &RestoreRequest,
+    settings: &Settings,
+    info: &TargetInfo,
+    stamp: &str,
+    ui: Ui,
+) -> Result<Option<PathBuf>, Error> {
+    if request.no_snapshot {
+        return Ok(None);
     }
-    let run = run_id(&stamp)?;
-    // Beside the first folder swapped, where the next run looks for it.
+    let name = format!("{}-{stamp}.dump", info.database.name);
+    let path = settings.restore.snapshot_dir.join(name);
+    ui.info(&format!(
+        "snapshot of {} -> {}",
+        info.database,
+        path.display()
+    ));
+    postgres::snapshot(
+        &settings.database.pg_dump,
+        &info.database,
+        &path,
+        settings.restore.lock_timeout,
+    )
+    .map(Some)
+}
+
+/// Extracts each folder of the backup beside the target folder it replaces
+/// (journaled in `journal`); returns each with its backup folder.
+fn stage_folders(
+    input: &mut BackupReader,
+    folders: &[FolderPlan],
+    journal: &mut Journal,
+    ui: Ui,
+) -> Result<Vec<(StagedFolder, String)>, Error> {
+    let mut staged = Vec::new();
+    for plan in folders {
+        let Some(folder) = stage_folder(input, &plan.prefix, &plan.skip, &plan.folder, journal)?
+        else {
+            continue;
+        };
+        ui.info(&format!(
+            "staged {} for {}: {} files, {} links, {} bytes",
+            plan.prefix,
+            plan.describe(),
+            folder.files,
+            folder.links,
+            folder.bytes
+        ));
+        staged.push((folder, plan.prefix.clone()));
+    }
+    Ok(staged)
+}
+
+/// The run's journal, beside the first folder swapped (where the next run
+/// looks for it), else GeoServer's data directory, else the staging folder.
+fn begin_journal(
+    request: &RestoreRequest,
+    info: &TargetInfo,
+    run: &str,
+    folders: &[FolderPlan],
+    geoserver: &GeoServerRestore,
+    staging: &Path,
+) -> Result<Journal, Error> {
     let home = folders
         .first()
         .map(|f| f.folder.real.clone())
         .or_else(|| geoserver.report.datadir.clone())
-        .unwrap_or_else(|| staging.path().to_owned());
-    let mut journal = Journal::begin(&home, &run, &info.database.to_string(), !args.no_snapshot)?;
-    let mut staged: Vec<(StagedFolder, String)> = Vec::new();
-    for plan in &folders {
-        if let Some(folder) = stage_folder(
-            &mut input,
-            &plan.prefix,
-            &plan.skip,
-            &plan.folder,
-            &mut journal,
-        )? {
-            ui.info(&format!(
-                "staged {} for {}: {} files, {} links, {} bytes",
-                plan.prefix,
-                plan.describe(),
-                folder.files,
-                folder.links,
-                folder.bytes
-            ));
-            staged.push((folder, plan.prefix.clone()));
-        }
-    }
-    geoserver.stage(&mut input, &settings, &info, &stamp, &mut journal, ui)?;
-    fault::point("staged");
+        .unwrap_or_else(|| staging.to_owned());
+    Journal::begin(&home, run, &info.database.to_string(), !request.no_snapshot)
+}
 
-    let request = LoadRequest {
-        fixtures: fixture_files,
+/// The row the load adds to the target's restore log: the run's id, which
+/// decides an interrupted run, and what was restored.
+fn restore_record(
+    archive: &Path,
+    sha256: String,
+    source_version: Option<String>,
+    info: &TargetInfo,
+    run: &str,
+) -> RestoreRecord {
+    RestoreRecord {
+        archive: archive
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        sha256,
+        restored_at: String::new(),
+        gnbr_version: env!("CARGO_PKG_VERSION").to_owned(),
+        source_version,
+        target_version: Some(info.geonode_version.clone()),
+        run_id: Some(run.to_owned()),
+    }
+}
+
+/// What the load is given: each staged fixture with its archive entry, the
+/// objects it must find, and how it empties the tables.
+fn load_request(
+    request: &RestoreRequest,
+    settings: &Settings,
+    archive: &Path,
+    report: &RestoreReport,
+    files: &[PathBuf],
+    record: RestoreRecord,
+) -> LoadRequest {
+    LoadRequest {
+        archive: archive.display().to_string(),
+        fixtures: report
+            .fixtures
+            .iter()
+            .zip(files)
+            .map(|(fixture, path)| LoadFixture {
+                path: path.clone(),
+                entry: fixture.entry.clone(),
+            })
+            .collect(),
         expected: report.objects.clone(),
-        merge: args.merge,
+        merge: request.merge,
         lock_timeout_ms: u64::try_from(settings.restore.lock_timeout.as_millis())
             .unwrap_or(u64::MAX),
-        only: args.only_listed_fixtures.then(|| {
+        only: request.only_listed_fixtures.then(|| {
             settings
                 .fixtures
                 .fixtures
@@ -322,116 +487,149 @@ pub fn run(args: &RestoreArgs, global: &GlobalArgs, ui: Ui) -> Result<RestoreRep
                 .map(|f| f.app.clone())
                 .collect()
         }),
-        record: RestoreRecord {
-            archive: archive
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            sha256,
-            restored_at: String::new(),
-            gnbr_version: env!("CARGO_PKG_VERSION").to_owned(),
-            source_version,
-            target_version: Some(info.geonode_version.clone()),
-            run_id: Some(run.clone()),
-        },
-    };
+        record,
+    }
+}
+
+/// Loads the staged fixtures in one transaction, left open for the commit.
+fn load_fixtures(
+    target: &GeoNode,
+    load: &LoadRequest,
+    info: &TargetInfo,
+    ui: Ui,
+) -> Result<PendingLoad, Error> {
     ui.info(&format!(
         "loading {} objects into {} in one transaction",
-        report.objects.values().sum::<u64>(),
+        load.expected.values().sum::<u64>(),
         info.database
     ));
-    let pending = target
-        .load(&request, &mut |step| ui.info(&format!("database: {step}")))
-        .map_err(|e| Error {
-            message: e.message.replace(
-                &format!("{}/", staged_dir.display()),
-                &format!("{}: ", archive.display()),
-            ),
-            ..e
-        })?;
-    fault::point("loaded");
-    let mut swapped: Vec<(FolderReport, PathBuf)> = Vec::new();
-    for (folder, prefix) in &staged {
-        if let Err(e) = folder.swap_in(&mut journal) {
-            pending.rollback();
-            return Err(with_undo(e, journal.abort()));
-        }
-        swapped.push((
-            FolderReport {
-                from: prefix.clone(),
-                to: folder.dest().to_owned(),
-                files: folder.files,
-                bytes: folder.bytes,
-                previous: None,
-            },
-            folder.folder().real.clone(),
-        ));
+    target.load(load, &mut |step| ui.info(&format!("database: {step}")))
+}
+
+/// Swaps the staged folders in and puts GeoServer's side in place, while
+/// the database transaction is open; returns each folder's report with
+/// the folder it went into, and GeoServer's side to commit or undo.
+fn swap_in(
+    staged: &[(StagedFolder, String)],
+    geoserver: &mut GeoServerRestore,
+    input: &mut BackupReader,
+    settings: &Settings,
+    journal: &mut Journal,
+    ui: Ui,
+) -> Result<(Vec<(FolderReport, PathBuf)>, AppliedGeoServer), Error> {
+    let mut swapped = Vec::new();
+    for (folder, prefix) in staged {
+        folder.swap_in(journal)?;
+        let report = FolderReport {
+            from: prefix.clone(),
+            to: folder.dest().to_owned(),
+            files: folder.files,
+            bytes: folder.bytes,
+            previous: None,
+        };
+        swapped.push((report, folder.folder().real.clone()));
     }
     fault::point("swapped");
-    let applied = match geoserver.apply(&mut input, &settings, &mut journal, ui) {
-        Ok(applied) => applied,
-        Err(e) => {
-            pending.rollback();
-            return Err(with_undo(e, journal.abort()));
-        }
+    let applied = geoserver.apply(input, settings, journal, ui)?;
+    Ok((swapped, applied))
+}
+
+/// Puts the target back as it was after `error`: the database transaction
+/// rolled back when it is still open, GeoServer's side undone when it was
+/// put in place, every folder swapped back by the journal. Returns `error`,
+/// or what the undo must tell, caused by it.
+fn put_back(
+    error: Error,
+    pending: Option<PendingLoad>,
+    geoserver: Option<AppliedGeoServer>,
+    journal: &mut Journal,
+    ui: Ui,
+) -> Error {
+    if let Some(pending) = pending {
+        pending.rollback();
+    }
+    match geoserver {
+        Some(applied) => applied.undo(journal, ui, error),
+        None => match journal.abort() {
+            Ok(()) => error,
+            Err(undo) => Error {
+                kind: error.kind,
+                ..undo.caused_by(error)
+            },
+        },
+    }
+}
+
+/// Commits the database transaction, and with it the restore. The commit's
+/// answer can be lost after the COMMIT: the run's restore record then
+/// decides; when it cannot be read, the folders stay swapped with their
+/// journal for the next gnbr command to settle.
+fn commit(
+    pending: PendingLoad,
+    target: &GeoNode,
+    run: &str,
+    applied: AppliedGeoServer,
+    journal: &mut Journal,
+    ui: Ui,
+) -> Result<AppliedGeoServer, Error> {
+    let Err(e) = pending.commit() else {
+        return Ok(applied);
     };
-    fault::point("before-commit");
-    if let Err(e) = pending.commit() {
-        // The commit's answer can be lost after the COMMIT: the run's row decides.
-        match target.run_committed(&run) {
-            Ok(true) => ui.warn(&format!(
+    match target.run_committed(run) {
+        Ok(true) => {
+            ui.warn(&format!(
                 "{}; but the database holds this run's restore record: it committed",
                 e.message
-            )),
-            Ok(false) => {
-                return Err(match applied.undo(&mut journal, ui) {
-                    Some(note) => Error {
-                        message: format!("{}; {note}", e.message),
-                        ..e
-                    },
-                    None => e,
-                })
-            }
-            Err(unknown) => {
-                return Err(Error {
-                    message: format!(
-                        "{}; whether the database committed cannot be read ({}): the folders are left swapped, with their journal",
-                        e.message, unknown.message
-                    ),
-                    hint: Some("the next gnbr command on this target (e.g. gnbr check) finishes or undoes the swap, as the database says".to_owned()),
-                    ..e
-                })
-            }
+            ));
+            Ok(applied)
         }
+        Ok(false) => Err(put_back(e, None, Some(applied), journal, ui)),
+        Err(unknown) => Err(Error {
+            kind: e.kind,
+            ..unknown
+                .context("whether the database committed cannot be read: the folders are left swapped, with their journal")
+                .hint("the next gnbr command on this target (e.g. gnbr check) finishes or undoes the swap, as the database says")
+                .caused_by(e)
+        }),
     }
+}
+
+/// Ends a committed restore: the journal committed and finished (the
+/// replaced content kept or removed), GeoServer's previous tables dropped;
+/// returns the folders replaced, each with where its previous content was
+/// kept.
+fn finish(
+    mut journal: Journal,
+    swapped: Vec<(FolderReport, PathBuf)>,
+    applied: AppliedGeoServer,
+    reloaded: bool,
+    ui: Ui,
+) -> Result<Vec<FolderReport>, Error> {
     if let Err(e) = journal.commit() {
         ui.warn(&format!(
             "{}: the database's restore record stands for it",
             e.message
         ));
     }
-    let kept = journal.finish().map_err(|e| Error {
-        message: format!("the restore committed, but {}", e.message),
-        ..e
+    let kept = journal.finish().map_err(|e| {
+        e.context("the restore committed, but finishing the swap of its folders failed")
     })?;
     let kept_in = |dir: &Path| kept.iter().find(|k| k.parent() == Some(dir)).cloned();
-    for (mut folder_report, real) in swapped {
-        folder_report.previous = kept_in(&real);
-        report.folders.push(folder_report);
+    let mut folders = Vec::new();
+    for (mut report, real) in swapped {
+        report.previous = kept_in(&real);
+        folders.push(report);
     }
-    if let Some(mut folder_report) = applied.finish(ui) {
-        folder_report.previous = kept_in(&folder_report.to);
-        report.folders.push(folder_report);
-        if !geoserver.report.reloaded {
+    if let Some(mut report) = applied.finish(ui) {
+        report.previous = kept_in(&report.to);
+        folders.push(report);
+        if !reloaded {
             ui.info(
                 "GeoServer's data directory replaced: reload GeoServer (or restart it) to serve it",
             );
         }
     }
-    report.geoserver = geoserver.report;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(folders)
 }
 
 /// A new run's id: its time and 32 random bits (`2026-11-27T134037Z-1a2b3c4d`).
@@ -446,27 +644,12 @@ fn run_id(stamp: &str) -> Result<String, Error> {
     Ok(format!("{stamp}-{}", hex(&random)))
 }
 
-/// `error`, with why putting the folders back failed too, if it did.
-fn with_undo(error: Error, undone: Result<(), Error>) -> Error {
-    match undone {
-        Ok(()) => error,
-        Err(undo) => Error {
-            message: format!("{}; {}", error.message, undo.message),
-            hint: undo.hint,
-            ..error
-        },
-    }
-}
-
-/// The archive named, or the newest `.zip` in `--backup-files-dir`.
-fn archive_path(args: &RestoreArgs) -> Result<PathBuf, Error> {
-    if let Some(file) = &args.backup_file {
-        return Ok(file.clone());
-    }
-    let dir = args
-        .backup_files_dir
-        .as_ref()
-        .expect("clap requires one of the two");
+/// The archive named, or the newest `.zip` in the folder named.
+fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
+    let dir = match backup {
+        BackupLocation::File(file) => return Ok(file.clone()),
+        BackupLocation::NewestIn(dir) => dir,
+    };
     let newest = std::fs::read_dir(dir)
         .map_err(|e| {
             Error::new(
@@ -614,7 +797,7 @@ fn count_objects(files: &[PathBuf]) -> Result<BTreeMap<String, u64>, Error> {
 
 /// Asks the admin, naming exactly what will be replaced; refuses without a terminal.
 fn confirm(
-    args: &RestoreArgs,
+    args: &RestoreRequest,
     info: &TargetInfo,
     replaced: &[String],
     archive: &Path,

@@ -371,10 +371,24 @@ def lock_timeout_message(connection, request):
     )
 
 
-def describe_error(error, fixtures):
+def fixture_names(request):
+    """What messages call each staged fixture file: the archive and the entry
+    it came from (`backup.zip: fixtures/base.json`), as the request says."""
+    return {f["path"]: f"{request['archive']}: {f['entry']}" for f in request["fixtures"]}
+
+
+def named(text, names):
+    """`text` with each staged fixture file (Django names the file it was
+    loading) called by its archive's name for it."""
+    for path, name in names.items():
+        text = text.replace(path, name)
+    return text
+
+
+def describe_error(error, names):
     """One line for a database error; the fixture objects behind a foreign key
     violation when it names one."""
-    return explain_integrity_error(error, fixtures) or " ".join(str(error).split()) or type(error).__name__
+    return explain_integrity_error(error, names) or named(" ".join(str(error).split()), names) or type(error).__name__
 
 
 def load(request_path):
@@ -425,7 +439,7 @@ def load(request_path):
                     say(event="truncated", tables=len(targets))
             with DisableDjangoSignals():
                 try:
-                    loaddata(connection, request["fixtures"])
+                    loaddata(connection, [f["path"] for f in request["fixtures"]])
                 except IntegrityError as e:
                     if only is not None and "is still referenced from table" in str(e):
                         raise Refused(
@@ -483,7 +497,7 @@ def load(request_path):
             committing = True
     except Exception as e:  # noqa: BLE001 - sorted out here, re-raised otherwise
         if committing:
-            raise CommitRefused(describe_error(e, request["fixtures"])) from e
+            raise CommitRefused(describe_error(e, fixture_names(request))) from e
         if lock_timed_out(e):
             raise LockTimeout(lock_timeout_message(connection, request)) from e
         raise
@@ -506,8 +520,9 @@ def run_committed(run_id):
     say(event="run", found=found)
 
 
-def explain_integrity_error(error, fixtures):
-    """The fixture objects behind a foreign key violation, when it names one."""
+def explain_integrity_error(error, names):
+    """The fixture objects behind a foreign key violation, when it names one;
+    `names` maps each staged fixture file to what messages call it."""
     import re
 
     from django.apps import apps
@@ -528,12 +543,12 @@ def explain_integrity_error(error, fixtures):
     if field is None:
         return None
     found = []
-    for path in fixtures:
+    for path, name in names.items():
         with open(path, encoding="utf-8") as f:
             objects = json.load(f)
         for index, obj in enumerate(objects):
             if obj.get("model") == model._meta.label_lower and str(obj.get("fields", {}).get(field.name)) == value:
-                found.append(f"{path} object #{index} (pk {obj.get('pk')})")
+                found.append(f"{name} object #{index} (pk {obj.get('pk')})")
     if not found:
         return None
     constraint = getattr(diag, "constraint_name", "") or "a foreign key"
@@ -639,12 +654,10 @@ def main():
         if command == "load":
             try:
                 with open(sys.argv[2], encoding="utf-8") as f:
-                    explained = explain_integrity_error(e, json.load(f)["fixtures"])
+                    names = fixture_names(json.load(f))
+                message = explain_integrity_error(e, names) or named(message, names)
             except Exception:  # noqa: BLE001 - the plain message still stands
                 traceback.print_exc()
-                explained = None
-            if explained:
-                message = explained
         say(event="error", kind=type(e).__name__, message=message)
         sys.exit(1)
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::GeoNodeSettings,
     errors::{Error, ErrorKind},
+    postgres::Database,
 };
 
 const SCRIPT: &str = include_str!("gnbr_django.py");
@@ -92,54 +93,6 @@ impl TargetInfo {
     }
 }
 
-/// A Django database connection.
-#[derive(Clone, Deserialize)]
-pub struct Database {
-    /// Django's engine.
-    pub engine: String,
-    /// Database name.
-    pub name: String,
-    /// Host (empty: the local socket).
-    pub host: String,
-    /// Port (empty: the default).
-    pub port: String,
-    /// User.
-    pub user: String,
-    /// Password: handed to PostgreSQL tools through `PGPASSWORD` only.
-    pub password: String,
-}
-
-impl fmt::Debug for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Database")
-            .field("name", &self.name)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = if self.host.is_empty() {
-            "local socket"
-        } else {
-            &self.host
-        };
-        let port = if self.port.is_empty() {
-            String::new()
-        } else {
-            format!(":{}", self.port)
-        };
-        write!(
-            f,
-            "database `{}` on {host}{port} as `{}`",
-            self.name, self.user
-        )
-    }
-}
-
 /// One restore gnbr recorded in the target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreRecord {
@@ -186,8 +139,10 @@ impl fmt::Debug for UserRow {
 /// What `load` needs: the staged fixtures, what they hold, the record to keep.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadRequest {
+    /// The archive the fixtures came from, as messages name it.
+    pub archive: String,
     /// Fixture files, in load order (one loaddata call).
-    pub fixtures: Vec<PathBuf>,
+    pub fixtures: Vec<LoadFixture>,
     /// Objects per model in them, to check row counts.
     pub expected: std::collections::BTreeMap<String, u64>,
     /// Import without truncating.
@@ -200,6 +155,16 @@ pub struct LoadRequest {
     pub only: Option<Vec<String>>,
     /// The restore record.
     pub record: RestoreRecord,
+}
+
+/// A staged fixture file of a load, and the archive entry it came from:
+/// a failed load names the object as `<archive>: <entry> object #N`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFixture {
+    /// The staged file.
+    pub path: PathBuf,
+    /// Its entry in the archive (`fixtures/base.json`).
+    pub entry: String,
 }
 
 /// A load done inside an open transaction, waiting for commit or rollback.
@@ -333,7 +298,8 @@ impl GeoNode {
     ///
     /// # Errors
     ///
-    /// The load's failure (rolled back), naming fixture, object and constraint.
+    /// The load's failure (rolled back), naming fixture (by its archive and
+    /// entry), object and constraint.
     pub fn load(
         &self,
         request: &LoadRequest,
@@ -476,7 +442,7 @@ impl GeoNode {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        die_with_parent(&mut command);
+        crate::process::die_with_parent(&mut command);
         let child = command.spawn().map_err(|e| {
             Error::new(
                 ErrorKind::Target,
@@ -524,7 +490,7 @@ impl PendingLoad {
 
 /// A dump gnbr could not take: when the stream ended early (the dump's
 /// error is [`ErrorKind::Target`]), the helper's own error follows on its
-/// output; it is added to the message.
+/// output; it becomes the error's cause.
 fn with_django_reason(
     error: Error,
     lines: &mut Lines<BufReader<ChildStdout>>,
@@ -536,10 +502,8 @@ fn with_django_reason(
     match next_event(lines, stderr_log) {
         Ok(event) if event.event == "error" => {
             log_stderr(stderr_log);
-            Error {
-                message: format!("{}; Django: {}", error.message, event.message),
-                ..error
-            }
+            let reason = Error::new(ErrorKind::Target, format!("Django: {}", event.message));
+            error.caused_by(reason)
         }
         _ => error,
     }
@@ -613,24 +577,6 @@ fn log_stderr(path: &Path) {
     if let Ok(text) = std::fs::read_to_string(path) {
         for line in text.lines() {
             tracing::debug!("django: {line}");
-        }
-    }
-}
-
-/// Makes the child die with gnbr: a killed gnbr must not leave a load
-/// running that could still commit, nor a dump holding its locks.
-pub(crate) fn die_with_parent(command: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe and touches only the child.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
         }
     }
 }

@@ -13,7 +13,9 @@ use zip::{write::SimpleFileOptions, CompressionMethod, ZipArchive, ZipWriter};
 use super::rewrite::{is_rewritable, rewrite_text, Mapping, RewriteReport};
 use crate::errors::{Error, ErrorKind};
 
-/// Writes `source` to `dest` with `mapping` applied; returns every value changed.
+/// Writes `source` to `dest` with `mapping` applied; returns every value
+/// changed. `source_name` is what messages call `source` (the backup and its entry,
+/// `backup.zip: geoserver_catalog.zip`, for one extracted from a backup).
 ///
 /// # Errors
 ///
@@ -22,16 +24,14 @@ use crate::errors::{Error, ErrorKind};
 /// with a warning in the report.
 pub fn rewrite_archive(
     source: &Path,
+    source_name: &str,
     dest: &Path,
     mapping: &Mapping,
 ) -> Result<RewriteReport, Error> {
     let damaged = |e: &dyn std::fmt::Display| {
         Error::new(
             ErrorKind::Input,
-            format!(
-                "{}: not a readable GeoServer Backup & Restore archive: {e}",
-                source.display()
-            ),
+            format!("{source_name}: not a readable GeoServer Backup & Restore archive: {e}"),
         )
     };
     let write_failed = |e: &dyn std::fmt::Display| {
@@ -164,7 +164,7 @@ mod tests {
             ..Mapping::default()
         };
         let dest = dir.path().join("out.zip");
-        let report = rewrite_archive(&source, &dest, &mapping).unwrap();
+        let report = rewrite_archive(&source, "catalog.zip", &dest, &mapping).unwrap();
         let changed: Vec<(&str, &str, &str)> = report
             .changes
             .iter()
@@ -204,10 +204,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("catalog.zip");
         std::fs::write(&source, b"not a zip").unwrap();
-        let error =
-            rewrite_archive(&source, &dir.path().join("out.zip"), &Mapping::default()).unwrap_err();
+        let error = rewrite_archive(
+            &source,
+            "backup.zip: geoserver_catalog.zip",
+            &dir.path().join("out.zip"),
+            &Mapping::default(),
+        )
+        .unwrap_err();
         assert!(
-            error.message.contains("catalog.zip: not a readable"),
+            error
+                .message
+                .starts_with("backup.zip: geoserver_catalog.zip: not a readable"),
             "{error}"
         );
     }

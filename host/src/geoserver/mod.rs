@@ -2,19 +2,24 @@
 //! put back), the host-specific values in its catalog (rewritten when the
 //! target differs, in the data directory or in a Backup & Restore archive),
 //! its REST API (core endpoints and the Backup & Restore module's jobs),
-//! and the running GeoServer a backup or restore talks to.
+//! the running GeoServer a backup or restore talks to, its datastore's
+//! tables in an archive ([`datastore`]), and GeoServer's side of a restore
+//! ([`restore`]).
 //!
 //! Facts followed: `spec/geoserver.md`. No GeoServer runs on the machines
 //! this is tested on: the REST client is tested against a test double of
 //! the API (`tests/geoserver-double/`), the data directory code against a
 //! real data directory (GeoServer's CITE data dir, copied there).
 //!
-//! Not here: the vector tables of GeoNode's datastore (`postgres::tables`).
+//! Not here: dumping and restoring one table of the datastore
+//! (`postgres::tables`).
 
 pub mod br;
 pub mod br_archive;
 pub mod datadir;
+pub mod datastore;
 pub mod rest;
+pub mod restore;
 pub mod rewrite;
 pub mod server;
 mod xml;

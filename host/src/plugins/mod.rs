@@ -1,10 +1,11 @@
 //! Mangler plugins: where they are searched, how they are loaded and
 //! checked, and the registry a run picks them from.
 
+mod chain;
+pub mod choice;
 mod discovery;
 mod elf;
 mod load;
-mod plan;
 pub mod probe;
 mod run;
 
@@ -13,7 +14,6 @@ use std::path::PathBuf;
 use mangler_api::client::PluginHandle;
 
 pub use discovery::{SearchDir, SearchPath};
-pub use plan::{plan, same_line};
 pub use run::ManglerRun;
 
 use crate::errors::{Error, ErrorKind};

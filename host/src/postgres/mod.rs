@@ -2,24 +2,75 @@
 //! credentials passed through the environment (`PGPASSWORD`), never argv.
 
 use std::{
+    fmt,
     os::unix::fs::DirBuilderExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
 
+use serde::Deserialize;
+
 use crate::{
     errors::{Error, ErrorKind},
-    geonode::Database,
     scratch::{numbered, place_new, sync_dir, TempPath},
 };
 
 pub mod tables;
 
+/// A PostgreSQL database and how to connect to it, as Django's settings
+/// give it (`DATABASES`, GeoNode's datastore).
+#[derive(Clone, Deserialize)]
+pub struct Database {
+    /// Django's engine.
+    pub engine: String,
+    /// Database name.
+    pub name: String,
+    /// Host (empty: the local socket).
+    pub host: String,
+    /// Port (empty: the default).
+    pub port: String,
+    /// User.
+    pub user: String,
+    /// Password: handed to PostgreSQL tools through `PGPASSWORD` only.
+    pub password: String,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.is_empty() {
+            "local socket"
+        } else {
+            &self.host
+        };
+        let port = if self.port.is_empty() {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        write!(
+            f,
+            "database `{}` on {host}{port} as `{}`",
+            self.name, self.user
+        )
+    }
+}
+
 /// A command for `tool` connected to `db`: host, port, user and database
 /// as options, the password in the environment; it dies with gnbr.
 pub(crate) fn command(tool: &str, db: &Database) -> Command {
     let mut command = Command::new(tool);
-    crate::geonode::die_with_parent(&mut command);
+    crate::process::die_with_parent(&mut command);
     if !db.host.is_empty() {
         command.arg("--host").arg(&db.host);
     }

@@ -19,11 +19,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use super::command;
-use crate::{
-    errors::{Error, ErrorKind},
-    geonode::Database,
-};
+use super::{command, Database};
+use crate::errors::{Error, ErrorKind};
 
 /// The comment `pg_dump` ends every plain dump with: a dump without it was
 /// cut short.

@@ -4,6 +4,7 @@
 //! next gnbr run finishes or undoes ([`recover`]), on the database's word.
 
 mod folder;
+pub mod interrupted;
 mod journal;
 
 pub use folder::{normalize, real_path, Ownership, TargetFolder, GNBR_PREFIX};

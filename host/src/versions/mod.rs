@@ -3,7 +3,7 @@
 //! read against the fingerprint table ([`FINGERPRINTS`]). What the archive
 //! shows gives one release line or a range of them, never a guess: when the
 //! evidence fits several lines, the range says so, and planning decides
-//! whether it matters (see `commands::planning`).
+//! whether it matters (see `plugins::choice`).
 
 mod fingerprints;
 mod lines;

@@ -16,10 +16,10 @@ use super::{
 };
 use crate::{
     archive::{file_sums, BackupReader},
-    cli::{BackupArgs, GlobalArgs, RestoreArgs},
-    commands::{backup, load_settings, restore},
+    commands::{backup, restore},
     errors::{Error, ErrorKind},
     geonode::GeoNode,
+    requests::{command_line, BackupLocation, BackupRequest, RestoreRequest, Setup},
     ui::Ui,
 };
 
@@ -32,27 +32,15 @@ impl App {
     ///
     /// When another run is going on, or the run cannot be recorded.
     pub fn start_backup(&self, backup: &Backup, user: &str) -> Result<i64, Error> {
-        let args = BackupArgs {
-            backup_dir: PathBuf::from(&backup.base_folder),
-            force: false,
+        let request = BackupRequest {
             skip_geoserver: backup.skip_geoserver,
-            ignore_errors: false,
-            geoserver_data_dir: None,
-            geoserver_vector_data: false,
-            no_geoserver_vector_data: false,
-            geoserver_raster_data: false,
-            no_geoserver_raster_data: false,
+            ..BackupRequest::new(self.setup.clone(), PathBuf::from(&backup.base_folder))
         };
-        let global = self.global.clone();
         self.start(
             new_run(RunKind::Backup, backup, user, None),
             Box::new(move |ui| {
-                let mut line = format!("backup --backup-dir {}", args.backup_dir.display());
-                if args.skip_geoserver {
-                    line.push_str(" --skip-geoserver");
-                }
-                ui.info(&command_line(&global, &line));
-                let report = backup::run(&args, &global, ui)?;
+                ui.info(&running(&command_line(&request)));
+                let report = backup::run(&request, ui)?;
                 ui.info(&format!(
                     "wrote {} ({:.1} MB in {:.1} s)",
                     report.archive.display(),
@@ -78,15 +66,14 @@ impl App {
     /// the run cannot be recorded.
     pub fn start_plan(&self, backup: &Backup, user: &str) -> Result<i64, Error> {
         let archive = location(backup)?;
-        let args = restore_args(&archive, true, backup.skip_geoserver);
-        let global = self.global.clone();
+        let request = restore_request(&self.setup, &archive, true, backup.skip_geoserver);
         self.start(
             new_run(RunKind::Plan, backup, user, Some(&archive)),
             Box::new(move |ui| {
-                ui.info(&command_line(&global, &restore_line(&args)));
-                let report = restore::run(&args, &global, ui)?;
+                ui.info(&running(&command_line(&request)));
+                let report = restore::run(&request, ui)?;
                 ui.info("reading what the restore would replace");
-                let settings = load_settings(&global)?;
+                let settings = request.setup.load_settings()?;
                 let info = GeoNode::new(&settings.geonode)?.info()?;
                 let input = BackupReader::open(&archive)?;
                 let folders: Vec<_> = [
@@ -149,15 +136,14 @@ impl App {
             .hint("run the restore again to see a new plan"));
         }
         let archive = PathBuf::from(archive);
-        let args = restore_args(&archive, false, backup.skip_geoserver);
-        let global = self.global.clone();
+        let request = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
         let mut run = new_run(RunKind::Restore, backup, user, Some(&archive));
         run.sha256 = Some(planned.clone());
         run.plan_run = Some(plan.id);
         self.start(
             run,
             Box::new(move |ui| {
-                ui.info(&command_line(&global, &restore_line(&args)));
+                ui.info(&running(&command_line(&request)));
                 ui.info(&format!("checking that {} is the archive planned", archive.display()));
                 let actual = file_sums(&archive)?
                     .sha256;
@@ -171,7 +157,7 @@ impl App {
                     )
                     .hint("run the restore again to see the plan of the archive as it is now"));
                 }
-                let report = restore::run(&args, &global, ui)?;
+                let report = restore::run(&request, ui)?;
                 ui.info(&format!("restored in {:.1} s", report.seconds));
                 Ok(Outcome {
                     error: None,
@@ -286,57 +272,21 @@ fn location(backup: &Backup) -> Result<PathBuf, Error> {
         })
 }
 
-/// The command line a run stands for, first line of its log.
-fn command_line(global: &GlobalArgs, command: &str) -> String {
-    let settings = global
-        .config
-        .as_deref()
-        .unwrap_or(Path::new("settings.ini"))
-        .display()
-        .to_string();
-    format!("running: gnbr -c {settings} {command}")
-}
-
-fn restore_line(args: &RestoreArgs) -> String {
-    let archive = args
-        .backup_file
-        .as_deref()
-        .unwrap_or(Path::new(""))
-        .display();
-    let mut line = format!("restore --backup-file {archive} -f");
-    for (on, flag) in [
-        (args.dry_run, " --dry-run"),
-        (args.skip_geoserver, " --skip-geoserver"),
-        (args.force_manglers, " --force-manglers"),
-    ] {
-        if on {
-            line.push_str(flag);
-        }
-    }
-    line
+/// The first line of a run's log: the command line it stands for.
+fn running(command_line: &str) -> String {
+    format!("running: {command_line}")
 }
 
 /// `gnbr restore --backup-file ARCHIVE -f [--dry-run]`: the page asked first.
-fn restore_args(archive: &Path, dry_run: bool, skip_geoserver: bool) -> RestoreArgs {
-    RestoreArgs {
-        backup_file: Some(archive.to_owned()),
-        backup_files_dir: None,
-        force: true,
-        dry_run,
-        no_snapshot: false,
-        with_logs: false,
-        skip_geoserver,
-        soft_reset: false,
-        recovery_file: None,
-        merge: false,
-        only_listed_fixtures: false,
-        owner: None,
-        from_version: None,
-        force_manglers: false,
-        siteurl: None,
-        source_siteurl: None,
-        source_media_root: None,
-        source_assets_root: None,
-        keep_urls: false,
-    }
+fn restore_request(
+    setup: &Setup,
+    archive: &Path,
+    dry_run: bool,
+    skip_geoserver: bool,
+) -> RestoreRequest {
+    let mut request = RestoreRequest::new(setup.clone(), BackupLocation::File(archive.to_owned()));
+    request.force = true;
+    request.dry_run = dry_run;
+    request.geoserver.skip = skip_geoserver;
+    request
 }

@@ -40,8 +40,10 @@ pub use auth::Users;
 
 use crate::{
     archive::hex,
-    cli::GlobalArgs,
     errors::{Error, ErrorKind},
+    exit_codes,
+    geonode::GeoNode,
+    requests::{ServeRequest, Setup},
     ui::{LogSink, Ui},
     web::store::{Run, Session, Store},
 };
@@ -59,7 +61,8 @@ pub struct App {
     log: LogSink,
     templates: Environment<'static>,
     users: Box<dyn Users>,
-    global: GlobalArgs,
+    /// The settings and plugins the runs use.
+    setup: Setup,
     quiet: bool,
 }
 
@@ -72,14 +75,14 @@ struct Shared {
 
 impl App {
     /// The page over the state in `state_dir`, checking logins with
-    /// `users`, running commands with `global`'s settings and plugins.
+    /// `users`, running commands with `setup`'s settings and plugins.
     ///
     /// # Errors
     ///
     /// When the state folder or its database cannot be opened.
     pub fn new(
         state_dir: &std::path::Path,
-        global: GlobalArgs,
+        setup: Setup,
         users: Box<dyn Users>,
         quiet: bool,
     ) -> Result<Arc<Self>, Error> {
@@ -106,7 +109,7 @@ impl App {
             log: LogSink(sink),
             templates: templates(),
             users,
-            global,
+            setup,
             quiet,
         }))
     }
@@ -190,12 +193,31 @@ impl App {
     }
 }
 
+/// Runs `gnbr serve`: the admin page until Ctrl-C or SIGTERM.
+///
+/// # Errors
+///
+/// Invalid settings, a state folder that cannot be written, an address
+/// that cannot be bound.
+pub fn run(request: &ServeRequest, ui: Ui) -> Result<i32, Error> {
+    let settings = request.setup.load_settings_warned(ui)?;
+    let users = GeoNode::new(&settings.geonode)?;
+    let app = App::new(
+        &settings.serve.state_dir,
+        request.setup.clone(),
+        Box::new(users),
+        ui.quiet,
+    )?;
+    serve(request.listen, app, ui)?;
+    Ok(exit_codes::SUCCESS)
+}
+
 /// Serves the admin page on `listen` until Ctrl-C or SIGTERM; prints its URL on stdout.
 ///
 /// # Errors
 ///
 /// When the address cannot be bound or the server fails.
-pub fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
+fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -26,7 +26,7 @@ use super::{
     App, Users,
 };
 use crate::{
-    cli::GlobalArgs, commands::restore_geoserver::GeoServerReport, errors::Error, geonode::UserRow,
+    errors::Error, geonode::UserRow, geoserver::restore::GeoServerReport, requests::Setup,
 };
 
 /// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).
@@ -77,15 +77,11 @@ fn page_with(config: PathBuf) -> Page {
         .collect(),
         calls: calls.clone(),
     };
-    let global = GlobalArgs {
-        config: Some(config),
-        plugins_dirs: Vec::new(),
-        quiet: true,
-        json: false,
-        max_object_size: None,
-        verbose: 0,
+    let setup = Setup {
+        settings: Some(config),
+        plugin_dirs: Vec::new(),
     };
-    let app = App::new(&dir.path().join("state"), global, Box::new(users), true).unwrap();
+    let app = App::new(&dir.path().join("state"), setup, Box::new(users), true).unwrap();
     Page {
         router: router(app.clone()),
         app,
@@ -366,7 +362,7 @@ async fn a_failed_run_shows_the_command_lines_message_and_runs_go_one_at_a_time(
     assert_eq!(status, StatusCode::SEE_OTHER);
     let run = wait_for_end(&page.app).await;
     assert_eq!(run.status, Status::Failed);
-    let expected = crate::commands::load_settings(&page.app.global).unwrap_err();
+    let expected = page.app.setup.load_settings().unwrap_err();
     assert_eq!(run.message.as_deref(), Some(expected.to_string().as_str()));
     let (_, _, html) = send(&page, get(&format!("/runs/{}", run.id), &cookie)).await;
     let shown = format!("gnbr: error: {expected}");

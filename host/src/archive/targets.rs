@@ -5,10 +5,9 @@
 
 use std::path::Path;
 
+use super::BackupReader;
 use crate::{
-    archive::BackupReader,
     errors::{Error, ErrorKind},
-    geonode::TargetInfo,
     swap::TargetFolder,
 };
 
@@ -32,7 +31,8 @@ impl FolderPlan {
     }
 }
 
-/// The folders the backup replaces. A folder nested in the other (e.g.
+/// The folders the backup replaces, given the target's `MEDIA_ROOT` and
+/// `ASSETS_ROOT` (empty when it has none). A folder nested in the other (e.g.
 /// `ASSETS_ROOT` inside `MEDIA_ROOT`) is left out of the outer swap; it
 /// gets the backup's own folder for it, else what the outer folder's
 /// entries hold at its place.
@@ -41,10 +41,14 @@ impl FolderPlan {
 ///
 /// A backup folder the target has no folder for, or both settings naming
 /// the same folder.
-pub fn plan_folders(input: &BackupReader, info: &TargetInfo) -> Result<Vec<FolderPlan>, Error> {
+pub fn plan_folders(
+    input: &BackupReader,
+    media_root: &str,
+    assets_root: &str,
+) -> Result<Vec<FolderPlan>, Error> {
     let wanted = [
-        ("uploaded/", &info.media_root, "MEDIA_ROOT"),
-        ("assets/", &info.assets_root, "ASSETS_ROOT"),
+        ("uploaded/", media_root, "MEDIA_ROOT"),
+        ("assets/", assets_root, "ASSETS_ROOT"),
     ];
     let has = |prefix: &str| holds(input, prefix);
     if let Some((prefix, _, name)) = wanted
@@ -63,7 +67,7 @@ pub fn plan_folders(input: &BackupReader, info: &TargetInfo) -> Result<Vec<Folde
         .collect();
     let mut folders: Vec<TargetFolder> = present
         .iter()
-        .map(|(_, root, _)| TargetFolder::resolve(Path::new(root.as_str())))
+        .map(|(_, root, _)| TargetFolder::resolve(Path::new(root)))
         .collect();
     TargetFolder::nest(&mut folders)?;
     let mut plans: Vec<FolderPlan> = present

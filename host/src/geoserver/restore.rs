@@ -8,8 +8,8 @@
 //! data directory (swapped in by renames), the catalog (a Backup & Restore
 //! job, when the archive carries GeoServer's archive but not the catalog's
 //! files), a reload. A failure undoes what was done; a catalog GeoServer
-//! failed to restore is put back from `--recovery-file`, else from the
-//! catalog backup gnbr takes first.
+//! failed to restore is put back from the recovery file given, else from
+//! the catalog backup gnbr takes first.
 
 use std::{
     collections::BTreeSet,
@@ -19,31 +19,42 @@ use std::{
 
 use serde::Serialize;
 
+use super::{
+    br_archive::{rewrite_archive, save},
+    datadir::{self, Class, Selection, StagedDataDir},
+    datastore::{archived_tables, check_separate, ArchivedTable},
+    rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
+    server::{GeoServer, CATALOG_ENTRY},
+    Secret,
+};
 use crate::{
-    archive::BackupReader,
-    cli::RestoreArgs,
-    commands::{
-        datastore::{archived_tables, check_separate, ArchivedTable},
-        restore::FolderReport,
-    },
+    archive::{BackupReader, FolderReport},
     config::Settings,
     errors::{Error, ErrorKind},
-    geonode::{Database, GeoNode, TargetInfo},
-    geoserver::{
-        br_archive::{rewrite_archive, save},
-        datadir::{self, Class, Selection, StagedDataDir},
-        rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
-        server::{GeoServer, CATALOG_ENTRY},
-        Secret,
-    },
+    geonode::{GeoNode, TargetInfo},
     postgres::{
         self,
         tables::{self, Restorer},
+        Database,
     },
     scratch::TempPath,
     swap::Journal,
     ui::Ui,
 };
+
+/// What the admin chose for GeoServer's side of a restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoServerChoices {
+    /// Leave GeoServer as it is: its data directory, its catalog and the datastore's tables.
+    pub skip: bool,
+    /// Keep the datastore's existing tables (restore only those it lacks)
+    /// and GeoServer's existing catalog objects.
+    pub soft_reset: bool,
+    /// Archive to put GeoServer's catalog back from when GeoServer fails to
+    /// restore it; `None`: a catalog backup gnbr takes first (unless no
+    /// snapshot is taken).
+    pub recovery_file: Option<PathBuf>,
+}
 
 /// What the GeoServer side of a restore did (or, in a dry run, would do).
 #[derive(Debug, Default, Serialize)]
@@ -115,7 +126,7 @@ impl GeoServerRestore {
     /// Any of those fails; the message names what and the fix.
     pub fn check(
         input: &mut BackupReader,
-        args: &RestoreArgs,
+        choices: &GeoServerChoices,
         settings: &Settings,
         info: &TargetInfo,
         geonode: &GeoNode,
@@ -126,13 +137,13 @@ impl GeoServerRestore {
             tables: Vec::new(),
             datastore: info.datastore.clone(),
             catalog: false,
-            purge: !args.soft_reset,
+            purge: !choices.soft_reset,
             recovery: None,
             catalog_file: None,
             datadir: None,
             report: GeoServerReport::default(),
         };
-        if args.skip_geoserver {
+        if choices.skip {
             return Ok(restore);
         }
         restore.server = GeoServer::connect(&settings.geoserver, &|key| {
@@ -164,7 +175,7 @@ impl GeoServerRestore {
                 )),
             }
         }
-        if let Some(file) = &args.recovery_file {
+        if let Some(file) = &choices.recovery_file {
             let recovery = BackupReader::open(file)?;
             let is_catalog = !recovery.has(CATALOG_ENTRY);
             if is_catalog && !recovery.has(BR_INDEX) {
@@ -196,14 +207,16 @@ impl GeoServerRestore {
             .iter()
             .any(|e| e.name.starts_with(datadir::ARCHIVE_PREFIX));
         restore.report.datadir = settings.geoserver.datadir.clone().filter(|_| has_datadir);
-        restore.check_tables(input, args, settings, info, ui)?;
+        restore.check_tables(input, choices.soft_reset, settings, info, ui)?;
         Ok(restore)
     }
 
+    /// Checks the datastore's tables the backup holds against the target's
+    /// datastore: those `soft_reset` keeps, those restored.
     fn check_tables(
         &mut self,
         input: &BackupReader,
-        args: &RestoreArgs,
+        soft_reset: bool,
         settings: &Settings,
         info: &TargetInfo,
         ui: Ui,
@@ -250,7 +263,7 @@ impl GeoServerRestore {
             tables::conflicts(&settings.database.psql, datastore, &names)?
                 .into_iter()
                 .map(|(table, what)| {
-                    if !args.soft_reset {
+                    if !soft_reset {
                         ui.warn(&format!("datastore: {table} is {what}"));
                     }
                     (table.schema, table.name)
@@ -258,7 +271,7 @@ impl GeoServerRestore {
                 .collect();
         for archived in found {
             let key = (archived.table.schema.clone(), archived.table.name.clone());
-            if args.soft_reset && (existing.contains(&key) || taken.contains(&key)) {
+            if soft_reset && (existing.contains(&key) || taken.contains(&key)) {
                 self.report.tables_kept.push(plain_name(&archived.table));
             } else if taken.contains(&key) {
                 return Err(Error::new(
@@ -408,13 +421,8 @@ impl GeoServerRestore {
             extracted
         } else {
             let rewritten = scratch.path().join(format!("rewritten-{CATALOG_ENTRY}"));
-            let report = rewrite_archive(&extracted, &rewritten, mapping).map_err(|e| Error {
-                message: e.message.replace(
-                    &extracted.display().to_string(),
-                    &format!("{}: {CATALOG_ENTRY}", input.path().display()),
-                ),
-                ..e
-            })?;
+            let name = format!("{}: {CATALOG_ENTRY}", input.path().display());
+            let report = rewrite_archive(&extracted, &name, &rewritten, mapping)?;
             for warning in &report.warnings {
                 ui.warn(warning);
             }
@@ -491,10 +499,7 @@ impl GeoServerRestore {
             });
         match done {
             Ok(()) => Ok(applied),
-            Err(e) => Err(applied.undo(journal, ui).map_or(e.clone(), |note| Error {
-                message: format!("{}; {note}", e.message),
-                ..e
-            })),
+            Err(e) => Err(applied.undo(journal, ui, e)),
         }
     }
 
@@ -559,16 +564,20 @@ impl GeoServerRestore {
 }
 
 impl AppliedGeoServer {
-    /// Undoes it (a later step or the database commit failed): the
-    /// journal aborted (every folder swapped back, the data directory's
-    /// included), a catalog GeoServer may have changed put back from the
-    /// recovery archive, the tables put back, GeoServer reloaded. Returns
-    /// what the admin must know about the folders and GeoServer's catalog.
-    pub fn undo(self, journal: &mut Journal, ui: Ui) -> Option<String> {
+    /// Undoes it after `error` (a later step or the database commit
+    /// failed): the journal aborted (every folder swapped back, the data
+    /// directory's included), a catalog GeoServer may have changed put back
+    /// from the recovery archive, the tables put back, GeoServer reloaded.
+    /// Returns `error`, or when the admin must know what became of the
+    /// folders and GeoServer's catalog, that, caused by `error` (and ending
+    /// as `error` does).
+    pub fn undo(self, journal: &mut Journal, ui: Ui, error: Error) -> Error {
         let mut notes = Vec::new();
+        let mut hint = None;
         let swapped = self.datadir.is_some();
         if let Err(e) = journal.abort() {
             notes.push(e.message);
+            hint = e.hint;
         }
         if let (true, Some(server)) = (self.catalog_replaced, &self.server) {
             notes.push(match &self.recovery {
@@ -587,7 +596,14 @@ impl AppliedGeoServer {
                 ));
             }
         }
-        (!notes.is_empty()).then(|| notes.join("; "))
+        if notes.is_empty() {
+            return error;
+        }
+        Error {
+            hint,
+            ..Error::new(error.kind, notes.join("; "))
+        }
+        .caused_by(error)
     }
 
     /// Ends it after the commit: the previous tables are dropped. Returns
@@ -676,10 +692,8 @@ fn table_sql<'a>(
     let dump = scratch.path().join("table.dump");
     let sql = scratch.path().join("table.sql");
     save(&mut input.open_entry(&archived.entry)?, &dump)?;
-    postgres::custom_dump_to_sql(pg_restore, &dump, &sql).map_err(|e| Error {
-        message: format!("{}: {}", archived.entry, e.message),
-        ..e
-    })?;
+    postgres::custom_dump_to_sql(pg_restore, &dump, &sql)
+        .map_err(|e| e.context(format!("{}: cannot turn it into SQL", archived.entry)))?;
     Ok(Box::new(open(&sql)?))
 }
 

@@ -7,7 +7,10 @@
 //! before the load: objects holding no match are copied untouched (one
 //! substring search each); the others are rewritten in their raw JSON text
 //! (plain, `\/`-escaped and doubly escaped), at URL and path boundaries
-//! only, and parsed before and after to name the fields changed.
+//! only, and parsed before and after to name the fields changed; the
+//! staged files of a restore go through it in [`staged`].
+
+pub mod staged;
 
 use std::{
     collections::BTreeMap,

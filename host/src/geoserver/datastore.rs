@@ -1,16 +1,19 @@
-//! The datastore's vector tables in an archive: which tables a backup
-//! writes, under which entries, and which a restore finds (gnbr's manifest
-//! lists them; GeoNode's archives name them by file).
+//! GeoServer's datastore (the PostGIS database GeoNode's vector layers live
+//! in) in an archive: which tables a backup writes, under which entries, and
+//! which a restore finds (gnbr's manifest lists them; GeoNode's archives
+//! name them by file). Dumping and restoring one table is
+//! [`crate::postgres::tables`]'s.
 
 use std::collections::BTreeMap;
 
 use crate::{
-    archive::{BackupReader, BackupWriter, TableRecord},
-    commands::fixture_pass::write_error,
+    archive::{write_error, BackupReader, BackupWriter, TableRecord},
     config::Settings,
     errors::{Error, ErrorKind},
-    geonode::Database,
-    postgres::tables::{self, Table},
+    postgres::{
+        tables::{self, Table},
+        Database,
+    },
     ui::Ui,
 };
 

@@ -1,14 +1,14 @@
 //! Before a command touches a target: a restore that a crash interrupted
-//! in the middle of its folder swap is finished or undone (see
-//! [`crate::swap`]), on the database's word.
+//! in the middle of its folder swap is finished or undone (see [`super`]),
+//! on the database's word, which the target GeoNode gives.
 
 use std::path::{Path, PathBuf};
 
+use super::{real_path, recover};
 use crate::{
     config::Settings,
     errors::Error,
     geonode::{GeoNode, TargetInfo},
-    swap::{self, real_path},
     ui::Ui,
 };
 
@@ -21,7 +21,7 @@ use crate::{
 /// A restore in progress, a journal of another database, a database that
 /// cannot say whether the interrupted run committed, or a step that cannot
 /// be done (the journal then stays for the next run).
-pub fn settle_interrupted(
+pub fn settle(
     target: &GeoNode,
     info: &TargetInfo,
     settings: &Settings,
@@ -33,13 +33,11 @@ pub fn settle_interrupted(
         .map(|root| real_path(Path::new(root)))
         .chain(settings.geoserver.datadir.clone())
         .collect();
-    let notes = swap::recover(&homes, &info.database.to_string(), &mut |run| {
-        target.run_committed(run).map_err(|e| Error {
-            message: format!(
-                "an interrupted restore (run {run}) left its folders half swapped, and whether its database transaction committed cannot be read: {}",
-                e.message
-            ),
-            ..e
+    let notes = recover(&homes, &info.database.to_string(), &mut |run| {
+        target.run_committed(run).map_err(|e| {
+            e.context(format!(
+                "an interrupted restore (run {run}) left its folders half swapped, and whether its database transaction committed cannot be read"
+            ))
         })
     })?;
     for note in &notes {

@@ -1,6 +1,7 @@
-//! Which manglers a run applies: settings.ini's explicit `migrations`, or
-//! the chain of plugins planned from the backup's GeoNode version to the
-//! target's. Shared by `migrate`, `restore` and `plan`.
+//! The version-aware choice of a run's manglers: settings.ini's explicit
+//! `migrations`, or the chain of plugins ([`super::chain`]) from the
+//! backup's GeoNode version to the target's. Shared by `migrate`, `restore`
+//! and `plan`.
 //!
 //! When the backup's version is only known as a range of release lines
 //! (`3.0-3.3`), a chain is planned from each line; the run goes on only if
@@ -16,7 +17,7 @@ use serde::Serialize;
 use crate::{
     config::{FixtureSettings, Settings},
     errors::{Error, ErrorKind},
-    plugins::{plan, LoadedPlugin, ManglerRun, Registry},
+    plugins::{chain::shortest_chain, LoadedPlugin, ManglerRun, Registry},
     versions::{KnownVersion, Line},
 };
 
@@ -112,7 +113,7 @@ pub fn choose(
         .hint("pass --to-version"));
     };
     let chain = match &from.version {
-        Some(version) => plan(registry, version, to_version)?,
+        Some(version) => shortest_chain(registry, version, to_version)?,
         None => plan_range(registry, from, to_version)?,
     };
     let run = ManglerRun::planned(&settings.fixtures, &chain, context)?;
@@ -142,37 +143,6 @@ pub fn choose(
             chosen_by,
         },
     ))
-}
-
-/// The context every run starts from: each value from the command line,
-/// else settings.ini `[migrate]`, else its default (owner `admin`, basepk 0);
-/// the run's timestamp from `SOURCE_DATE_EPOCH` or now.
-///
-/// # Errors
-///
-/// When `SOURCE_DATE_EPOCH` is not a number of seconds.
-pub fn run_context(
-    settings: &Settings,
-    owner: Option<&str>,
-    siteurl: Option<&str>,
-    datastore: Option<&str>,
-    basepk: Option<i64>,
-) -> Result<Context, Error> {
-    let run = &settings.run;
-    let pick = |given: Option<&str>, set: &Option<String>| {
-        given.map(str::to_owned).or_else(|| set.clone())
-    };
-    Ok(Context {
-        basepk: basepk.or(run.basepk).unwrap_or(0),
-        owner: pick(owner, &run.owner).unwrap_or_else(|| "admin".to_owned()),
-        datastore: pick(datastore, &run.datastore).unwrap_or_default(),
-        siteurl: pick(siteurl, &run.siteurl)
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned(),
-        timestamp: crate::time::format_utc(crate::time::run_epoch()?),
-        ..Context::default()
-    })
 }
 
 /// The target version as a [`KnownVersion`].
@@ -247,7 +217,7 @@ fn plan_range<'r>(
         .lines
         .lines()
         .into_iter()
-        .map(|line| (line, plan(registry, &line.first_release(), to)))
+        .map(|line| (line, shortest_chain(registry, &line.first_release(), to)))
         .collect();
     let names = |chain: &[&LoadedPlugin]| -> Vec<String> {
         chain.iter().map(|p| p.handle.info().name.clone()).collect()

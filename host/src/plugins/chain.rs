@@ -1,6 +1,7 @@
-//! Path planning: the chain of plugins that takes a backup from its GeoNode
-//! version to the target's, from what each plugin declares (`from` as a
-//! semver requirement, `to` as a version).
+//! The chain search: the shortest chain of plugins that takes a backup from
+//! one GeoNode version to another, from what each plugin declares (`from`
+//! as a semver requirement, `to` as a version). Which chain a run uses, and
+//! when, is [`super::choice`]'s.
 
 use semver::{Version, VersionReq};
 
@@ -18,7 +19,7 @@ pub fn same_line(a: &Version, b: &Version) -> bool {
 /// # Errors
 ///
 /// When no chain exists, naming the step that is missing.
-pub fn plan<'r>(
+pub fn shortest_chain<'r>(
     registry: &'r Registry,
     from: &Version,
     to: &Version,

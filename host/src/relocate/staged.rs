@@ -1,7 +1,6 @@
 //! A restore onto another host: the staged fixtures get the target's
-//! address and folders in place of the source's (see [`crate::relocate`]),
-//! before the load, so that the move is part of the restore's one
-//! transaction.
+//! address and folders in place of the source's (see [`super`]), before
+//! the load, so that the move is part of the restore's one transaction.
 
 use std::{
     fs::File,
@@ -9,68 +8,33 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use super::{other_address, Place, Relocation, RelocationReport};
 use crate::{
-    archive::BackupReader,
-    cli::RestoreArgs,
-    config::Settings,
     errors::{Error, ErrorKind},
     fixtures::StreamError,
     geonode::TargetInfo,
-    relocate::{other_address, Place, Relocation, RelocationReport},
     ui::Ui,
 };
 
-/// Moves the source's SITEURL, GeoServer URL, MEDIA_ROOT and ASSETS_ROOT to
-/// `target_siteurl` and the target's in every staged fixture of `files`,
-/// in place. Without the source's SITEURL (neither flag, manifest nor
-/// settings.ini gives it), warns when the fixtures show another address.
+/// Moves the `source`'s SITEURL, GeoServer URL, MEDIA_ROOT and ASSETS_ROOT
+/// to `target_siteurl` and the target's in every staged fixture of
+/// `files`, in place (nothing without a `source`: the URLs are kept).
+/// Without the source's SITEURL, warns when the fixtures show another
+/// address.
 ///
 /// # Errors
 ///
 /// A staged fixture that cannot be read, parsed or written.
 pub fn relocate_staged(
-    args: &RestoreArgs,
-    settings: &Settings,
-    input: &BackupReader,
+    source: Option<&Place>,
     info: &TargetInfo,
     target_siteurl: &str,
     files: &[PathBuf],
     ui: Ui,
 ) -> Result<RelocationReport, Error> {
     let mut report = RelocationReport::default();
-    if args.keep_urls {
+    let Some(source) = source else {
         return Ok(report);
-    }
-    let manifest = input.manifest();
-    let site = manifest.and_then(|m| m.site.as_ref());
-    let pick = |flag: &Option<String>, recorded: Option<&Option<String>>, ini: &Option<String>| {
-        flag.clone()
-            .or_else(|| recorded.cloned().flatten())
-            .or_else(|| ini.clone())
-    };
-    let source = Place {
-        siteurl: pick(
-            &args.source_siteurl,
-            site.map(|s| &s.siteurl),
-            &settings.geonode.source_siteurl,
-        ),
-        geoserver_url: pick(
-            &None,
-            manifest
-                .and_then(|m| m.geoserver.as_ref())
-                .map(|g| &g.public_url),
-            &settings.geoserver.source_url,
-        ),
-        media_root: pick(
-            &args.source_media_root,
-            site.map(|s| &s.media_root),
-            &settings.geonode.source_media_root,
-        ),
-        assets_root: pick(
-            &args.source_assets_root,
-            site.map(|s| &s.assets_root),
-            &settings.geonode.source_assets_root,
-        ),
     };
     if source.siteurl.is_none() {
         warn_other_address(files, target_siteurl, ui)?;
@@ -81,7 +45,7 @@ pub fn relocate_staged(
         media_root: Some(info.media_root.clone()),
         assets_root: Some(info.assets_root.clone()),
     };
-    let relocation = Relocation::new(&source, &target);
+    let relocation = Relocation::new(source, &target);
     report.moves = relocation.moves().to_vec();
     for moved in &report.moves {
         ui.info(&format!(
