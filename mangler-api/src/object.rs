@@ -130,10 +130,10 @@ impl FixtureObject {
                 .map(|(RawKey(key), value)| {
                     let slot = match value {
                         RawSlot::Raw(raw) => {
-                            let parsed = OnceLock::new();
-                            if let Some(value) = read_if_doubtful(raw.get(), within, &key)? {
-                                let _ = parsed.set(value);
-                            }
+                            let parsed = match read_if_doubtful(raw.get(), within, &key)? {
+                                Some(value) => OnceLock::from(value),
+                                None => OnceLock::new(),
+                            };
                             Slot::Raw(span(raw.get()), parsed)
                         }
                         RawSlot::Fields => Slot::Set(Value::Null),
