@@ -4,6 +4,7 @@
 # template databases: scripts/test-services.sh, idempotent, a second when warm),
 # builds the workspace (gnbr and the shipped plugins) and runs every test.
 # The e2e tests build their own test plugins (tests/plugins) on first use.
+# After a green suite: the SDK's semver check, then the fuzz targets.
 # Non-interactive; exits non-zero on any failure, including a missing service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,12 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 status=0
 cargo test --workspace --no-fail-fast 2>&1 | tee "$results" || status=$?
+
+# The plugin SDK's public API against its last release (scripts/semver.sh,
+# cargo-semver-checks installed on first use): a breaking change fails.
+if [ "$status" = 0 ]; then
+    scripts/semver.sh || status=$?
+fi
 
 # Each fuzz target for a bounded time (GNBR_FUZZ_SECONDS each, 0: none), only
 # when a nightly toolchain is installed (never downloaded): the kept corpus

@@ -215,7 +215,7 @@ impl<P: Plugin> AbiSession for SessionAdapter<P> {
         let result = self.call(name, None, |plugin, _, out| {
             if first {
                 plugin.end_fixture(name, out).map_err(|e| e.to_string())?;
-                later = out.later.take();
+                later = out.take_later();
             }
             if let Some(objects) = &mut later {
                 let room = chunk_size.saturating_sub(out.objects.len());
@@ -398,5 +398,24 @@ mod tests {
         // A 1.0 host calls once per mangler: nothing is lost, nothing is
         // left over for the next mangler's fixture.
         assert_eq!(ends(None, 1), (vec![2503], 0));
+    }
+
+    #[test]
+    fn an_object_serde_json_cannot_read_is_an_error_naming_the_field_not_a_panic() {
+        let mut session = open_session::<Ender>(RStr::from("{}")).unwrap();
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for (field, name) in [(r#""\ud800""#, "x"), (deep.as_str(), "y")] {
+            let text = format!(r#"{{"model":"app.model","pk":1,"fields":{{"{name}":{field}}}}}"#);
+            let error = session
+                .mangle(RStr::from("a"), RStr::from(text.as_str()))
+                .unwrap_err();
+            assert!(
+                error.starts_with(&format!("ender.a: field `{name}` cannot be read: ")),
+                "{error}"
+            );
+        }
+        let fine = r#"{"model":"app.model","pk":1,"fields":{"x":"\ud83c\udf0d"}}"#;
+        let batch = session.mangle(RStr::from("a"), RStr::from(fine)).unwrap();
+        assert_eq!(batch.objects.len(), 1, "the session goes on");
     }
 }

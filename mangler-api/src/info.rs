@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 /// `from` is a semver requirement on the GeoNode version a backup was made
 /// with (`"~2.0"`, `">=4.4, <5.0"`); `to` is the GeoNode version the plugin's
 /// output fits (`"2.4.0"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Build it with [`PluginInfo::new`] and its builder methods. Minor
+/// versions may add fields, so a struct literal must end with
+/// `..Default::default()` to keep compiling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// The plugin's name, as settings.ini names it (`gn20_to_24`).
     pub name: String,
@@ -28,7 +32,12 @@ pub struct PluginInfo {
 }
 
 /// One mangler of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Build it with [`PluginInfo::mangler`] (or [`ManglerInfo::new`]) and the
+/// builder methods after it. Minor versions add fields (`emits` in 1.1,
+/// `survey` in 1.2), so a struct literal must end with
+/// `..Default::default()` to keep compiling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManglerInfo {
     /// The mangler's name (`ResourceBaseMangler`).
     pub name: String,
@@ -73,13 +82,7 @@ impl PluginInfo {
 
     /// Adds a mangler handling `models`.
     pub fn mangler(mut self, name: &str, models: &[&str], summary: &str) -> Self {
-        self.manglers.push(ManglerInfo {
-            name: name.to_owned(),
-            models: models.iter().map(|m| (*m).to_owned()).collect(),
-            summary: summary.to_owned(),
-            emits: Vec::new(),
-            survey: false,
-        });
+        self.manglers.push(ManglerInfo::new(name, models, summary));
         self
     }
 
@@ -117,6 +120,16 @@ impl PluginInfo {
 }
 
 impl ManglerInfo {
+    /// A mangler handling `models`, emitting nothing new, no survey.
+    pub fn new(name: &str, models: &[&str], summary: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            summary: summary.to_owned(),
+            ..Self::default()
+        }
+    }
+
     /// Whether objects of `model` go to this mangler.
     pub fn handles(&self, model: &str) -> bool {
         self.models.iter().any(|m| m == "*" || m == model)

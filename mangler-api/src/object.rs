@@ -6,7 +6,12 @@
 //! mangler changes exactly the fields it sets and nothing else: number text,
 //! string escapes and key order survive, and parsing costs little.
 
-use std::{borrow::Cow, cell::OnceCell, fmt, ops::Range, sync::Arc};
+use std::{
+    borrow::Cow,
+    fmt,
+    ops::Range,
+    sync::{Arc, OnceLock},
+};
 
 use serde::{
     de::{self, DeserializeSeed, MapAccess, Visitor},
@@ -21,6 +26,9 @@ use crate::ManglerError;
 /// Reading never marks the object changed; every method that writes does.
 /// The object a mangler received, emitted unchanged, reaches the output byte
 /// for byte.
+///
+/// Two objects are equal when they hold the same JSON values (model, pk,
+/// fields and any other key), whatever their text, key order or history.
 #[derive(Debug, Clone)]
 pub struct FixtureObject {
     /// The text the spans point into (empty for a new object).
@@ -28,6 +36,12 @@ pub struct FixtureObject {
     /// Top-level keys in order; `fields` is a placeholder for `fields` below.
     top: Vec<Entry>,
     fields: Vec<Entry>,
+    /// The fields as one map, once the deprecated `fields_mut` made it:
+    /// from then on the map holds them and `fields` is empty.
+    map: Option<Map<String, Value>>,
+    /// The deprecated `fields()` view of `fields`, made on first call and
+    /// dropped by every write.
+    view: OnceLock<Map<String, Value>>,
     changed: bool,
     /// The number of the host call this object arrived in, if it did.
     pub(crate) origin: Option<u64>,
@@ -48,13 +62,28 @@ enum Key {
 
 #[derive(Debug, Clone)]
 enum Slot {
-    /// The value's JSON text at this span, parsed when first read.
-    Raw(Range<usize>, OnceCell<Value>),
+    /// The value's JSON text at this span, parsed when first read
+    /// (checked readable when the object was parsed).
+    Raw(Range<usize>, OnceLock<Value>),
     /// A value set by a mangler.
     Set(Value),
 }
 
+/// Where an object's fields are.
+#[derive(Clone, Copy)]
+enum Fields<'a> {
+    /// Entries over the object's text.
+    Entries(&'a [Entry]),
+    /// The map the deprecated `fields_mut` made.
+    Map(&'a Map<String, Value>),
+}
+
 const FIELDS: &str = "fields";
+
+/// Values nested this deep or deeper are read in full when an object is
+/// parsed, to refuse what serde_json cannot read (it stops at 128 levels)
+/// there rather than when a mangler reads the field.
+const DEPTH_TO_CHECK: usize = 64;
 
 impl FixtureObject {
     /// A new object of `model` with this pk and fields.
@@ -71,6 +100,8 @@ impl FixtureObject {
                 set(FIELDS, Value::Null),
             ],
             fields: fields.into_iter().map(|(k, v)| set(&k, v)).collect(),
+            map: None,
+            view: OnceLock::new(),
             changed: true,
             origin: None,
         }
@@ -78,9 +109,15 @@ impl FixtureObject {
 
     /// Parses one object of a fixture.
     ///
+    /// Values stay text until read, but what serde_json could not read back
+    /// (an escaped UTF-16 surrogate without its other half, nesting 128
+    /// levels deep) is refused here, naming the field, so that reading a
+    /// field never fails.
+    ///
     /// # Errors
     ///
-    /// When the text is not a JSON object with a string `model` and an object `fields`.
+    /// When the text is not a JSON object with a string `model` and an
+    /// object `fields`, or holds a value serde_json cannot read.
     pub fn parse(text: &str) -> Result<Self, ManglerError> {
         let parsed = Parsed::deserialize(&mut serde_json::Deserializer::from_str(text))?;
         let base = text.as_ptr() as usize;
@@ -88,28 +125,36 @@ impl FixtureObject {
             let start = s.as_ptr() as usize - base;
             start..start + s.len()
         };
-        let entries = |raw: Vec<(RawKey<'_>, RawSlot<'_>)>| -> Vec<Entry> {
+        let entries = |raw: Vec<(RawKey<'_>, RawSlot<'_>)>, within: &str| {
             raw.into_iter()
-                .map(|(key, value)| Entry {
-                    key: match key {
-                        RawKey(Cow::Borrowed(k)) => Key::Span(span(k)),
-                        RawKey(Cow::Owned(k)) => Key::Owned(k),
-                    },
-                    slot: match value {
-                        RawSlot::Raw(raw) => Slot::Raw(span(raw.get()), OnceCell::new()),
+                .map(|(RawKey(key), value)| {
+                    let slot = match value {
+                        RawSlot::Raw(raw) => {
+                            let parsed = match read_if_doubtful(raw.get(), within, &key)? {
+                                Some(value) => OnceLock::from(value),
+                                None => OnceLock::new(),
+                            };
+                            Slot::Raw(span(raw.get()), parsed)
+                        }
                         RawSlot::Fields => Slot::Set(Value::Null),
-                    },
+                    };
+                    let key = match key {
+                        Cow::Borrowed(k) => Key::Span(span(k)),
+                        Cow::Owned(k) => Key::Owned(k),
+                    };
+                    Ok(Entry { key, slot })
                 })
-                .collect()
+                .collect::<Result<Vec<Entry>, ManglerError>>()
         };
+        let fields = parsed
+            .fields
+            .ok_or_else(|| ManglerError::new("the object has no `fields` object"))?;
         let object = Self {
             text: Arc::from(text),
-            top: entries(parsed.top),
-            fields: entries(
-                parsed
-                    .fields
-                    .ok_or_else(|| ManglerError::new("the object has no `fields` object"))?,
-            ),
+            top: entries(parsed.top, "")?,
+            fields: entries(fields, "field ")?,
+            map: None,
+            view: OnceLock::new(),
             changed: false,
             origin: None,
         };
@@ -117,6 +162,51 @@ impl FixtureObject {
             Some(Value::String(_)) => Ok(object),
             _ => Err(ManglerError::new("the object has no string `model`")),
         }
+    }
+
+    /// Wraps a parsed object.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not an object with a string `model` and an object `fields`.
+    #[deprecated(
+        since = "1.1.0",
+        note = "use `FixtureObject::parse` on the object's text, which keeps untouched values \
+                as they were written, or `FixtureObject::new`"
+    )]
+    pub fn from_value(value: Value) -> Result<Self, ManglerError> {
+        let Value::Object(object) = value else {
+            return Err(ManglerError::new("a fixture element must be a JSON object"));
+        };
+        if !matches!(object.get("model"), Some(Value::String(_))) {
+            return Err(ManglerError::new("the object has no string `model`"));
+        }
+        let set = |(key, value): (String, Value)| Entry {
+            key: Key::Owned(key),
+            slot: Slot::Set(value),
+        };
+        let mut fields = None;
+        let mut top = Vec::with_capacity(object.len());
+        for (key, value) in object {
+            if key == FIELDS {
+                let Value::Object(map) = value else {
+                    return Err(ManglerError::new("the object has no `fields` object"));
+                };
+                fields = Some(map.into_iter().map(set).collect());
+                top.push(set((key, Value::Null)));
+            } else {
+                top.push(set((key, value)));
+            }
+        }
+        Ok(Self {
+            text: Arc::from(""),
+            top,
+            fields: fields.ok_or_else(|| ManglerError::new("the object has no `fields` object"))?,
+            map: None,
+            view: OnceLock::new(),
+            changed: false,
+            origin: None,
+        })
     }
 
     /// Whether any write happened since parsing.
@@ -197,10 +287,13 @@ impl FixtureObject {
 
     /// The value of a field, if present (parsed on first read).
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .find(|e| e.key.as_str(&self.text) == name)
-            .map(|e| e.slot.value(&self.text))
+        match self.stored_fields() {
+            Fields::Entries(entries) => entries
+                .iter()
+                .find(|e| e.key.as_str(&self.text) == name)
+                .map(|e| e.slot.value(&self.text)),
+            Fields::Map(map) => map.get(name),
+        }
     }
 
     /// A field's value as text, when it is a string.
@@ -210,18 +303,34 @@ impl FixtureObject {
 
     /// Whether the object has the field.
     pub fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|e| e.key.as_str(&self.text) == name)
+        match self.stored_fields() {
+            Fields::Entries(entries) => entries.iter().any(|e| e.key.as_str(&self.text) == name),
+            Fields::Map(map) => map.contains_key(name),
+        }
     }
 
     /// The names of the fields, in order.
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|e| e.key.as_str(&self.text))
+        let (entries, map) = match self.stored_fields() {
+            Fields::Entries(entries) => (entries, None),
+            Fields::Map(map) => (&[][..], Some(map)),
+        };
+        entries
+            .iter()
+            .map(|e| e.key.as_str(&self.text))
+            .chain(map.into_iter().flat_map(|m| m.keys().map(String::as_str)))
     }
 
     /// Sets a field (added at the end when new, in place when present).
     pub fn set(&mut self, name: &str, value: impl Into<Value>) {
         self.changed = true;
-        let slot = Slot::Set(value.into());
+        self.view.take();
+        let value = value.into();
+        if let Some(map) = &mut self.map {
+            map.insert(name.to_owned(), value);
+            return;
+        }
+        let slot = Slot::Set(value);
         let text = &self.text;
         match self.fields.iter_mut().find(|e| e.key.as_str(text) == name) {
             Some(entry) => entry.slot = slot,
@@ -234,13 +343,21 @@ impl FixtureObject {
 
     /// Removes a field, keeping the order of the others.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let at = self
-            .fields
-            .iter()
-            .position(|e| e.key.as_str(&self.text) == name)?;
-        self.changed = true;
-        let entry = self.fields.remove(at);
-        Some(entry.slot.into_value(&self.text))
+        let removed = match &mut self.map {
+            Some(map) => map.shift_remove(name),
+            None => {
+                let at = self
+                    .fields
+                    .iter()
+                    .position(|e| e.key.as_str(&self.text) == name)?;
+                Some(self.fields.remove(at).slot.into_value(&self.text))
+            }
+        };
+        if removed.is_some() {
+            self.changed = true;
+            self.view.take();
+        }
+        removed
     }
 
     /// Adds `offset` to an integer foreign key; null stays null.
@@ -265,16 +382,83 @@ impl FixtureObject {
         }
     }
 
+    /// The fields, read only.
+    #[deprecated(
+        since = "1.1.0",
+        note = "use `field`, `str_field`, `has` and `field_names`, which parse only the fields \
+                they read"
+    )]
+    pub fn fields(&self) -> &Map<String, Value> {
+        match self.stored_fields() {
+            Fields::Entries(entries) => self.view.get_or_init(|| entries_map(&self.text, entries)),
+            Fields::Map(map) => map,
+        }
+    }
+
+    /// The fields, for writing (marks the object changed). From then on
+    /// the object writes every field as a value: untouched fields keep
+    /// their values but not necessarily their exact text.
+    #[deprecated(
+        since = "1.1.0",
+        note = "use `set` and `remove`, which keep every other field's text as it was"
+    )]
+    pub fn fields_mut(&mut self) -> &mut Map<String, Value> {
+        self.changed = true;
+        self.view.take();
+        let map = match self.map.take() {
+            Some(map) => map,
+            None => std::mem::take(&mut self.fields)
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.key.as_str(&self.text).to_owned(),
+                        e.slot.into_value(&self.text),
+                    )
+                })
+                .collect(),
+        };
+        self.map.insert(map)
+    }
+
     /// The object as a JSON value.
     pub fn into_value(self) -> Value {
-        serde_json::from_str(&self.to_json()).expect("an object always serialises to valid JSON")
+        self.to_value()
     }
 
     /// The object as compact JSON text; untouched values keep their text.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(self.text.len() + 64);
-        write_entries(&mut out, &self.text, &self.top, Some(&self.fields));
+        write_entries(&mut out, &self.text, &self.top, Some(self.stored_fields()));
         out
+    }
+
+    /// The object as a JSON value, built without parsing its text again.
+    fn to_value(&self) -> Value {
+        let fields = match self.stored_fields() {
+            Fields::Entries(entries) => entries_map(&self.text, entries),
+            Fields::Map(map) => map.clone(),
+        };
+        Value::Object(
+            self.top
+                .iter()
+                .map(|e| {
+                    let key = e.key.as_str(&self.text);
+                    let value = if key == FIELDS {
+                        Value::Object(fields.clone())
+                    } else {
+                        e.slot.value(&self.text).clone()
+                    };
+                    (key.to_owned(), value)
+                })
+                .collect(),
+        )
+    }
+
+    fn stored_fields(&self) -> Fields<'_> {
+        match &self.map {
+            Some(map) => Fields::Map(map),
+            None => Fields::Entries(&self.fields),
+        }
     }
 
     fn top_value(&self, key: &str) -> Option<&Value> {
@@ -285,13 +469,28 @@ impl FixtureObject {
     }
 }
 
+impl PartialEq for FixtureObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
+    }
+}
+
 impl fmt::Display for FixtureObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_json())
     }
 }
 
-fn write_entries(out: &mut String, text: &str, entries: &[Entry], fields: Option<&[Entry]>) {
+/// Entries as a map of their values (of a key written twice, the last
+/// value, as serde_json reads it).
+fn entries_map(text: &str, entries: &[Entry]) -> Map<String, Value> {
+    entries
+        .iter()
+        .map(|e| (e.key.as_str(text).to_owned(), e.slot.value(text).clone()))
+        .collect()
+}
+
+fn write_entries(out: &mut String, text: &str, entries: &[Entry], fields: Option<Fields<'_>>) {
     out.push('{');
     for (i, entry) in entries.iter().enumerate() {
         if i > 0 {
@@ -304,20 +503,24 @@ fn write_entries(out: &mut String, text: &str, entries: &[Entry], fields: Option
                 out.push_str(&text[span.clone()]);
                 out.push('"');
             }
-            Key::Owned(key) => {
-                out.push_str(&serde_json::to_string(key).expect("a string serialises"))
-            }
+            Key::Owned(key) => out.push_str(&to_json(key)),
         }
         out.push(':');
         match (&entry.slot, fields) {
-            (_, Some(fields)) if key == FIELDS => write_entries(out, text, fields, None),
-            (Slot::Raw(span, _), _) => out.push_str(&text[span.clone()]),
-            (Slot::Set(value), _) => {
-                out.push_str(&serde_json::to_string(value).expect("a value serialises"))
+            (_, Some(Fields::Entries(fields))) if key == FIELDS => {
+                write_entries(out, text, fields, None)
             }
+            (_, Some(Fields::Map(map))) if key == FIELDS => out.push_str(&to_json(map)),
+            (Slot::Raw(span, _), _) => out.push_str(&text[span.clone()]),
+            (Slot::Set(value), _) => out.push_str(&to_json(value)),
         }
     }
     out.push('}');
+}
+
+/// JSON text of a key, value or map (which always serialise).
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("strings and JSON values always serialise")
 }
 
 impl Key {
@@ -332,23 +535,87 @@ impl Key {
 impl Slot {
     fn value<'a>(&'a self, text: &str) -> &'a Value {
         match self {
-            Slot::Raw(span, parsed) => parsed.get_or_init(|| {
-                serde_json::from_str(&text[span.clone()])
-                    .expect("the span was valid JSON when the object was parsed")
-            }),
+            Slot::Raw(span, parsed) => parsed.get_or_init(|| read_checked(&text[span.clone()])),
             Slot::Set(value) => value,
         }
     }
 
     fn into_value(self, text: &str) -> Value {
         match self {
-            Slot::Raw(span, parsed) => parsed.into_inner().unwrap_or_else(|| {
-                serde_json::from_str(&text[span])
-                    .expect("the span was valid JSON when the object was parsed")
-            }),
+            Slot::Raw(span, parsed) => parsed
+                .into_inner()
+                .unwrap_or_else(|| read_checked(&text[span])),
             Slot::Set(value) => value,
         }
     }
+}
+
+/// Reads a value's text that [`read_if_doubtful`] let through when the
+/// object was parsed, so serde_json reads it.
+fn read_checked(raw: &str) -> Value {
+    serde_json::from_str(raw).expect("the value was checked readable when the object was parsed")
+}
+
+/// Reads the raw value of key `key` (`within` says where: `""` or
+/// `"field "`) in full when serde_json might fail to read it later: when
+/// it holds a `\u` escape that may be half of a surrogate pair, or nests
+/// [`DEPTH_TO_CHECK`] levels deep. Everything else serde_json reads once
+/// the value is well-formed, which parsing the object checked.
+///
+/// # Errors
+///
+/// When serde_json cannot read it, naming the key and why.
+fn read_if_doubtful(raw: &str, within: &str, key: &str) -> Result<Option<Value>, ManglerError> {
+    let Some(doubt) = doubt(raw.as_bytes()) else {
+        return Ok(None);
+    };
+    serde_json::from_str(raw).map(Some).map_err(|err| {
+        let why = match doubt {
+            Doubt::Deep => "values nested 128 levels deep are more than serde_json reads",
+            Doubt::Surrogate => {
+                "an escaped UTF-16 surrogate without its other half is not a character"
+            }
+        };
+        ManglerError::new(format!("{within}`{key}` cannot be read: {err} ({why})"))
+    })
+}
+
+/// Why a value's text is read in full when its object is parsed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Doubt {
+    /// It nests [`DEPTH_TO_CHECK`] levels deep.
+    Deep,
+    /// It holds a `\u` escape of a code unit `dXXX`.
+    Surrogate,
+}
+
+/// One pass over a well-formed value's text: whether it may hold what
+/// serde_json cannot read.
+fn doubt(raw: &[u8]) -> Option<Doubt> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut i = 0;
+    while let Some(&c) = raw.get(i) {
+        match c {
+            b'\\' if in_string => {
+                if raw.get(i + 1) == Some(&b'u') && matches!(raw.get(i + 2), Some(b'd' | b'D')) {
+                    return Some(Doubt::Surrogate);
+                }
+                i += 1;
+            }
+            b'"' => in_string = !in_string,
+            b'[' | b'{' if !in_string => {
+                depth += 1;
+                if depth >= DEPTH_TO_CHECK {
+                    return Some(Doubt::Deep);
+                }
+            }
+            b']' | b'}' if !in_string => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn checked_shift(value: i64, offset: i64) -> Result<i64, ManglerError> {
@@ -524,5 +791,193 @@ mod tests {
             r#"{"model":"a.b","pk":3,"fields":{"x":null}}"#
         );
         assert_eq!(object.into_value()["pk"], 3);
+    }
+
+    /// A parsed object with an escaped `é`, a number with its own text and
+    /// a nested value, all untouched.
+    const TEXT: &str =
+        r#"{"model":"a.b","pk":7,"fields":{"s":"caf\u00e9","n":1.50,"o":{"k":[1,2]},"x":null}}"#;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_fields_map_of_1_0_shows_every_field_and_follows_writes() {
+        let mut object = FixtureObject::parse(TEXT).unwrap();
+        let fields = object.fields();
+        assert_eq!(
+            fields.keys().collect::<Vec<_>>(),
+            ["s", "n", "o", "x"],
+            "in order"
+        );
+        assert_eq!(fields["s"], "café");
+        assert_eq!(fields["n"].to_string(), "1.50");
+        assert_eq!(fields["o"], serde_json::json!({"k": [1, 2]}));
+        assert!(!object.is_changed(), "reading changes nothing");
+        assert_eq!(object.to_json(), TEXT);
+
+        object.set("x", 3);
+        object.remove("o");
+        object.set("new", true);
+        assert_eq!(
+            serde_json::to_string(object.fields()).unwrap(),
+            r#"{"s":"café","n":1.50,"x":3,"new":true}"#,
+            "the view follows the writes made after it was first read"
+        );
+        assert_eq!(
+            object.to_json(),
+            r#"{"model":"a.b","pk":7,"fields":{"s":"caf\u00e9","n":1.50,"x":3,"new":true}}"#,
+            "untouched fields keep their text"
+        );
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn writing_through_the_fields_map_of_1_0_is_seen_by_every_other_method() {
+        let mut object = FixtureObject::parse(TEXT).unwrap();
+        let fields = object.fields_mut();
+        fields.insert("x".into(), Value::from("set"));
+        fields.shift_remove("n");
+        fields.insert("added".into(), Value::from(1));
+        assert!(object.is_changed());
+        assert_eq!(object.str_field("x"), Some("set"));
+        assert_eq!(object.field("n"), None);
+        assert!(object.has("added") && !object.has("n"));
+        assert_eq!(
+            object.field_names().collect::<Vec<_>>(),
+            ["s", "o", "x", "added"]
+        );
+        object.set("s", "other");
+        assert_eq!(object.remove("o"), Some(serde_json::json!({"k": [1, 2]})));
+        object.shift_field("added", 10).unwrap();
+        object.shift_pk(1).unwrap();
+        assert_eq!(object.fields_mut().len(), 3);
+        let expected = r#"{"model":"a.b","pk":8,"fields":{"s":"other","x":"set","added":11}}"#;
+        assert_eq!(object.to_json(), expected);
+        assert_eq!(object.clone().into_value().to_string(), expected);
+        assert_eq!(object.fields()["added"], 11);
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn objects_from_values_as_in_1_0() {
+        let value = serde_json::json!({"pk": 3, "model": "a.b", "fields": {"t": "x", "n": 2}});
+        let object = FixtureObject::from_value(value.clone()).unwrap();
+        assert!(!object.is_changed());
+        assert_eq!((object.model(), object.pk_i64().unwrap()), ("a.b", 3));
+        assert_eq!(object.str_field("t"), Some("x"));
+        assert_eq!(object.to_json(), value.to_string(), "keys in their order");
+        assert_eq!(object.into_value(), value);
+        for (value, error) in [
+            (
+                serde_json::json!([1]),
+                "a fixture element must be a JSON object",
+            ),
+            (
+                serde_json::json!({"fields": {}}),
+                "the object has no string `model`",
+            ),
+            (
+                serde_json::json!({"model": "a"}),
+                "the object has no `fields` object",
+            ),
+            (
+                serde_json::json!({"model": "a", "fields": []}),
+                "the object has no `fields` object",
+            ),
+        ] {
+            let refused = FixtureObject::from_value(value.clone()).unwrap_err();
+            assert_eq!(refused.message(), error, "{value}");
+        }
+    }
+
+    #[test]
+    fn objects_are_equal_when_their_values_are() {
+        let parsed = FixtureObject::parse(TEXT).unwrap();
+        let spaced = FixtureObject::parse(
+            r#"{"fields": {"x": null, "o": {"k": [1, 2]}, "n": 1.50, "s": "café"}, "pk": 7, "model": "a.b"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed, spaced, "text, key order and escapes do not count");
+        let mut fields = Map::new();
+        for key in ["s", "n", "o", "x"] {
+            fields.insert(key.into(), parsed.field(key).unwrap().clone());
+        }
+        let new = FixtureObject::new("a.b", 7, fields);
+        assert!(new.is_changed() && !parsed.is_changed());
+        assert_eq!(new, parsed, "nor whether it was changed");
+        let mut changed = parsed.clone();
+        changed.set("x", 0);
+        assert_ne!(changed, parsed);
+        changed.set("x", Value::Null);
+        assert_eq!(changed, parsed);
+        changed.set_pk(8);
+        assert_ne!(changed, parsed);
+    }
+
+    #[test]
+    fn the_1_0_traits_are_kept() {
+        fn shared<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        shared::<FixtureObject>();
+        shared::<crate::Output>();
+        let mut out = crate::Output::default();
+        out.note("a note");
+        out.emit_all(std::iter::empty());
+        let shown = format!("{out:?}");
+        assert!(
+            shown.contains("a note") && shown.contains("on demand"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn values_serde_json_cannot_read_are_refused_when_parsed_naming_the_field() {
+        let object =
+            |field: &str| format!(r#"{{"model":"a.b","pk":1,"fields":{{"ok":1,"bad":{field}}}}}"#);
+        let surrogate = "(an escaped UTF-16 surrogate without its other half is not a character)";
+        let deep = "(values nested 128 levels deep are more than serde_json reads)";
+        for (field, why) in [
+            (r#""a\ud800""#.to_owned(), surrogate),
+            (r#""\udc00""#.to_owned(), surrogate),
+            (r#"["\ud800\u0041"]"#.to_owned(), surrogate),
+            (format!("{}1{}", "[".repeat(128), "]".repeat(128)), deep),
+            (
+                format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000)),
+                deep,
+            ),
+        ] {
+            let refused = FixtureObject::parse(&object(&field)).unwrap_err();
+            let message = refused.message();
+            assert!(
+                message.starts_with("field `bad` cannot be read: ") && message.ends_with(why),
+                "{message}"
+            );
+        }
+        let refused =
+            FixtureObject::parse(r#"{"model":"a.b","pk":"\udfff","fields":{}}"#).unwrap_err();
+        assert!(
+            refused.message().starts_with("`pk` cannot be read: "),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn what_serde_json_reads_stays_readable_and_untouched() {
+        let deepest = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        for field in [
+            r#""\ud83c\udf0d \uD7FF \\ud800 [[[[""#.to_owned(),
+            format!(
+                "{}1{}",
+                "[".repeat(DEPTH_TO_CHECK),
+                "]".repeat(DEPTH_TO_CHECK)
+            ),
+            format!(r#"["]]]]]]]]]", {}]"#, &deepest[2..deepest.len() - 2]),
+            deepest,
+        ] {
+            let text = format!(r#"{{"model":"a.b","pk":1,"fields":{{"f":{field}}}}}"#);
+            let object = FixtureObject::parse(&text).unwrap();
+            let expected: Value = serde_json::from_str(&field).unwrap();
+            assert_eq!(object.field("f"), Some(&expected));
+            assert_eq!(object.to_json(), text);
+            assert_eq!(object.into_value()["fields"]["f"], expected);
+        }
     }
 }

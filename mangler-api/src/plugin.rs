@@ -1,5 +1,10 @@
 //! The trait a plugin implements, and where its objects go.
 
+use std::{
+    fmt,
+    sync::{Mutex, PoisonError},
+};
+
 use crate::{abi::Emitted, Context, FixtureObject, ManglerError, PluginInfo};
 
 /// A mangler plugin: its description, and its state for one run.
@@ -59,7 +64,23 @@ pub struct Output {
     pub(crate) input: Option<u64>,
     pub(crate) objects: Vec<Emitted>,
     pub(crate) notes: Vec<String>,
-    pub(crate) later: Option<LaterObjects>,
+    /// In a mutex, never locked (only taken whole), so that `Output` stays
+    /// `Sync` and unwind-safe as in mangler-api 1.0.
+    pub(crate) later: Option<Mutex<LaterObjects>>,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("input", &self.input)
+            .field("objects", &self.objects)
+            .field("notes", &self.notes)
+            .field(
+                "later",
+                &self.later.as_ref().map(|_| "objects made on demand"),
+            )
+            .finish()
+    }
 }
 
 impl Output {
@@ -78,11 +99,18 @@ impl Output {
     /// plugin adding one object per resource keeps only what it needs to
     /// make them (a host older than mangler-api 1.1 takes them all at once).
     pub fn emit_all(&mut self, objects: impl Iterator<Item = FixtureObject> + Send + 'static) {
-        self.later = Some(Box::new(objects));
+        self.later = Some(Mutex::new(Box::new(objects)));
     }
 
     /// Adds a line to the run's report: something the admin should know.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Takes what `emit_all` was given, if anything.
+    pub(crate) fn take_later(&mut self) -> Option<LaterObjects> {
+        self.later
+            .take()
+            .map(|later| later.into_inner().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -14,7 +14,11 @@ mod pylit;
 use std::collections::{hash_map::Entry, BTreeMap, HashMap, HashSet};
 
 use base64::Engine;
-use mangler_api::{prelude::*, serde_json::Map};
+use mangler_api::{
+    geonode::{ContentTypes, Permissions},
+    prelude::*,
+    serde_json::Map,
+};
 
 use catalog::{IMAGE_EXTENSIONS, MISSING_THUMB, REMOVED_FIELDS, THUMBNAIL_LINK};
 use pylit::{literal_eval, Literal};
@@ -40,7 +44,9 @@ pub struct Gn33To41 {
     siteurl: String,
     /// `DEFAULT_MAX_PARALLEL_UPLOADS_PER_USER`.
     parallel_uploads: u64,
+    /// The content types of the run.
     content_types: ContentTypes,
+    /// The permissions of the run.
     permissions: Permissions,
     notice_types: NoticeTypes,
     facts: Facts,
@@ -64,22 +70,6 @@ pub struct Gn33To41 {
     datasets_without_ows_url: Vec<i64>,
     /// Whether the upload fixture held the parallelism limit already.
     parallelism_present: bool,
-}
-
-/// The content types of the run.
-#[derive(Default)]
-struct ContentTypes {
-    max_pk: i64,
-    ids: HashMap<(String, String), i64>,
-    by_id: HashMap<i64, (String, String)>,
-}
-
-/// The permissions of the run.
-#[derive(Default)]
-struct Permissions {
-    max_pk: i64,
-    /// `(content type id, codename)`.
-    seen: HashSet<(i64, String)>,
 }
 
 /// The notice types of the run.
@@ -294,7 +284,7 @@ impl Plugin for Gn33To41 {
         }
         match object.model() {
             "contenttypes.contenttype" => self.content_type(&mut object)?,
-            "auth.permission" => self.permission(&object)?,
+            "auth.permission" => self.permissions.record(&object)?,
             "pinax_notifications.noticetype" => self.notice_type(&mut object),
             "actstream.action" => {
                 if self.is_comment_action(&object) {
@@ -508,84 +498,30 @@ impl Gn33To41 {
     }
 
     fn content_type(&mut self, object: &mut FixtureObject) -> Result<(), ManglerError> {
-        let pk = object.pk_i64()?;
-        let types = &mut self.content_types;
-        types.max_pk = types.max_pk.max(pk);
-        let (Some(app), Some(model)) = (object.str_field("app_label"), object.str_field("model"))
-        else {
-            return Ok(());
-        };
-        let (app, mut model) = (app.to_owned(), model.to_owned());
         // Django's RenameModel renames the content type row in place.
-        if app == "layers" && model == "layer" {
-            model = "dataset".to_owned();
-            object.set("model", model.as_str());
+        if object.str_field("app_label") == Some("layers")
+            && object.str_field("model") == Some("layer")
+        {
+            object.set("model", "dataset");
         }
-        types.ids.insert((app.clone(), model.clone()), pk);
-        types.by_id.insert(pk, (app, model));
-        Ok(())
+        self.content_types.record(object)
     }
 
     fn add_content_types(&mut self, out: &mut Output) {
-        let types = &mut self.content_types;
         for (app, model) in catalog::NEW_CONTENT_TYPES {
-            let key = ((*app).to_owned(), (*model).to_owned());
-            if types.ids.contains_key(&key) {
-                continue;
-            }
-            types.max_pk += 1;
-            types.ids.insert(key.clone(), types.max_pk);
-            types.by_id.insert(types.max_pk, key);
-            let mut fields = Map::new();
-            fields.insert("app_label".into(), (*app).into());
-            fields.insert("model".into(), (*model).into());
-            out.emit(FixtureObject::new(
-                "contenttypes.contenttype",
-                types.max_pk,
-                fields,
-            ));
+            self.content_types.add(app, model, out);
         }
-    }
-
-    fn permission(&mut self, object: &FixtureObject) -> Result<(), ManglerError> {
-        let pk = object.pk_i64()?;
-        let permissions = &mut self.permissions;
-        permissions.max_pk = permissions.max_pk.max(pk);
-        if let (Some(ct), Some(codename)) = (
-            object.field("content_type").and_then(Value::as_i64),
-            object.str_field("codename"),
-        ) {
-            permissions.seen.insert((ct, codename.to_owned()));
-        }
-        Ok(())
     }
 
     fn add_permissions(&mut self, out: &mut Output) {
         let mut missing = Vec::new();
         for (app, model, codename, name) in catalog::NEW_PERMISSIONS {
-            let Some(ct) = self
-                .content_types
-                .ids
-                .get(&((*app).to_owned(), (*model).to_owned()))
-                .copied()
-            else {
-                missing.push(format!("{app}.{model}"));
-                continue;
-            };
-            let permissions = &mut self.permissions;
-            if !permissions.seen.insert((ct, (*codename).to_owned())) {
-                continue;
+            match self.content_types.id(app, model) {
+                Some(ct) => {
+                    self.permissions.add(ct, (app, model), codename, name, out);
+                }
+                None => missing.push(format!("{app}.{model}")),
             }
-            permissions.max_pk += 1;
-            let mut fields = Map::new();
-            fields.insert("name".into(), (*name).into());
-            fields.insert("content_type".into(), ct.into());
-            fields.insert("codename".into(), (*codename).into());
-            out.emit(FixtureObject::new(
-                "auth.permission",
-                permissions.max_pk,
-                fields,
-            ));
         }
         missing.dedup();
         if !missing.is_empty() {
@@ -646,7 +582,7 @@ impl Gn33To41 {
         object
             .field("action_object_content_type")
             .and_then(Value::as_i64)
-            .and_then(|ct| self.content_types.by_id.get(&ct))
+            .and_then(|ct| self.content_types.natural_key(ct))
             .is_some_and(|(_, model)| model == "comment")
     }
 
@@ -699,12 +635,8 @@ impl Gn33To41 {
             self.map_attributes(pk, object, out);
         }
         if matches!(resource_type.as_deref(), Some("dashboard" | "geostory")) {
-            if let Some(ct) = self
-                .content_types
-                .ids
-                .get(&("geoapps".to_owned(), "geoapp".to_owned()))
-            {
-                object.set("polymorphic_ctype", *ct);
+            if let Some(ct) = self.content_types.id("geoapps", "geoapp") {
+                object.set("polymorphic_ctype", ct);
             }
         }
         let missing_thumb = object
@@ -727,8 +659,8 @@ impl Gn33To41 {
             let model = object
                 .field("polymorphic_ctype")
                 .and_then(Value::as_i64)
-                .and_then(|ct| self.content_types.by_id.get(&ct))
-                .map(|(_, model)| model.clone());
+                .and_then(|ct| self.content_types.natural_key(ct))
+                .map(|(_, model)| model.to_owned());
             if let Some(model) = model {
                 object.set("resource_type", model);
             }

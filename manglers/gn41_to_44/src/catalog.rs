@@ -1,51 +1,23 @@
 //! What GeoNode 4.4.5's `migrate` adds to a 4.1.5 database, as fixture facts.
 
-/// A model that GeoNode 4.4.5 has and 4.1.5 had not: its content type and
-/// the verbose name its permissions are named after.
-pub struct NewModel {
-    /// The content type's `app_label`.
-    pub app_label: &'static str,
-    /// The content type's `model`.
-    pub model: &'static str,
-    /// The model's `verbose_name` (`Can add <verbose_name>`).
-    pub verbose_name: &'static str,
-}
+use mangler_api::geonode::DjangoModel;
 
 /// The four content types 4.4.5 adds, in the order `migrate` creates them
 /// when some resource has files: `assets.localasset` first (migration
 /// `base.0092` saves the first asset, and django-polymorphic creates its
 /// content type on the spot), then the rest at `post_migrate`, app by app
 /// in `INSTALLED_APPS` order (`base`, `geonode_mapstore_client`, `assets`).
-pub const NEW_MODELS: [NewModel; 4] = [
-    NewModel {
-        app_label: "assets",
-        model: "localasset",
-        verbose_name: "local asset",
-    },
-    NewModel {
-        app_label: "base",
-        model: "linkedresource",
-        verbose_name: "linked resource",
-    },
-    NewModel {
-        app_label: "geonode_mapstore_client",
-        model: "searchservice",
-        verbose_name: "Search Service",
-    },
-    NewModel {
-        app_label: "assets",
-        model: "asset",
-        verbose_name: "asset",
-    },
+pub const NEW_MODELS: [DjangoModel; 4] = [
+    DjangoModel::new("assets", "localasset", "local asset"),
+    DjangoModel::new("base", "linkedresource", "linked resource"),
+    DjangoModel::new("geonode_mapstore_client", "searchservice", "Search Service"),
+    DjangoModel::new("assets", "asset", "asset"),
 ];
 
 /// The order `post_migrate` creates the permissions of [`NEW_MODELS`] in
 /// (indexes into it): app by app, each app's models in definition order,
 /// so `assets.asset` comes before `assets.localasset`.
 pub const PERMISSION_ORDER: [usize; 4] = [1, 2, 3, 0];
-
-/// Django's default permissions, in the order it creates them.
-pub const PERMISSION_ACTIONS: [&str; 4] = ["add", "change", "delete", "view"];
 
 /// Migration `base.0092`: the title of the asset made of a resource's files.
 pub const ASSET_TITLE: &str = "Files";

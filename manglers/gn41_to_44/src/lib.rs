@@ -11,9 +11,13 @@ mod files;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use mangler_api::{prelude::*, serde_json::Map};
+use mangler_api::{
+    geonode::{ContentTypes, Permissions},
+    prelude::*,
+    serde_json::Map,
+};
 
-use catalog::{NEW_MODELS, PERMISSION_ACTIONS, PERMISSION_ORDER};
+use catalog::{NEW_MODELS, PERMISSION_ORDER};
 use files::{Locations, ResourceFiles};
 
 /// One run of the plugin: the target's facts and what earlier fixtures held.
@@ -25,7 +29,11 @@ pub struct Gn41To44 {
     /// The username that owns assets of resources without an owner.
     owner: String,
     locations: Locations,
+    /// The content types of the run.
     content_types: ContentTypes,
+    /// The ids of [`NEW_MODELS`], once the contenttypes fixture ended.
+    new_ids: Option<[i64; 4]>,
+    /// The permissions of the run.
     permissions: Permissions,
     /// Every `people.profile` email, lowercased, by user pk (migration `account.0008`).
     user_emails: HashMap<String, String>,
@@ -39,23 +47,6 @@ pub struct Gn41To44 {
     linked_resources: i64,
     /// Document links left behind because their target is not a resource.
     orphan_links: Vec<i64>,
-}
-
-/// The content types of the run.
-#[derive(Default)]
-struct ContentTypes {
-    max_pk: i64,
-    ids: HashMap<(String, String), i64>,
-    /// The ids of [`NEW_MODELS`], once the contenttypes fixture ended.
-    new_ids: Option<[i64; 4]>,
-}
-
-/// The permissions of the run.
-#[derive(Default)]
-struct Permissions {
-    max_pk: i64,
-    /// `(content type, codename)`; the content type as its id or `app.model`.
-    seen: HashSet<(String, String)>,
 }
 
 /// What the account fixture being read held (migrations `account.0006`, `0008`).
@@ -161,6 +152,7 @@ impl Plugin for Gn41To44 {
             owner: context.owner.clone(),
             locations: Locations::new(option("source_media_root"), option("media_root")),
             content_types: ContentTypes::default(),
+            new_ids: None,
             permissions: Permissions::default(),
             user_emails: HashMap::new(),
             users_lowered: 0,
@@ -180,8 +172,8 @@ impl Plugin for Gn41To44 {
     ) -> Result<(), ManglerError> {
         // Each model has one mangler, so the model alone decides.
         match object.model() {
-            "contenttypes.contenttype" => self.content_type(&object)?,
-            "auth.permission" => self.permission(&object)?,
+            "contenttypes.contenttype" => self.content_types.record(&object)?,
+            "auth.permission" => self.permissions.record(&object)?,
             "people.profile" => self.profile(&mut object),
             "account.emailaddress" => return self.email_address(object, out),
             "base.resourcebase" => self.resource(&mut object, out)?,
@@ -236,66 +228,16 @@ impl Plugin for Gn41To44 {
 }
 
 impl Gn41To44 {
-    fn content_type(&mut self, object: &FixtureObject) -> Result<(), ManglerError> {
-        let pk = object.pk_i64()?;
-        let types = &mut self.content_types;
-        types.max_pk = types.max_pk.max(pk);
-        if let (Some(app), Some(model)) = (object.str_field("app_label"), object.str_field("model"))
-        {
-            types.ids.insert((app.to_owned(), model.to_owned()), pk);
-        }
-        Ok(())
-    }
-
     /// The four new content types after the last one, unless present.
     fn add_content_types(&mut self, out: &mut Output) {
         let types = &mut self.content_types;
-        let mut new_ids = [0; 4];
-        for (id, new) in new_ids.iter_mut().zip(&NEW_MODELS) {
-            let key = (new.app_label.to_owned(), new.model.to_owned());
-            *id = match types.ids.get(&key) {
-                Some(existing) => *existing,
-                None => {
-                    types.max_pk += 1;
-                    types.ids.insert(key, types.max_pk);
-                    let mut fields = Map::new();
-                    fields.insert("app_label".into(), new.app_label.into());
-                    fields.insert("model".into(), new.model.into());
-                    out.emit(FixtureObject::new(
-                        "contenttypes.contenttype",
-                        types.max_pk,
-                        fields,
-                    ));
-                    types.max_pk
-                }
-            };
-        }
-        types.new_ids = Some(new_ids);
-    }
-
-    fn permission(&mut self, object: &FixtureObject) -> Result<(), ManglerError> {
-        let pk = object.pk_i64()?;
-        let permissions = &mut self.permissions;
-        permissions.max_pk = permissions.max_pk.max(pk);
-        let content_type = match object.field("content_type") {
-            Some(Value::Array(natural)) => natural
-                .iter()
-                .map(|part| part.as_str().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("."),
-            Some(id) => id.to_string(),
-            None => String::new(),
-        };
-        if let Some(codename) = object.str_field("codename") {
-            permissions.seen.insert((content_type, codename.to_owned()));
-        }
-        Ok(())
+        self.new_ids = Some(NEW_MODELS.map(|new| types.add(new.app_label, new.model, out)));
     }
 
     /// add, change, delete and view for each new content type, in the
     /// order `post_migrate` creates them.
     fn add_permissions(&mut self, out: &mut Output) {
-        let Some(new_ids) = self.content_types.new_ids else {
+        let Some(new_ids) = self.new_ids else {
             out.note(
                 "the permissions of GeoNode 4.4's new models (assets, linked resources, search \
                  services) were not added: the contenttypes fixture was not read before the \
@@ -304,31 +246,9 @@ impl Gn41To44 {
             );
             return;
         };
-        let permissions = &mut self.permissions;
         for index in PERMISSION_ORDER {
-            let (id, new) = (new_ids[index], &NEW_MODELS[index]);
-            for action in PERMISSION_ACTIONS {
-                let codename = format!("{action}_{}", new.model);
-                let by_id = (id.to_string(), codename.clone());
-                let by_name = (format!("{}.{}", new.app_label, new.model), codename);
-                if permissions.seen.contains(&by_id) || permissions.seen.contains(&by_name) {
-                    continue;
-                }
-                permissions.max_pk += 1;
-                let mut fields = Map::new();
-                fields.insert(
-                    "name".into(),
-                    format!("Can {action} {}", new.verbose_name).into(),
-                );
-                fields.insert("content_type".into(), id.into());
-                fields.insert("codename".into(), by_id.1.clone().into());
-                out.emit(FixtureObject::new(
-                    "auth.permission",
-                    permissions.max_pk,
-                    fields,
-                ));
-                permissions.seen.insert(by_id);
-            }
+            self.permissions
+                .add_defaults(new_ids[index], &NEW_MODELS[index], out);
         }
     }
 
@@ -499,7 +419,7 @@ impl Gn41To44 {
                 "GeoNode 4.4 dates each new asset, and this run has no timestamp",
             ));
         }
-        let Some(ctype) = self.content_types.new_ids.map(|ids| ids[0]) else {
+        let Some(ctype) = self.new_ids.map(|ids| ids[0]) else {
             return Err(ManglerError::new(
                 "the resources' files become assets, whose content type comes from the \
                  contenttypes fixture, and it was not read before the base fixture (pair it \

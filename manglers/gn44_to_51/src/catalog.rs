@@ -1,52 +1,21 @@
 //! What GeoNode 5.1's `migrate` adds to a 4.4 database, as fixture facts.
 
-/// A model that GeoNode 5.1 has and 4.4 had not: its content type and the
-/// verbose name its permissions are named after.
-pub struct NewModel {
-    /// The content type's `app_label`.
-    pub app_label: &'static str,
-    /// The content type's `model`.
-    pub model: &'static str,
-    /// The model's `verbose_name` (`Can add <verbose_name>`).
-    pub verbose_name: &'static str,
-}
+use mangler_api::geonode::DjangoModel;
 
-/// Rule 7: the six content types `migrate` adds, in the order it adds them.
-pub const NEW_MODELS: [NewModel; 6] = [
-    NewModel {
-        app_label: "security",
-        model: "authconfig",
-        verbose_name: "Authentication Configuration",
-    },
-    NewModel {
-        app_label: "security",
-        model: "urlpatternauthconfig",
-        verbose_name: "URL Pattern Authentication Configuration",
-    },
-    NewModel {
-        app_label: "metadata",
-        model: "sparsefield",
-        verbose_name: "sparse field",
-    },
-    NewModel {
-        app_label: "upload",
-        model: "resourcehandlerinfo",
-        verbose_name: "resource handler info",
-    },
-    NewModel {
-        app_label: "geonode_mapstore_client",
-        model: "extension",
-        verbose_name: "MapStore Extension",
-    },
-    NewModel {
-        app_label: "indexing",
-        model: "resourceindex",
-        verbose_name: "resource index",
-    },
+/// Rule 7: the six content types `migrate` adds, in the order it adds them,
+/// with the verbose names their permissions are named after (rule 8).
+pub const NEW_MODELS: [DjangoModel; 6] = [
+    DjangoModel::new("security", "authconfig", "Authentication Configuration"),
+    DjangoModel::new(
+        "security",
+        "urlpatternauthconfig",
+        "URL Pattern Authentication Configuration",
+    ),
+    DjangoModel::new("metadata", "sparsefield", "sparse field"),
+    DjangoModel::new("upload", "resourcehandlerinfo", "resource handler info"),
+    DjangoModel::new("geonode_mapstore_client", "extension", "MapStore Extension"),
+    DjangoModel::new("indexing", "resourceindex", "resource index"),
 ];
-
-/// Rule 8: Django's default permissions, in the order it creates them.
-pub const PERMISSION_ACTIONS: [&str; 4] = ["add", "change", "delete", "view"];
 
 /// Rule 9: the notice type GeoNode 5.1 adds.
 pub const RESOURCE_CREATED: &str = "resourcebase_created";

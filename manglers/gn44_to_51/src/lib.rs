@@ -15,11 +15,15 @@ use std::{
     hash::{DefaultHasher, Hash, Hasher},
 };
 
-use mangler_api::{prelude::*, serde_json::Map};
+use mangler_api::{
+    geonode::{ContentTypes, Permissions},
+    prelude::*,
+    serde_json::Map,
+};
 
 use catalog::{
-    handler_for, noun, NEW_MODELS, OWN_TRANSLATIONS, PERMISSION_ACTIONS, RESOURCE_CHILDREN,
-    RESOURCE_TEXTS, SPARSE_VALUE_MAX,
+    handler_for, noun, NEW_MODELS, OWN_TRANSLATIONS, RESOURCE_CHILDREN, RESOURCE_TEXTS,
+    SPARSE_VALUE_MAX,
 };
 use password::Wrapped;
 
@@ -27,7 +31,11 @@ use password::Wrapped;
 pub struct Gn44To51 {
     /// The target's `settings.MULTILANG_FIELDS`.
     multilang: BTreeSet<String>,
+    /// Rule 7: the content types of the run.
     content_types: ContentTypes,
+    /// Rule 7: the ids of [`NEW_MODELS`], once the contenttypes fixture ended.
+    new_ids: Option<[i64; 6]>,
+    /// Rule 8: the permissions of the run.
     permissions: Permissions,
     notice_types: NoticeTypes,
     /// Facts of every `base.resourcebase` seen, by pk.
@@ -43,23 +51,6 @@ pub struct Gn44To51 {
     datasets_without_resource: Vec<i64>,
     upload: UploadFixture,
     user_messages: UserMessages,
-}
-
-/// Rule 7: the content types of the run.
-#[derive(Default)]
-struct ContentTypes {
-    max_pk: i64,
-    ids: HashMap<(String, String), i64>,
-    /// The ids of [`NEW_MODELS`], once the contenttypes fixture ended.
-    new_ids: Option<[i64; 6]>,
-}
-
-/// Rule 8: the permissions of the run.
-#[derive(Default)]
-struct Permissions {
-    max_pk: i64,
-    /// `(content type, codename)`; the content type as its id or `app.model`.
-    seen: HashSet<(String, String)>,
 }
 
 /// Rule 9: the notice types of the run.
@@ -233,6 +224,7 @@ impl Plugin for Gn44To51 {
         Ok(Self {
             multilang,
             content_types: ContentTypes::default(),
+            new_ids: None,
             permissions: Permissions::default(),
             notice_types: NoticeTypes::default(),
             resources: HashMap::new(),
@@ -257,8 +249,8 @@ impl Plugin for Gn44To51 {
     ) -> Result<(), ManglerError> {
         // Each model has one mangler, so the model alone decides.
         match object.model() {
-            "contenttypes.contenttype" => self.content_type(&object)?,
-            "auth.permission" => self.permission(&object)?,
+            "contenttypes.contenttype" => self.content_types.record(&object)?,
+            "auth.permission" => self.permissions.record(&object)?,
             "people.profile" => profile(&mut object, out),
             "groups.groupprofile" => {
                 if object.str_field("access") == Some("public'") {
@@ -351,65 +343,15 @@ fn profile(object: &mut FixtureObject, out: &mut Output) {
 }
 
 impl Gn44To51 {
-    fn content_type(&mut self, object: &FixtureObject) -> Result<(), ManglerError> {
-        let pk = object.pk_i64()?;
-        let types = &mut self.content_types;
-        types.max_pk = types.max_pk.max(pk);
-        if let (Some(app), Some(model)) = (object.str_field("app_label"), object.str_field("model"))
-        {
-            types.ids.insert((app.to_owned(), model.to_owned()), pk);
-        }
-        Ok(())
-    }
-
     /// Rule 7: the six new content types after the last one, unless present.
     fn add_content_types(&mut self, out: &mut Output) {
         let types = &mut self.content_types;
-        let mut new_ids = [0; 6];
-        for (id, new) in new_ids.iter_mut().zip(&NEW_MODELS) {
-            let key = (new.app_label.to_owned(), new.model.to_owned());
-            *id = match types.ids.get(&key) {
-                Some(existing) => *existing,
-                None => {
-                    types.max_pk += 1;
-                    types.ids.insert(key, types.max_pk);
-                    let mut fields = Map::new();
-                    fields.insert("app_label".into(), new.app_label.into());
-                    fields.insert("model".into(), new.model.into());
-                    out.emit(FixtureObject::new(
-                        "contenttypes.contenttype",
-                        types.max_pk,
-                        fields,
-                    ));
-                    types.max_pk
-                }
-            };
-        }
-        types.new_ids = Some(new_ids);
-    }
-
-    fn permission(&mut self, object: &FixtureObject) -> Result<(), ManglerError> {
-        let pk = object.pk_i64()?;
-        let permissions = &mut self.permissions;
-        permissions.max_pk = permissions.max_pk.max(pk);
-        let content_type = match object.field("content_type") {
-            Some(Value::Array(natural)) => natural
-                .iter()
-                .map(|part| part.as_str().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("."),
-            Some(id) => id.to_string(),
-            None => String::new(),
-        };
-        if let Some(codename) = object.str_field("codename") {
-            permissions.seen.insert((content_type, codename.to_owned()));
-        }
-        Ok(())
+        self.new_ids = Some(NEW_MODELS.map(|new| types.add(new.app_label, new.model, out)));
     }
 
     /// Rule 8: add, change, delete and view for each new content type.
     fn add_permissions(&mut self, out: &mut Output) {
-        let Some(new_ids) = self.content_types.new_ids else {
+        let Some(new_ids) = self.new_ids else {
             out.note(
                 "the permissions of GeoNode 5.1's new models (sparse fields, upload handler \
                  infos, ...) were not added: the contenttypes fixture was not read before the \
@@ -418,30 +360,8 @@ impl Gn44To51 {
             );
             return;
         };
-        let permissions = &mut self.permissions;
-        for (id, new) in new_ids.iter().zip(&NEW_MODELS) {
-            for action in PERMISSION_ACTIONS {
-                let codename = format!("{action}_{}", new.model);
-                let by_id = (id.to_string(), codename.clone());
-                let by_name = (format!("{}.{}", new.app_label, new.model), codename);
-                if permissions.seen.contains(&by_id) || permissions.seen.contains(&by_name) {
-                    continue;
-                }
-                permissions.max_pk += 1;
-                let mut fields = Map::new();
-                fields.insert(
-                    "name".into(),
-                    format!("Can {action} {}", new.verbose_name).into(),
-                );
-                fields.insert("content_type".into(), (*id).into());
-                fields.insert("codename".into(), by_id.1.clone().into());
-                out.emit(FixtureObject::new(
-                    "auth.permission",
-                    permissions.max_pk,
-                    fields,
-                ));
-                permissions.seen.insert(by_id);
-            }
+        for (id, new) in new_ids.into_iter().zip(&NEW_MODELS) {
+            self.permissions.add_defaults(id, new, out);
         }
     }
 
