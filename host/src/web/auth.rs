@@ -189,16 +189,27 @@ fn locked(app: &App, headers: &HeaderMap, username: &str, oldest: i64, now: i64)
 }
 
 /// The GeoNode username when `password` is right and the user is an
-/// active superuser; `None` otherwise. An unknown user costs the same work.
+/// active superuser; `None` otherwise. An unknown user, and a hash gnbr
+/// cannot check (logged for the admin), cost the same work and get the
+/// same answer as a wrong password.
+///
+/// # Errors
+///
+/// When the users cannot be read.
 fn check(users: &dyn Users, username: &str, password: &str) -> Result<Option<String>, Error> {
-    match users.find(username)? {
-        None => {
+    let Some(row) = users.find(username)? else {
+        password::dummy_check(password);
+        return Ok(None);
+    };
+    match password::verify(password, &row.password) {
+        Ok(right) => Ok((right && row.is_superuser && row.is_active).then_some(row.username)),
+        Err(e) => {
+            tracing::warn!(
+                "the login of GeoNode user `{}` cannot be checked: {e}",
+                row.username
+            );
             password::dummy_check(password);
             Ok(None)
-        }
-        Some(row) => {
-            let right = password::verify(password, &row.password)?;
-            Ok((right && row.is_superuser && row.is_active).then_some(row.username))
         }
     }
 }

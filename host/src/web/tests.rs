@@ -21,7 +21,7 @@ use tower::ServiceExt;
 
 use super::{
     auth::{LOCK_SECONDS, MAX_FAILURES},
-    router,
+    password, router,
     store::{Attempt, Status},
     App, Users,
 };
@@ -52,11 +52,15 @@ struct Page {
 }
 
 fn row(username: &str, is_superuser: bool, is_active: bool) -> (String, UserRow) {
+    row_with(username, ADMIN_HASH, is_superuser, is_active)
+}
+
+fn row_with(username: &str, hash: &str, is_superuser: bool, is_active: bool) -> (String, UserRow) {
     (
         username.to_owned(),
         UserRow {
             username: username.to_owned(),
-            password: ADMIN_HASH.to_owned(),
+            password: hash.to_owned(),
             is_superuser,
             is_active,
         },
@@ -72,6 +76,13 @@ fn page_with(config: PathBuf) -> Page {
             row("admin", true, true),
             row("editor", false, true),
             row("retired", true, false),
+            row_with("modern", password::tests::DJANGO[0], true, true),
+            row_with(
+                "legacy",
+                "md5$salt$f7dc1ed4a01ce2dc8a8e3f9e9e0d9b31",
+                true,
+                true,
+            ),
         ]
         .into_iter()
         .collect(),
@@ -213,6 +224,28 @@ async fn wrong_passwords_other_users_and_inactive_superusers_are_refused() {
             "{user}"
         );
         assert!(html.contains("Wrong username or password, or not a GeoNode superuser"));
+    }
+}
+
+#[tokio::test]
+async fn argon2_hashes_log_in_and_unsupported_ones_are_refused_as_a_wrong_password() {
+    let page = page();
+    let (status, cookies, _) = try_login(&page, "modern", password::tests::PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "an argon2 hash logs in");
+    assert!(cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+    let (status, _, wrong) = try_login(&page, "admin", "not it").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (user, password) in [("legacy", "admin"), ("nobody", "admin")] {
+        let (status, cookies, html) = try_login(&page, user, password).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{user}: {html}");
+        assert!(!cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+        let same = |page: &str, name: &str| page.replace(&csrf_in(page), "").replace(name, "admin");
+        assert_eq!(
+            same(&html, user),
+            same(&wrong, "admin"),
+            "the same page as a wrong password"
+        );
+        assert!(!html.contains("md5"), "{html}");
     }
 }
 
