@@ -460,6 +460,17 @@ impl GeoNode {
     }
 
     fn spawn(&self, args: &[&str]) -> Result<(Child, PathBuf), Error> {
+        self.spawn_helper(args, true)
+    }
+
+    /// Starts `gnbr_django.py args`, its stderr into a log file in the
+    /// work folder; killed when the thread that started it ends, if
+    /// `dies_with_thread` (Linux's parent-death signal follows the thread).
+    fn spawn_helper(
+        &self,
+        args: &[&str],
+        dies_with_thread: bool,
+    ) -> Result<(Child, PathBuf), Error> {
         let stderr_log = self.work.path().join(format!("{}.stderr.log", args[0]));
         let stderr = std::fs::File::create(&stderr_log).map_err(|e| {
             Error::new(
@@ -475,7 +486,9 @@ impl GeoNode {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        die_with_parent(&mut command);
+        if dies_with_thread {
+            die_with_parent(&mut command);
+        }
         let child = command.spawn().map_err(|e| {
             Error::new(
                 ErrorKind::Target,

@@ -1,7 +1,10 @@
 //! `gnbr serve`'s user lookups: one long-lived Django helper
 //! (`gnbr_django.py users`) answers each with a query, so that neither a
 //! login nor a session's re-check starts Django. It is started on first
-//! use, started again when it dies or stops answering, and ends with gnbr.
+//! use, started again when it dies or stops answering, and ends with gnbr:
+//! killed when gnbr drops it, and at the end of its input when gnbr dies
+//! (not by the parent-death signal other helpers get, which would kill it
+//! with the short-lived thread that happened to start it).
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -55,36 +58,52 @@ enum Failure {
 }
 
 impl UserHelper {
-    /// The login row of `username` in `geonode`, if the user exists.
+    /// The login row of `username` in `geonode`, if the user exists. A
+    /// helper that died since the last lookup is started again at once.
     pub(super) fn find(&self, geonode: &GeoNode, username: &str) -> Result<Option<UserRow>, Error> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.running.is_none() {
-            if let Some((at, error)) = &state.failed {
-                if at.elapsed() < RESTART_PAUSE {
-                    return Err(error.clone());
-                }
+        let mut fresh = false;
+        loop {
+            if state.running.is_none() {
+                state.start(geonode)?;
+                fresh = true;
             }
-            match Running::start(geonode) {
-                Ok(running) => {
-                    state.running = Some(running);
-                    state.failed = None;
-                }
-                Err(error) => {
-                    state.failed = Some((Instant::now(), error.clone()));
-                    return Err(error);
+            let Some(running) = state.running.as_mut() else {
+                return Err(helper_error("it is not running"));
+            };
+            match running.ask(username) {
+                Ok(row) => return Ok(row),
+                Err(Failure::Database(error)) => return Err(error),
+                Err(Failure::Helper(error)) => {
+                    if let Some(running) = state.running.take() {
+                        running.stop();
+                    }
+                    if fresh {
+                        return Err(error);
+                    }
+                    tracing::warn!("{error}; starting it again");
                 }
             }
         }
-        let Some(running) = state.running.as_mut() else {
-            return Err(helper_error("it is not running"));
-        };
-        match running.ask(username) {
-            Ok(row) => Ok(row),
-            Err(Failure::Database(error)) => Err(error),
-            Err(Failure::Helper(error)) => {
-                if let Some(running) = state.running.take() {
-                    running.stop();
-                }
+    }
+}
+
+impl State {
+    /// Starts the helper, unless a start failed a moment ago.
+    fn start(&mut self, geonode: &GeoNode) -> Result<(), Error> {
+        if let Some((at, error)) = &self.failed {
+            if at.elapsed() < RESTART_PAUSE {
+                return Err(error.clone());
+            }
+        }
+        match Running::start(geonode) {
+            Ok(running) => {
+                self.running = Some(running);
+                self.failed = None;
+                Ok(())
+            }
+            Err(error) => {
+                self.failed = Some((Instant::now(), error.clone()));
                 Err(error)
             }
         }
@@ -102,7 +121,7 @@ impl Drop for UserHelper {
 
 impl Running {
     fn start(geonode: &GeoNode) -> Result<Self, Error> {
-        let (mut child, stderr_log) = geonode.spawn(&["users"])?;
+        let (mut child, stderr_log) = geonode.spawn_helper(&["users"], false)?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();
@@ -124,7 +143,10 @@ impl Running {
             stderr_log,
         };
         match running.next_event(START_TIMEOUT) {
-            Ok(event) if event.event == "ready" => Ok(running),
+            Ok(event) if event.event == "ready" => {
+                tracing::info!("started gnbr's Django helper for logins");
+                Ok(running)
+            }
             Ok(event) => {
                 running.stop();
                 Err(Error::new(
@@ -264,14 +286,44 @@ done
         assert!(geonode.user("admin").unwrap().is_some());
         assert_eq!(starts(dir.path()), 1, "one Django for every lookup");
 
+        // It dies on this one: tried once more with a new one, which dies too.
         let error = geonode.user("crash").unwrap_err();
         assert!(
             error.message.contains("helper for logins failed: it ended"),
             "{}",
             error.message
         );
+        assert_eq!(starts(dir.path()), 2);
         assert!(geonode.user("admin").unwrap().is_some());
-        assert_eq!(starts(dir.path()), 2, "started again after it died");
+        assert_eq!(starts(dir.path()), 3, "started again after it died");
+    }
+
+    #[test]
+    fn the_helper_outlives_the_thread_that_started_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let geonode = geonode(dir.path(), HELPER);
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert!(geonode.user("admin").unwrap().is_some()));
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(geonode.user("admin").unwrap().is_some());
+        assert_eq!(starts(dir.path()), 1, "the same helper");
+    }
+
+    #[test]
+    fn a_helper_that_died_while_idle_is_replaced_within_the_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        // It answers once, then ends.
+        let geonode = geonode(
+            dir.path(),
+            "echo '{\"event\": \"ready\"}'\nread -r line\necho '{\"event\": \"user\", \"found\": false}'\n",
+        );
+        assert!(geonode.user("a").unwrap().is_none());
+        assert!(
+            geonode.user("b").unwrap().is_none(),
+            "no error for the visitor"
+        );
+        assert_eq!(starts(dir.path()), 2);
     }
 
     #[test]

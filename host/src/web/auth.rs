@@ -146,9 +146,10 @@ pub async fn login(
             }
         }
         Ok(None) => {
-            ticket.failed();
             tracing::warn!("login of `{username}` from {} refused", client.0);
+            // Its address stays busy until it is answered.
             app.throttle.hold_failure(started).await;
+            ticket.failed();
             login_page(
                 &app,
                 &headers,
@@ -161,6 +162,7 @@ pub async fn login(
             // The cause (which names the database's host) is for the admin's log only.
             tracing::error!("cannot check the login of `{username}`: {e}");
             app.throttle.hold_failure(started).await;
+            drop(ticket);
             login_page(
                 &app,
                 &headers,

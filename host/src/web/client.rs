@@ -79,8 +79,11 @@ impl Site {
         }
     }
 
-    /// Whether a form's `Origin` (when the browser sent one) is the page's own:
-    /// the public origin, else `http://` and the request's (allowed) Host.
+    /// Whether a form's `Origin` (when the browser sent one) is the page's
+    /// own: under the public origin's host, exactly the public origin (no
+    /// http page of it can post); under another allowed Host (a tunnel to
+    /// loopback, say), that Host's; without a public origin, `http://` and
+    /// the Host.
     pub fn same_origin(&self, headers: &HeaderMap, host: &str) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
@@ -90,7 +93,11 @@ impl Site {
         };
         let origin = origin.to_ascii_lowercase();
         match &self.public_origin {
-            Some(public) => origin == *public,
+            Some(public) if public.split_once("://").is_some_and(|(_, a)| a == host) => {
+                origin == *public
+            }
+            // Another name a proxy in front may serve over https.
+            Some(_) => origin == format!("http://{host}") || origin == format!("https://{host}"),
             None => origin == format!("http://{host}"),
         }
     }

@@ -8,9 +8,9 @@
 //! Sessions and CSRF tokens are random, cookies are HttpOnly and
 //! SameSite=Strict (and Secure behind https), every POST carries its
 //! form's token and comes from the page's own origin or is refused with
-//! 403, and a request for a Host the page is not served under gets 400. Runs drive the same
-//! `backup`/`restore` code as the command line, one at a time, in the
-//! background, their lines kept in the embedded database.
+//! 403, and a request for a Host the page is not served under gets 400.
+//! Runs drive the same `backup`/`restore` code as the command line, one at
+//! a time, in the background, their lines kept in the embedded database.
 
 mod auth;
 mod client;

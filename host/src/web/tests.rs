@@ -774,6 +774,26 @@ async fn unknown_hosts_get_400_and_forms_from_other_origins_403() {
     );
 }
 
+/// `admin` logs in with the form of `/login` under `host` (default
+/// loopback's), sent with `origin`: the status and cookies.
+async fn admin_logs_in(page: &Page, host: Option<&str>, origin: &str) -> (StatusCode, Vec<String>) {
+    let under = |request: Request<Body>| match host {
+        Some(host) => with_headers(request, &[("host", host)]),
+        None => request,
+    };
+    let (_, cookies, html) = send(page, under(get("/login", ""))).await;
+    let cookie = format!("gnbr_login={}", cookie_value(&cookies, "gnbr_login"));
+    let token = csrf_in(&html);
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", "admin"),
+        ("password", "admin"),
+    ];
+    let request = with_headers(under(post("/login", &cookie, &form)), &[("origin", origin)]);
+    let (status, cookies, _) = send(page, request).await;
+    (status, cookies)
+}
+
 #[tokio::test]
 async fn behind_a_tls_proxy_cookies_are_secure_and_only_its_origin_is_served() {
     let page = page_with(
@@ -784,28 +804,20 @@ async fn behind_a_tls_proxy_cookies_are_secure_and_only_its_origin_is_served() {
         },
         quick_limits(),
     );
-    let at = |request: Request<Body>| with_headers(request, &[("host", "gnbr.example.org")]);
-    let (status, cookies, html) = send(&page, at(get("/login", ""))).await;
+    let (status, cookies, _) = send(
+        &page,
+        with_headers(get("/login", ""), &[("host", "gnbr.example.org")]),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         cookies.iter().all(|c| c.ends_with("; Secure")),
         "{cookies:?}"
     );
-    let cookie = format!("gnbr_login={}", cookie_value(&cookies, "gnbr_login"));
-    let form = [
-        ("csrf", csrf_in(&html)),
-        ("username", "admin".to_owned()),
-        ("password", "admin".to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-
-    let from_origin =
-        |origin: &str| with_headers(at(post("/login", &cookie, &form)), &[("origin", origin)]);
-    assert_eq!(
-        send(&page, from_origin("http://gnbr.example.org")).await.0,
-        StatusCode::FORBIDDEN
-    );
-    let (status, cookies, _) = send(&page, from_origin("https://gnbr.example.org")).await;
+    let public = Some("gnbr.example.org");
+    let (status, _) = admin_logs_in(&page, public, "http://gnbr.example.org").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, cookies) = admin_logs_in(&page, public, "https://gnbr.example.org").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session = cookies
         .iter()
@@ -813,8 +825,12 @@ async fn behind_a_tls_proxy_cookies_are_secure_and_only_its_origin_is_served() {
         .unwrap();
     assert!(session.ends_with("; Secure"), "{session}");
 
-    // The proxy's own Host (allowed_hosts) is served; loopback names no longer are.
-    assert_eq!(send(&page, get("/login", "")).await.0, StatusCode::OK);
+    // The proxy's own Host (allowed_hosts) is served, its forms from its
+    // own origin only; loopback names no longer are.
+    let (status, _) = admin_logs_in(&page, None, "https://gnbr.example.org").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not the origin of this Host");
+    let (status, _) = admin_logs_in(&page, None, "http://127.0.0.1:8080").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
     let localhost = with_headers(get("/login", ""), &[("host", "localhost:8080")]);
     assert_eq!(send(&page, localhost).await.0, StatusCode::BAD_REQUEST);
 }
