@@ -1,17 +1,21 @@
 //! `gnbr serve` driven in headless Chromium against a real GeoNode 5.1.1:
 //! log in as its superuser, add a backup, run it, see its Location, run the
 //! restore from its plan, see it in the history; a wrong password and a
-//! form without its CSRF token are refused.
+//! form without its CSRF token are refused. Superusers with argon2 and
+//! GeoNode's wrapped SHA1 hashes log in; failures from one address do not
+//! keep the admin out; a demoted superuser's session ends; an unknown Host
+//! is refused; behind a TLS proxy cookies are Secure.
 //!
 //! Screenshots of the pages go to `GNBR_SCREENSHOTS` (default
 //! `target/e2e-screenshots`); the README's are made with
 //! `GNBR_SCREENSHOTS=docs/screenshots`.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read, Write},
+    net::{IpAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -39,7 +43,8 @@ impl Server {
             .arg(settings)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("GNBR_PLUGINS")
-            .env_remove("GNBR_LOG")
+            // Info: the log tells when the login helper starts.
+            .env("GNBR_LOG", "info")
             .env_remove("SOURCE_DATE_EPOCH")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -325,4 +330,380 @@ fn wrong_passwords_and_forms_without_their_token_are_refused() {
     assert!(browser.url().ends_with("/login"), "{}", browser.url());
     browser.goto(&format!("{}/backups", server.url));
     assert!(browser.url().ends_with("/login"), "logged out");
+}
+
+/// Superusers besides `admin`, with hashes made by Django 5.2 in GeoNode
+/// 5.1.1's virtualenv (host/src/web/password.rs has them with the rest):
+/// `argon2` (Django's default cost) of [`MODERN_PASSWORD`], GeoNode 5.1's
+/// `pbkdf2sha1_wrapped_sha1` of `admin` (a million rounds, as its
+/// migration `people.0038` and gn44_to_51 write it), and an `md5` one
+/// gnbr does not check.
+const MORE_SUPERUSERS: &[(&str, &str)] = &[
+    ("modern", "argon2$argon2id$v=19$m=102400,t=2,p=8$WlBZU0tWSXV0Y0VjMXNka3AzYzc2ZA$iYASPT5VkYxp1n0u57g8eM2PQkG7KWTbjcT1AmPVD9k"),
+    ("wrapped", "pbkdf2sha1_wrapped_sha1$1000000$gn44salt$TkJHazwix0dfMDk8Zf6pyhlK1sU="),
+    ("legacy", "md5$salt$f7dc1ed4a01ce2dc8a8e3f9e9e0d9b31"),
+];
+const MODERN_PASSWORD: &str = "lètmein ünïcødé";
+
+/// Adds [`MORE_SUPERUSERS`] to `db` (GeoNode's own model, the hashes as they are).
+fn add_superusers(services: &Services, dir: &Path, db: &str) {
+    let script = dir.join("superusers.py");
+    let users: Vec<String> = MORE_SUPERUSERS
+        .iter()
+        .map(|(name, hash)| format!("({name:?}, {hash:?})"))
+        .collect();
+    std::fs::write(
+        &script,
+        format!(
+            "import django\ndjango.setup()\nfrom django.contrib.auth import get_user_model\n\
+             for name, hash in [{}]:\n    get_user_model().objects.create(username=name, password=hash, \
+             email=name + '@example.org', is_superuser=True, is_staff=True, is_active=True)\n",
+            users.join(", ")
+        ),
+    )
+    .unwrap();
+    services.python(dir, db, &script);
+}
+
+/// A visitor without a browser, from a loopback address of its own (Linux
+/// answers all of 127.0.0.0/8): what an attacker's script would do.
+struct Visitor {
+    client: reqwest::blocking::Client,
+    url: String,
+    /// The Host it sends (as a proxy in front passes the public name on).
+    host: Option<String>,
+}
+
+/// A response: status, `Set-Cookie` values, `Retry-After`, body.
+struct Answer {
+    status: u16,
+    cookies: Vec<String>,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Visitor {
+    fn new(server: &Server, source: [u8; 4]) -> Self {
+        Self {
+            client: reqwest::blocking::Client::builder()
+                .local_address(IpAddr::from(source))
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(RUN_TIMEOUT)
+                .build()
+                .unwrap(),
+            url: server.url.clone(),
+            host: None,
+        }
+    }
+
+    /// A visitor whose requests come through a proxy in front: the proxy's
+    /// address, the public name as Host.
+    fn through_proxy(server: &Server, host: &str) -> Self {
+        Self {
+            host: Some(host.to_owned()),
+            ..Self::new(server, [127, 0, 0, 1])
+        }
+    }
+
+    fn get(&self, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.with_host(self.client.get(format!("{}{path}", self.url)))
+    }
+
+    fn post(&self, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.with_host(self.client.post(format!("{}{path}", self.url)))
+    }
+
+    fn with_host(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match &self.host {
+            Some(host) => request.header(reqwest::header::HOST, host),
+            None => request,
+        }
+    }
+
+    fn answer(response: reqwest::blocking::Response) -> Answer {
+        let header = |name| {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let cookies = header(reqwest::header::SET_COOKIE);
+        let retry_after = header(reqwest::header::RETRY_AFTER).pop();
+        Answer {
+            status: response.status().as_u16(),
+            cookies,
+            retry_after,
+            body: response.text().unwrap(),
+        }
+    }
+
+    /// Opens the login form and sends it, with `origin` as its `Origin` when given.
+    fn log_in_from(&self, user: &str, password: &str, origin: Option<&str>) -> Answer {
+        let form = Self::answer(self.get("/login").send().unwrap());
+        assert_eq!(form.status, 200, "{}", form.body);
+        let login_cookie = form
+            .cookies
+            .iter()
+            .find(|c| c.starts_with("gnbr_login="))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_owned();
+        let at = form.body.find(r#"name="csrf" value=""#).unwrap() + 19;
+        let token = &form.body[at..at + 64];
+        let mut request = self
+            .post("/login")
+            .header(reqwest::header::COOKIE, login_cookie)
+            .form(&[("csrf", token), ("username", user), ("password", password)]);
+        if let Some(origin) = origin {
+            request = request.header(reqwest::header::ORIGIN, origin);
+        }
+        Self::answer(request.send().unwrap())
+    }
+
+    fn log_in(&self, user: &str, password: &str) -> Answer {
+        self.log_in_from(user, password, None)
+    }
+}
+
+impl Answer {
+    fn session(&self) -> Option<&String> {
+        self.cookies.iter().find(|c| c.starts_with("gnbr_session="))
+    }
+}
+
+/// The status line of a GET of `path` with `host` as its Host header.
+fn status_for_host(server: &Server, host: &str) -> String {
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// `settings` with `lines` added to its `[serve]` section, as `name` beside it.
+fn with_serve_lines(settings: &Path, name: &str, lines: &str) -> PathBuf {
+    let text = std::fs::read_to_string(settings)
+        .unwrap()
+        .replace("[serve]\n", &format!("[serve]\n{lines}"));
+    let path = settings.with_file_name(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn superusers_with_every_hasher_log_in_and_unknown_hosts_are_refused() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let db = "gnbr_e2e_serve_hashers";
+    let settings = geonode(&services, dir.path(), db);
+    add_superusers(&services, dir.path(), db);
+    let server = Server::start(dir.path(), &settings);
+    let visitor = Visitor::new(&server, [127, 0, 0, 1]);
+
+    for (user, password) in [
+        ("modern", MODERN_PASSWORD),
+        ("wrapped", "admin"),
+        ("admin", "admin"),
+    ] {
+        let answer = visitor.log_in(user, password);
+        assert_eq!(
+            answer.status,
+            303,
+            "{user}: {}\n{}",
+            answer.body,
+            server.log()
+        );
+        assert!(answer.session().is_some(), "{user}");
+    }
+    let refused = visitor.log_in("wrapped", "Admin");
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    // A hash gnbr does not check: the visitor sees a wrong password; the log tells the admin.
+    let legacy = visitor.log_in("legacy", "admin");
+    assert_eq!(legacy.status, 401, "{}", legacy.body);
+    assert!(
+        legacy.body.contains("Wrong username or password"),
+        "{}",
+        legacy.body
+    );
+    assert!(!legacy.body.contains("md5"), "{}", legacy.body);
+    assert!(
+        server
+            .log()
+            .contains("hashed with `md5`, which gnbr does not check"),
+        "{}",
+        server.log()
+    );
+    // One Django for all of them, started by the first.
+    let starts = server
+        .log()
+        .matches("started gnbr's Django helper for logins")
+        .count();
+    assert_eq!(starts, 1, "{}", server.log());
+
+    // A name pointed at this machine by someone else (DNS rebinding) gets 400; its own names do not.
+    let port = server.url.rsplit(':').next().unwrap().to_owned();
+    assert!(status_for_host(&server, &format!("rebind.attacker.example:{port}")).contains(" 400 "));
+    assert!(status_for_host(&server, &format!("localhost:{port}")).contains(" 200 "));
+    assert!(
+        server
+            .log()
+            .contains("refused a request for Host \"rebind.attacker.example"),
+        "{}",
+        server.log()
+    );
+    drop(server);
+
+    // Behind a TLS proxy: its origin only, Secure cookies, its forms only.
+    let proxied = with_serve_lines(
+        &settings,
+        "proxied.ini",
+        "public_origin = https://gnbr.example.org\nallowed_hosts = 127.0.0.1\ntrusted_proxies = 127.0.0.1\n",
+    );
+    let server = Server::start(dir.path(), &proxied);
+    let visitor = Visitor::through_proxy(&server, "gnbr.example.org");
+    assert!(status_for_host(&server, &format!("localhost:{port}")).contains(" 400 "));
+    let elsewhere = visitor.log_in_from("admin", "admin", Some("https://rebind.attacker.example"));
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    let answer = visitor.log_in_from("admin", "admin", Some("https://gnbr.example.org"));
+    assert_eq!(answer.status, 303, "{}\n{}", answer.body, server.log());
+    let session = answer.session().unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+}
+
+#[test]
+fn failures_from_one_address_do_not_keep_the_admin_out() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = geonode(&services, dir.path(), "gnbr_e2e_serve_throttle");
+    let server = Server::start(dir.path(), &settings);
+
+    // Someone else on the machine (127.0.0.2) guesses the admin's password.
+    let attacker = Visitor::new(&server, [127, 0, 0, 2]);
+    for attempt in 1..=5 {
+        let started = Instant::now();
+        let answer = attacker.log_in("admin", &format!("guess {attempt}"));
+        assert_eq!(answer.status, 401, "{}\n{}", answer.body, server.log());
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "failures take their time"
+        );
+    }
+    let held = attacker.log_in("admin", "admin");
+    assert_eq!(held.status, 429, "{}", held.body);
+    assert!(held.retry_after.is_some());
+    assert!(
+        held.body
+            .contains("Too many failed logins from your address"),
+        "{}",
+        held.body
+    );
+    assert!(held.session().is_none(), "the right password waits too");
+
+    // The admin, from their own browser, is not locked out.
+    let browser = Browser::start();
+    log_in(&browser, &server, "admin");
+    assert!(
+        browser.url().ends_with("/backups"),
+        "{}\n{}",
+        browser.text("body"),
+        server.log()
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_a_503_that_names_no_host() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = geonode(&services, dir.path(), "gnbr_e2e_serve_unreachable");
+    let env = dir.path().join("gn.env");
+    let text = std::fs::read_to_string(&env).unwrap();
+    let port = services.pg_port().to_owned();
+    std::fs::write(&env, text.replace(&format!(":{port}/"), ":1/")).unwrap();
+    let server = Server::start(dir.path(), &settings);
+    let answer = Visitor::new(&server, [127, 0, 0, 1]).log_in("admin", "admin");
+    assert_eq!(answer.status, 503, "{}\n{}", answer.body, server.log());
+    assert!(
+        answer.body.contains("Logins cannot be checked right now"),
+        "{}",
+        answer.body
+    );
+    for detail in [services.pg_host(), "port 1", ":1/"] {
+        assert!(
+            !answer.body.contains(detail),
+            "`{detail}` shown:\n{}",
+            answer.body
+        );
+    }
+    assert!(
+        server.log().contains("port 1"),
+        "the log names it:\n{}",
+        server.log()
+    );
+}
+
+#[test]
+fn a_demoted_superusers_session_ends() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let db = "gnbr_e2e_serve_demoted";
+    let settings = geonode(&services, dir.path(), db);
+    let server = Server::start(dir.path(), &settings);
+    let browser = Browser::start();
+    log_in(&browser, &server, "admin");
+    assert!(
+        browser.url().ends_with("/backups"),
+        "{}",
+        browser.text("body")
+    );
+
+    services.psql(
+        db,
+        "UPDATE people_profile SET is_superuser = false WHERE username = 'admin'",
+    );
+    browser.click("a[href='/backups/new']");
+    browser.fill("input[name=name]", "after demotion");
+    browser.fill("input[name=base_folder]", "/var/tmp/gnbr-demoted");
+    browser.click("form button[type=submit].primary");
+    assert!(
+        browser.url().ends_with("/login"),
+        "{}\n{}",
+        browser.text("body"),
+        server.log()
+    );
+    assert!(
+        server
+            .log()
+            .contains("`admin` is no longer an active superuser"),
+        "{}",
+        server.log()
+    );
+    browser.goto(&format!("{}/backups", server.url));
+    assert!(browser.url().ends_with("/login"), "the session ended");
+
+    // Made a superuser again, the admin logs in again; nothing was added meanwhile.
+    services.psql(
+        db,
+        "UPDATE people_profile SET is_superuser = true WHERE username = 'admin'",
+    );
+    log_in(&browser, &server, "admin");
+    assert!(
+        browser.url().ends_with("/backups"),
+        "{}",
+        browser.text("body")
+    );
+    assert!(
+        browser.text("main").contains("No backups yet"),
+        "{}",
+        browser.text("main")
+    );
 }

@@ -87,6 +87,29 @@ pub struct RestoreSettings {
 pub struct ServeSettings {
     /// `state_dir`: the folder of the page's embedded database (default `gnbr-serve`).
     pub state_dir: PathBuf,
+    /// `public_origin`: `scheme://host[:port]` the admins open the page at
+    /// (through a TLS proxy: `https://...`), default port left out. Its host
+    /// is allowed, forms must come from it, and `https` makes cookies `Secure`.
+    /// `None`: the page is opened on loopback (`localhost`, `127.0.0.1`, `[::1]`).
+    pub public_origin: Option<String>,
+    /// `allowed_hosts`: more `host` or `host:port` values the Host header
+    /// may have, lowercase; any other Host is refused.
+    pub allowed_hosts: Vec<String>,
+    /// `trusted_proxies`: addresses of proxies in front of the page, whose
+    /// `X-Forwarded-For` names the client (logins are throttled per client).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl ServeSettings {
+    /// The defaults: state in `state_dir`, the page opened on loopback, no proxy.
+    pub fn on_loopback(state_dir: PathBuf) -> Self {
+        Self {
+            state_dir,
+            public_origin: None,
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// `[geoserver]`.
@@ -325,13 +348,7 @@ impl Settings {
             ),
             lock_timeout: seconds(&ini, "restore", "lock_timeout", 30.0)?,
         };
-        let serve = ServeSettings {
-            state_dir: base.join(
-                ini.get("serve", "state_dir")
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or("gnbr-serve"),
-            ),
-        };
+        let serve = serve_settings(&ini, base)?;
         let fixtures = fixture_settings(&ini, &mut warnings)?;
         let plugin_dirs = ini
             .list("plugins", "dirs")
@@ -366,6 +383,99 @@ impl Settings {
             warnings,
         })
     }
+}
+
+fn serve_settings(ini: &IniFile, base: &Path) -> Result<ServeSettings, Error> {
+    let public_origin = ini
+        .get("serve", "public_origin")
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            parse_origin(v).ok_or_else(|| {
+                ini.error(
+                    "serve",
+                    "public_origin",
+                    format!("`{v}` is not scheme://host[:port]"),
+                    "write the address the admins open, without a path, e.g. https://gnbr.example.org",
+                )
+            })
+        })
+        .transpose()?;
+    let mut allowed_hosts = Vec::new();
+    for (i, host) in ini.list("serve", "allowed_hosts").into_iter().enumerate() {
+        if host.is_empty() {
+            continue;
+        }
+        let Some(origin) = parse_origin(&format!("http://{host}")) else {
+            return Err(ini.error(
+                "serve",
+                "allowed_hosts",
+                format!("entry {} `{host}` is not host or host:port", i + 1),
+                "list names as the browser's address bar shows them, e.g. gnbr.example.org, 192.0.2.7:8080",
+            ));
+        };
+        allowed_hosts.push(origin.trim_start_matches("http://").to_owned());
+    }
+    let mut trusted_proxies = Vec::new();
+    for (i, proxy) in ini.list("serve", "trusted_proxies").into_iter().enumerate() {
+        if proxy.is_empty() {
+            continue;
+        }
+        trusted_proxies.push(proxy.parse().map_err(|_| {
+            ini.error(
+                "serve",
+                "trusted_proxies",
+                format!("entry {} `{proxy}` is not an IP address", i + 1),
+                "list the proxies' addresses as gnbr sees them, e.g. 127.0.0.1",
+            )
+        })?);
+    }
+    Ok(ServeSettings {
+        state_dir: base.join(
+            ini.get("serve", "state_dir")
+                .filter(|p| !p.is_empty())
+                .unwrap_or("gnbr-serve"),
+        ),
+        public_origin,
+        allowed_hosts,
+        trusted_proxies,
+    })
+}
+
+/// `http(s)://host[:port]` (a trailing `/` allowed), lowercase, its
+/// scheme's default port left out, as browsers write an `Origin`.
+fn parse_origin(value: &str) -> Option<String> {
+    let value = value.trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, authority) = value.split_once("://")?;
+    let default_port = match scheme {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port))
+            if !host.ends_with(':') && (host.starts_with('[') || !host.contains(':')) =>
+        {
+            (host, Some(port))
+        }
+        _ => (authority, None),
+    };
+    let host_ok = if let Some(ip) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        ip.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if !host_ok || !port_ok {
+        return None;
+    }
+    Some(match port {
+        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
 }
 
 fn fixture_settings(ini: &IniFile, warnings: &mut Vec<String>) -> Result<FixtureSettings, Error> {

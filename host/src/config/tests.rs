@@ -133,7 +133,72 @@ fn the_admin_pages_state_dir_is_relative_to_the_settings_file() {
     assert_eq!(settings.serve.state_dir, dir.path().join("state"));
     std::fs::write(&path, "[serve]\n").unwrap();
     let settings = Settings::load(&path).unwrap();
-    assert_eq!(settings.serve.state_dir, dir.path().join("gnbr-serve"));
+    assert_eq!(
+        settings.serve,
+        super::ServeSettings::on_loopback(dir.path().join("gnbr-serve"))
+    );
+}
+
+#[test]
+fn the_admin_pages_origin_hosts_and_proxies_are_checked_and_normalised() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.ini");
+    std::fs::write(
+        &path,
+        "[serve]\npublic_origin = HTTPS://Gnbr.Example.org:443/\nallowed_hosts = localhost:8080, Backup.example.org:80,[::1]:8080\ntrusted_proxies = 127.0.0.1, ::1\n",
+    )
+    .unwrap();
+    let serve = Settings::load(&path).unwrap().serve;
+    assert_eq!(
+        serve.public_origin.as_deref(),
+        Some("https://gnbr.example.org")
+    );
+    assert_eq!(
+        serve.allowed_hosts,
+        ["localhost:8080", "backup.example.org", "[::1]:8080"]
+    );
+    assert_eq!(
+        serve.trusted_proxies,
+        [
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+            "::1".parse().unwrap()
+        ]
+    );
+    for (line, problem) in [
+        (
+            "public_origin = gnbr.example.org",
+            "`gnbr.example.org` is not scheme://host[:port]",
+        ),
+        (
+            "public_origin = https://gnbr.example.org/admin",
+            "is not scheme://host[:port]",
+        ),
+        (
+            "public_origin = ftp://gnbr.example.org",
+            "is not scheme://host[:port]",
+        ),
+        (
+            "public_origin = https://user@gnbr.example.org",
+            "is not scheme://host[:port]",
+        ),
+        (
+            "allowed_hosts = ok.example.org, bad/host",
+            "entry 2 `bad/host` is not host or host:port",
+        ),
+        (
+            "allowed_hosts = host:port",
+            "entry 1 `host:port` is not host or host:port",
+        ),
+        (
+            "trusted_proxies = proxy.example.org",
+            "entry 1 `proxy.example.org` is not an IP address",
+        ),
+    ] {
+        std::fs::write(&path, format!("[serve]\n{line}\n")).unwrap();
+        let error = Settings::load(&path).unwrap_err();
+        assert!(error.message.contains(problem), "{line}: {}", error.message);
+        assert!(error.message.contains("[serve]"), "{}", error.message);
+    }
 }
 
 #[test]
@@ -318,6 +383,9 @@ fn no_key_gnbr_or_geonode_reads_looks_like_a_secret() {
         "source_assets_root",
         "snapshot_dir",
         "state_dir",
+        "public_origin",
+        "allowed_hosts",
+        "trusted_proxies",
         "apps",
         "dumps",
         "migrations",

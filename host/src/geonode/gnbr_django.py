@@ -8,7 +8,7 @@ to stderr (gnbr's debug log).
     python gnbr_django.py maxpks
     python gnbr_django.py load REQUEST.json
     python gnbr_django.py dump REQUEST.json
-    python gnbr_django.py user USERNAME
+    python gnbr_django.py users
 
 `load` restores fixtures in ONE transaction: truncate GeoNode's tables (never
 extension-owned ones such as spatial_ref_sys, never django_migrations or
@@ -16,6 +16,10 @@ gnbr_restore_log), loaddata with GeoNode's signals disabled, reset sequences,
 rebuild the search index, check row counts, record the restore; then it asks
 gnbr on stdin whether to commit, so that gnbr dying at any point before
 "commit" leaves the database as it was.
+
+`users` stays up for `gnbr serve`: one JSON request a line on stdin
+(`{"username": ...}`), one answer a line on stdout, until stdin ends; so a
+login costs a query, not a Django start.
 """
 
 import json
@@ -599,25 +603,48 @@ def dump(request_path):
     say(event="done")
 
 
-def user(username):
-    """One user's login row (people_profile): the password hash goes to gnbr,
-    which checks it; no password ever comes here."""
+def users():
+    """Login rows on demand (people_profile through Django's own lookup): the
+    password hash goes to gnbr, which checks it; no password ever comes here.
+    Each lookup waits at most a few seconds for a lock (a restore holds the
+    users' table while it loads); a failed one drops the connection so that
+    the next opens a new one (the database may have restarted)."""
     from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
 
     model = get_user_model()
-    try:
-        found = model._default_manager.get_by_natural_key(username)
-    except model.DoesNotExist:
-        say(event="user", found=False)
-        return
-    say(
-        event="user",
-        found=True,
-        username=found.get_username(),
-        password=found.password or "",
-        is_superuser=bool(found.is_superuser),
-        is_active=bool(found.is_active),
-    )
+    say(event="ready")
+    for line in sys.stdin:
+        try:
+            username = json.loads(line)["username"]
+            if not isinstance(username, str):
+                raise ValueError("the username is not a string")
+        except (ValueError, KeyError, TypeError) as e:
+            say(event="error", message=f"a request gnbr's Django helper cannot read: {e}")
+            continue
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL lock_timeout = '5s'")
+                        cursor.execute("SET LOCAL statement_timeout = '10s'")
+                found = model._default_manager.get_by_natural_key(username)
+        except model.DoesNotExist:
+            say(event="user", found=False)
+            continue
+        except Exception as e:  # noqa: BLE001 - one line for gnbr's log, traceback to stderr
+            traceback.print_exc()
+            connection.close()
+            say(event="error", message=" ".join(str(e).split()) or type(e).__name__)
+            continue
+        say(
+            event="user",
+            found=True,
+            username=found.get_username(),
+            password=found.password or "",
+            is_superuser=bool(found.is_superuser),
+            is_active=bool(found.is_active),
+        )
 
 
 def main():
@@ -632,8 +659,8 @@ def main():
             load(sys.argv[2])
         elif command == "dump":
             dump(sys.argv[2])
-        elif command == "user":
-            user(sys.argv[2])
+        elif command == "users":
+            users()
         elif command == "run":
             run_committed(sys.argv[2])
         else:

@@ -6,6 +6,7 @@
 //! in child environments; they are never printed or logged.
 
 mod env_file;
+mod users;
 
 use std::{
     fmt,
@@ -28,6 +29,9 @@ const SCRIPT: &str = include_str!("gnbr_django.py");
 pub struct GeoNode {
     python: PathBuf,
     env: Vec<(String, String)>,
+    /// The long-lived helper of [`GeoNode::user`], once started (declared
+    /// before `work`: it ends before its folder is removed).
+    users: users::UserHelper,
     work: crate::scratch::TempPath,
 }
 
@@ -220,7 +224,12 @@ impl GeoNode {
                 format!("cannot write gnbr's Django helper: {e}"),
             )
         })?;
-        Ok(Self { python, env, work })
+        Ok(Self {
+            python,
+            env,
+            users: users::UserHelper::default(),
+            work,
+        })
     }
 
     /// A variable of the `[geonode] env_file`, when it sets it.
@@ -262,24 +271,14 @@ impl GeoNode {
         })
     }
 
-    /// The login row of `username` (Django's own lookup), if the user exists.
+    /// The login row of `username` (Django's own lookup), if the user
+    /// exists: asked of one long-lived Django helper, started on first use.
     ///
     /// # Errors
     ///
     /// When Django cannot start or the database cannot be read.
     pub fn user(&self, username: &str) -> Result<Option<UserRow>, Error> {
-        let event = self.run_once(&["user", username], "user")?;
-        if event.rest.get("found") != Some(&serde_json::Value::Bool(true)) {
-            return Ok(None);
-        }
-        serde_json::from_value(serde_json::Value::Object(event.rest))
-            .map(Some)
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Target,
-                    format!("gnbr's Django helper answered oddly: {e}"),
-                )
-            })
+        self.users.find(self, username)
     }
 
     /// Whether the restore run `run_id` committed (its `gnbr_restore_log`
@@ -427,6 +426,17 @@ impl GeoNode {
     }
 
     fn spawn(&self, args: &[&str]) -> Result<(Child, PathBuf), Error> {
+        self.spawn_helper(args, true)
+    }
+
+    /// Starts `gnbr_django.py args`, its stderr into a log file in the
+    /// work folder; killed when the thread that started it ends, if
+    /// `dies_with_thread` (Linux's parent-death signal follows the thread).
+    fn spawn_helper(
+        &self,
+        args: &[&str],
+        dies_with_thread: bool,
+    ) -> Result<(Child, PathBuf), Error> {
         let stderr_log = self.work.path().join(format!("{}.stderr.log", args[0]));
         let stderr = std::fs::File::create(&stderr_log).map_err(|e| {
             Error::new(
@@ -442,7 +452,9 @@ impl GeoNode {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        crate::process::die_with_parent(&mut command);
+        if dies_with_thread {
+            crate::process::die_with_parent(&mut command);
+        }
         let child = command.spawn().map_err(|e| {
             Error::new(
                 ErrorKind::Target,
@@ -588,15 +600,10 @@ mod tests {
     use super::GeoNode;
     use crate::config::GeoNodeSettings;
 
-    #[test]
-    fn a_python_that_dies_is_named_by_its_last_words() {
-        let dir = tempfile::tempdir().unwrap();
-        let python = dir.path().join("python");
-        std::fs::write(
-            &python,
-            "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho \"ModuleNotFoundError: No module named 'geonode'\" >&2\nexit 1\n",
-        )
-        .unwrap();
+    /// A GeoNode whose "python" is the shell script `script`, in `dir`.
+    pub(super) fn scripted(dir: &std::path::Path, script: &str) -> GeoNode {
+        let python = dir.join("python");
+        std::fs::write(&python, format!("#!/bin/sh\n{script}")).unwrap();
         std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
         let settings = GeoNodeSettings {
             python: Some(python),
@@ -606,7 +613,17 @@ mod tests {
             source_siteurl: None,
             source_assets_root: None,
         };
-        let error = GeoNode::new(&settings).unwrap().info().unwrap_err();
+        GeoNode::new(&settings).unwrap()
+    }
+
+    #[test]
+    fn a_python_that_dies_is_named_by_its_last_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let geonode = scripted(
+            dir.path(),
+            "echo 'Traceback (most recent call last):' >&2\necho \"ModuleNotFoundError: No module named 'geonode'\" >&2\nexit 1\n",
+        );
+        let error = geonode.info().unwrap_err();
         assert_eq!(
             error.message,
             "the target's Django process ended without an answer: ModuleNotFoundError: No module named 'geonode'"

@@ -1,7 +1,10 @@
 //! Logging in as a GeoNode superuser (the hash read through Django,
-//! checked here), logging out, and the lock-out after repeated failures.
+//! checked here, at the pace the throttle allows) and logging out.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::State,
@@ -12,8 +15,10 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    cookie, now, random_token, set_cookie, sha256_hex,
-    store::{Attempt, Session},
+    client::ClientAddr,
+    cookie, now, random_token, sha256_hex,
+    store::Session,
+    throttle::{Admission, BUSY_RETRY},
     App, LOGIN_COOKIE, SESSION_COOKIE,
 };
 use crate::{
@@ -22,10 +27,6 @@ use crate::{
     web::password,
 };
 
-/// Failed logins of one username that lock it out.
-pub const MAX_FAILURES: i64 = 5;
-/// How long failures count, and so how long a lock-out lasts.
-pub const LOCK_SECONDS: i64 = 15 * 60;
 /// How long a session lasts.
 const SESSION_SECONDS: i64 = 12 * 3600;
 
@@ -87,16 +88,18 @@ fn login_page(
         None,
         minijinja::context! { login_csrf => token, username => username, problem => problem },
     );
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &token, 3600));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        app.set_cookie(LOGIN_COOKIE, &token, 3600),
+    );
     response
 }
 
-/// `POST /login`: superusers of the target GeoNode only; five failures
-/// within 15 minutes lock the username out for the rest of them.
+/// `POST /login`: superusers of the target GeoNode only, one attempt at
+/// a time per client address, at the pace the throttle allows it.
 pub async fn login(
     State(app): State<Arc<App>>,
+    Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -110,24 +113,23 @@ pub async fn login(
             Some("Give a GeoNode username.".to_owned()),
         );
     }
-    let key = username.to_lowercase();
-    let at = now();
-    let attempt = match app
-        .store()
-        .attempt(&key, at, at - LOCK_SECONDS, MAX_FAILURES)
-    {
-        Ok(Attempt::Counted(attempt)) => attempt,
-        Ok(Attempt::Locked { oldest }) => {
-            tracing::warn!("login of `{username}` refused: locked out");
-            return locked(&app, &headers, &username, oldest, at);
+    let ticket = match app.throttle.admit(client.0) {
+        Admission::Go(ticket) => ticket,
+        Admission::Wait(wait) => {
+            let reason = "Too many failed logins from your address";
+            return too_many(&app, &headers, &username, client, wait, reason);
         }
-        Err(e) => return app.error_page(None, &e),
     };
+    let Some(slot) = app.throttle.check_slot().await else {
+        let reason = "Many logins are being checked";
+        return too_many(&app, &headers, &username, client, BUSY_RETRY, reason);
+    };
+    let started = Instant::now();
     let checker = app.clone();
     let name = username.clone();
     let password = form.password;
-    let verdict =
-        tokio::task::spawn_blocking(move || check(checker.users.as_ref(), &name, &password)).await;
+    let verdict = tokio::task::spawn_blocking(move || check(&checker, &name, &password)).await;
+    drop(slot);
     let verdict = verdict.unwrap_or_else(|e| {
         Err(Error::new(
             ErrorKind::Run,
@@ -136,22 +138,18 @@ pub async fn login(
     });
     match verdict {
         Ok(Some(user)) => {
-            if let Err(e) = app.store().clear_failures(&key) {
-                return app.error_page(None, &e);
-            }
-            tracing::info!("`{user}` logged in");
+            ticket.succeeded();
+            tracing::info!("`{user}` logged in from {}", client.0);
             match start_session(&app, user) {
                 Ok(response) => response,
                 Err(e) => app.error_page(None, &e),
             }
         }
         Ok(None) => {
-            tracing::warn!("login of `{username}` refused");
-            if let Ok((count, Some(oldest))) = app.store().failures(&key, at - LOCK_SECONDS) {
-                if count >= MAX_FAILURES {
-                    return locked(&app, &headers, &username, oldest, at);
-                }
-            }
+            tracing::warn!("login of `{username}` from {} refused", client.0);
+            // Its address stays busy until it is answered.
+            app.throttle.hold_failure(started).await;
+            ticket.failed();
             login_page(
                 &app,
                 &headers,
@@ -161,63 +159,117 @@ pub async fn login(
             )
         }
         Err(e) => {
-            let _ = app.store().cancel_attempt(attempt);
-            tracing::warn!("cannot check the login of `{username}`: {e}");
+            // The cause (which names the database's host) is for the admin's log only.
+            tracing::error!("cannot check the login of `{username}`: {e}");
+            app.throttle.hold_failure(started).await;
+            drop(ticket);
             login_page(
                 &app,
                 &headers,
                 StatusCode::SERVICE_UNAVAILABLE,
                 &username,
-                Some(format!("Cannot check the login against the GeoNode: {e}")),
+                Some("Logins cannot be checked right now: the GeoNode does not answer. Try again later; gnbr serve's log says why.".to_owned()),
             )
         }
     }
 }
 
-fn locked(app: &App, headers: &HeaderMap, username: &str, oldest: i64, now: i64) -> Response {
-    let minutes = ((oldest + LOCK_SECONDS - now).max(1) + 59) / 60;
-    login_page(
+/// A 429 login page that says why and when to try again, in words and
+/// in `Retry-After`.
+fn too_many(
+    app: &App,
+    headers: &HeaderMap,
+    username: &str,
+    client: ClientAddr,
+    wait: Duration,
+    reason: &str,
+) -> Response {
+    tracing::warn!(
+        "login of `{username}` from {} refused for {wait:?}: {reason}",
+        client.0
+    );
+    let message = format!("{reason}: try again in {}.", in_words(wait));
+    let mut response = login_page(
         app,
         headers,
         StatusCode::TOO_MANY_REQUESTS,
         username,
-        Some(format!(
-            "Too many failed logins for `{username}`: it is locked out; try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        )),
-    )
+        Some(message),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(whole_seconds(wait)),
+    );
+    response
+}
+
+/// Whole seconds to wait, rounded up.
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// "N seconds" (or minutes, past two), rounded up.
+fn in_words(wait: Duration) -> String {
+    match whole_seconds(wait) {
+        1 => "1 second".to_owned(),
+        seconds @ 0..=120 => format!("{seconds} seconds"),
+        seconds => format!("{} minutes", seconds.div_ceil(60)),
+    }
 }
 
 /// The GeoNode username when `password` is right and the user is an
-/// active superuser; `None` otherwise. An unknown user costs the same work.
-fn check(users: &dyn Users, username: &str, password: &str) -> Result<Option<String>, Error> {
-    match users.find(username)? {
-        None => {
+/// active superuser; `None` otherwise. An unknown user, and a hash gnbr
+/// cannot check (logged for the admin), cost the same work and get the
+/// same answer as a wrong password.
+///
+/// # Errors
+///
+/// When the users cannot be read.
+fn check(app: &App, username: &str, password: &str) -> Result<Option<String>, Error> {
+    let row = app.users.find(username)?;
+    let hashing = Instant::now();
+    let verdict = verify(row, password);
+    app.throttle.checked_in(hashing.elapsed());
+    Ok(verdict)
+}
+
+/// The username of `row` when `password` is its user's and it is an
+/// active superuser.
+fn verify(row: Option<UserRow>, password: &str) -> Option<String> {
+    let Some(row) = row else {
+        password::dummy_check(password);
+        return None;
+    };
+    match password::verify(password, &row.password) {
+        Ok(right) => (right && row.is_superuser && row.is_active).then_some(row.username),
+        Err(e) => {
+            tracing::warn!(
+                "the login of GeoNode user `{}` cannot be checked: {e}",
+                row.username
+            );
             password::dummy_check(password);
-            Ok(None)
-        }
-        Some(row) => {
-            let right = password::verify(password, &row.password)?;
-            Ok((right && row.is_superuser && row.is_active).then_some(row.username))
+            None
         }
     }
 }
 
 fn start_session(app: &App, username: String) -> Result<Response, Error> {
     let token = random_token()?;
+    let at = now();
     let session = Session {
         username,
         csrf: random_token()?,
+        checked: at,
     };
     app.store()
-        .add_session(&sha256_hex(&token), &session, now() + SESSION_SECONDS)?;
+        .add_session(&sha256_hex(&token), &session, at + SESSION_SECONDS)?;
     let mut response = Redirect::to("/backups").into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &token, SESSION_SECONDS),
+        app.set_cookie(SESSION_COOKIE, &token, SESSION_SECONDS),
     );
-    headers.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0));
+    headers.append(header::SET_COOKIE, app.set_cookie(LOGIN_COOKIE, "", 0));
     Ok(response)
 }
 
@@ -236,6 +288,6 @@ pub async fn logout(
     let mut response = Redirect::to("/login").into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+        .insert(header::SET_COOKIE, app.set_cookie(SESSION_COOKIE, "", 0));
     response
 }

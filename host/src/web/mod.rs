@@ -2,17 +2,23 @@
 //!
 //! Server-rendered pages (axum, minijinja templates, one small polling
 //! script), for GeoNode superusers only: their password hashes are read
-//! through the Django helper and checked here. Sessions and CSRF tokens
-//! are random, cookies are HttpOnly and SameSite=Strict, every POST carries
-//! its form's token or is refused with 403. Runs drive the same
-//! `backup`/`restore` code as the command line, one at a time, in the
-//! background, their lines kept in the embedded database.
+//! through one long-lived Django helper and checked here, logins are
+//! throttled per client address and in all, and a session's user is
+//! checked again against GeoNode on every POST and every few minutes.
+//! Sessions and CSRF tokens are random, cookies are HttpOnly and
+//! SameSite=Strict (and Secure behind https), every POST carries its
+//! form's token and comes from the page's own origin or is refused with
+//! 403, and a request for a Host the page is not served under gets 400.
+//! Runs drive the same `backup`/`restore` code as the command line, one at
+//! a time, in the background, their lines kept in the embedded database.
 
 mod auth;
+mod client;
 mod jobs;
 mod pages;
 pub mod password;
 pub mod store;
+pub mod throttle;
 
 #[cfg(test)]
 mod tests;
@@ -40,12 +46,17 @@ pub use auth::Users;
 
 use crate::{
     archive::hex,
+    config::ServeSettings,
     errors::{Error, ErrorKind},
     exit_codes,
     geonode::GeoNode,
     requests::{ServeRequest, Setup},
     ui::{LogSink, Ui},
-    web::store::{Run, Session, Store},
+    web::{
+        client::Site,
+        store::{Run, Session, Store},
+        throttle::{LoginLimits, Throttle},
+    },
 };
 
 /// The session cookie.
@@ -64,6 +75,10 @@ pub struct App {
     /// The settings and plugins the runs use.
     setup: Setup,
     quiet: bool,
+    /// The names and origin it is served under (`[serve]`).
+    site: Site,
+    /// How fast logins may be tried.
+    throttle: Throttle,
 }
 
 /// What the page and the background run share.
@@ -75,16 +90,42 @@ struct Shared {
 
 impl App {
     /// The page over the state in `state_dir`, checking logins with
-    /// `users`, running commands with `setup`'s settings and plugins.
+    /// `users`, running commands with `setup`'s settings and plugins,
+    /// served as their `[serve]` section says.
     ///
     /// # Errors
     ///
-    /// When the state folder or its database cannot be opened.
+    /// When the settings cannot be read, or the state folder or its
+    /// database cannot be opened.
     pub fn new(
         state_dir: &std::path::Path,
         setup: Setup,
         users: Box<dyn Users>,
         quiet: bool,
+    ) -> Result<Arc<Self>, Error> {
+        let serve = setup.load_settings()?.serve;
+        Self::with(
+            state_dir,
+            setup,
+            users,
+            quiet,
+            &serve,
+            LoginLimits::default(),
+        )
+    }
+
+    /// [`App::new`] with `[serve]` settings and login limits given.
+    ///
+    /// # Errors
+    ///
+    /// When the state folder or its database cannot be opened.
+    pub fn with(
+        state_dir: &std::path::Path,
+        setup: Setup,
+        users: Box<dyn Users>,
+        quiet: bool,
+        serve: &ServeSettings,
+        limits: LoginLimits,
     ) -> Result<Arc<Self>, Error> {
         let shared = Arc::new(Shared {
             store: Store::open(state_dir, now())?,
@@ -111,6 +152,8 @@ impl App {
             users,
             setup,
             quiet,
+            site: Site::new(serve),
+            throttle: Throttle::new(limits),
         }))
     }
 
@@ -231,7 +274,7 @@ fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
         let bound = listener.local_addr().unwrap_or(listen);
         if !bound.ip().is_loopback() {
             ui.warn(&format!(
-                "listening on {bound}, not on loopback: put a proxy with TLS in front of it"
+                "listening on {bound}, not on loopback: put a proxy with TLS in front of it, and name the page's address in settings.ini [serve] public_origin (or allowed_hosts): other Host names are refused"
             ));
         }
         if ui.json {
@@ -245,7 +288,10 @@ fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
         ui.info(&format!(
             "serving the admin page on http://{bound}/ (Ctrl-C stops it)"
         ));
-        axum::serve(listener, router(app))
+        axum::serve(
+            listener,
+            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown())
             .await
             .map_err(|e| Error::new(ErrorKind::Run, format!("the web server failed: {e}")))
@@ -302,22 +348,60 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/static/style.css", get(|| async { css() }))
         .route("/static/live.js", get(|| async { script() }))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn_with_state(app.clone(), site_check))
         .layer(middleware::from_fn(security_headers))
         .with_state(app)
 }
 
+/// Requests for the page's own names only (else 400), POSTs from its own
+/// origin only (else 403); the client's address noted for the login throttle.
+async fn site_check(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let host = match app.site.host(request.headers()) {
+        Ok(host) => host,
+        Err(sent) => {
+            tracing::warn!(
+                "refused a request for Host {:?}: not [serve] public_origin's nor in allowed_hosts",
+                sent.unwrap_or("(none)")
+            );
+            return (
+                StatusCode::BAD_REQUEST,
+                "This page is not served under that name. Its admin lists the names it answers to in settings.ini [serve] public_origin and allowed_hosts.",
+            )
+                .into_response();
+        }
+    };
+    if request.method() == Method::POST && !app.site.same_origin(request.headers(), &host) {
+        tracing::warn!(
+            "refused a POST to {} from another origin",
+            request.uri().path()
+        );
+        return app.forbidden();
+    }
+    let client = app.site.client(&request);
+    request.extensions_mut().insert(client);
+    next.run(request).await
+}
+
+/// How long a session's user is trusted without asking GeoNode again (reads only).
+const RECHECK_SECONDS: i64 = 120;
+/// How long reads go on while GeoNode cannot be asked (a restore holds its
+/// users' table, the database restarts); POSTs wait for an answer.
+const READ_GRACE_SECONDS: i64 = 30 * 60;
+
 /// Logged-in pages only; every POST must carry its form's CSRF token
 /// (the session's, or the login cookie's for the login form), else 403.
+/// A session's user is checked again against GeoNode on every POST and
+/// every few minutes: gone, inactive or no longer a superuser, every
+/// session of the user ends.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let public = path == "/login" || path.starts_with("/static/");
-    let session = cookie(request.headers(), SESSION_COOKIE).and_then(|token| {
-        app.store()
-            .session(&sha256_hex(&token), now())
-            .ok()
-            .flatten()
-    });
-    let mut request = if request.method() == Method::POST {
+    let token = cookie(request.headers(), SESSION_COOKIE).map(|t| sha256_hex(&t));
+    let session = token
+        .as_ref()
+        .and_then(|token| app.store().session(token, now()).ok().flatten());
+    let post = request.method() == Method::POST;
+    let mut request = if post {
         let expected = if path == "/login" {
             cookie(request.headers(), LOGIN_COOKIE)
         } else {
@@ -339,12 +423,81 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         request
     };
     if !public {
-        let Some(session) = session else {
+        let (Some(session), Some(token)) = (session, token) else {
             return Redirect::to("/login").into_response();
         };
+        // Logging out never waits for GeoNode.
+        let due = path != "/logout" && (post || now() - session.checked >= RECHECK_SECONDS);
+        if due {
+            if let Err(response) = recheck(&app, &session, &token, post).await {
+                return response;
+            }
+        }
         request.extensions_mut().insert(session);
     }
     next.run(request).await
+}
+
+/// Asks GeoNode whether a session's user is still an active superuser.
+/// `Err`: the response instead of the page (the login page when the
+/// session ended, 503 when GeoNode cannot say and the request must wait).
+async fn recheck(
+    app: &Arc<App>,
+    session: &Session,
+    token: &str,
+    post: bool,
+) -> Result<(), Response> {
+    let checker = app.clone();
+    let username = session.username.clone();
+    let found = tokio::task::spawn_blocking(move || checker.users.find(&username))
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::new(
+                ErrorKind::Run,
+                format!("the session check failed: {e}"),
+            ))
+        });
+    match found {
+        Ok(Some(row)) if row.is_active && row.is_superuser && row.username == session.username => {
+            if let Err(e) = app.store().session_checked(token, now()) {
+                tracing::warn!(
+                    "cannot note the check of `{}`'s session: {e}",
+                    session.username
+                );
+            }
+            Ok(())
+        }
+        Ok(_) => {
+            tracing::warn!(
+                "`{}` is no longer an active superuser of the GeoNode: their sessions end",
+                session.username
+            );
+            if let Err(e) = app.store().remove_sessions_of(&session.username) {
+                return Err(app.error_page(None, &e));
+            }
+            let mut response = Redirect::to("/login").into_response();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, app.set_cookie(SESSION_COOKIE, "", 0));
+            Err(response)
+        }
+        Err(e) if !post && now() - session.checked < READ_GRACE_SECONDS => {
+            tracing::warn!(
+                "cannot check `{}`'s session again yet: {e}",
+                session.username
+            );
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!("cannot check `{}`'s session: {e}", session.username);
+            let error = Error::new(
+                e.kind,
+                format!("The GeoNode cannot confirm that you are still one of its superusers, so nothing was done: {}", e.message),
+            )
+            .hint("try again in a moment; if it lasts, check that the GeoNode's database is up");
+            Err(app.error_page(Some(session), &error))
+        }
+    }
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {
@@ -462,12 +615,16 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole page.
-fn set_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
-    ))
-    .expect("cookie values are hex")
+impl App {
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole page;
+    /// Secure when the page is served over https.
+    fn set_cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
+        let secure = if self.site.secure() { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        ))
+        .expect("cookie values are hex")
+    }
 }
 
 /// serde_json's `arbitrary_precision` numbers as plain template numbers.

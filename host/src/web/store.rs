@@ -1,5 +1,5 @@
 //! The admin page's state in one SQLite file: backup definitions, runs and
-//! their logs, sessions, failed logins.
+//! their logs, sessions.
 
 use std::{
     path::{Path, PathBuf},
@@ -52,13 +52,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     token_sha256 TEXT PRIMARY KEY,
     username TEXT NOT NULL,
     csrf TEXT NOT NULL,
-    expires INTEGER NOT NULL
+    expires INTEGER NOT NULL,
+    checked INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS login_failures (
-    username TEXT NOT NULL,
-    at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS login_failures_by_name ON login_failures (username, at);
+DROP TABLE IF EXISTS login_failures;
 ";
 
 /// The open database.
@@ -187,6 +184,8 @@ pub struct Session {
     pub username: String,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// When GeoNode last confirmed the user is an active superuser.
+    pub checked: i64,
 }
 
 impl Store {
@@ -221,6 +220,17 @@ impl Store {
         store.with(|c| {
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.execute_batch(SCHEMA)?;
+            // Sessions of a gnbr before re-checks: checked long ago, so at once.
+            let checked: i64 = c.query_row(
+                "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'checked'",
+                [],
+                |r| r.get(0),
+            )?;
+            if checked == 0 {
+                c.execute_batch(
+                    "ALTER TABLE sessions ADD COLUMN checked INTEGER NOT NULL DEFAULT 0",
+                )?;
+            }
             c.execute(
                 "UPDATE runs SET status = 'interrupted', finished = ?1, \
                  message = 'gnbr serve stopped while this ran; the target is as the run left it \
@@ -484,8 +494,15 @@ impl Store {
     ) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO sessions (token_sha256, username, csrf, expires) VALUES (?1, ?2, ?3, ?4)",
-                params![token_sha256, session.username, session.csrf, expires],
+                "INSERT INTO sessions (token_sha256, username, csrf, expires, checked) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    token_sha256,
+                    session.username,
+                    session.csrf,
+                    expires,
+                    session.checked
+                ],
             )
             .map(drop)
         })
@@ -500,12 +517,13 @@ impl Store {
         self.with(|c| {
             c.execute("DELETE FROM sessions WHERE expires <= ?1", [now])?;
             c.query_row(
-                "SELECT username, csrf FROM sessions WHERE token_sha256 = ?1",
+                "SELECT username, csrf, checked FROM sessions WHERE token_sha256 = ?1",
                 [token_sha256],
                 |r| {
                     Ok(Session {
                         username: r.get(0)?,
                         csrf: r.get(1)?,
+                        checked: r.get(2)?,
                     })
                 },
             )
@@ -528,90 +546,32 @@ impl Store {
         })
     }
 
-    /// Counts a login attempt of `username` as failed until it succeeds,
-    /// unless `max` attempts since `since` were counted already; then
-    /// returns when the oldest of those leaves the window.
+    /// Notes that GeoNode confirmed the user of a session at `now`.
     ///
     /// # Errors
     ///
     /// When the database cannot be written.
-    pub fn attempt(
-        &self,
-        username: &str,
-        now: i64,
-        since: i64,
-        max: i64,
-    ) -> Result<Attempt, Error> {
+    pub fn session_checked(&self, token_sha256: &str, now: i64) -> Result<(), Error> {
         self.with(|c| {
-            c.execute("DELETE FROM login_failures WHERE at < ?1", [since])?;
-            let (count, oldest): (i64, Option<i64>) = c.query_row(
-                "SELECT count(*), min(at) FROM login_failures WHERE username = ?1",
-                [username],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if count >= max {
-                return Ok(Attempt::Locked {
-                    oldest: oldest.unwrap_or(now),
-                });
-            }
             c.execute(
-                "INSERT INTO login_failures (username, at) VALUES (?1, ?2)",
-                params![username, now],
-            )?;
-            Ok(Attempt::Counted(c.last_insert_rowid()))
-        })
-    }
-
-    /// Failed logins of `username` since `since`: how many, and the oldest's time.
-    ///
-    /// # Errors
-    ///
-    /// When the database cannot be read.
-    pub fn failures(&self, username: &str, since: i64) -> Result<(i64, Option<i64>), Error> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT count(*), min(at) FROM login_failures WHERE username = ?1 AND at >= ?2",
-                params![username, since],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                "UPDATE sessions SET checked = ?1 WHERE token_sha256 = ?2",
+                params![now, token_sha256],
             )
+            .map(drop)
         })
     }
 
-    /// Takes back an attempt that could not be checked (GeoNode did not answer).
+    /// Ends every session of `username` (GeoNode no longer lets the user in).
     ///
     /// # Errors
     ///
     /// When the database cannot be written.
-    pub fn cancel_attempt(&self, attempt: i64) -> Result<(), Error> {
+    pub fn remove_sessions_of(&self, username: &str) -> Result<(), Error> {
         self.with(|c| {
-            c.execute("DELETE FROM login_failures WHERE rowid = ?1", [attempt])
+            c.execute("DELETE FROM sessions WHERE username = ?1", [username])
                 .map(drop)
         })
     }
-
-    /// Forgets the failed logins of `username` (it logged in).
-    ///
-    /// # Errors
-    ///
-    /// When the database cannot be written.
-    pub fn clear_failures(&self, username: &str) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute("DELETE FROM login_failures WHERE username = ?1", [username])
-                .map(drop)
-        })
-    }
-}
-
-/// A login attempt, counted or refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    /// Counted as failed (its row) until it succeeds.
-    Counted(i64),
-    /// Too many failures; the oldest in the window was at this time.
-    Locked {
-        /// Seconds since the epoch.
-        oldest: i64,
-    },
 }
 
 /// How a run ended.

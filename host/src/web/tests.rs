@@ -1,46 +1,69 @@
 //! The page without a GeoNode: users from a stub, requests straight into
-//! the router. Login, sessions, CSRF refusals, lock-out, one run at a time,
-//! and a failing run's message.
+//! the router. Login, its throttle, sessions and their re-checks, Host,
+//! Origin and CSRF refusals, one run at a time, and a failing run's message.
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     path::PathBuf,
     sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
     body::Body,
+    extract::ConnectInfo,
     http::{header, Request, Response, StatusCode},
     Router,
 };
 use tower::ServiceExt;
 
-use super::{
-    auth::{LOCK_SECONDS, MAX_FAILURES},
-    router,
-    store::{Attempt, Status},
-    App, Users,
-};
+use super::{password, router, store::Status, throttle::LoginLimits, App, Users};
 use crate::{
-    errors::Error, geonode::UserRow, geoserver::restore::GeoServerReport, requests::Setup,
+    config::ServeSettings,
+    errors::{Error, ErrorKind},
+    geonode::UserRow,
+    geoserver::restore::GeoServerReport,
+    requests::Setup,
 };
 
 /// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).
 const ADMIN_HASH: &str = "pbkdf2_sha1$1$salt$sLZPjmKKODn5Yach59KJEP907Es=";
 
+/// The GeoNode's users, as the tests change them.
+#[derive(Default)]
 struct Stub {
-    rows: HashMap<String, UserRow>,
-    calls: Arc<AtomicUsize>,
+    rows: Mutex<HashMap<String, UserRow>>,
+    calls: AtomicUsize,
+    /// The GeoNode's database does not answer.
+    down: AtomicBool,
+    /// How long a lookup takes.
+    delay: Mutex<Duration>,
 }
 
-impl Users for Stub {
+impl Users for Arc<Stub> {
     fn find(&self, username: &str) -> Result<Option<UserRow>, Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(self.rows.get(username).cloned())
+        std::thread::sleep(*self.delay.lock().unwrap());
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                ErrorKind::Target,
+                "the target GeoNode's users cannot be read: connection to server at \"db.internal\" (10.9.8.7), port 54329 failed",
+            ));
+        }
+        Ok(self.rows.lock().unwrap().get(username).cloned())
+    }
+}
+
+impl Stub {
+    fn set(&self, username: &str, is_superuser: bool, is_active: bool) {
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows.get_mut(username).unwrap();
+        row.is_superuser = is_superuser;
+        row.is_active = is_active;
     }
 }
 
@@ -48,50 +71,86 @@ struct Page {
     _dir: tempfile::TempDir,
     app: Arc<App>,
     router: Router,
-    calls: Arc<AtomicUsize>,
+    users: Arc<Stub>,
 }
 
 fn row(username: &str, is_superuser: bool, is_active: bool) -> (String, UserRow) {
+    row_with(username, ADMIN_HASH, is_superuser, is_active)
+}
+
+fn row_with(username: &str, hash: &str, is_superuser: bool, is_active: bool) -> (String, UserRow) {
     (
         username.to_owned(),
         UserRow {
             username: username.to_owned(),
-            password: ADMIN_HASH.to_owned(),
+            password: hash.to_owned(),
             is_superuser,
             is_active,
         },
     )
 }
 
-/// A page whose settings file is `config` (missing by default: runs fail at once).
-fn page_with(config: PathBuf) -> Page {
+/// Limits for tests: failures answered at once, the rest as shipped.
+fn quick_limits() -> LoginLimits {
+    LoginLimits {
+        failure_floor: Duration::ZERO,
+        ..LoginLimits::default()
+    }
+}
+
+/// A page whose settings file is `config` (missing by default: runs fail
+/// at once), served as `serve` says, logins as `limits` allow.
+fn page_with(config: PathBuf, serve: impl FnOnce(&mut ServeSettings), limits: LoginLimits) -> Page {
     let dir = tempfile::tempdir().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let users = Stub {
-        rows: [
-            row("admin", true, true),
-            row("editor", false, true),
-            row("retired", true, false),
-        ]
-        .into_iter()
-        .collect(),
-        calls: calls.clone(),
-    };
+    let users = Arc::new(Stub {
+        rows: Mutex::new(
+            [
+                row("admin", true, true),
+                row("editor", false, true),
+                row("retired", true, false),
+                row_with("modern", password::tests::DJANGO[0], true, true),
+                row_with(
+                    "legacy",
+                    "md5$salt$f7dc1ed4a01ce2dc8a8e3f9e9e0d9b31",
+                    true,
+                    true,
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        ..Stub::default()
+    });
     let setup = Setup {
         settings: Some(config),
         plugin_dirs: Vec::new(),
     };
-    let app = App::new(&dir.path().join("state"), setup, Box::new(users), true).unwrap();
+    let state = dir.path().join("state");
+    let mut settings = ServeSettings::on_loopback(state.clone());
+    serve(&mut settings);
+    let app = App::with(
+        &state,
+        setup,
+        Box::new(users.clone()),
+        true,
+        &settings,
+        limits,
+    )
+    .unwrap();
     Page {
         router: router(app.clone()),
         app,
-        calls,
+        users,
         _dir: dir,
     }
 }
 
 fn page() -> Page {
-    page_with(PathBuf::from("/nonexistent/gnbr-test/settings.ini"))
+    page_with(
+        PathBuf::from("/nonexistent/gnbr-test/settings.ini"),
+        |_| {},
+        quick_limits(),
+    )
 }
 
 async fn send(page: &Page, request: Request<Body>) -> (StatusCode, Vec<String>, String) {
@@ -109,8 +168,15 @@ async fn send(page: &Page, request: Request<Body>) -> (StatusCode, Vec<String>, 
     (status, cookies, String::from_utf8(body.to_vec()).unwrap())
 }
 
+/// A request from a browser on loopback, as `gnbr serve` hands it on.
+fn from_loopback(request: axum::http::request::Builder) -> axum::http::request::Builder {
+    request
+        .header(header::HOST, "127.0.0.1:8080")
+        .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
+}
+
 fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::get(path)
+    from_loopback(Request::get(path))
         .header(header::COOKIE, cookie)
         .body(Body::empty())
         .unwrap()
@@ -120,11 +186,19 @@ fn post(path: &str, cookie: &str, form: &[(&str, &str)]) -> Request<Body> {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
-    Request::post(path)
+    from_loopback(Request::post(path))
         .header(header::COOKIE, cookie)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap()
+}
+
+/// `request` as if it came from `client`.
+fn from(client: [u8; 4], mut request: Request<Body>) -> Request<Body> {
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((client, 40000))));
+    request
 }
 
 /// The value of `name=` in the first Set-Cookie that sets it.
@@ -213,6 +287,28 @@ async fn wrong_passwords_other_users_and_inactive_superusers_are_refused() {
 }
 
 #[tokio::test]
+async fn argon2_hashes_log_in_and_unsupported_ones_are_refused_as_a_wrong_password() {
+    let page = page();
+    let (status, cookies, _) = try_login(&page, "modern", password::tests::PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "an argon2 hash logs in");
+    assert!(cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+    let (status, _, wrong) = try_login(&page, "admin", "not it").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (user, password) in [("legacy", "admin"), ("nobody", "admin")] {
+        let (status, cookies, html) = try_login(&page, user, password).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{user}: {html}");
+        assert!(!cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+        let same = |page: &str, name: &str| page.replace(&csrf_in(page), "").replace(name, "admin");
+        assert_eq!(
+            same(&html, user),
+            same(&wrong, "admin"),
+            "the same page as a wrong password"
+        );
+        assert!(!html.contains("md5"), "{html}");
+    }
+}
+
+#[tokio::test]
 async fn a_post_without_its_csrf_token_is_refused_with_403() {
     let page = page();
     // The login form: no token, a wrong one, a token without its cookie.
@@ -230,7 +326,7 @@ async fn a_post_without_its_csrf_token_is_refused_with_403() {
     let (status, _, _) = send(&page, post("/login", "", &form)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
-        page.calls.load(Ordering::SeqCst),
+        page.users.calls.load(Ordering::SeqCst),
         0,
         "no user was looked up"
     );
@@ -267,59 +363,472 @@ async fn a_post_without_its_csrf_token_is_refused_with_403() {
     assert_eq!(status, StatusCode::SEE_OTHER, "the session ended");
 }
 
+async fn try_login_from(
+    page: &Page,
+    client: [u8; 4],
+    user: &str,
+    password: &str,
+) -> (StatusCode, Vec<String>, String) {
+    let (cookie, token) = login_cookie(page).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", user),
+        ("password", password),
+    ];
+    send(page, from(client, post("/login", &cookie, &form))).await
+}
+
 #[tokio::test]
-async fn five_failures_lock_a_username_out_even_with_the_right_password() {
+async fn failures_make_their_address_wait_but_the_right_password_from_another_gets_in() {
     let page = page();
-    for attempt in 1..=MAX_FAILURES {
-        let (status, _, html) = try_login(&page, "admin", "wrong").await;
-        if attempt < MAX_FAILURES {
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
-        } else {
-            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "attempt {attempt}");
-            assert!(
-                html.contains("locked out; try again in 15 minutes"),
-                "{html}"
-            );
-        }
+    let attacker = [192, 0, 2, 66];
+    for attempt in 1..=5 {
+        let (status, _, _) = try_login_from(&page, attacker, "admin", "wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
-    let looked_up = page.calls.load(Ordering::SeqCst);
-    let (status, cookies, html) = try_login(&page, "ADMIN", "admin").await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(html.contains("locked out"), "{html}");
-    assert!(!cookies.iter().any(|c| c.starts_with("gnbr_session=")));
-    assert_eq!(
-        page.calls.load(Ordering::SeqCst),
-        looked_up,
-        "a locked-out login is not even checked"
+    let looked_up = page.users.calls.load(Ordering::SeqCst);
+    let (cookie, token) = login_cookie(&page).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", "admin"),
+        ("password", "admin"),
+    ];
+    let response = page
+        .router
+        .clone()
+        .oneshot(from(attacker, post("/login", &cookie, &form)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        html.contains("Too many failed logins from your address: try again in 1 second."),
+        "{html}"
     );
-    // Another username is not locked.
-    let (status, _, _) = try_login(&page, "editor", "x").await;
+    assert_eq!(
+        page.users.calls.load(Ordering::SeqCst),
+        looked_up,
+        "a waiting address is not even checked"
+    );
+
+    // No username is locked: the admin gets in from another address at once.
+    let (status, cookies, _) = try_login_from(&page, [198, 51, 100, 7], "admin", "admin").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+
+    // The attacker's waits grow with each failure after the wait.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _, _) = try_login_from(&page, attacker, "admin", "wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, html) = try_login_from(&page, attacker, "admin", "admin").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(html.contains("try again in 2 seconds"), "{html}");
 }
 
 #[test]
-fn lock_outs_end_after_15_minutes_and_a_login_clears_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = super::store::Store::open(dir.path(), 0).unwrap();
-    let t0 = 1_000_000;
-    for i in 0..MAX_FAILURES {
-        let at = t0 + i * 60;
-        let attempt = store.attempt("admin", at, at - LOCK_SECONDS, MAX_FAILURES);
-        assert!(matches!(attempt, Ok(Attempt::Counted(_))));
-    }
-    let at = t0 + 600;
+fn waits_double_up_to_the_longest_and_an_ipv6_host_is_one_address() {
+    use super::throttle::{Admission, Throttle};
+    let limits = LoginLimits {
+        free_failures: 2,
+        first_delay: Duration::from_secs(10),
+        max_delay: Duration::from_secs(35),
+        ..LoginLimits::default()
+    };
+    let throttle = Throttle::new(limits);
+    let waits = |address: &str| match throttle.admit(address.parse().unwrap()) {
+        Admission::Go(ticket) => {
+            ticket.failed();
+            None
+        }
+        Admission::Wait(wait) => Some(wait.as_secs_f64().ceil() as u64),
+    };
+    // One host of 2001:db8:1:2::/64 with ever new addresses, failing: the
+    // wait of the /64 grows as one address's would (failures are counted
+    // at once here: a real client waits between them).
+    assert_eq!(waits("2001:db8:1:2::1"), None);
+    assert_eq!(waits("2001:db8:1:2::2"), None);
+    assert_eq!(waits("2001:db8:1:2::3"), Some(10));
+    assert_eq!(waits("2001:db8:1:2:ffff::9"), Some(10));
+    // Another /64 and an IPv4 address are not held up.
+    assert_eq!(waits("2001:db8:1:3::1"), None);
+    assert_eq!(waits("192.0.2.1"), None);
     assert_eq!(
-        store.attempt("admin", at, at - LOCK_SECONDS, MAX_FAILURES),
-        Ok(Attempt::Locked { oldest: t0 })
+        waits("::ffff:192.0.2.1"),
+        None,
+        "the same IPv4 address, mapped"
     );
-    // The first failure leaves the window: one more attempt is allowed.
-    let at = t0 + LOCK_SECONDS + 1;
-    assert!(matches!(
-        store.attempt("admin", at, at - LOCK_SECONDS, MAX_FAILURES),
-        Ok(Attempt::Counted(_))
-    ));
-    store.clear_failures("admin").unwrap();
-    assert_eq!(store.failures("admin", 0), Ok((0, None)));
+    assert_eq!(waits("192.0.2.1"), Some(10));
+}
+
+#[tokio::test]
+async fn one_attempt_at_a_time_per_address_and_a_short_queue_in_all() {
+    let page = page_with(
+        PathBuf::from("/nonexistent/gnbr-test/settings.ini"),
+        |_| {},
+        LoginLimits {
+            concurrent_checks: 1,
+            max_waiting: 1,
+            ..quick_limits()
+        },
+    );
+    *page.users.delay.lock().unwrap() = Duration::from_millis(400);
+    let attempt = |after: u64, client: [u8; 4]| {
+        let page = &page;
+        async move {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            try_login_from(page, client, "admin", "wrong").await.0
+        }
+    };
+    let statuses = tokio::join!(
+        attempt(0, [10, 0, 0, 1]),
+        attempt(50, [10, 0, 0, 1]),
+        attempt(100, [10, 0, 0, 2]),
+        attempt(150, [10, 0, 0, 3]),
+    );
+    assert_eq!(
+        statuses,
+        (
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS, // its address has one under way
+            StatusCode::UNAUTHORIZED,      // waited for the check
+            StatusCode::TOO_MANY_REQUESTS, // the queue was full
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_proxys_clients_are_told_apart_by_the_address_it_forwards() {
+    let page = page_with(
+        PathBuf::from("/nonexistent/gnbr-test/settings.ini"),
+        |serve| serve.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+        quick_limits(),
+    );
+    let forwarded = |client: &str| {
+        let (page, client) = (&page, client.to_owned());
+        async move {
+            let (cookie, token) = login_cookie(page).await;
+            let form = [
+                ("csrf", token.as_str()),
+                ("username", "admin"),
+                ("password", "wrong"),
+            ];
+            let mut request = post("/login", &cookie, &form);
+            // A client's own X-Forwarded-For comes first; the proxy adds the address it saw.
+            request.headers_mut().insert(
+                "x-forwarded-for",
+                format!("203.0.113.250, {client}").parse().unwrap(),
+            );
+            send(page, request).await.0
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(forwarded("203.0.113.1").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        forwarded("203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(forwarded("203.0.113.2").await, StatusCode::UNAUTHORIZED);
+    // An untrusted peer's X-Forwarded-For is ignored: its own address counts.
+    let (cookie, token) = login_cookie(&page).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", "admin"),
+        ("password", "admin"),
+    ];
+    let mut request = from([192, 0, 2, 9], post("/login", &cookie, &form));
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", "203.0.113.1".parse().unwrap());
+    assert_eq!(send(&page, request).await.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn unknown_users_wrong_passwords_and_unsupported_hashes_take_as_long() {
+    let floor = Duration::from_millis(600);
+    let page = page_with(
+        PathBuf::from("/nonexistent/gnbr-test/settings.ini"),
+        |_| {},
+        LoginLimits {
+            failure_floor: floor,
+            ..LoginLimits::default()
+        },
+    );
+    for (i, (user, password)) in [
+        ("admin", "wrong"),
+        ("nobody", "admin"),
+        ("legacy", "admin"),
+        ("editor", "admin"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let started = Instant::now();
+        let (status, _, _) = try_login_from(&page, [10, 1, 1, i as u8], user, password).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            started.elapsed() >= floor,
+            "{user}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_geonode_is_a_503_that_names_no_host() {
+    let page = page();
+    page.users.down.store(true, Ordering::SeqCst);
+    let (status, cookies, html) = try_login(&page, "admin", "admin").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!cookies.iter().any(|c| c.starts_with("gnbr_session=")));
+    assert!(
+        html.contains("Logins cannot be checked right now"),
+        "{html}"
+    );
+    for detail in ["db.internal", "10.9.8.7", "54329"] {
+        assert!(!html.contains(detail), "{detail} in {html}");
+    }
+    // Not counted as a failure: the admin logs in as soon as it answers.
+    page.users.down.store(false, Ordering::SeqCst);
+    for _ in 0..5 {
+        page.users.down.store(true, Ordering::SeqCst);
+        try_login(&page, "admin", "admin").await;
+    }
+    page.users.down.store(false, Ordering::SeqCst);
+    let (status, _, _) = try_login(&page, "admin", "admin").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+/// The sha256 of the session in `cookie`, as the store keys it.
+fn session_key(cookie: &str) -> String {
+    super::sha256_hex(cookie.trim_start_matches("gnbr_session="))
+}
+
+/// Whether the session in `cookie` is alive.
+fn has_session(page: &Page, cookie: &str) -> bool {
+    let key = session_key(cookie);
+    page.app
+        .store()
+        .session(&key, super::now())
+        .unwrap()
+        .is_some()
+}
+
+/// Reads a page with a session that GeoNode confirmed `seconds` ago.
+async fn read_checked_ago(page: &Page, cookie: &str, seconds: i64) -> StatusCode {
+    let key = session_key(cookie);
+    page.app
+        .store()
+        .session_checked(&key, super::now() - seconds)
+        .unwrap();
+    send(page, get("/backups", cookie)).await.0
+}
+
+/// Posts a new backup definition with the session's `cookie` and `token`.
+async fn add_backup(page: &Page, cookie: &str, token: &str) -> (StatusCode, Vec<String>, String) {
+    let add = [
+        ("csrf", token),
+        ("name", "n"),
+        ("base_folder", "/var/tmp/x"),
+    ];
+    send(page, post("/backups/new", cookie, &add)).await
+}
+
+#[tokio::test]
+async fn a_demoted_or_deactivated_superuser_loses_every_session() {
+    for (is_superuser, is_active) in [(false, true), (true, false)] {
+        let page = page();
+        let (cookie, token) = logged_in(&page).await;
+        let (other, _) = logged_in(&page).await;
+        page.users.set("admin", is_superuser, is_active);
+
+        // A POST asks GeoNode first: refused, and every session of the user ends.
+        let (status, cookies, _) = add_backup(&page, &cookie, &token).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(
+            cookies.iter().any(|c| c.starts_with("gnbr_session=;")),
+            "{cookies:?}"
+        );
+        assert!(page.app.store().backups().unwrap().is_empty());
+        for session in [&cookie, &other] {
+            let (status, _, _) = send(&page, get("/backups", session)).await;
+            assert_eq!(status, StatusCode::SEE_OTHER, "the session ended");
+        }
+        let (status, _, _) = try_login(&page, "admin", "admin").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn reads_ask_geonode_again_every_few_minutes() {
+    let page = page();
+    let (cookie, _) = logged_in(&page).await;
+    let calls = page.users.calls.load(Ordering::SeqCst);
+    let (status, _, _) = send(&page, get("/backups", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        page.users.calls.load(Ordering::SeqCst),
+        calls,
+        "checked a moment ago"
+    );
+
+    page.users.set("admin", false, true);
+    let (status, _, _) = send(&page, get("/backups", &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "not due yet");
+    let status = read_checked_ago(&page, &cookie, super::RECHECK_SECONDS).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "demoted: logged out");
+    assert!(!has_session(&page, &cookie));
+}
+
+#[tokio::test]
+async fn while_geonode_cannot_be_asked_posts_wait_and_reads_go_on() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    page.users.down.store(true, Ordering::SeqCst);
+    let (status, _, html) = add_backup(&page, &cookie, &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        html.contains(
+            "cannot confirm that you are still one of its superusers, so nothing was done"
+        ),
+        "{html}"
+    );
+    assert!(page.app.store().backups().unwrap().is_empty());
+    let status = read_checked_ago(&page, &cookie, super::RECHECK_SECONDS).await;
+    assert_eq!(status, StatusCode::OK, "reads go on for a while");
+    let status = read_checked_ago(&page, &cookie, super::READ_GRACE_SECONDS).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not for ever");
+    // Logging out never needs GeoNode.
+    let (status, _, _) = send(&page, post("/logout", &cookie, &[("csrf", &token)])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!has_session(&page, &cookie));
+}
+
+fn with_headers(mut request: Request<Body>, headers: &[(&str, &str)]) -> Request<Body> {
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    request
+}
+
+#[tokio::test]
+async fn unknown_hosts_get_400_and_forms_from_other_origins_403() {
+    let page = page();
+    for host in ["localhost:8080", "LOCALHOST", "127.0.0.1", "[::1]:9000"] {
+        let (status, _, _) = send(&page, with_headers(get("/login", ""), &[("host", host)])).await;
+        assert_eq!(status, StatusCode::OK, "{host}");
+    }
+    // A name pointed at this machine by someone else (DNS rebinding), or none.
+    for host in [
+        "rebind.attacker.example:8080",
+        "127.0.0.1.nip.io",
+        "localhost.attacker.example",
+    ] {
+        let (status, _, body) =
+            send(&page, with_headers(get("/login", ""), &[("host", host)])).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{host}");
+        assert!(
+            body.contains("[serve] public_origin and allowed_hosts"),
+            "{body}"
+        );
+    }
+    let mut request = get("/login", "");
+    request.headers_mut().remove(header::HOST);
+    assert_eq!(send(&page, request).await.0, StatusCode::BAD_REQUEST);
+
+    let (cookie, token) = login_cookie(&page).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", "admin"),
+        ("password", "admin"),
+    ];
+    for origin in [
+        "http://rebind.attacker.example:8080",
+        "null",
+        "https://127.0.0.1:8080",
+    ] {
+        let request = with_headers(post("/login", &cookie, &form), &[("origin", origin)]);
+        let (status, _, _) = send(&page, request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{origin}");
+    }
+    let request = with_headers(
+        post("/login", &cookie, &form),
+        &[("origin", "http://127.0.0.1:8080")],
+    );
+    assert_eq!(send(&page, request).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.users.calls.load(Ordering::SeqCst),
+        1,
+        "refused before any check"
+    );
+}
+
+/// `admin` logs in with the form of `/login` under `host` (default
+/// loopback's), sent with `origin`: the status and cookies.
+async fn admin_logs_in(page: &Page, host: Option<&str>, origin: &str) -> (StatusCode, Vec<String>) {
+    let under = |request: Request<Body>| match host {
+        Some(host) => with_headers(request, &[("host", host)]),
+        None => request,
+    };
+    let (_, cookies, html) = send(page, under(get("/login", ""))).await;
+    let cookie = format!("gnbr_login={}", cookie_value(&cookies, "gnbr_login"));
+    let token = csrf_in(&html);
+    let form = [
+        ("csrf", token.as_str()),
+        ("username", "admin"),
+        ("password", "admin"),
+    ];
+    let request = with_headers(under(post("/login", &cookie, &form)), &[("origin", origin)]);
+    let (status, cookies, _) = send(page, request).await;
+    (status, cookies)
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_cookies_are_secure_and_only_its_origin_is_served() {
+    let page = page_with(
+        PathBuf::from("/nonexistent/gnbr-test/settings.ini"),
+        |serve| {
+            serve.public_origin = Some("https://gnbr.example.org".to_owned());
+            serve.allowed_hosts = vec!["127.0.0.1:8080".to_owned()];
+        },
+        quick_limits(),
+    );
+    let (status, cookies, _) = send(
+        &page,
+        with_headers(get("/login", ""), &[("host", "gnbr.example.org")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        cookies.iter().all(|c| c.ends_with("; Secure")),
+        "{cookies:?}"
+    );
+    let public = Some("gnbr.example.org");
+    let (status, _) = admin_logs_in(&page, public, "http://gnbr.example.org").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, cookies) = admin_logs_in(&page, public, "https://gnbr.example.org").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("gnbr_session="))
+        .unwrap();
+    assert!(session.ends_with("; Secure"), "{session}");
+
+    // The proxy's own Host (allowed_hosts) is served, its forms from its
+    // own origin only; loopback names no longer are.
+    let (status, _) = admin_logs_in(&page, None, "https://gnbr.example.org").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not the origin of this Host");
+    let (status, _) = admin_logs_in(&page, None, "http://127.0.0.1:8080").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let localhost = with_headers(get("/login", ""), &[("host", "localhost:8080")]);
+    assert_eq!(send(&page, localhost).await.0, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
