@@ -23,6 +23,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use super::folder::write_error;
 use crate::{
     errors::{Error, ErrorKind},
     fault,
@@ -607,14 +608,6 @@ fn remove_tree(path: &Path) {
     if let Err(e) = removed {
         tracing::warn!("{} is still there: {e}", path.display());
     }
-}
-
-fn write_error(path: &Path, err: &io::Error) -> Error {
-    Error::new(
-        ErrorKind::Run,
-        format!("cannot write {}: {err}", path.display()),
-    )
-    .hint("the folder must be writable by the user running gnbr")
 }
 
 #[cfg(test)]

@@ -3,14 +3,13 @@
 use std::{
     collections::BTreeMap,
     fs::File,
+    io::{Read, Write},
     path::{Path, PathBuf},
 };
 
 use serde::Serialize;
 
-use super::{
-    pump, slash_path, Class, DataDir, Selection, Skip, Tally, ARCHIVE_PREFIX, EXTERNAL_PREFIX,
-};
+use super::{slash_path, Class, DataDir, Selection, Skip, Tally, ARCHIVE_PREFIX, EXTERNAL_PREFIX};
 use crate::{
     archive::BackupWriter,
     errors::{Error, ErrorKind},
@@ -145,6 +144,29 @@ fn copy_into(
     )?;
     entry.close().map_err(write_error)?;
     Ok(bytes)
+}
+
+/// Copies `reader` to `writer`, telling `progress` the running total.
+fn pump(
+    reader: &mut dyn Read,
+    writer: &mut dyn Write,
+    read_error: &dyn Fn(std::io::Error) -> Error,
+    write_error: &dyn Fn(std::io::Error) -> Error,
+    done: &mut u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    let mut buf = vec![0; 1 << 16];
+    let mut copied = 0;
+    loop {
+        let n = reader.read(&mut buf).map_err(read_error)?;
+        if n == 0 {
+            return Ok(copied);
+        }
+        writer.write_all(&buf[..n]).map_err(write_error)?;
+        copied += n as u64;
+        *done += n as u64;
+        progress(*done);
+    }
 }
 
 #[cfg(test)]

@@ -23,14 +23,9 @@
 //! data directory, resolving the catalog's references), `backup` (writing
 //! it into a backup), `restore` (staging and swapping it in).
 
-use std::{
-    io::{Read, Write},
-    path::Path,
-};
+use std::path::Path;
 
 use serde::Serialize;
-
-use crate::errors::Error;
 
 mod backup;
 mod classify;
@@ -181,29 +176,6 @@ impl Selection {
 fn slash_path(path: &Path) -> Option<String> {
     let parts: Option<Vec<&str>> = path.components().map(|c| c.as_os_str().to_str()).collect();
     Some(parts?.join("/"))
-}
-
-/// Copies `reader` to `writer`, telling `progress` the running total.
-fn pump(
-    reader: &mut dyn Read,
-    writer: &mut dyn Write,
-    read_error: &dyn Fn(std::io::Error) -> Error,
-    write_error: &dyn Fn(std::io::Error) -> Error,
-    done: &mut u64,
-    progress: &mut dyn FnMut(u64),
-) -> Result<u64, Error> {
-    let mut buf = vec![0; 1 << 16];
-    let mut copied = 0;
-    loop {
-        let n = reader.read(&mut buf).map_err(read_error)?;
-        if n == 0 {
-            return Ok(copied);
-        }
-        writer.write_all(&buf[..n]).map_err(write_error)?;
-        copied += n as u64;
-        *done += n as u64;
-        progress(*done);
-    }
 }
 
 #[cfg(test)]

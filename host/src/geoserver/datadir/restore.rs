@@ -2,8 +2,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fs::{self, File},
-    io::{Read, Write},
+    io::Read,
     path::{Path, PathBuf},
 };
 
@@ -11,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     classify::{classify, KindMap},
-    is_table_dump, pump,
+    is_table_dump,
     scan::{holds_references, parse_references},
     Class, DataDir, Selection, Skip, Tally, ARCHIVE_PREFIX, EXTERNAL_PREFIX,
 };
@@ -19,7 +18,7 @@ use crate::{
     archive::BackupReader,
     errors::{Error, ErrorKind},
     geoserver::rewrite::{self, Mapping, RewriteReport},
-    swap::{Journal, Op, TargetFolder},
+    swap::{Journal, Op, Replace, Staging, TargetFolder},
 };
 
 /// What a restore of the data directory put in place (or will, once swapped in).
@@ -45,8 +44,7 @@ pub struct RestoreReport {
 /// A restore of the data directory, extracted but not yet in place; the
 /// journal it was staged with removes the staging if it is never swapped.
 pub struct StagedDataDir {
-    datadir: PathBuf,
-    staging: PathBuf,
+    staging: Staging,
     units: Vec<String>,
     externals: Vec<(PathBuf, PathBuf)>,
     /// What was staged, left out and rewritten.
@@ -165,21 +163,15 @@ pub fn stage(
     let mut units = Vec::new();
     tree.units("", &mut units);
 
-    let folder = TargetFolder::resolve(datadir);
-    folder.create()?;
-    let staging = journal.staging_dir(datadir)?;
     let mut staged = StagedDataDir {
-        datadir: datadir.to_owned(),
-        staging: staging.clone(),
+        staging: Staging::begin(TargetFolder::resolve(datadir), journal)?,
         units,
         externals: Vec::new(),
         report,
     };
-    let staging_root = staging;
     let mut done = 0;
     for (relative, class, _) in &chosen {
         let name = format!("{ARCHIVE_PREFIX}{relative}");
-        let dest = staging_root.join(relative);
         let bytes = if rewrite::is_rewritable(relative) && !mapping.is_empty() {
             let original = read_entry(input, &name)?;
             let rewritten = std::str::from_utf8(&original)
@@ -197,14 +189,14 @@ pub fn stage(
                 warnings: rewritten.warnings,
             });
             let out = rewritten.text.map_or(original, String::into_bytes);
-            create_parent(&dest)?;
-            fs::write(&dest, &out).map_err(|e| write_error(&dest, &e))?;
-            done += out.len() as u64;
-            progress(done);
+            staged.staging.write(relative, &out)?;
+            progress(done + out.len() as u64);
             out.len() as u64
         } else {
-            extract(input, &name, &dest, &mut done, progress)?
+            let dest = staged.staging.path(relative);
+            input.extract_entry(&name, &dest, &mut |n| progress(done + n))?
         };
+        done += bytes;
         staged.report.restored.entry(*class).or_default().add(bytes);
     }
 
@@ -228,20 +220,16 @@ pub fn stage(
             ));
             continue;
         }
-        let parent = dest.parent().unwrap_or(Path::new("/")).to_owned();
-        fs::create_dir_all(&parent).map_err(|e| write_error(&parent, &e))?;
         let path = journal.staging_file(&dest)?;
         staged.externals.push((path.clone(), dest));
-        let bytes = extract(
-            input,
-            &format!("{EXTERNAL_PREFIX}{relative}"),
-            &path,
-            &mut done,
-            progress,
-        )?;
+        let bytes =
+            input.extract_entry(&format!("{EXTERNAL_PREFIX}{relative}"), &path, &mut |n| {
+                progress(done + n)
+            })?;
+        done += bytes;
         staged.report.externals.add(bytes);
     }
-    folder.ownership()?.apply_below(&staged.staging)?;
+    staged.staging.seal()?;
     Ok(Some(staged))
 }
 
@@ -276,47 +264,6 @@ fn read_entry(input: &mut BackupReader, name: &str) -> Result<Vec<u8>, Error> {
             )
         })?;
     Ok(bytes)
-}
-
-fn extract(
-    input: &mut BackupReader,
-    name: &str,
-    dest: &Path,
-    done: &mut u64,
-    progress: &mut dyn FnMut(u64),
-) -> Result<u64, Error> {
-    create_parent(dest)?;
-    let backup = input.path().display().to_string();
-    let mut source = input.open_entry(name)?;
-    let mut file = File::create(dest).map_err(|e| write_error(dest, &e))?;
-    let read_error =
-        |e: std::io::Error| Error::new(ErrorKind::Input, format!("{backup}: {name}: {e}"));
-    let file_error = |e: std::io::Error| write_error(dest, &e);
-    let bytes = pump(
-        &mut source,
-        &mut file,
-        &read_error,
-        &file_error,
-        done,
-        progress,
-    )?;
-    file.flush().map_err(|e| write_error(dest, &e))?;
-    Ok(bytes)
-}
-
-fn create_parent(path: &Path) -> Result<(), Error> {
-    match path.parent() {
-        Some(parent) => fs::create_dir_all(parent).map_err(|e| write_error(parent, &e)),
-        None => Ok(()),
-    }
-}
-
-fn write_error(path: &Path, err: &dyn std::fmt::Display) -> Error {
-    Error::new(
-        ErrorKind::Run,
-        format!("cannot write {}: {err}", path.display()),
-    )
-    .hint("the GeoServer data directory must be writable by the user running gnbr")
 }
 
 /// The paths of a data directory and of a restore, to find the largest
@@ -376,63 +323,20 @@ impl StagedDataDir {
     /// A rename fails (a path on another filesystem, a permission); the
     /// caller then aborts the journal, which undoes every rename done.
     pub fn swap_in(self, journal: &mut Journal) -> Result<(), Error> {
-        let previous = journal.previous_dir(&self.datadir);
-        let mut plan = Plan::default();
-        for unit in &self.units {
-            let live = self.datadir.join(unit);
-            if live.symlink_metadata().is_ok() {
-                let aside = previous.join(unit);
-                plan.create_dirs(aside.parent().expect("under previous"));
-                plan.ops.push(Op::Rename {
-                    from: live.clone(),
-                    to: aside,
-                });
-            }
-            let staged = self.staging.join(unit);
-            if staged.symlink_metadata().is_ok() {
-                plan.create_dirs(live.parent().expect("under the data directory"));
-                plan.ops.push(Op::Rename {
-                    from: staged,
-                    to: live,
-                });
-            }
-        }
-        for (staged, dest) in &self.externals {
+        let mut ops = self.staging.plan(journal, &Replace::Paths(self.units))?;
+        for (staged, dest) in self.externals {
             if dest.symlink_metadata().is_ok() {
-                plan.ops.push(Op::Rename {
+                ops.push(Op::Rename {
                     from: dest.clone(),
-                    to: journal.previous_file(dest),
+                    to: journal.previous_file(&dest),
                 });
             }
-            plan.ops.push(Op::Rename {
-                from: staged.clone(),
-                to: dest.clone(),
+            ops.push(Op::Rename {
+                from: staged,
+                to: dest,
             });
         }
-        journal.swap(plan.ops)
-    }
-}
-
-/// The steps of a data directory's swap, being planned.
-#[derive(Default)]
-struct Plan {
-    ops: Vec<Op>,
-    made: BTreeSet<PathBuf>,
-}
-
-impl Plan {
-    /// Plans creating a folder and its missing parents.
-    fn create_dirs(&mut self, dir: &Path) {
-        let mut missing = Vec::new();
-        let mut at = Some(dir);
-        while let Some(path) = at.filter(|p| !p.exists() && !self.made.contains(*p)) {
-            missing.push(path.to_owned());
-            at = path.parent();
-        }
-        for path in missing.into_iter().rev() {
-            self.made.insert(path.clone());
-            self.ops.push(Op::Mkdir { path });
-        }
+        journal.swap(ops)
     }
 }
 
