@@ -3,7 +3,7 @@
 
 use super::{
     literal,
-    process::{context, run_script, unexpected},
+    process::{context, run_script, unexpected, QUERY_LOCK_TIMEOUT},
     Table, PARTITIONS,
 };
 use crate::{
@@ -47,7 +47,7 @@ pub fn list(psql: &str, db: &Database, schemas: &[String]) -> Result<Vec<(Table,
          SELECT format('SELECT count(*) FROM %I.%I', n.nspname, c.relname) {from} \
          ORDER BY {order} \\gexec\n"
     );
-    let output = run_script(psql, db, script)
+    let output = run_script(psql, db, QUERY_LOCK_TIMEOUT, script)
         .map_err(|e| context(e, &format!("listing the tables of the datastore ({db})")))?;
     let mut lines = output.lines();
     let names: Vec<ListedRow> = lines
@@ -99,7 +99,7 @@ pub fn conflicts(
          OR NOT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE'));\n",
         values(tables)
     );
-    let output = run_script(psql, db, script)
+    let output = run_script(psql, db, QUERY_LOCK_TIMEOUT, script)
         .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
     let found: Vec<(String, String, String, String)> =
         serde_json::from_str(output.trim()).map_err(|_| unexpected(psql, &output))?;
@@ -152,7 +152,7 @@ pub fn dependents(psql: &str, db: &Database, tables: &[&Table]) -> Result<Vec<St
          SELECT coalesce(jsonb_agg(what ORDER BY what), '[]') FROM uses;\n",
         values(tables)
     );
-    let output = run_script(psql, db, script)
+    let output = run_script(psql, db, QUERY_LOCK_TIMEOUT, script)
         .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;
     serde_json::from_str(output.trim()).map_err(|_| unexpected(psql, &output))
 }
@@ -176,6 +176,7 @@ pub fn check_postgis(psql: &str, db: &Database) -> Result<(), Error> {
     let output = run_script(
         psql,
         db,
+        QUERY_LOCK_TIMEOUT,
         "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'postgis';\n".to_owned(),
     )
     .map_err(|e| context(e, &format!("checking the datastore ({db})")))?;

@@ -5,12 +5,14 @@ use std::{
     io::{self, Read, Write},
     process::{ChildStdin, Stdio},
     sync::atomic::{AtomicUsize, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use super::{
     ident, literal,
-    process::{collect, context, error_lines, psql_command, run_script, spawn, unexpected},
+    process::{
+        collect, context, error_lines, lock_wait, psql_command, run_script, spawn, unexpected,
+    },
     query::check_postgis,
     Table, PARTITIONS,
 };
@@ -39,6 +41,8 @@ static RESTORERS: AtomicUsize = AtomicUsize::new(0);
 pub struct Restorer {
     psql: String,
     db: Database,
+    /// How long any statement waits for a lock (`[restore] lock_timeout`).
+    lock_timeout: Duration,
     aside_prefix: String,
     /// Aside schema of each schema tables were moved from.
     asides: Vec<(String, String)>,
@@ -54,8 +58,9 @@ struct Restored {
 }
 
 impl Restorer {
-    /// A restorer into `db` with `psql`; it connects only when used.
-    pub fn new(psql: &str, db: &Database) -> Self {
+    /// A restorer into `db` with `psql`, waiting at most `lock_timeout`
+    /// for any lock (`[restore] lock_timeout`); it connects only when used.
+    pub fn new(psql: &str, db: &Database, lock_timeout: Duration) -> Self {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -63,6 +68,7 @@ impl Restorer {
         Self {
             psql: psql.to_owned(),
             db: db.clone(),
+            lock_timeout,
             aside_prefix: format!("gnbr_aside_{secs}_{}_{run}", std::process::id()),
             asides: Vec::new(),
             restored: Vec::new(),
@@ -117,7 +123,7 @@ impl Restorer {
             "SELECT {}::pg_catalog.regclass AS created_by_the_dump;",
             literal(&table.quoted())
         );
-        let mut command = psql_command(&self.psql, &self.db);
+        let mut command = psql_command(&self.psql, &self.db, self.lock_timeout);
         command
             .arg(format!("--command={preamble}"))
             .arg("--file=-")
@@ -160,17 +166,25 @@ impl Restorer {
                 )
                 .hint("the backup is damaged; the table in the datastore was left as it was"))
             }
-            Fed::Sent if !status.is_ok_and(|s| s.success()) => return Err(Error::new(
-                ErrorKind::Target,
-                format!(
-                    "restoring table {table} into the datastore ({}) failed: {}",
-                    self.db,
-                    error_lines(&stderr)
-                ),
-            )
-            .hint(
-                "the table in the datastore was left as it was; fix the cause and restore again",
-            )),
+            Fed::Sent if !status.is_ok_and(|s| s.success()) => {
+                let doing = format!("restoring table {table} into the datastore ({})", self.db);
+                if let Some(error) = lock_wait(
+                    &self.psql,
+                    &self.db,
+                    self.lock_timeout,
+                    &stderr,
+                    "the table was left as it was",
+                ) {
+                    return Err(context(error, &doing));
+                }
+                return Err(Error::new(
+                    ErrorKind::Target,
+                    format!("{doing} failed: {}", error_lines(&stderr)),
+                )
+                .hint(
+                    "the table in the datastore was left as it was; fix the cause and restore again",
+                ));
+            }
             Fed::Sent => {}
         }
         self.restored.push(Restored {
@@ -180,6 +194,7 @@ impl Restorer {
         let output = run_script(
             &self.psql,
             &self.db,
+            self.lock_timeout,
             format!("SELECT count(*) FROM {};\n", table.quoted()),
         )
         .map_err(|e| {
@@ -252,7 +267,7 @@ impl Restorer {
         if script.is_empty() {
             return Ok(());
         }
-        run_script(&self.psql, &self.db, script).map(drop).map_err(|e| {
+        run_script(&self.psql, &self.db, self.lock_timeout, script).map(drop).map_err(|e| {
             context(
                 e,
                 &format!("dropping the old datastore tables ({})", self.db),
@@ -271,7 +286,7 @@ impl Restorer {
         if script.is_empty() {
             return Ok(());
         }
-        run_script(&self.psql, &self.db, script).map(drop)
+        run_script(&self.psql, &self.db, self.lock_timeout, script).map(drop)
     }
 
     /// The aside schema for tables moved from `schema`.
@@ -290,6 +305,7 @@ impl Restorer {
         let output = run_script(
             &self.psql,
             &self.db,
+            self.lock_timeout,
             format!(
                 "SELECT jsonb_build_array(c.relkind, {PARTITIONS}) \
                  FROM pg_catalog.pg_class c \
