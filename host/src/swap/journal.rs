@@ -297,6 +297,7 @@ impl Journal {
             self.record.state = State::Aborted;
             self.write()?;
         }
+        fault::point("aborted");
         if let Some(op) = self.record.ops.get(self.record.done) {
             if is_done(op) == Some(true) {
                 self.record.done += 1;
@@ -304,9 +305,10 @@ impl Journal {
         }
         while self.record.done > 0 {
             let op = self.record.ops[self.record.done - 1].clone();
-            if matches!(op, Op::Rename { .. }) {
-                fault::point("undo-rename");
-            }
+            fault::point(match op {
+                Op::Rename { .. } => "undo-rename",
+                Op::Mkdir { .. } => "undo-mkdir",
+            });
             backward(&op).map_err(|e| Error {
                 message: format!(
                     "{}; the swap's journal is kept at {}",
@@ -319,6 +321,7 @@ impl Journal {
             self.record.done -= 1;
             self.write()?;
         }
+        fault::point("undone");
         for dir in self.record.staging.iter().chain(&self.record.previous) {
             remove_tree(dir);
         }
