@@ -3,9 +3,10 @@
 //! sleeps.
 //!
 //! `GNBR_FAULT=<point>[:<n>]` kills gnbr the `n`th time (default the first)
-//! it reaches `<point>`. The points are the stage boundaries of a restore
-//! and the renames of its swap (`swap-rename`, `undo-rename`); see the
-//! README. Unset, every point is a no-op.
+//! it reaches `<point>`. The points are the stage boundaries of a restore,
+//! the renames of its swap (`swap-rename`) and every step of its undo
+//! (`aborted`, `undo-rename`, `undo-mkdir`, `undone`); see the README.
+//! Unset, every point is a no-op.
 
 use std::{
     collections::BTreeMap,

@@ -1,7 +1,7 @@
 //! The datastore's tables (`gnbr::postgres::tables`) against the real
 //! PostGIS: list, dump, restore one transaction per table, undo, finish.
 
-use std::{fs::File, path::Path, process::Command};
+use std::{fs::File, path::Path, process::Command, time::Duration};
 
 use gnbr::{
     errors::ErrorKind,
@@ -75,6 +75,15 @@ INSERT INTO public.readings VALUES (9, 9);
 
 fn schemas() -> Vec<String> {
     vec!["public".to_owned(), "extra".to_owned()]
+}
+
+/// A restorer into `target` that waits as long as a restore does by default.
+fn restorer(services: &Services, target: &str) -> Restorer {
+    Restorer::new(
+        &services.pg_tool("psql"),
+        &services.database(target),
+        Duration::from_secs(30),
+    )
 }
 
 /// An empty database `name` owned by the GeoNode user, with `sql` run in it.
@@ -269,7 +278,7 @@ fn datastore_tables_round_trip_with_their_whole_definition() {
         "{readings}"
     );
 
-    let mut restorer = Restorer::new(&services.pg_tool("psql"), &services.database(target));
+    let mut restorer = restorer(&services, target);
     for (table, rows, path) in &dumps {
         let restored = restorer.restore(table, File::open(path).unwrap()).unwrap();
         assert_eq!(restored, *rows, "{table}");
@@ -394,7 +403,7 @@ fn datastore_failed_restores_keep_the_old_table_and_undo_puts_all_back() {
         ("an error appended", &with_error, "nowhere_at_all"),
         ("another table's dump", &other_table, "does not exist"),
     ];
-    let mut restorer = Restorer::new(&services.pg_tool("psql"), &services.database(target));
+    let mut restorer = restorer(&services, target);
     for (what, bytes, says) in broken {
         let error = restorer.restore(&weird.0, bytes).unwrap_err();
         assert!(error.message.contains(weird_table), "{what}: {error}");
@@ -443,7 +452,7 @@ fn datastore_restore_needs_postgis_in_the_target() {
     let dir = tempfile::tempdir().unwrap();
     let dumps = dump_all(&services, source, dir.path());
     let (table, _, path) = find(&dumps, "Roads");
-    let mut restorer = Restorer::new(&services.pg_tool("psql"), &services.database(target));
+    let mut restorer = restorer(&services, target);
     let error = restorer
         .restore(table, File::open(path).unwrap())
         .unwrap_err();

@@ -5,8 +5,9 @@
 
 use std::{
     collections::BTreeMap,
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
-    process::Command,
+    process::{Child, ChildStdin, Command, Stdio},
 };
 
 use crate::support::repo;
@@ -486,6 +487,65 @@ impl Services {
             db,
             "GeoNode's restore",
         );
+    }
+}
+
+/// Sets `[restore] lock_timeout` in settings written by [`Services::settings`].
+pub fn set_lock_timeout(settings: &Path, seconds: u32) {
+    let text = std::fs::read_to_string(settings).unwrap();
+    let text = text.replace(
+        "snapshot_dir = snapshots",
+        &format!("snapshot_dir = snapshots\nlock_timeout = {seconds}"),
+    );
+    std::fs::write(settings, text).unwrap();
+}
+
+/// A session holding the locks one statement took, in a transaction left
+/// open until it is dropped (then it rolls back).
+pub struct LockHolder {
+    session: Child,
+    input: Option<ChildStdin>,
+}
+
+impl Services {
+    /// Opens a session on `db` as the GeoNode user, as application
+    /// `application`, that runs `sql` in a transaction it leaves open, as
+    /// the live site or a forgotten `psql` would; returns once `sql` ran.
+    pub fn hold_locks(&self, db: &str, application: &str, sql: &str) -> LockHolder {
+        let owner = self.database(db);
+        let mut session = Command::new(self.pg_tool("psql"))
+            .args([
+                "-qAt",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                &owner.host,
+                "-p",
+                &owner.port,
+            ])
+            .args(["-U", &owner.user, "-d", db])
+            .env("PGPASSWORD", &owner.password)
+            .env("PGAPPNAME", application)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = session.stdin.take().unwrap();
+        writeln!(input, "BEGIN;\n{sql};\n\\echo locked").unwrap();
+        input.flush().unwrap();
+        let mut output = BufReader::new(session.stdout.take().unwrap()).lines();
+        while output.next().unwrap().unwrap() != "locked" {}
+        LockHolder {
+            session,
+            input: Some(input),
+        }
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        drop(self.input.take());
+        let _ = self.session.wait();
     }
 }
 

@@ -9,8 +9,10 @@ use std::{
     sync::OnceLock,
 };
 
+use gnbr::exit_codes::TARGET;
+
 use crate::{
-    geonode::Services,
+    geonode::{set_lock_timeout, Services},
     geoserver::{Double, PASSWORD},
     support::{backup, expect_code, restore, text},
 };
@@ -379,6 +381,56 @@ fn a_catalog_geoserver_fails_to_restore_is_put_back() {
     assert_eq!(requests(&double, "POST", "rest/br/restore"), 2);
     assert_eq!(services.digest(db, &[]), before_db);
     assert_eq!(services.digest(datastore, &[]), before_datastore);
+}
+
+#[test]
+fn a_lock_held_on_a_datastore_table_times_out_naming_its_holder() {
+    let services = Services::get();
+    let (archive, _) = full_backup(&services);
+    let dir = tempfile::tempdir().unwrap();
+    let double = Double::start(&[]);
+    let (db, datastore) = ("gnbr_e2e_gs_locked", "gnbr_e2e_gs_locked_ds");
+    let settings = target(&services, dir.path(), db, datastore);
+    geoserver_settings(
+        &settings,
+        &double,
+        Some(double.data_dir()),
+        &dir.path().join("shared"),
+    );
+    set_lock_timeout(&settings, 1);
+    let before_db = services.digest(db, &[]);
+    let before_datastore = services.digest(datastore, &[]);
+    let before_datadir = catalog_files(double.data_dir());
+
+    // GeoServer (or an admin's psql) reading the table the restore replaces, in an open transaction.
+    let holder = services.hold_locks(
+        datastore,
+        "gnbr-e2e-datastore-reader",
+        r#"SELECT count(*) FROM "Roads" WHERE old_column <> 'secret-in-the-query'"#,
+    );
+    let (_, stderr) = expect_code(
+        &restore(dir.path(), &settings, archive, &["--no-snapshot"]),
+        TARGET,
+    );
+    drop(holder);
+    for part in [
+        r#"restoring table "public"."Roads" into the datastore"#,
+        "waited 1 s ([restore] lock_timeout)",
+        "the table was left as it was",
+        "application `gnbr-e2e-datastore-reader`",
+        "idle in transaction",
+        r#"on public."Roads""#,
+        "pg_terminate_backend",
+    ] {
+        assert!(stderr.contains(part), "`{part}` missing from: {stderr}");
+    }
+    assert!(
+        !stderr.contains("secret-in-the-query"),
+        "the query was shown: {stderr}"
+    );
+    assert_eq!(services.digest(db, &[]), before_db);
+    assert_eq!(services.digest(datastore, &[]), before_datastore);
+    assert_eq!(catalog_files(double.data_dir()), before_datadir);
 }
 
 /// The catalog's files of a data directory and their contents.

@@ -13,7 +13,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use gnbr::exit_codes::{self, INPUT, REFUSED, RUN_FAILED, TARGET, USAGE};
 
 use crate::{
-    geonode::{gn511_archive, Services},
+    geonode::{gn511_archive, set_lock_timeout, Services},
     support::{command, expect_code, gnbr, restore},
 };
 
@@ -559,45 +559,16 @@ fn a_lock_held_elsewhere_times_out_naming_its_holder() {
     let db = "gnbr_e2e_locked";
     services.fresh_db(db);
     let settings = services.settings(dir.path(), db);
-    let text = std::fs::read_to_string(&settings).unwrap();
-    std::fs::write(
-        &settings,
-        text.replace(
-            "snapshot_dir = snapshots",
-            "snapshot_dir = snapshots\nlock_timeout = 1",
-        ),
-    )
-    .unwrap();
+    set_lock_timeout(&settings, 1);
     let before = services.digest(db, &[]);
 
     // The live site, as the GeoNode user: a transaction that read a table and stays open.
     let owner = services.database(db);
-    let mut holder = Command::new(services.pg_tool("psql"))
-        .args([
-            "-qAt",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            &owner.host,
-            "-p",
-            &owner.port,
-        ])
-        .args(["-U", &owner.user, "-d", db])
-        .env("PGPASSWORD", &owner.password)
-        .env("PGAPPNAME", "gnbr-e2e-lock-holder")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut to_holder = holder.stdin.take().unwrap();
-    writeln!(
-        to_holder,
-        "BEGIN;\nSELECT count(*) FROM base_resourcebase WHERE title <> 'secret-in-the-query';\n\\echo locked"
-    )
-    .unwrap();
-    to_holder.flush().unwrap();
-    let mut from_holder = BufReader::new(holder.stdout.take().unwrap()).lines();
-    while from_holder.next().unwrap().unwrap() != "locked" {}
+    let holder = services.hold_locks(
+        db,
+        "gnbr-e2e-lock-holder",
+        "SELECT count(*) FROM base_resourcebase WHERE title <> 'secret-in-the-query'",
+    );
     assert_eq!(
         services
             .psql(
@@ -614,8 +585,7 @@ fn a_lock_held_elsewhere_times_out_naming_its_holder() {
         &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
         TARGET,
     );
-    drop(to_holder);
-    holder.wait().unwrap();
+    drop(holder);
     for part in [
         "waited 1 s ([restore] lock_timeout)",
         "nothing was changed",

@@ -1,8 +1,9 @@
 //! A restore's folder swap against a real GeoNode 5.1.1: killed at every
-//! rename and stage boundary (the `GNBR_FAULT` hook), the next gnbr command
-//! leaves the target wholly old or wholly new; and deployments' folders
-//! (a mount point, a symlink, ASSETS_ROOT inside MEDIA_ROOT, a 2770 folder
-//! of another user) restored in place.
+//! rename and stage boundary, and at every step of the undo of a restore
+//! whose commit the database refuses (the `GNBR_FAULT` hook), the next
+//! gnbr command leaves the target wholly old or wholly new; and
+//! deployments' folders (a mount point, a symlink, ASSETS_ROOT inside
+//! MEDIA_ROOT, a 2770 folder of another user) restored in place.
 
 use std::{
     collections::BTreeMap,
@@ -12,6 +13,8 @@ use std::{
 };
 
 use assert_cmd::cargo::CommandCargoExt;
+
+use gnbr::exit_codes::RUN_FAILED;
 
 use crate::{
     geonode::{gn511_archive, Services},
@@ -134,60 +137,95 @@ fn leftovers(dir: &Path) -> Vec<String> {
     found
 }
 
+/// A deferred trigger of the target's own that makes the database refuse
+/// every restore's commit, after the whole load and the swap.
+const REFUSE_COMMITS: &str =
+    "CREATE FUNCTION gnbr_e2e_refuse() RETURNS trigger LANGUAGE plpgsql AS \
+     $$ BEGIN RAISE EXCEPTION 'gnbr e2e: no more restores'; END $$; \
+     CREATE CONSTRAINT TRIGGER gnbr_e2e_refuse AFTER INSERT ON gnbr_restore_log \
+     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gnbr_e2e_refuse()";
+
+/// The two states a settled target may be in.
+struct Ends {
+    old: TargetState,
+    new: TargetState,
+}
+
+/// After a restore killed at `fault`: runs `gnbr check`, then names what
+/// the target was settled to, `"old"` or `"new"`; a mixed target or
+/// gnbr's paths left in the folders fail the test.
+fn settle_after_kill(
+    services: &Services,
+    dir: &Path,
+    settings: &Path,
+    ends: &Ends,
+    fault: &str,
+    killed: &Output,
+) -> &'static str {
+    assert_eq!(
+        killed.status.signal(),
+        Some(9),
+        "{fault}: not killed\n{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let (stdout, _) = expect_code(&gnbr(dir, &["-c", settings.to_str().unwrap(), "check"]), 0);
+    let after = state(services, "gnbr_e2e_swap", dir);
+    let settled = if after == ends.old {
+        "old"
+    } else if after == ends.new {
+        "new"
+    } else {
+        panic!(
+            "{fault}: a mixed target after `gnbr check`\n{stdout}\nfiles: {:?}\ntables unlike old: {:?}\ntables unlike new: {:?}",
+            after.files.keys().collect::<Vec<_>>(),
+            unlike(&after, &ends.old),
+            unlike(&after, &ends.new),
+        );
+    };
+    assert_eq!(leftovers(dir), Vec::<String>::new(), "{fault}");
+    eprintln!("{fault}: settled {settled}");
+    settled
+}
+
 #[test]
 fn a_restore_killed_anywhere_is_settled_wholly_old_or_wholly_new() {
     let services = Services::get();
     let dir = tempfile::tempdir().unwrap();
-    let old = tagged_archive(dir.path(), "old");
-    let new = tagged_archive(dir.path(), "new");
+    let archives = [
+        ("old", tagged_archive(dir.path(), "old")),
+        ("new", tagged_archive(dir.path(), "new")),
+    ];
+    // The archive that replaces what the target holds.
+    let other = |current: &str| archives.iter().find(|(tag, _)| *tag != current).unwrap();
     services.fresh_db("gnbr_e2e_swap");
     let settings = services.settings(dir.path(), "gnbr_e2e_swap");
-    expect_code(&restore(dir.path(), &settings, &new, &["--no-snapshot"]), 0);
+    expect_code(
+        &restore(dir.path(), &settings, &archives[1].1, &["--no-snapshot"]),
+        0,
+    );
     let new_state = state(&services, "gnbr_e2e_swap", dir.path());
-    expect_code(&restore(dir.path(), &settings, &old, &["--no-snapshot"]), 0);
-    let old_state = state(&services, "gnbr_e2e_swap", dir.path());
-    assert_ne!(old_state.tables, new_state.tables);
-    assert!(old_state.files.contains_key("media/old.txt"));
+    expect_code(
+        &restore(dir.path(), &settings, &archives[0].1, &["--no-snapshot"]),
+        0,
+    );
+    let ends = Ends {
+        old: state(&services, "gnbr_e2e_swap", dir.path()),
+        new: new_state,
+    };
+    assert_ne!(ends.old.tables, ends.new.tables);
+    assert!(ends.old.files.contains_key("media/old.txt"));
 
     let mut current = "old";
     // Restores the other archive killed at `fault`, then runs `gnbr check`
     // and checks the target; whether gnbr was killed (else it ran through).
     let mut settle = |fault: &str| -> bool {
-        let (target, archive) = if current == "old" {
-            ("new", &new)
-        } else {
-            ("old", &old)
-        };
+        let (target, archive) = other(current);
         let output = restore_with_fault(dir.path(), &settings, archive, fault);
         if output.status.success() {
             current = target;
             return false;
         }
-        assert_eq!(
-            output.status.signal(),
-            Some(9),
-            "{fault}: not killed\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let (stdout, _) = expect_code(
-            &gnbr(dir.path(), &["-c", settings.to_str().unwrap(), "check"]),
-            0,
-        );
-        let after = state(&services, "gnbr_e2e_swap", dir.path());
-        current = if after == old_state {
-            "old"
-        } else if after == new_state {
-            "new"
-        } else {
-            panic!(
-                "{fault}: a mixed target after `gnbr check`\n{stdout}\nfiles: {:?}\ntables unlike old: {:?}\ntables unlike new: {:?}",
-                after.files.keys().collect::<Vec<_>>(),
-                unlike(&after, &old_state),
-                unlike(&after, &new_state),
-            );
-        };
-        assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "{fault}");
-        eprintln!("{fault}: settled {current}");
+        current = settle_after_kill(&services, dir.path(), &settings, &ends, fault, &output);
         true
     };
     for fault in ["staged", "journal-write:3", "loaded"] {
@@ -208,6 +246,54 @@ fn a_restore_killed_anywhere_is_settled_wholly_old_or_wholly_new() {
     ] {
         assert!(settle(fault), "{fault} was never reached");
     }
+
+    // From here the database refuses every commit: each restore fails
+    // after its swap and undoes it. Killed at every step of that undo, the
+    // next gnbr command finishes undoing it: the target is wholly as before.
+    services.psql("gnbr_e2e_swap", REFUSE_COMMITS);
+    let before = current;
+    let (_, archive) = other(before);
+    let undo = |fault: &str| -> bool {
+        let output = restore_with_fault(dir.path(), &settings, archive, fault);
+        if output.status.signal() == Some(9) {
+            let settled =
+                settle_after_kill(&services, dir.path(), &settings, &ends, fault, &output);
+            assert_eq!(settled, before, "{fault}: the undo was not finished");
+            return true;
+        }
+        let (_, stderr) = expect_code(&output, RUN_FAILED);
+        assert!(
+            stderr.contains("the database refused to commit the restore"),
+            "{stderr}"
+        );
+        let after = state(&services, "gnbr_e2e_swap", dir.path());
+        let expected = if before == "old" {
+            &ends.old
+        } else {
+            &ends.new
+        };
+        assert!(
+            &after == expected,
+            "{fault}: the refused restore was not undone"
+        );
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "{fault}");
+        false
+    };
+    assert!(undo("aborted"), "aborted was never reached");
+    // The undo reverses every rename the swap did.
+    for n in 1..=renames {
+        assert!(
+            undo(&format!("undo-rename:{n}")),
+            "undo-rename:{n} was never reached"
+        );
+    }
+    // The last run, not killed, checks the whole undo as well.
+    let mut folders = 0;
+    while undo(&format!("undo-mkdir:{}", folders + 1)) {
+        folders += 1;
+    }
+    assert!(folders > 0, "the undo removed no folder it made");
+    assert!(undo("undone"), "undone was never reached");
 }
 
 /// Unmounts a test mount when the test ends, however it ends.

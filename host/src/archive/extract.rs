@@ -3,22 +3,17 @@
 //! restore's journal (see [`crate::swap`]), so that the destination is
 //! either wholly old or wholly new.
 
-use std::{
-    fs,
-    io::{self, Write},
-    path::{Component, Path, PathBuf},
-};
+use std::path::{Component, Path};
 
 use super::BackupReader;
 use crate::{
     errors::{Error, ErrorKind},
-    swap::{Journal, TargetFolder},
+    swap::{Journal, Replace, Staging, TargetFolder},
 };
 
 /// A backup folder extracted inside its destination, not yet in place.
 pub struct StagedFolder {
-    folder: TargetFolder,
-    staging: PathBuf,
+    staging: Staging,
     /// Files extracted.
     pub files: u64,
     /// Symbolic links made.
@@ -90,43 +85,22 @@ pub fn stage_folder(
             .hint("the archive is damaged or was not written by gnbr: restore another one")
         })?;
     }
-    folder.create()?;
-    let ownership = folder.ownership()?;
-    let staging = journal.staging_dir(&folder.real)?;
     let mut staged = StagedFolder {
-        folder: folder.clone(),
-        staging,
+        staging: Staging::begin(folder.clone(), journal)?,
         files: 0,
         links: 0,
         bytes: 0,
     };
     for relative in names {
-        let entry = format!("{prefix}{relative}");
-        let target = staged.staging.join(&relative);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
-        }
-        let mut source = input.open_entry(&entry)?;
-        let mut file = fs::File::create(&target).map_err(|e| write_error(&target, &e))?;
-        let bytes = io::copy(&mut source, &mut file).map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData => {
-                Error::new(ErrorKind::Input, format!("{backup}: {entry}: {e}"))
-            }
-            _ => write_error(&target, &e),
-        })?;
-        file.flush().map_err(|e| write_error(&target, &e))?;
+        let path = staged.staging.path(&relative);
+        staged.bytes += input.extract_entry(&format!("{prefix}{relative}"), &path, &mut |_| {})?;
         staged.files += 1;
-        staged.bytes += bytes;
     }
     for (relative, target) in links {
-        let link = staged.staging.join(&relative);
-        if let Some(dir) = link.parent() {
-            fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
-        }
-        std::os::unix::fs::symlink(&target, &link).map_err(|e| write_error(&link, &e))?;
+        staged.staging.symlink(&relative, &target)?;
         staged.links += 1;
     }
-    ownership.apply_below(&staged.staging)?;
+    staged.staging.seal()?;
     Ok(Some(staged))
 }
 
@@ -155,12 +129,12 @@ fn check_link(relative: &str, target: &str) -> Result<(), &'static str> {
 impl StagedFolder {
     /// The destination, as GeoNode's settings name it.
     pub fn dest(&self) -> &Path {
-        &self.folder.given
+        &self.staging.folder().given
     }
 
     /// The folder whose content it replaces.
     pub fn folder(&self) -> &TargetFolder {
-        &self.folder
+        self.staging.folder()
     }
 
     /// Swaps the staged content in: each entry of the destination renamed
@@ -172,18 +146,9 @@ impl StagedFolder {
     /// A folder that cannot be read, a mount point inside the destination,
     /// or a rename that fails; the caller then aborts the journal.
     pub fn swap_in(&self, journal: &mut Journal) -> Result<(), Error> {
-        let previous = journal.previous_dir(&self.folder.real);
-        let ops = self.folder.plan(&self.staging, &previous)?;
+        let ops = self.staging.plan(journal, &Replace::Everything)?;
         journal.swap(ops)
     }
-}
-
-fn write_error(path: &Path, err: &io::Error) -> Error {
-    Error::new(
-        ErrorKind::Run,
-        format!("cannot write {}: {err}", path.display()),
-    )
-    .hint("the folder must be writable by the user running gnbr")
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::{
     collections::HashSet,
-    fs::File,
-    io::{self, BufReader, Read},
+    fs::{self, File},
+    io::{self, BufReader, Read, Write},
     os::unix::fs::FileTypeExt,
     path::{Path, PathBuf},
 };
@@ -249,6 +249,54 @@ impl BackupReader {
             }),
             None => inner,
         })
+    }
+
+    /// Copies the entry `name` into a new file at `dest` (its folders
+    /// created), its checksum checked as for [`BackupReader::open_entry`];
+    /// `progress` gets the bytes copied so far. Returns its size.
+    ///
+    /// # Errors
+    ///
+    /// A missing or damaged entry ([`ErrorKind::Input`], naming the backup
+    /// and the entry), or a file that cannot be written.
+    pub fn extract_entry(
+        &mut self,
+        name: &str,
+        dest: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let write_error = |path: &Path, e: io::Error| {
+            Error::new(
+                ErrorKind::Run,
+                format!("cannot write {}: {e}", path.display()),
+            )
+            .hint("the folder must be writable by the user running gnbr")
+        };
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| write_error(parent, e))?;
+        }
+        let backup = self.path.display().to_string();
+        let mut source = self.open_entry(name)?;
+        let mut file = File::create(dest).map_err(|e| write_error(dest, e))?;
+        let mut buffer = vec![0; 1 << 16];
+        let mut copied = 0;
+        loop {
+            let n = match source.read(&mut buffer) {
+                Ok(0) => return Ok(copied),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Input,
+                        format!("{backup}: {name}: {e}"),
+                    ))
+                }
+            };
+            file.write_all(&buffer[..n])
+                .map_err(|e| write_error(dest, e))?;
+            copied += n as u64;
+            progress(copied);
+        }
     }
 }
 

@@ -567,7 +567,7 @@ fn load_error(event: &Event, stderr_log: &Path) -> Error {
     let message = &event.message;
     match event.rest.get("kind").and_then(|k| k.as_str()) {
         Some("lock_timeout") => Error::new(ErrorKind::Target, message.clone())
-            .hint("end that session (stop what runs it, or as a superuser SELECT pg_terminate_backend(PID)), or raise [restore] lock_timeout in settings.ini, then run the restore again; while a restore waits for a lock, the live site's queries on those tables wait behind it"),
+            .hint(crate::postgres::LOCK_TIMEOUT_HINT),
         Some("commit_refused") => Error::new(
             ErrorKind::Run,
             format!("the database refused to commit the restore, and rolled it back; the database is as it was: {message}"),

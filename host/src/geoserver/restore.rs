@@ -512,7 +512,11 @@ impl GeoServerRestore {
         let Some(datastore) = self.datastore.as_ref().filter(|_| !self.tables.is_empty()) else {
             return Ok(None);
         };
-        let mut restorer = Restorer::new(&settings.database.psql, datastore);
+        let mut restorer = Restorer::new(
+            &settings.database.psql,
+            datastore,
+            settings.restore.lock_timeout,
+        );
         let scratch = crate::scratch::temp_dir("gnbr-tables-")?;
         for archived in &self.tables {
             let result = table_sql(input, archived, &settings.database.pg_restore, &scratch)

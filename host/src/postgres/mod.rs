@@ -87,6 +87,10 @@ pub(crate) fn command(tool: &str, db: &Database) -> Command {
     command
 }
 
+/// What to do when a restore gave up waiting for a lock another session
+/// holds (`[restore] lock_timeout`).
+pub const LOCK_TIMEOUT_HINT: &str = "end that session (stop what runs it, or as a superuser SELECT pg_terminate_backend(PID)), or raise [restore] lock_timeout in settings.ini, then run the restore again; while a restore waits for a lock, the live site's queries on those tables wait behind it";
+
 /// How many names a snapshot tries (`<name>.dump`, `<name>_2.dump`...).
 const MAX_SNAPSHOT_NAMES: usize = 1000;
 

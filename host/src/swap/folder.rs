@@ -13,7 +13,7 @@ use std::{
     path::{Component, Path, PathBuf},
 };
 
-use super::journal::Op;
+use super::{journal::Op, stage::Replace};
 use crate::errors::{Error, ErrorKind};
 
 /// Names gnbr's own files inside a target folder start with.
@@ -105,116 +105,140 @@ impl TargetFolder {
         })
     }
 
-    /// The swap's steps: every entry of the folder (but gnbr's own and
-    /// the nested folders) renamed into `previous`, every entry of
-    /// `staging` renamed into the folder. Folders on the way to a nested
-    /// folder are not moved: their content is swapped the same way.
+    /// The swap's steps for `replace`: each path it names (for
+    /// [`Replace::Everything`], every entry of the folder and of `staging`
+    /// but gnbr's own and the nested folders, whose parents are gone
+    /// through instead of moved) renamed into `previous` if it is there,
+    /// then the staged path renamed into its place if it is staged; the
+    /// folders on the way made first.
     ///
     /// # Errors
     ///
     /// A folder that cannot be read, or a mount point inside the folder
     /// (which no rename can move).
-    pub fn plan(&self, staging: &Path, previous: &Path) -> Result<Vec<Op>, Error> {
-        let mut ops = Vec::new();
-        let nested: Vec<&Path> = self.nested.iter().map(PathBuf::as_path).collect();
-        plan_level(
-            &self.real,
-            staging,
-            previous,
-            &nested,
-            true,
-            &self.given,
-            &mut ops,
-        )?;
-        Ok(ops)
+    pub fn plan(
+        &self,
+        staging: &Path,
+        previous: &Path,
+        replace: &Replace,
+    ) -> Result<Vec<Op>, Error> {
+        let units = match replace {
+            Replace::Everything => {
+                let nested: Vec<&Path> = self.nested.iter().map(PathBuf::as_path).collect();
+                let mut units = Vec::new();
+                entries(&self.real, staging, Path::new(""), &nested, &mut units)?;
+                units
+            }
+            Replace::Paths(paths) => paths.iter().map(PathBuf::from).collect(),
+        };
+        let mut plan = Plan::default();
+        for unit in units {
+            let (live, staged, aside) = (
+                self.real.join(&unit),
+                staging.join(&unit),
+                previous.join(&unit),
+            );
+            if let Ok(meta) = live.symlink_metadata() {
+                self.check_not_mounted(&live, &meta)?;
+                plan.create_dirs(aside.parent());
+                plan.ops.push(Op::Rename {
+                    from: live.clone(),
+                    to: aside,
+                });
+            }
+            if staged.symlink_metadata().is_ok() {
+                plan.create_dirs(live.parent());
+                plan.ops.push(Op::Rename {
+                    from: staged,
+                    to: live,
+                });
+            }
+        }
+        Ok(plan.ops)
+    }
+
+    /// Fails for a folder at `live` that is a mount point.
+    fn check_not_mounted(&self, live: &Path, meta: &fs::Metadata) -> Result<(), Error> {
+        let parent = live.parent().and_then(|p| fs::metadata(p).ok());
+        if meta.is_dir() && parent.is_some_and(|p| p.dev() != meta.dev()) {
+            return Err(Error::new(
+                ErrorKind::Target,
+                format!(
+                    "{} is a mount point inside {}: gnbr cannot move it aside",
+                    live.display(),
+                    self.given.display()
+                ),
+            )
+            .hint("mount the volume at the folder itself (MEDIA_ROOT or ASSETS_ROOT), or unmount it for the restore"));
+        }
+        Ok(())
     }
 }
 
-fn plan_level(
+/// The entries of `live/at` and `staging/at` (but gnbr's own at the top)
+/// into `units`, relative to `live`; the ones on the way to a `nested`
+/// folder (relative to `at`) are gone through, the nested folders left
+/// out.
+fn entries(
     live: &Path,
     staging: &Path,
-    previous: &Path,
+    at: &Path,
     nested: &[&Path],
-    top: bool,
-    given: &Path,
-    ops: &mut Vec<Op>,
+    units: &mut Vec<PathBuf>,
 ) -> Result<(), Error> {
     let mut names = BTreeSet::new();
-    for dir in [live, staging] {
-        match fs::read_dir(dir) {
-            Ok(entries) => {
-                for entry in entries {
-                    names.insert(entry.map_err(|e| read_error(dir, &e))?.file_name());
+    for dir in [live.join(at), staging.join(at)] {
+        match fs::read_dir(&dir) {
+            Ok(found) => {
+                for entry in found {
+                    names.insert(entry.map_err(|e| read_error(&dir, &e))?.file_name());
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(read_error(dir, &e)),
+            Err(e) => return Err(read_error(&dir, &e)),
         }
     }
-    let device = fs::metadata(live).map(|m| m.dev()).ok();
-    let mut previous_made = false;
     for name in names {
-        if top && name.to_string_lossy().starts_with(GNBR_PREFIX) {
+        if at.as_os_str().is_empty() && name.to_string_lossy().starts_with(GNBR_PREFIX) {
             continue;
         }
         let inner: Vec<&Path> = nested
             .iter()
             .filter_map(|n| n.strip_prefix(&name).ok())
             .collect();
-        let (live_path, staged_path, previous_path) =
-            (live.join(&name), staging.join(&name), previous.join(&name));
         if inner.iter().any(|n| n.as_os_str().is_empty()) {
             continue;
         }
-        if !inner.is_empty() {
-            if !previous_made && !previous.exists() {
-                ops.push(Op::Mkdir {
-                    path: previous.to_owned(),
-                });
-                previous_made = true;
-            }
-            plan_level(
-                &live_path,
-                &staged_path,
-                &previous_path,
-                &inner,
-                false,
-                given,
-                ops,
-            )?;
-            continue;
-        }
-        if let Ok(meta) = live_path.symlink_metadata() {
-            if meta.is_dir() && Some(meta.dev()) != device {
-                return Err(Error::new(
-                    ErrorKind::Target,
-                    format!(
-                        "{} is a mount point inside {}: gnbr cannot move it aside",
-                        live_path.display(),
-                        given.display()
-                    ),
-                )
-                .hint("mount the volume at the folder itself (MEDIA_ROOT or ASSETS_ROOT), or unmount it for the restore"));
-            }
-            if !previous_made && !previous.exists() {
-                ops.push(Op::Mkdir {
-                    path: previous.to_owned(),
-                });
-                previous_made = true;
-            }
-            ops.push(Op::Rename {
-                from: live_path.clone(),
-                to: previous_path,
-            });
-        }
-        if staged_path.symlink_metadata().is_ok() {
-            ops.push(Op::Rename {
-                from: staged_path,
-                to: live_path,
-            });
+        if inner.is_empty() {
+            units.push(at.join(&name));
+        } else {
+            entries(live, staging, &at.join(&name), &inner, units)?;
         }
     }
     Ok(())
+}
+
+/// The steps of a swap, being planned.
+#[derive(Default)]
+struct Plan {
+    ops: Vec<Op>,
+    made: BTreeSet<PathBuf>,
+}
+
+impl Plan {
+    /// Plans creating a folder and its missing parents.
+    fn create_dirs(&mut self, dir: Option<&Path>) {
+        let mut missing = Vec::new();
+        let mut at = dir;
+        while let Some(path) = at.filter(|p| !p.exists() && !self.made.contains(*p)) {
+            missing.push(path.to_owned());
+            at = path.parent();
+        }
+        for path in missing.into_iter().rev() {
+            self.made.insert(path.clone());
+            self.ops.push(Op::Mkdir { path });
+        }
+    }
 }
 
 impl Ownership {
@@ -301,7 +325,7 @@ fn read_error(path: &Path, err: &io::Error) -> Error {
     .hint("the folder must be readable by the user running gnbr")
 }
 
-fn write_error(path: &Path, err: &io::Error) -> Error {
+pub(super) fn write_error(path: &Path, err: &io::Error) -> Error {
     Error::new(
         ErrorKind::Run,
         format!("cannot write {}: {err}", path.display()),

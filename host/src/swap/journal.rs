@@ -23,9 +23,11 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use super::folder::write_error;
 use crate::{
     errors::{Error, ErrorKind},
     fault,
+    scratch::sync_dir,
 };
 
 /// The journal format written.
@@ -295,6 +297,7 @@ impl Journal {
             self.record.state = State::Aborted;
             self.write()?;
         }
+        fault::point("aborted");
         if let Some(op) = self.record.ops.get(self.record.done) {
             if is_done(op) == Some(true) {
                 self.record.done += 1;
@@ -302,9 +305,10 @@ impl Journal {
         }
         while self.record.done > 0 {
             let op = self.record.ops[self.record.done - 1].clone();
-            if matches!(op, Op::Rename { .. }) {
-                fault::point("undo-rename");
-            }
+            fault::point(match op {
+                Op::Rename { .. } => "undo-rename",
+                Op::Mkdir { .. } => "undo-mkdir",
+            });
             backward(&op).map_err(|e| Error {
                 message: format!(
                     "{}; the swap's journal is kept at {}",
@@ -317,6 +321,7 @@ impl Journal {
             self.record.done -= 1;
             self.write()?;
         }
+        fault::point("undone");
         for dir in self.record.staging.iter().chain(&self.record.previous) {
             remove_tree(dir);
         }
@@ -350,10 +355,10 @@ impl Journal {
                 .open(&temp)?;
             file.write_all(&bytes)?;
             file.sync_all()?;
-            fs::rename(&temp, &self.path)?;
-            sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+            fs::rename(&temp, &self.path)
         })();
-        written.map_err(|e| write_error(&self.path, &e))
+        written.map_err(|e| write_error(&self.path, &e))?;
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))
     }
 
     fn close(&mut self) {
@@ -530,7 +535,7 @@ fn forward(op: &Op) -> Result<(), Error> {
     match op {
         Op::Mkdir { path } => match fs::create_dir(path) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(write_error(path, &e)),
-            _ => Ok(()),
+            _ => sync_parents(&[path]),
         },
         Op::Rename { from, to } => rename(from, to),
     }
@@ -538,11 +543,11 @@ fn forward(op: &Op) -> Result<(), Error> {
 
 fn backward(op: &Op) -> Result<(), Error> {
     match op {
-        Op::Mkdir { path } => {
-            // Left in place when something else was put in it meanwhile.
-            let _ = fs::remove_dir(path);
-            Ok(())
-        }
+        // Left in place when something else was put in it meanwhile.
+        Op::Mkdir { path } => match fs::remove_dir(path) {
+            Ok(()) => sync_parents(&[path]),
+            Err(_) => Ok(()),
+        },
         Op::Rename { from, to } => match is_done(op) {
             Some(false) => Ok(()),
             _ => rename(to, from),
@@ -550,6 +555,9 @@ fn backward(op: &Op) -> Result<(), Error> {
     }
 }
 
+/// Renames `from` to `to`, then makes it durable: the journal records a
+/// rename as done only once a power loss can no longer bring the old name
+/// back.
 fn rename(from: &Path, to: &Path) -> Result<(), Error> {
     fs::rename(from, to).map_err(|e| {
         Error::new(
@@ -557,7 +565,25 @@ fn rename(from: &Path, to: &Path) -> Result<(), Error> {
             format!("cannot move {} to {}: {e}", from.display(), to.display()),
         )
         .hint("both must be on one filesystem, not mount points, and writable by the user running gnbr")
-    })
+    })?;
+    sync_parents(&[from, to])
+}
+
+/// Fsyncs the folders holding `paths`, each once: names added to or
+/// removed from them are then on disk.
+fn sync_parents(paths: &[&Path]) -> Result<(), Error> {
+    let mut synced: Vec<&Path> = Vec::new();
+    for path in paths {
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !synced.contains(&parent) {
+            sync_dir(parent)?;
+            synced.push(parent);
+        }
+    }
+    Ok(())
 }
 
 /// `<dest's folder>/.<dest's name>.gnbr-<what>-<run>`.
@@ -594,10 +620,6 @@ fn try_lock(file: &File) -> io::Result<bool> {
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 fn remove_tree(path: &Path) {
     let removed = match path.symlink_metadata() {
         Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
@@ -607,14 +629,6 @@ fn remove_tree(path: &Path) {
     if let Err(e) = removed {
         tracing::warn!("{} is still there: {e}", path.display());
     }
-}
-
-fn write_error(path: &Path, err: &io::Error) -> Error {
-    Error::new(
-        ErrorKind::Run,
-        format!("cannot write {}: {err}", path.display()),
-    )
-    .hint("the folder must be writable by the user running gnbr")
 }
 
 #[cfg(test)]
