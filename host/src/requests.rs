@@ -621,7 +621,116 @@ fn run_context(
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quoted;
+    use std::path::PathBuf;
+
+    use super::{shell_quoted, BackupLocation, BackupRequest, RestoreRequest, Setup};
+    use crate::{
+        archive::{GeoServerSource, Manifest, SiteSource},
+        config::Settings,
+    };
+
+    fn settings(text: &str) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.ini");
+        std::fs::write(
+            &path,
+            format!("[fixtures]\napps = base\ndumps = base\n{text}"),
+        )
+        .unwrap();
+        Settings::load(&path).unwrap()
+    }
+
+    fn restore() -> RestoreRequest {
+        RestoreRequest::new(
+            Setup::default(),
+            BackupLocation::File(PathBuf::from("a.zip")),
+        )
+    }
+
+    #[test]
+    fn the_source_is_as_given_else_as_recorded_else_as_settings_say() {
+        let settings = settings(
+            "[geonode]\nsource_siteurl = http://ini.example\nsource_media_root = /ini/media\nsource_assets_root = /ini/assets\n[geoserver]\nsource_url = http://ini.example/geoserver\n",
+        );
+        let manifest = Manifest {
+            site: Some(SiteSource {
+                siteurl: Some("http://recorded.example".to_owned()),
+                media_root: None,
+                assets_root: Some("/recorded/assets".to_owned()),
+            }),
+            geoserver: Some(GeoServerSource {
+                public_url: Some("http://recorded.example/geoserver".to_owned()),
+                ..GeoServerSource::default()
+            }),
+            ..Manifest::default()
+        };
+        let mut request = restore();
+        request.source.assets_root = Some("/given/assets".to_owned());
+        let place = request.source_place(&settings, Some(&manifest)).unwrap();
+        assert_eq!(place.siteurl.as_deref(), Some("http://recorded.example"));
+        assert_eq!(place.media_root.as_deref(), Some("/ini/media"));
+        assert_eq!(place.assets_root.as_deref(), Some("/given/assets"));
+        assert_eq!(
+            place.geoserver_url.as_deref(),
+            Some("http://recorded.example/geoserver")
+        );
+        let place = request.source_place(&settings, None).unwrap();
+        assert_eq!(place.siteurl.as_deref(), Some("http://ini.example"));
+        assert_eq!(
+            place.geoserver_url.as_deref(),
+            Some("http://ini.example/geoserver")
+        );
+        request.keep_urls = true;
+        assert_eq!(request.source_place(&settings, Some(&manifest)), None);
+    }
+
+    #[test]
+    fn the_owner_and_siteurl_are_as_given_else_as_settings_say_else_the_targets() {
+        let plain = settings("");
+        let set = settings("[migrate]\nowner = keeper\nsiteurl = https://ini.example/\n");
+        let mut request = restore();
+        let context = request.context(&plain, "https://target.example/").unwrap();
+        assert_eq!(
+            (context.owner.as_str(), context.siteurl.as_str()),
+            ("admin", "https://target.example")
+        );
+        let context = request.context(&set, "https://target.example/").unwrap();
+        assert_eq!(
+            (context.owner.as_str(), context.siteurl.as_str()),
+            ("keeper", "https://ini.example")
+        );
+        request.owner = Some("given".to_owned());
+        request.siteurl = Some("https://given.example".to_owned());
+        let context = request.context(&set, "https://target.example/").unwrap();
+        assert_eq!(
+            (context.owner.as_str(), context.siteurl.as_str()),
+            ("given", "https://given.example")
+        );
+    }
+
+    #[test]
+    fn geoserver_data_is_as_given_else_as_settings_say() {
+        let settings =
+            settings("[geoserver]\ndatadir = /ini/gs\ndumpvectordata = no\ndumprasterdata = yes\n");
+        let mut request = BackupRequest::new(Setup::default(), PathBuf::from("out"));
+        let selection = request.selection(&settings);
+        assert!(!selection.vector_data && selection.raster_data);
+        assert_eq!(
+            request.geoserver_data_dir(&settings),
+            Some(PathBuf::from("/ini/gs"))
+        );
+        request.vector_data = Some(true);
+        request.raster_data = Some(false);
+        request.geoserver_data_dir = Some(PathBuf::from("/given/gs"));
+        let selection = request.selection(&settings);
+        assert!(selection.vector_data && !selection.raster_data);
+        assert_eq!(
+            request.geoserver_data_dir(&settings),
+            Some(PathBuf::from("/given/gs"))
+        );
+        request.skip_geoserver = true;
+        assert_eq!(request.geoserver_data_dir(&settings), None);
+    }
 
     #[test]
     fn arguments_are_quoted_only_when_a_shell_would_split_or_expand_them() {
