@@ -1,13 +1,15 @@
 //! The plugin host's promises: discovery order, each file once, name
-//! conflicts, the previous minor interface loading, and one clear line for
-//! every kind of broken plugin while the others keep working.
+//! conflicts, the previous minor interface loading (its built library, and
+//! its source compiled against this SDK), and one clear line for every kind
+//! of broken plugin while the others keep working.
 
 use std::{fs, process::Command};
 
 use assert_cmd::cargo::CommandCargoExt;
 
 use crate::support::{
-    command, expect_code, future_major_plugin, gnbr, settings_with, test_plugins, tiny_backup,
+    command, expect_code, future_major_plugin, gnbr, legacy_plugin_built_from_source,
+    settings_with, test_plugins, tiny_backup,
 };
 use gnbr::exit_codes::{PLUGIN, RUN_FAILED, SUCCESS};
 
@@ -16,15 +18,12 @@ fn copy_plugin(from: &std::path::Path, to_dir: &std::path::Path, name: &str) {
     fs::copy(from, to_dir.join(name)).unwrap();
 }
 
-#[test]
-fn a_plugin_built_against_the_previous_minor_interface_loads_and_runs() {
+/// Loads the legacy_v1_0 plugin `library` in gnbr: `plugins inspect`
+/// shows it built against mangler-api `api`, and a migrate runs it.
+fn assert_legacy_plugin_runs(library: &std::path::Path, api: &str) {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
-    copy_plugin(
-        &test_plugins().join("liblegacy_v1_0.so"),
-        &plugins,
-        "liblegacy_v1_0.so",
-    );
+    copy_plugin(library, &plugins, "liblegacy_v1_0.so");
     let (stdout, _) = expect_code(
         &gnbr(
             dir.path(),
@@ -40,7 +39,7 @@ fn a_plugin_built_against_the_previous_minor_interface_loads_and_runs() {
         0,
     );
     let info: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(info["api"], "1.0.0");
+    assert_eq!(info["api"], api);
 
     settings_with(dir.path(), "legacy_v1_0.MarkMangler");
     let backup = tiny_backup(dir.path());
@@ -56,6 +55,31 @@ fn a_plugin_built_against_the_previous_minor_interface_loads_and_runs() {
     expect_code(&gnbr(dir.path(), &args), 0);
     let out = fs::read_to_string(dir.path().join("out/fixtures/resourcebases.json")).unwrap();
     assert!(out.contains(r#""title":"Rivers (legacy)""#), "{out}");
+}
+
+#[test]
+fn a_plugin_built_against_the_previous_minor_interface_loads_and_runs() {
+    assert_legacy_plugin_runs(&test_plugins().join("liblegacy_v1_0.so"), "1.0.0");
+}
+
+#[test]
+fn plugin_source_written_against_1_0_compiles_against_this_sdk_and_runs() {
+    let (library, warnings) = legacy_plugin_built_from_source();
+    for warning in warnings {
+        assert!(
+            warning.contains("use of deprecated"),
+            "only deprecations may be warned about: {warning}"
+        );
+    }
+    for shim in ["from_value`", "fields`", "fields_mut`"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(&format!("FixtureObject::{shim}"))),
+            "no deprecation warning for {shim}: {warnings:?}"
+        );
+    }
+    assert_legacy_plugin_runs(library, mangler_api::API_VERSION);
 }
 
 #[test]

@@ -115,16 +115,7 @@ pub fn future_major_plugin() -> &'static Path {
     FILE.get_or_init(|| {
         let root = repo().join("target/test-plugins/future-major");
         let api = root.join("mangler-api");
-        let source = repo().join("mangler-api/src");
-        for entry in walkdir::WalkDir::new(&source) {
-            let entry = entry.unwrap();
-            let to = api.join("src").join(entry.path().strip_prefix(&source).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(to).unwrap();
-            } else {
-                std::fs::copy(entry.path(), to).unwrap();
-            }
-        }
+        copy_folder(&repo().join("mangler-api/src"), &api.join("src"));
         std::fs::write(
             api.join("Cargo.toml"),
             r#"[package]
@@ -141,37 +132,113 @@ semver = { version = "1", features = ["serde"] }
         .unwrap();
         let plugin = root.join("future_major");
         std::fs::create_dir_all(plugin.join("src")).unwrap();
+        write_plugin_manifest(&plugin, "future_major", "../mangler-api");
+        let template = std::fs::read_to_string(repo().join("manglers/template/src/lib.rs")).unwrap();
         std::fs::write(
-            plugin.join("Cargo.toml"),
-            "[package]\nname = \"future_major\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[dependencies]\nmangler-api = { path = \"../mangler-api\" }\n",
+            plugin.join("src/lib.rs"),
+            template.replace("\"template\"", "\"future_major\""),
         )
         .unwrap();
-        let template = std::fs::read_to_string(repo().join("manglers/template/src/lib.rs")).unwrap();
-        std::fs::write(plugin.join("src/lib.rs"), template.replace("\"template\"", "\"future_major\"")).unwrap();
-        std::fs::write(root.join("Cargo.toml"), "[workspace]\nresolver = \"2\"\nmembers = [\"future_major\"]\n").unwrap();
-        std::fs::copy(repo().join("tests/plugins/Cargo.lock"), root.join("Cargo.lock")).unwrap();
         let target = repo().join("target/test-plugins");
-        cargo_build(&root.join("Cargo.toml"), &target);
+        cargo_build(&write_plugin_workspace(&root, "future_major"), &target);
         target.join("debug/libfuture_major.so")
     })
 }
 
+/// The plugin source written against mangler-api 1.0 (tests/plugins/legacy_v1_0)
+/// built against this workspace's mangler-api, generated under target/ as
+/// `legacy_v1_0_source`: the library, and the compiler's warnings, one line
+/// each.
+pub fn legacy_plugin_built_from_source() -> &'static (PathBuf, Vec<String>) {
+    static BUILT: OnceLock<(PathBuf, Vec<String>)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = repo().join("target/test-plugins/legacy-source");
+        let plugin = root.join("legacy_v1_0_source");
+        copy_folder(
+            &repo().join("tests/plugins/legacy_v1_0/src"),
+            &plugin.join("src"),
+        );
+        let api = repo().join("mangler-api");
+        write_plugin_manifest(&plugin, "legacy_v1_0_source", api.to_str().unwrap());
+        let target = repo().join("target/test-plugins");
+        let manifest = write_plugin_workspace(&root, "legacy_v1_0_source");
+        let warnings = cargo_build_with(&manifest, &target, &["--message-format=short"])
+            .lines()
+            .filter(|line| line.contains(": warning: "))
+            .map(str::to_owned)
+            .collect();
+        (target.join("debug/liblegacy_v1_0_source.so"), warnings)
+    })
+}
+
+/// Copies the files of folder `from` into `to`, sub-folders included.
+fn copy_folder(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let into = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(into).unwrap();
+        } else {
+            std::fs::copy(entry.path(), into).unwrap();
+        }
+    }
+}
+
+/// Writes the Cargo.toml of the plugin crate `name` in `folder`, depending
+/// on the mangler-api at `api`.
+fn write_plugin_manifest(folder: &Path, name: &str, api: &str) {
+    std::fs::write(
+        folder.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[dependencies]\nmangler-api = {{ path = \"{api}\" }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Makes `root` a workspace of the one plugin crate `member`, locked and
+/// built as tests/plugins is (so they share built dependencies); returns
+/// its manifest.
+fn write_plugin_workspace(root: &Path, member: &str) -> PathBuf {
+    let manifest = root.join("Cargo.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[workspace]\nresolver = \"2\"\nmembers = [\"{member}\"]\n[profile.dev]\ndebug = false\n"
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("tests/plugins/Cargo.lock"),
+        root.join("Cargo.lock"),
+    )
+    .unwrap();
+    manifest
+}
+
 fn cargo_build(manifest: &Path, target: &Path) {
+    cargo_build_with(manifest, target, &[]);
+}
+
+/// Builds the workspace of `manifest` into `target`; its stderr.
+fn cargo_build_with(manifest: &Path, target: &Path, args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
         .args(["build", "--quiet", "--manifest-path"])
         .arg(manifest)
         .arg("--target-dir")
         .arg(target)
+        .args(args)
         .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
-        "building {} failed:\n{}",
+        "building {} failed:\n{stderr}",
         manifest.display(),
-        String::from_utf8_lossy(&output.stderr)
     );
+    stderr
 }
 
 /// A settings.ini whose only mangler is `plugin.mangler` on `base.resourcebase`.

@@ -1,5 +1,7 @@
-//! A plugin built against mangler-api 1.0.0: it must load and run in a
-//! 1.1 host. Marks every resource's title so the test can see it ran.
+//! A plugin written against mangler-api 1.0.0: built against that frozen
+//! SDK it must load and run in every 1.x host, and its source must compile
+//! against every 1.x SDK. Marks every resource's title so the test can see
+//! it ran, through the 1.0 calls that 1.1 removed and 1.3 brought back.
 
 use mangler_api::prelude::*;
 
@@ -17,9 +19,14 @@ impl Plugin for Legacy {
         Ok(Legacy)
     }
 
-    fn mangle(&mut self, _mangler: &str, mut object: FixtureObject, out: &mut Output) -> Result<(), ManglerError> {
-        let title = object.str_field("title").unwrap_or_default().to_owned();
-        object.set("title", format!("{title} (legacy)"));
+    fn mangle(&mut self, _mangler: &str, object: FixtureObject, out: &mut Output) -> Result<(), ManglerError> {
+        let value = object.into_value();
+        let mut object = FixtureObject::from_value(value.clone())?;
+        if object != FixtureObject::from_value(value)? {
+            return Err(ManglerError::new("two objects of one JSON value differ"));
+        }
+        let title = object.fields().get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
+        object.fields_mut().insert("title".into(), format!("{title} (legacy)").into());
         out.emit(object);
         Ok(())
     }
