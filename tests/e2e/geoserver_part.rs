@@ -5,6 +5,7 @@
 
 use std::{
     io::{Read, Write},
+    os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
     sync::OnceLock,
 };
@@ -14,7 +15,8 @@ use gnbr::exit_codes::TARGET;
 use crate::{
     geonode::{set_lock_timeout, Services},
     geoserver::{Double, PASSWORD},
-    support::{backup, expect_code, restore, text},
+    support::{backup, command, expect_code, gnbr, restore, text},
+    swap::REFUSE_COMMITS,
 };
 
 /// The source's datastore: a mixed-case table with a serial primary key, a
@@ -431,6 +433,102 @@ fn a_lock_held_on_a_datastore_table_times_out_naming_its_holder() {
     assert_eq!(services.digest(db, &[]), before_db);
     assert_eq!(services.digest(datastore, &[]), before_datastore);
     assert_eq!(catalog_files(double.data_dir()), before_datadir);
+}
+
+/// How many `gnbr_aside_*` schemas `datastore` holds.
+fn aside_schemas(services: &Services, datastore: &str) -> String {
+    services.psql(
+        datastore,
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'gnbr_aside%'",
+    )
+}
+
+#[test]
+fn a_restore_killed_among_its_datastore_tables_is_settled_by_the_next_run() {
+    let services = Services::get();
+    let (archive, _) = full_backup(&services);
+    let dir = tempfile::tempdir().unwrap();
+    let double = Double::start(&[]);
+    let (db, datastore) = ("gnbr_e2e_gs_killed", "gnbr_e2e_gs_killed_ds");
+    let settings = target(&services, dir.path(), db, datastore);
+    geoserver_settings(
+        &settings,
+        &double,
+        Some(double.data_dir()),
+        &dir.path().join("shared"),
+    );
+    let before_db = services.digest(db, &[]);
+    let before_datastore = services.digest(datastore, &[]);
+    let before_datadir = catalog_files(double.data_dir());
+    let restore_killed_at = |fault: &str| {
+        let output = command(
+            dir.path(),
+            &[
+                "-c",
+                settings.to_str().unwrap(),
+                "restore",
+                "--backup-file",
+                archive.to_str().unwrap(),
+                "-f",
+                "--no-snapshot",
+            ],
+        )
+        .env("GNBR_FAULT", fault)
+        .output()
+        .unwrap();
+        assert_eq!(
+            output.status.signal(),
+            Some(9),
+            "{fault}: not killed\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (_, stderr) = expect_code(
+            &gnbr(dir.path(), &["-c", settings.to_str().unwrap(), "check"]),
+            0,
+        );
+        stderr
+    };
+
+    // Killed after the first table's transaction, after the second's, and
+    // in the undo of a restore whose commit the database refuses: the next
+    // run puts every table back, and the data directory with them.
+    services.psql(db, REFUSE_COMMITS);
+    for fault in ["table-restored:1", "table-restored:2", "undo-tables"] {
+        let stderr = restore_killed_at(fault);
+        assert!(
+            stderr.contains("undid the folder swap and datastore tables of an interrupted restore"),
+            "{fault}: {stderr}"
+        );
+        assert_eq!(services.digest(datastore, &[]), before_datastore, "{fault}");
+        assert_eq!(aside_schemas(&services, datastore), "0\n", "{fault}");
+        assert_eq!(catalog_files(double.data_dir()), before_datadir, "{fault}");
+        let mut after_db = services.digest(db, &[]);
+        after_db.remove("gnbr_restore_log");
+        let mut expected = before_db.clone();
+        expected.remove("gnbr_restore_log");
+        assert_eq!(after_db, expected, "{fault}");
+    }
+
+    // Killed once the database committed: the next run finishes it, the
+    // old tables dropped.
+    services.psql(
+        db,
+        "DROP TRIGGER gnbr_e2e_refuse ON gnbr_restore_log; DROP FUNCTION gnbr_e2e_refuse()",
+    );
+    let stderr = restore_killed_at("committed");
+    assert!(
+        stderr.contains("finished the folder swap and datastore tables of an interrupted restore"),
+        "{stderr}"
+    );
+    assert_eq!(aside_schemas(&services, datastore), "0\n");
+    assert_eq!(
+        services.psql(
+            datastore,
+            r#"SELECT string_agg(name, '|' ORDER BY id) FROM "Roads""#
+        ),
+        "Via Ünïcødé|O'Connell Street|Ring\n"
+    );
+    assert_eq!(services.psql(datastore, "SELECT id FROM keep_me"), "42\n");
 }
 
 /// The catalog's files of a data directory and their contents.
