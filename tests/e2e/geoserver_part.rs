@@ -16,7 +16,7 @@ use gnbr::exit_codes::TARGET;
 use crate::{
     geonode::{set_lock_timeout, Services},
     geoserver::{Double, PASSWORD},
-    support::{backup, command, expect_code, gnbr, restore, text},
+    support::{backup, expect_code, gnbr, restore, restore_command, text},
     swap::REFUSE_COMMITS,
 };
 
@@ -78,6 +78,20 @@ fn target(services: &Services, dir: &Path, db: &str, datastore: &str) -> PathBuf
         &[&format!("GEOSERVER_ADMIN_PASSWORD={PASSWORD}")],
     );
     settings
+}
+
+/// A [`target`] served by a GeoServer double whose data directory it
+/// restores into: the double, and the settings.
+fn served_target(services: &Services, dir: &Path, db: &str, datastore: &str) -> (Double, PathBuf) {
+    let double = Double::start(&[]);
+    let settings = target(services, dir, db, datastore);
+    geoserver_settings(
+        &settings,
+        &double,
+        Some(double.data_dir()),
+        &dir.join("shared"),
+    );
+    (double, settings)
 }
 
 /// The `sf` store of the CITE data directory, pointed at `database` on the test cluster.
@@ -391,15 +405,8 @@ fn a_lock_held_on_a_datastore_table_times_out_naming_its_holder() {
     let services = Services::get();
     let (archive, _) = full_backup(&services);
     let dir = tempfile::tempdir().unwrap();
-    let double = Double::start(&[]);
     let (db, datastore) = ("gnbr_e2e_gs_locked", "gnbr_e2e_gs_locked_ds");
-    let settings = target(&services, dir.path(), db, datastore);
-    geoserver_settings(
-        &settings,
-        &double,
-        Some(double.data_dir()),
-        &dir.path().join("shared"),
-    );
+    let (double, settings) = served_target(&services, dir.path(), db, datastore);
     set_lock_timeout(&settings, 1);
     let before_db = services.digest(db, &[]);
     let before_datastore = services.digest(datastore, &[]);
@@ -449,31 +456,13 @@ fn a_restore_killed_among_its_datastore_tables_is_settled_by_the_next_run() {
     let services = Services::get();
     let (archive, _) = full_backup(&services);
     let dir = tempfile::tempdir().unwrap();
-    let double = Double::start(&[]);
     let (db, datastore) = ("gnbr_e2e_gs_killed", "gnbr_e2e_gs_killed_ds");
-    let settings = target(&services, dir.path(), db, datastore);
-    geoserver_settings(
-        &settings,
-        &double,
-        Some(double.data_dir()),
-        &dir.path().join("shared"),
-    );
+    let (double, settings) = served_target(&services, dir.path(), db, datastore);
     let restore_killed_at = |fault: &str| {
-        let output = command(
-            dir.path(),
-            &[
-                "-c",
-                settings.to_str().unwrap(),
-                "restore",
-                "--backup-file",
-                archive.to_str().unwrap(),
-                "-f",
-                "--no-snapshot",
-            ],
-        )
-        .env("GNBR_FAULT", fault)
-        .output()
-        .unwrap();
+        let output = restore_command(dir.path(), &settings, archive, &["--no-snapshot"])
+            .env("GNBR_FAULT", fault)
+            .output()
+            .unwrap();
         assert_eq!(
             output.status.signal(),
             Some(9),
