@@ -4,8 +4,9 @@
 //!
 //! `GNBR_FAULT=<point>[:<n>]` kills gnbr the `n`th time (default the first)
 //! it reaches `<point>`. The points are the stage boundaries of a restore,
-//! the renames of its swap (`swap-rename`) and every step of its undo
-//! (`aborted`, `undo-rename`, `undo-mkdir`, `undone`); see the README.
+//! each datastore table's commit (`table-restored`), the renames of its
+//! swap (`swap-rename`) and every step of its undo (`aborted`,
+//! `undo-rename`, `undo-mkdir`, `undo-tables`, `undone`); see the README.
 //! Unset, every point is a no-op.
 
 use std::{

@@ -1,11 +1,12 @@
 //! The datastore's tables (`gnbr::postgres::tables`) against the real
 //! PostGIS: list, dump, restore one transaction per table, undo, finish.
 
-use std::{fs::File, path::Path, process::Command, time::Duration};
+use std::{fs::File, io::Read, path::Path, process::Command, time::Duration};
 
 use gnbr::{
+    errors::Error,
     errors::ErrorKind,
-    postgres::tables::{self, Restorer, Table},
+    postgres::tables::{self, Datastore, Replaced, Restorer, Table},
 };
 
 use crate::geonode::Services;
@@ -77,13 +78,43 @@ fn schemas() -> Vec<String> {
     vec!["public".to_owned(), "extra".to_owned()]
 }
 
+/// A restorer, and what it replaced, kept as a restore's journal keeps it.
+struct Restoring {
+    restorer: Restorer,
+    datastore: Datastore,
+    replaced: Vec<Replaced>,
+}
+
+impl Restoring {
+    fn restore(&mut self, table: &Table, sql: impl Read) -> Result<u64, Error> {
+        let replaced = &mut self.replaced;
+        self.restorer.restore(table, sql, |r| {
+            replaced.push(r.clone());
+            Ok(())
+        })
+    }
+
+    fn undo(&self) -> Result<(), Error> {
+        tables::put_back(&self.datastore, &self.replaced)
+    }
+
+    fn finish(&self) -> Result<(), Error> {
+        tables::drop_replaced(&self.datastore, &self.replaced)
+    }
+}
+
 /// A restorer into `target` that waits as long as a restore does by default.
-fn restorer(services: &Services, target: &str) -> Restorer {
-    Restorer::new(
-        &services.pg_tool("psql"),
-        &services.database(target),
-        Duration::from_secs(30),
-    )
+fn restorer(services: &Services, target: &str) -> Restoring {
+    let datastore = Datastore {
+        psql: services.pg_tool("psql"),
+        db: services.database(target),
+        lock_timeout: Duration::from_secs(30),
+    };
+    Restoring {
+        restorer: Restorer::new(&datastore),
+        datastore,
+        replaced: Vec::new(),
+    }
 }
 
 /// An empty database `name` owned by the GeoNode user, with `sql` run in it.
@@ -431,6 +462,8 @@ fn datastore_failed_restores_keep_the_old_table_and_undo_puts_all_back() {
 
     restorer.undo().unwrap();
     unchanged("after undo");
+    restorer.undo().unwrap();
+    unchanged("after a second undo (as when a crash interrupted the first)");
     assert_eq!(
         services
             .psql(

@@ -4,7 +4,9 @@
 //! GeoServer cannot run on these machines).
 
 use std::{
+    collections::BTreeMap,
     io::{Read, Write},
+    os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
     sync::OnceLock,
 };
@@ -14,7 +16,8 @@ use gnbr::exit_codes::TARGET;
 use crate::{
     geonode::{set_lock_timeout, Services},
     geoserver::{Double, PASSWORD},
-    support::{backup, expect_code, restore, text},
+    support::{backup, expect_code, gnbr, restore, restore_command, text},
+    swap::REFUSE_COMMITS,
 };
 
 /// The source's datastore: a mixed-case table with a serial primary key, a
@@ -75,6 +78,20 @@ fn target(services: &Services, dir: &Path, db: &str, datastore: &str) -> PathBuf
         &[&format!("GEOSERVER_ADMIN_PASSWORD={PASSWORD}")],
     );
     settings
+}
+
+/// A [`target`] served by a GeoServer double whose data directory it
+/// restores into: the double, and the settings.
+fn served_target(services: &Services, dir: &Path, db: &str, datastore: &str) -> (Double, PathBuf) {
+    let double = Double::start(&[]);
+    let settings = target(services, dir, db, datastore);
+    geoserver_settings(
+        &settings,
+        &double,
+        Some(double.data_dir()),
+        &dir.join("shared"),
+    );
+    (double, settings)
 }
 
 /// The `sf` store of the CITE data directory, pointed at `database` on the test cluster.
@@ -388,15 +405,8 @@ fn a_lock_held_on_a_datastore_table_times_out_naming_its_holder() {
     let services = Services::get();
     let (archive, _) = full_backup(&services);
     let dir = tempfile::tempdir().unwrap();
-    let double = Double::start(&[]);
     let (db, datastore) = ("gnbr_e2e_gs_locked", "gnbr_e2e_gs_locked_ds");
-    let settings = target(&services, dir.path(), db, datastore);
-    geoserver_settings(
-        &settings,
-        &double,
-        Some(double.data_dir()),
-        &dir.path().join("shared"),
-    );
+    let (double, settings) = served_target(&services, dir.path(), db, datastore);
     set_lock_timeout(&settings, 1);
     let before_db = services.digest(db, &[]);
     let before_datastore = services.digest(datastore, &[]);
@@ -431,6 +441,104 @@ fn a_lock_held_on_a_datastore_table_times_out_naming_its_holder() {
     assert_eq!(services.digest(db, &[]), before_db);
     assert_eq!(services.digest(datastore, &[]), before_datastore);
     assert_eq!(catalog_files(double.data_dir()), before_datadir);
+}
+
+/// How many `gnbr_aside_*` schemas `datastore` holds.
+fn aside_schemas(services: &Services, datastore: &str) -> String {
+    services.psql(
+        datastore,
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'gnbr_aside%'",
+    )
+}
+
+#[test]
+fn a_restore_killed_among_its_datastore_tables_is_settled_by_the_next_run() {
+    let services = Services::get();
+    let (archive, _) = full_backup(&services);
+    let dir = tempfile::tempdir().unwrap();
+    let (db, datastore) = ("gnbr_e2e_gs_killed", "gnbr_e2e_gs_killed_ds");
+    let (double, settings) = served_target(&services, dir.path(), db, datastore);
+    let restore_killed_at = |fault: &str| {
+        let output = restore_command(dir.path(), &settings, archive, &["--no-snapshot"])
+            .env("GNBR_FAULT", fault)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.signal(),
+            Some(9),
+            "{fault}: not killed\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (_, stderr) = expect_code(
+            &gnbr(dir.path(), &["-c", settings.to_str().unwrap(), "check"]),
+            0,
+        );
+        stderr
+    };
+
+    // Killed after the first table's transaction, then after the second's:
+    // the next run puts every table back, and the data directory with them.
+    // What the target held before a restore: database, datastore, data directory.
+    type Before = (
+        BTreeMap<String, String>,
+        BTreeMap<String, String>,
+        Vec<(String, Vec<u8>)>,
+    );
+    let before = || -> Before {
+        (
+            services.digest(db, &[]),
+            services.digest(datastore, &[]),
+            catalog_files(double.data_dir()),
+        )
+    };
+    let undone = |fault: &str, (db_before, datastore_before, datadir_before): &Before| {
+        let stderr = restore_killed_at(fault);
+        assert!(
+            stderr.contains("undid the folder swap and datastore tables of an interrupted restore"),
+            "{fault}: {stderr}"
+        );
+        assert_eq!(
+            &services.digest(datastore, &[]),
+            datastore_before,
+            "{fault}"
+        );
+        assert_eq!(aside_schemas(&services, datastore), "0\n", "{fault}");
+        assert_eq!(&catalog_files(double.data_dir()), datadir_before, "{fault}");
+        assert_eq!(&services.digest(db, &[]), db_before, "{fault}");
+    };
+    let original = before();
+    for fault in ["table-restored:1", "table-restored:2"] {
+        undone(fault, &original);
+    }
+
+    // Killed once the database committed: the next run finishes it, the
+    // old tables dropped.
+    let stderr = restore_killed_at("committed");
+    assert!(
+        stderr.contains("finished the folder swap and datastore tables of an interrupted restore"),
+        "{stderr}"
+    );
+    assert_eq!(aside_schemas(&services, datastore), "0\n");
+    assert_eq!(
+        services.psql(
+            datastore,
+            r#"SELECT string_agg(name, '|' ORDER BY id) FROM "Roads""#
+        ),
+        "Via Ünïcødé|O'Connell Street|Ring\n"
+    );
+    assert_eq!(services.psql(datastore, "SELECT id FROM keep_me"), "42\n");
+
+    // The database refuses the next restore's commit, and gnbr is killed
+    // as it puts the tables back: the next run ends the undo.
+    services.psql_as_owner(
+        datastore,
+        r#"INSERT INTO "Roads" (name, lanes) VALUES ('since', 3)"#,
+    );
+    services.psql(db, REFUSE_COMMITS);
+    undone("undo-tables", &before());
+    assert!(services
+        .psql(datastore, r#"SELECT name FROM "Roads""#)
+        .contains("since"));
 }
 
 /// The catalog's files of a data directory and their contents.

@@ -43,6 +43,18 @@ pub fn restore(
     archive: impl AsRef<Path>,
     extra: &[&str],
 ) -> Output {
+    restore_command(cwd, settings, archive, extra)
+        .output()
+        .expect("gnbr runs")
+}
+
+/// [`restore`], not started yet.
+pub fn restore_command(
+    cwd: &Path,
+    settings: impl AsRef<Path>,
+    archive: impl AsRef<Path>,
+    extra: &[&str],
+) -> Command {
     let mut args = vec![
         "-c",
         settings.as_ref().to_str().unwrap(),
@@ -52,7 +64,7 @@ pub fn restore(
         "-f",
     ];
     args.extend(extra);
-    gnbr(cwd, &args)
+    command(cwd, &args)
 }
 
 /// `gnbr -c SETTINGS backup --backup-dir DIR --json -f EXTRA...`, run in

@@ -139,7 +139,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 /// A deferred trigger of the target's own that makes the database refuse
 /// every restore's commit, after the whole load and the swap.
-const REFUSE_COMMITS: &str =
+pub const REFUSE_COMMITS: &str =
     "CREATE FUNCTION gnbr_e2e_refuse() RETURNS trigger LANGUAGE plpgsql AS \
      $$ BEGIN RAISE EXCEPTION 'gnbr e2e: no more restores'; END $$; \
      CREATE CONSTRAINT TRIGGER gnbr_e2e_refuse AFTER INSERT ON gnbr_restore_log \

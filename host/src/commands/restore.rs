@@ -39,7 +39,7 @@ use crate::{
     postgres,
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
-    swap::{interrupted, Journal},
+    swap::{interrupted, real_path, Finished, Journal},
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -413,7 +413,9 @@ fn stage_folders(
 }
 
 /// The run's journal, beside the first folder swapped (where the next run
-/// looks for it), else GeoServer's data directory, else the staging folder.
+/// looks for it), else GeoServer's data directory, else `MEDIA_ROOT` when
+/// it exists (the datastore's tables are journaled too), else the staging
+/// folder (nothing a crash could leave half done).
 fn begin_journal(
     request: &RestoreRequest,
     info: &TargetInfo,
@@ -426,6 +428,10 @@ fn begin_journal(
         .first()
         .map(|f| f.folder.real.clone())
         .or_else(|| geoserver.report.datadir.clone())
+        .or_else(|| {
+            let media = real_path(Path::new(&info.media_root));
+            (!info.media_root.is_empty() && media.is_dir()).then_some(media)
+        })
         .unwrap_or_else(|| staging.to_owned());
     Journal::begin(&home, run, &info.database.to_string(), !request.no_snapshot)
 }
@@ -611,16 +617,19 @@ fn finish(
             e.message
         ));
     }
-    let kept = journal.finish().map_err(|e| {
+    let Finished { kept, warnings } = journal.finish().map_err(|e| {
         e.context("the restore committed, but finishing the swap of its folders failed")
     })?;
+    for warning in &warnings {
+        ui.warn(warning);
+    }
     let kept_in = |dir: &Path| kept.iter().find(|k| k.parent() == Some(dir)).cloned();
     let mut folders = Vec::new();
     for (mut report, real) in swapped {
         report.previous = kept_in(&real);
         folders.push(report);
     }
-    if let Some(mut report) = applied.finish(ui) {
+    if let Some(mut report) = applied.finish() {
         report.previous = kept_in(&report.to);
         folders.push(report);
         if !reloaded {

@@ -34,7 +34,7 @@ use crate::{
     geonode::{GeoNode, TargetInfo},
     postgres::{
         self,
-        tables::{self, Restorer},
+        tables::{self, Datastore, Restorer},
         Database,
     },
     scratch::TempPath,
@@ -105,9 +105,9 @@ struct Recovery {
     is_catalog: bool,
 }
 
-/// The GeoServer side put in place, waiting for the database commit.
+/// The GeoServer side put in place, waiting for the database commit (the
+/// datastore's tables are in the restore's journal).
 pub struct AppliedGeoServer {
-    tables: Option<Restorer>,
     /// The data directory swapped in (its renames are in the restore's journal).
     datadir: Option<FolderReport>,
     server: Option<GeoServer>,
@@ -449,10 +449,12 @@ impl GeoServerRestore {
         what
     }
 
-    /// Puts the GeoServer side in place: tables, data directory (swapped
-    /// through `journal`), catalog, reload. On failure everything it did is
-    /// undone (the journal aborted, a catalog GeoServer may have changed
-    /// put back from the recovery archive) and the error says what happened.
+    /// Puts the GeoServer side in place: tables and data directory (both
+    /// journaled in `journal`), catalog, reload. On failure after the
+    /// journaled steps everything it did is undone (the journal aborted, a
+    /// catalog GeoServer may have changed put back from the recovery
+    /// archive) and the error says what happened; a failure in them is the
+    /// caller's to undo, by aborting the journal.
     ///
     /// # Errors
     ///
@@ -464,23 +466,13 @@ impl GeoServerRestore {
         journal: &mut Journal,
         ui: Ui,
     ) -> Result<AppliedGeoServer, Error> {
-        let restorer = self.restore_tables(input, settings, ui)?;
-        let swapped = match self
+        self.restore_tables(input, settings, journal, ui)?;
+        let swapped = self
             .datadir
             .take()
             .map(|(staged, r)| staged.swap_in(journal).map(|()| r))
-            .transpose()
-        {
-            Ok(swapped) => swapped,
-            Err(e) => {
-                if let Some(restorer) = restorer {
-                    undo_tables(restorer, ui);
-                }
-                return Err(e);
-            }
-        };
+            .transpose()?;
         let mut applied = AppliedGeoServer {
-            tables: restorer,
             datadir: swapped,
             server: self.server.take(),
             catalog_replaced: false,
@@ -503,25 +495,31 @@ impl GeoServerRestore {
         }
     }
 
+    /// Restores the archive's tables into the datastore, each journaled
+    /// before its transaction.
     fn restore_tables(
         &mut self,
         input: &mut BackupReader,
         settings: &Settings,
+        journal: &mut Journal,
         ui: Ui,
-    ) -> Result<Option<Restorer>, Error> {
-        let Some(datastore) = self.datastore.as_ref().filter(|_| !self.tables.is_empty()) else {
-            return Ok(None);
+    ) -> Result<(), Error> {
+        let Some(db) = self.datastore.as_ref().filter(|_| !self.tables.is_empty()) else {
+            return Ok(());
         };
-        let mut restorer = Restorer::new(
-            &settings.database.psql,
-            datastore,
-            settings.restore.lock_timeout,
-        );
+        let datastore = Datastore {
+            psql: settings.database.psql.clone(),
+            db: db.clone(),
+            lock_timeout: settings.restore.lock_timeout,
+        };
+        let mut restorer = Restorer::new(&datastore);
         let scratch = crate::scratch::temp_dir("gnbr-tables-")?;
         for archived in &self.tables {
             let result = table_sql(input, archived, &settings.database.pg_restore, &scratch)
                 .and_then(|sql| {
-                let rows = restorer.restore(&archived.table, sql)?;
+                let rows = restorer.restore(&archived.table, sql, |replaced| {
+                    journal.replacing(&datastore, replaced)
+                })?;
                 match archived.rows {
                     Some(expected) if expected != rows => Err(Error::new(
                         ErrorKind::Input,
@@ -534,18 +532,11 @@ impl GeoServerRestore {
                     _ => Ok(rows),
                 }
             });
-            match result {
-                Ok(rows) => {
-                    ui.info(&format!("datastore table {}: {rows} rows", archived.table));
-                    self.report.tables.push((plain_name(&archived.table), rows));
-                }
-                Err(e) => {
-                    undo_tables(restorer, ui);
-                    return Err(e);
-                }
-            }
+            let rows = result?;
+            ui.info(&format!("datastore table {}: {rows} rows", archived.table));
+            self.report.tables.push((plain_name(&archived.table), rows));
         }
-        Ok(Some(restorer))
+        Ok(())
     }
 
     /// Restores the catalog with GeoServer's Backup & Restore module.
@@ -570,8 +561,9 @@ impl GeoServerRestore {
 impl AppliedGeoServer {
     /// Undoes it after `error` (a later step or the database commit
     /// failed): the journal aborted (every folder swapped back, the data
-    /// directory's included), a catalog GeoServer may have changed put back
-    /// from the recovery archive, the tables put back, GeoServer reloaded.
+    /// directory's included, and the datastore's tables put back), a
+    /// catalog GeoServer may have changed put back from the recovery
+    /// archive, GeoServer reloaded.
     /// Returns `error`, or when the admin must know what became of the
     /// folders and GeoServer's catalog, that, caused by `error` (and ending
     /// as `error` does).
@@ -588,9 +580,6 @@ impl AppliedGeoServer {
                 Some(recovery) => recover(server, recovery, ui),
                 None => "GeoServer's catalog may be partly replaced and there is no catalog backup to put it back from (--no-snapshot without --recovery-file)".to_owned(),
             });
-        }
-        if let Some(restorer) = self.tables {
-            undo_tables(restorer, ui);
         }
         if let (true, Some(server)) = (swapped || self.catalog_replaced, &self.server) {
             if let Err(e) = server.reload() {
@@ -610,17 +599,10 @@ impl AppliedGeoServer {
         .caused_by(error)
     }
 
-    /// Ends it after the commit: the previous tables are dropped. Returns
-    /// the data directory's report (the journal's finish keeps or removes
-    /// the replaced files).
-    pub fn finish(self, ui: Ui) -> Option<FolderReport> {
-        if let Some(restorer) = self.tables {
-            if let Err(e) = restorer.finish() {
-                ui.warn(&format!(
-                    "dropping the datastore's previous tables failed: {e}"
-                ));
-            }
-        }
+    /// Ends it after the commit: the data directory's report (the
+    /// journal's finish keeps or removes the replaced files and drops the
+    /// previous tables).
+    pub fn finish(self) -> Option<FolderReport> {
         self.datadir
     }
 }
@@ -673,12 +655,6 @@ fn recover(server: &GeoServer, recovery: &Recovery, ui: Ui) -> String {
             path.display(),
             e.message
         ),
-    }
-}
-
-fn undo_tables(restorer: Restorer, ui: Ui) {
-    if let Err(e) = restorer.undo() {
-        ui.warn(&format!("putting the datastore's tables back failed: {e}"));
     }
 }
 

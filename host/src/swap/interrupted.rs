@@ -1,6 +1,7 @@
 //! Before a command touches a target: a restore that a crash interrupted
-//! in the middle of its folder swap is finished or undone (see [`super`]),
-//! on the database's word, which the target GeoNode gives.
+//! in the middle of its folder swap or datastore tables is finished or
+//! undone (see [`super`]), on the database's word, which the target
+//! GeoNode gives.
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +10,11 @@ use crate::{
     config::Settings,
     errors::Error,
     geonode::{GeoNode, TargetInfo},
+    postgres::tables::Datastore,
     ui::Ui,
 };
 
-/// Settles every swap journal left in the target's folders (`MEDIA_ROOT`,
+/// Settles every restore journal left in the target's folders (`MEDIA_ROOT`,
 /// `ASSETS_ROOT`, GeoServer's data directory); each is said on `ui`, and
 /// returned.
 ///
@@ -33,13 +35,23 @@ pub fn settle(
         .map(|root| real_path(Path::new(root)))
         .chain(settings.geoserver.datadir.clone())
         .collect();
-    let notes = recover(&homes, &info.database.to_string(), &mut |run| {
-        target.run_committed(run).map_err(|e| {
+    let datastore = info.datastore.as_ref().map(|db| Datastore {
+        psql: settings.database.psql.clone(),
+        db: db.clone(),
+        lock_timeout: settings.restore.lock_timeout,
+    });
+    let notes = recover(
+        &homes,
+        &info.database.to_string(),
+        datastore.as_ref(),
+        &mut |run| {
+            target.run_committed(run).map_err(|e| {
             e.context(format!(
                 "an interrupted restore (run {run}) left its folders half swapped, and whether its database transaction committed cannot be read"
             ))
         })
-    })?;
+        },
+    )?;
     for note in &notes {
         ui.warn(note);
     }

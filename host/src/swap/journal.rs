@@ -1,10 +1,12 @@
-//! The journal of one restore's folder swap: a small file, written and
-//! fsynced before each step, from which the next gnbr run finishes or
-//! undoes a swap that a crash interrupted.
+//! The journal of one restore's folder swap and datastore tables: a small
+//! file, written and fsynced before each step, from which the next gnbr run
+//! finishes or undoes a restore that a crash interrupted.
 //!
 //! States: `staged` (staging folders being filled, nothing live touched),
 //! `swapping` (the planned renames, how many are done), then `committed` or
-//! `aborted`. The database commit decides: `committed` is written right
+//! `aborted`. Each datastore table is journaled (with the old tables it
+//! moves aside) before its own transaction starts: undoing puts the old
+//! tables back, finishing drops them. The database commit decides: `committed` is written right
 //! after it; a journal left in `swapping` is decided by asking the database
 //! whether the run's row in `gnbr_restore_log` exists.
 //!
@@ -27,11 +29,12 @@ use super::folder::write_error;
 use crate::{
     errors::{Error, ErrorKind},
     fault,
+    postgres::tables::{self, Datastore, Replaced},
     scratch::sync_dir,
 };
 
-/// The journal format written.
-const FORMAT: u32 = 1;
+/// The journal format written: 2 added the datastore's tables.
+const FORMAT: u32 = 2;
 /// How journal files are named: `.gnbr-journal-<run>.json`.
 const PREFIX: &str = ".gnbr-journal-";
 
@@ -89,6 +92,21 @@ pub struct Record {
     pub ops: Vec<Op>,
     /// How many of `ops` are known done (the next may be done too).
     pub done: usize,
+    /// The datastore the tables are in (`name on host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<String>,
+    /// The datastore tables replaced (or being replaced), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Replaced>,
+}
+
+/// What finishing a journal left for the admin.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// Folders holding what the swap replaced, kept.
+    pub kept: Vec<PathBuf>,
+    /// What could not be cleaned up (old datastore tables still aside).
+    pub warnings: Vec<String>,
 }
 
 /// A swap in progress, journaled beside the folders it changes.
@@ -97,6 +115,8 @@ pub struct Journal {
     lock_path: PathBuf,
     _lock: File,
     record: Record,
+    /// Where the journal's tables are, once it has any.
+    datastore: Option<Datastore>,
     /// Whether the journal is finished (its files removed).
     closed: bool,
 }
@@ -138,7 +158,10 @@ impl Journal {
                 previous: Vec::new(),
                 ops: Vec::new(),
                 done: 0,
+                datastore: None,
+                tables: Vec::new(),
             },
+            datastore: None,
             closed: false,
         };
         journal.write()?;
@@ -236,6 +259,32 @@ impl Journal {
         Ok(())
     }
 
+    /// Journals that `replaced` is about to be restored into `datastore`,
+    /// before its transaction starts.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be written (the table is then not restored),
+    /// or it holds tables of another datastore.
+    pub fn replacing(&mut self, datastore: &Datastore, replaced: &Replaced) -> Result<(), Error> {
+        let name = datastore.db.to_string();
+        match &self.record.datastore {
+            Some(known) if *known != name => {
+                return Err(Error::new(
+                    ErrorKind::Run,
+                    format!(
+                    "one restore cannot restore tables into two datastores ({known} and {name})"
+                ),
+                ))
+            }
+            _ => {}
+        }
+        self.record.datastore = Some(name);
+        self.datastore = Some(datastore.clone());
+        self.record.tables.push(replaced.clone());
+        self.write()
+    }
+
     /// Records that the database committed: from here the swap is finished,
     /// whatever happens.
     ///
@@ -251,16 +300,25 @@ impl Journal {
         Ok(())
     }
 
-    /// Finishes a committed swap: any step left is done, staging folders
-    /// removed, what was replaced kept (the non-empty previous folders are
-    /// returned) or removed, the journal removed.
+    /// Finishes a committed swap: any step left is done, the old datastore
+    /// tables dropped, staging folders removed, what was replaced kept (the
+    /// non-empty previous folders are returned) or removed, the journal
+    /// removed. Old tables that cannot be dropped (a view still uses one)
+    /// stay aside, with a warning.
     ///
     /// # Errors
     ///
     /// A step that cannot be done; the journal stays for the next run.
-    pub fn finish(mut self) -> Result<Vec<PathBuf>, Error> {
+    pub fn finish(mut self) -> Result<Finished, Error> {
         self.roll_forward()?;
         fault::point("finishing");
+        let mut warnings = Vec::new();
+        if !self.record.tables.is_empty() {
+            let datastore = self.tables_datastore()?;
+            if let Err(e) = tables::drop_replaced(&datastore, &self.record.tables) {
+                warnings.push(e.to_string());
+            }
+        }
         for dir in &self.record.staging {
             remove_tree(dir);
         }
@@ -279,7 +337,7 @@ impl Journal {
             }
         }
         self.close();
-        Ok(kept)
+        Ok(Finished { kept, warnings })
     }
 
     /// Undoes the swap: every step done is reversed, last first, each
@@ -321,12 +379,52 @@ impl Journal {
             self.record.done -= 1;
             self.write()?;
         }
+        if !self.record.tables.is_empty() {
+            fault::point("undo-tables");
+            let datastore = self.tables_datastore()?;
+            tables::put_back(&datastore, &self.record.tables).map_err(|e| Error {
+                message: format!(
+                    "{}; the restore's journal is kept at {}",
+                    e.message,
+                    self.path.display()
+                ),
+                ..e
+            })?;
+            self.record.tables.clear();
+            self.write()?;
+        }
         fault::point("undone");
         for dir in self.record.staging.iter().chain(&self.record.previous) {
             remove_tree(dir);
         }
         self.close();
         Ok(())
+    }
+
+    /// The datastore the journal's tables are in: the one this run restored
+    /// them into, or for a journal a crash left, the one the next run was
+    /// given, which must be the same.
+    fn tables_datastore(&self) -> Result<Datastore, Error> {
+        let named = self
+            .record
+            .datastore
+            .as_deref()
+            .unwrap_or("an unnamed datastore");
+        match &self.datastore {
+            Some(datastore) if datastore.db.to_string() == named => Ok(datastore.clone()),
+            other => Err(Error::new(
+                ErrorKind::Target,
+                format!(
+                    "{} lists tables an interrupted restore replaced in the datastore {named}, but {}",
+                    self.path.display(),
+                    match other {
+                        Some(given) => format!("the target's datastore is {}", given.db),
+                        None => "the target has no datastore".to_owned(),
+                    }
+                ),
+            )
+            .hint("run gnbr check with the settings of that restore's target: it finishes or undoes it")),
+        }
     }
 
     fn roll_forward(&mut self) -> Result<(), Error> {
@@ -375,7 +473,11 @@ impl Drop for Journal {
     /// A journal dropped before any live path was touched is removed with
     /// its staging folders; any other stays for the next run to settle.
     fn drop(&mut self) {
-        if !self.closed && self.record.state == State::Staged && self.record.done == 0 {
+        if !self.closed
+            && self.record.state == State::Staged
+            && self.record.done == 0
+            && self.record.tables.is_empty()
+        {
             for dir in &self.record.staging {
                 remove_tree(dir);
             }
@@ -397,6 +499,7 @@ impl Drop for Journal {
 pub fn recover(
     homes: &[PathBuf],
     database: &str,
+    datastore: Option<&Datastore>,
     committed: &mut dyn FnMut(&str) -> Result<bool, Error>,
 ) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
@@ -421,9 +524,7 @@ pub fn recover(
                 continue;
             }
             seen.push(path.clone());
-            if let Some(note) = recover_one(&path, database, committed)? {
-                notes.push(note);
-            }
+            notes.extend(recover_one(&path, database, datastore, committed)?);
         }
     }
     Ok(notes)
@@ -432,8 +533,9 @@ pub fn recover(
 fn recover_one(
     path: &Path,
     database: &str,
+    datastore: Option<&Datastore>,
     committed: &mut dyn FnMut(&str) -> Result<bool, Error>,
-) -> Result<Option<String>, Error> {
+) -> Result<Vec<String>, Error> {
     let lock_path = lock_path(path);
     let lock = open_lock(&lock_path)?;
     if !try_lock(&lock).map_err(|e| write_error(&lock_path, &e))? {
@@ -449,7 +551,7 @@ fn recover_one(
     let text = match fs::read(path) {
         Ok(text) => text,
         // Settled by another run between the listing and the lock.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
             return Err(Error::new(
                 ErrorKind::Run,
@@ -464,6 +566,17 @@ fn recover_one(
         )
         .hint("it was left by an interrupted restore; compare the folders beside it with the backup, then remove it")
     })?;
+    if record.format > FORMAT {
+        return Err(Error::new(
+            ErrorKind::Run,
+            format!(
+                "{} was written by a newer gnbr (journal format {}, this gnbr reads up to {FORMAT})",
+                path.display(),
+                record.format
+            ),
+        )
+        .hint("settle it with the gnbr that ran that restore (gnbr check), then use this one"));
+    }
     if record.database != database {
         return Err(Error::new(
             ErrorKind::Target,
@@ -476,6 +589,11 @@ fn recover_one(
         .hint("run gnbr check with the settings.ini of that restore first: it finishes or undoes it"));
     }
     let run = record.run.clone();
+    let what = if record.tables.is_empty() {
+        "folder swap"
+    } else {
+        "folder swap and datastore tables"
+    };
     let forward = match record.state {
         State::Committed => true,
         State::Staged | State::Aborted => false,
@@ -486,12 +604,13 @@ fn recover_one(
         lock_path,
         _lock: lock,
         record,
+        datastore: datastore.cloned(),
         closed: false,
     };
     if forward {
         journal.record.state = State::Committed;
         journal.write()?;
-        let kept = journal.finish()?;
+        let Finished { kept, mut warnings } = journal.finish()?;
         let kept = match kept.as_slice() {
             [] => String::new(),
             dirs => format!(
@@ -502,14 +621,15 @@ fn recover_one(
                     .join(", ")
             ),
         };
-        Ok(Some(format!(
-            "finished the folder swap of an interrupted restore (run {run}), whose database transaction had committed{kept}"
-        )))
+        warnings.insert(0, format!(
+            "finished the {what} of an interrupted restore (run {run}), whose database transaction had committed{kept}"
+        ));
+        Ok(warnings)
     } else {
         journal.abort()?;
-        Ok(Some(format!(
-            "undid the folder swap of an interrupted restore (run {run}), whose database transaction never committed: the folders are as before it"
-        )))
+        Ok(vec![format!(
+            "undid the {what} of an interrupted restore (run {run}), whose database transaction never committed: the target is as before it"
+        )])
     }
 }
 
@@ -683,7 +803,8 @@ mod tests {
         let (mut journal, ops) = staged(dir.path());
         journal.swap(ops).unwrap();
         journal.commit().unwrap();
-        assert_eq!(journal.finish().unwrap(), Vec::<std::path::PathBuf>::new());
+        let finished = journal.finish().unwrap();
+        assert!(finished.kept.is_empty() && finished.warnings.is_empty());
         assert_eq!(tree(dir.path()), ["a.txt=new"]);
     }
 
@@ -712,7 +833,7 @@ mod tests {
                 journal.write().unwrap();
                 journal.closed = true;
                 drop(journal);
-                let notes = recover(&[dir.path().to_owned()], "db", &mut |run| {
+                let notes = recover(&[dir.path().to_owned()], "db", None, &mut |run| {
                     assert_eq!(run, "run1");
                     Ok(committed)
                 })
@@ -729,9 +850,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut journal, ops) = staged(dir.path());
         journal.swap(ops).unwrap();
-        let error = recover(&[dir.path().to_owned()], "db", &mut |_| Ok(true)).unwrap_err();
+        let error = recover(&[dir.path().to_owned()], "db", None, &mut |_| Ok(true)).unwrap_err();
         assert!(error.message.contains("another gnbr run"), "{error:?}");
         journal.abort().unwrap();
+    }
+
+    #[test]
+    fn tables_keep_a_dropped_journal_for_a_run_that_knows_their_datastore() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::begin(dir.path(), "run1", "db", false).unwrap();
+        journal.record.datastore = Some("ds on h:1".to_owned());
+        journal
+            .record
+            .tables
+            .push(crate::postgres::tables::Replaced {
+                table: crate::postgres::tables::Table::new("public", "roads"),
+                moved: Vec::new(),
+            });
+        journal.write().unwrap();
+        drop(journal);
+        let error = recover(&[dir.path().to_owned()], "db", None, &mut |_| Ok(false)).unwrap_err();
+        assert!(
+            error.message.contains("datastore ds on h:1")
+                && error.message.contains("the target has no datastore"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_newer_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::begin(dir.path(), "run1", "db", false).unwrap();
+        journal.record.format = super::FORMAT + 1;
+        journal.record.state = State::Swapping;
+        journal.write().unwrap();
+        journal.closed = true;
+        drop(journal);
+        let error = recover(&[dir.path().to_owned()], "db", None, &mut |_| Ok(true)).unwrap_err();
+        assert!(error.message.contains("newer gnbr"), "{error:?}");
     }
 
     #[test]
@@ -741,7 +897,8 @@ mod tests {
         journal.swap(ops).unwrap();
         journal.closed = true;
         drop(journal);
-        let error = recover(&[dir.path().to_owned()], "other", &mut |_| Ok(true)).unwrap_err();
+        let error =
+            recover(&[dir.path().to_owned()], "other", None, &mut |_| Ok(true)).unwrap_err();
         assert!(error.message.contains("points at other"), "{error:?}");
     }
 }

@@ -10,5 +10,5 @@ mod journal;
 mod stage;
 
 pub use folder::{normalize, real_path, Ownership, TargetFolder, GNBR_PREFIX};
-pub use journal::{recover, Journal, Op};
+pub use journal::{recover, Finished, Journal, Op};
 pub use stage::{Replace, Staging};

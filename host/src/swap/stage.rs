@@ -200,7 +200,7 @@ mod tests {
         let ops = staging.plan(&mut journal, &replace).unwrap();
         journal.swap(ops).unwrap();
         journal.commit().unwrap();
-        let kept = journal.finish().unwrap();
+        let kept = journal.finish().unwrap().kept;
         assert_eq!(
             files(&dir),
             [

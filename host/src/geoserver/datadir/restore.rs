@@ -421,7 +421,7 @@ mod tests {
             "the backup holds data/"
         );
         journal.commit().unwrap();
-        let kept = journal.finish().unwrap();
+        let kept = journal.finish().unwrap().kept;
         assert_eq!(kept.len(), 1);
         let previous = snapshot(&kept[0]);
         assert_eq!(
@@ -656,7 +656,7 @@ mod tests {
         );
         staged.swap_in(&mut journal).unwrap();
         journal.commit().unwrap();
-        let kept = journal.finish().unwrap();
+        let kept = journal.finish().unwrap().kept;
         assert_eq!(
             fs::read(moved.join("rasters/big.tif")).unwrap(),
             b"outside raster"

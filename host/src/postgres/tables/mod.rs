@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::errors::{Error, ErrorKind};
 
 mod dump;
@@ -24,7 +26,7 @@ mod restore;
 
 pub use dump::{dump, Dumped};
 pub use query::{check_postgis, conflicts, dependents, list};
-pub use restore::Restorer;
+pub use restore::{drop_replaced, put_back, Aside, Datastore, Replaced, Restorer};
 
 /// The tables below `c.oid` in its partition tree, as a JSON array of
 /// `[schema, name]`: empty for a table that is not partitioned.
@@ -36,7 +38,7 @@ const PARTITIONS: &str = "coalesce((SELECT jsonb_agg(jsonb_build_array(pn.nspnam
      WHERE t.relid <> c.oid), '[]')";
 
 /// A table of the datastore.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Table {
     /// Its schema.
     pub schema: String,
@@ -44,6 +46,7 @@ pub struct Table {
     pub name: String,
     /// The partitions below a partitioned table, which hold its rows and are
     /// dumped with it; filled by [`list`].
+    #[serde(skip)]
     partitions: Vec<Table>,
 }
 

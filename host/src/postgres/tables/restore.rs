@@ -16,8 +16,11 @@ use super::{
     query::check_postgis,
     Table, PARTITIONS,
 };
+use serde::{Deserialize, Serialize};
+
 use crate::{
     errors::{Error, ErrorKind},
+    fault,
     postgres::Database,
 };
 
@@ -29,46 +32,64 @@ const TRAILER: &[u8] = b"-- PostgreSQL database dump complete";
 /// names, so that two restores running at once never share one.
 static RESTORERS: AtomicUsize = AtomicUsize::new(0);
 
+/// A datastore database reached with `psql`, every statement waiting at
+/// most `lock_timeout` for a lock (`[restore] lock_timeout`).
+#[derive(Clone)]
+pub struct Datastore {
+    /// The `psql` program.
+    pub psql: String,
+    /// The database.
+    pub db: Database,
+    /// How long any statement waits for a lock.
+    pub lock_timeout: Duration,
+}
+
+/// A table a restore replaces, and the old tables (the table and its
+/// partitions) it moves aside for it: what puts it back, or finishes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replaced {
+    /// The table restored.
+    pub table: Table,
+    /// The old tables moved aside, empty when the datastore had none.
+    pub moved: Vec<Aside>,
+}
+
+/// An old table moved into an aside schema.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Aside {
+    /// Where it was.
+    pub table: Table,
+    /// The aside schema it is in.
+    pub schema: String,
+}
+
 /// Restores dumps into the datastore, one table and one transaction at a
-/// time, keeping what it replaced until [`Restorer::finish`] or
-/// [`Restorer::undo`].
+/// time, moving aside what each replaces.
 ///
 /// An existing table of the same name is moved, with its indexes,
 /// constraints, owned sequences and partitions, into an aside schema of this
 /// run (`gnbr_aside_<time>_<pid>_<run>_<n>`, one per schema it came from, so names
-/// never collide there). A run that stops half way leaves those schemas for
-/// the admin to recover from.
+/// never collide there). What was moved is told before each transaction,
+/// for the caller to journal: [`put_back`] undoes it, [`drop_replaced`]
+/// finishes it.
 pub struct Restorer {
-    psql: String,
-    db: Database,
-    /// How long any statement waits for a lock (`[restore] lock_timeout`).
-    lock_timeout: Duration,
+    datastore: Datastore,
     aside_prefix: String,
     /// Aside schema of each schema tables were moved from.
     asides: Vec<(String, String)>,
-    restored: Vec<Restored>,
+    restored: Vec<Table>,
     postgis_checked: bool,
 }
 
-/// A table this run restored, and the old tables it moved aside for it,
-/// each with the aside schema it went to.
-struct Restored {
-    table: Table,
-    moved: Vec<(Table, String)>,
-}
-
 impl Restorer {
-    /// A restorer into `db` with `psql`, waiting at most `lock_timeout`
-    /// for any lock (`[restore] lock_timeout`); it connects only when used.
-    pub fn new(psql: &str, db: &Database, lock_timeout: Duration) -> Self {
+    /// A restorer into `datastore`; it connects only when used.
+    pub fn new(datastore: &Datastore) -> Self {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let run = RESTORERS.fetch_add(1, Ordering::Relaxed);
         Self {
-            psql: psql.to_owned(),
-            db: db.clone(),
-            lock_timeout,
+            datastore: datastore.clone(),
             aside_prefix: format!("gnbr_aside_{secs}_{}_{run}", std::process::id()),
             asides: Vec::new(),
             restored: Vec::new(),
@@ -78,16 +99,22 @@ impl Restorer {
 
     /// Restores `table` from `sql`, a dump written by [`dump`], in one
     /// transaction; returns its row count after the commit, for the caller
-    /// to compare with the count recorded at backup.
+    /// to compare with the count recorded at backup. `journal` is told what
+    /// the transaction replaces before it starts.
     ///
     /// # Errors
     ///
     /// When the datastore lacks PostGIS, the dump is cut short or fails
-    /// (psql's first error lines shown), or `table` was already restored by
-    /// this run. The table is then left as it was.
-    pub fn restore(&mut self, table: &Table, mut sql: impl Read) -> Result<u64, Error> {
+    /// (psql's first error lines shown), `journal` fails, or `table` was
+    /// already restored by this run. The table is then left as it was.
+    pub fn restore(
+        &mut self,
+        table: &Table,
+        mut sql: impl Read,
+        journal: impl FnOnce(&Replaced) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
         table.check_name()?;
-        if self.restored.iter().any(|r| r.table.same(table)) {
+        if self.restored.iter().any(|r| r.same(table)) {
             return Err(Error::new(
                 ErrorKind::Input,
                 format!("table {table} comes twice in this restore"),
@@ -95,23 +122,23 @@ impl Restorer {
             .hint("check the backup's list of datastore tables"));
         }
         if !self.postgis_checked {
-            check_postgis(&self.psql, &self.db)?;
+            check_postgis(&self.datastore.psql, &self.datastore.db)?;
             self.postgis_checked = true;
         }
-        let moved: Vec<(Table, String)> = self
+        let moved: Vec<Aside> = self
             .existing(table)?
             .into_iter()
-            .map(|old| {
-                let aside = self.aside_for(&old.schema);
-                (old, aside)
+            .map(|old| Aside {
+                schema: self.aside_for(&old.schema),
+                table: old,
             })
             .collect();
         let mut preamble = String::new();
-        for (old, aside) in &moved {
-            let aside = ident(aside);
+        for old in &moved {
+            let aside = ident(&old.schema);
             preamble.push_str(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {aside};\nALTER TABLE {} SET SCHEMA {aside};\n",
-                old.quoted()
+                old.table.quoted()
             ));
         }
         preamble.push_str(&format!(
@@ -123,18 +150,21 @@ impl Restorer {
             "SELECT {}::pg_catalog.regclass AS created_by_the_dump;",
             literal(&table.quoted())
         );
-        let mut command = psql_command(&self.psql, &self.db, self.lock_timeout);
+        journal(&Replaced {
+            table: table.clone(),
+            moved,
+        })?;
+        let Datastore {
+            psql,
+            db,
+            lock_timeout,
+        } = &self.datastore;
+        let mut command = psql_command(psql, db, *lock_timeout);
         command
             .arg(format!("--command={preamble}"))
             .arg("--file=-")
             .arg(format!("--command={check}"));
-        let mut child = spawn(
-            &mut command,
-            &self.psql,
-            "psql",
-            Stdio::piped(),
-            Stdio::null(),
-        )?;
+        let mut child = spawn(&mut command, psql, "psql", Stdio::piped(), Stdio::null())?;
         let stderr = collect(child.stderr.take());
         let mut stdin = child.stdin.take();
         let fed = match stdin.as_mut() {
@@ -167,11 +197,11 @@ impl Restorer {
                 .hint("the backup is damaged; the table in the datastore was left as it was"))
             }
             Fed::Sent if !status.is_ok_and(|s| s.success()) => {
-                let doing = format!("restoring table {table} into the datastore ({})", self.db);
+                let doing = format!("restoring table {table} into the datastore ({db})");
                 if let Some(error) = lock_wait(
-                    &self.psql,
-                    &self.db,
-                    self.lock_timeout,
+                    psql,
+                    db,
+                    *lock_timeout,
                     &stderr,
                     "the table was left as it was",
                 ) {
@@ -187,14 +217,12 @@ impl Restorer {
             }
             Fed::Sent => {}
         }
-        self.restored.push(Restored {
-            table: table.clone(),
-            moved,
-        });
+        self.restored.push(table.clone());
+        fault::point("table-restored");
         let output = run_script(
-            &self.psql,
-            &self.db,
-            self.lock_timeout,
+            psql,
+            db,
+            *lock_timeout,
             format!("SELECT count(*) FROM {};\n", table.quoted()),
         )
         .map_err(|e| {
@@ -203,90 +231,7 @@ impl Restorer {
                 &format!("counting the rows of {table} after its restore"),
             )
         })?;
-        output
-            .trim()
-            .parse()
-            .map_err(|_| unexpected(&self.psql, &output))
-    }
-
-    /// Puts back every table this run replaced: drops each restored table
-    /// and moves the old one back to its schema, all in one transaction,
-    /// then drops the aside schemas.
-    ///
-    /// # Errors
-    ///
-    /// When the database fails; nothing is undone then, and the old tables
-    /// stay in the aside schemas.
-    pub fn undo(self) -> Result<(), Error> {
-        let mut script = String::new();
-        for restored in self.restored.iter().rev() {
-            script.push_str(&format!(
-                "DROP TABLE IF EXISTS {};\n",
-                restored.table.quoted()
-            ));
-            for (old, aside) in &restored.moved {
-                script.push_str(&format!(
-                    "ALTER TABLE {}.{} SET SCHEMA {};\n",
-                    ident(aside),
-                    ident(&old.name),
-                    ident(&old.schema)
-                ));
-            }
-        }
-        self.drop_asides(script).map_err(|e| {
-            context(
-                e,
-                &format!("undoing the restore of the datastore tables ({})", self.db),
-            )
-            .hint("the old tables are still in the gnbr_aside_* schemas; move them back by hand")
-        })
-    }
-
-    /// Drops the old tables and the aside schemas, once every table was
-    /// restored. Nothing else is dropped with them: when a view or another
-    /// table's foreign key still uses an old table, they all stay.
-    ///
-    /// # Errors
-    ///
-    /// When the database fails or something still uses an old table; the
-    /// restored tables stay, and so do the aside schemas.
-    pub fn finish(self) -> Result<(), Error> {
-        let old: Vec<String> = self
-            .restored
-            .iter()
-            .flat_map(|r| &r.moved)
-            .map(|(old, aside)| format!("{}.{}", ident(aside), ident(&old.name)))
-            .collect();
-        let mut script = String::new();
-        if !old.is_empty() {
-            script.push_str(&format!("DROP TABLE IF EXISTS {};\n", old.join(", ")));
-        }
-        for (_, aside) in &self.asides {
-            script.push_str(&format!("DROP SCHEMA IF EXISTS {};\n", ident(aside)));
-        }
-        if script.is_empty() {
-            return Ok(());
-        }
-        run_script(&self.psql, &self.db, self.lock_timeout, script).map(drop).map_err(|e| {
-            context(
-                e,
-                &format!("dropping the old datastore tables ({})", self.db),
-            )
-            .hint("the old tables stay in the gnbr_aside_* schemas: point the views or foreign keys that use them at the restored tables, then DROP SCHEMA … CASCADE")
-        })
-    }
-
-    fn drop_asides(&self, mut script: String) -> Result<(), Error> {
-        for (_, aside) in &self.asides {
-            script.push_str(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE;\n",
-                ident(aside)
-            ));
-        }
-        if script.is_empty() {
-            return Ok(());
-        }
-        run_script(&self.psql, &self.db, self.lock_timeout, script).map(drop)
+        output.trim().parse().map_err(|_| unexpected(psql, &output))
     }
 
     /// The aside schema for tables moved from `schema`.
@@ -302,10 +247,15 @@ impl Restorer {
     /// The table named like `table` in the target and its partitions, which
     /// the restore moves aside; empty when there is none.
     fn existing(&self, table: &Table) -> Result<Vec<Table>, Error> {
+        let Datastore {
+            psql,
+            db,
+            lock_timeout,
+        } = &self.datastore;
         let output = run_script(
-            &self.psql,
-            &self.db,
-            self.lock_timeout,
+            psql,
+            db,
+            *lock_timeout,
             format!(
                 "SELECT jsonb_build_array(c.relkind, {PARTITIONS}) \
                  FROM pg_catalog.pg_class c \
@@ -318,14 +268,14 @@ impl Restorer {
         .map_err(|e| {
             context(
                 e,
-                &format!("looking for table {table} in the datastore ({})", self.db),
+                &format!("looking for table {table} in the datastore ({db})"),
             )
         })?;
         if output.trim().is_empty() {
             return Ok(Vec::new());
         }
         let (kind, partitions): (String, Vec<(String, String)>) =
-            serde_json::from_str(output.trim()).map_err(|_| unexpected(&self.psql, &output))?;
+            serde_json::from_str(output.trim()).map_err(|_| unexpected(psql, &output))?;
         if kind != "r" && kind != "p" {
             let what = match kind.as_str() {
                 "v" => "a view",
@@ -338,7 +288,7 @@ impl Restorer {
             };
             return Err(Error::new(
                 ErrorKind::Target,
-                format!("{table} in the datastore ({}) is {what}", self.db),
+                format!("{table} in the datastore ({db}) is {what}"),
             )
             .hint("rename or drop it, then restore again"));
         }
@@ -348,6 +298,134 @@ impl Restorer {
                 .collect(),
         )
     }
+}
+
+/// Puts back what `replaced` lists, last first, in one transaction: each
+/// restored table dropped and its old tables moved back from their aside
+/// schemas, which are then dropped. Asks the datastore first which old
+/// tables are still aside, so that a restore whose transaction never
+/// committed, or an undo done already, is left alone: it can be run again.
+///
+/// # Errors
+///
+/// When the database fails; nothing is undone then, and the old tables
+/// stay in the aside schemas.
+pub fn put_back(datastore: &Datastore, replaced: &[Replaced]) -> Result<(), Error> {
+    let Datastore {
+        psql,
+        db,
+        lock_timeout,
+    } = datastore;
+    let failed = |e: Error| {
+        context(
+            e,
+            &format!("putting the datastore's tables back ({db})"),
+        )
+        .hint("the old tables are still in the gnbr_aside_* schemas; move them back by hand, or run the command again")
+    };
+    let schemas = aside_schemas(replaced);
+    let aside = aside_tables(datastore, &schemas).map_err(failed)?;
+    let mut script = String::new();
+    for one in replaced.iter().rev() {
+        let back: Vec<&Aside> = one
+            .moved
+            .iter()
+            .filter(|old| aside.contains(&(old.schema.clone(), old.table.name.clone())))
+            .collect();
+        // A table that replaced nothing goes; one that replaced tables goes
+        // only when its transaction moved them (committed).
+        if one.moved.is_empty() || !back.is_empty() {
+            script.push_str(&format!("DROP TABLE IF EXISTS {};\n", one.table.quoted()));
+        }
+        for old in back {
+            script.push_str(&format!(
+                "ALTER TABLE {}.{} SET SCHEMA {};\n",
+                ident(&old.schema),
+                ident(&old.table.name),
+                ident(&old.table.schema)
+            ));
+        }
+    }
+    for schema in &schemas {
+        script.push_str(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE;\n",
+            ident(schema)
+        ));
+    }
+    if script.is_empty() {
+        return Ok(());
+    }
+    run_script(psql, db, *lock_timeout, script)
+        .map(drop)
+        .map_err(failed)
+}
+
+/// Drops the old tables `replaced` moved aside, and their aside schemas,
+/// once the restore committed. Nothing else is dropped with them: when a
+/// view or another table's foreign key still uses an old table, they all
+/// stay.
+///
+/// # Errors
+///
+/// When the database fails or something still uses an old table; the
+/// restored tables stay, and so do the aside schemas.
+pub fn drop_replaced(datastore: &Datastore, replaced: &[Replaced]) -> Result<(), Error> {
+    let old: Vec<String> = replaced
+        .iter()
+        .flat_map(|r| &r.moved)
+        .map(|old| format!("{}.{}", ident(&old.schema), ident(&old.table.name)))
+        .collect();
+    let mut script = String::new();
+    if !old.is_empty() {
+        script.push_str(&format!("DROP TABLE IF EXISTS {};\n", old.join(", ")));
+    }
+    for schema in aside_schemas(replaced) {
+        script.push_str(&format!("DROP SCHEMA IF EXISTS {};\n", ident(&schema)));
+    }
+    if script.is_empty() {
+        return Ok(());
+    }
+    let Datastore {
+        psql,
+        db,
+        lock_timeout,
+    } = datastore;
+    run_script(psql, db, *lock_timeout, script).map(drop).map_err(|e| {
+        context(e, &format!("dropping the old datastore tables ({db})"))
+            .hint("the old tables stay in the gnbr_aside_* schemas: point the views or foreign keys that use them at the restored tables, then DROP SCHEMA … CASCADE")
+    })
+}
+
+/// The aside schemas `replaced` moved tables into, each once, in order.
+fn aside_schemas(replaced: &[Replaced]) -> Vec<String> {
+    let mut schemas: Vec<String> = Vec::new();
+    for old in replaced.iter().flat_map(|r| &r.moved) {
+        if !schemas.contains(&old.schema) {
+            schemas.push(old.schema.clone());
+        }
+    }
+    schemas
+}
+
+/// The tables (schema, name) now in `schemas`.
+fn aside_tables(datastore: &Datastore, schemas: &[String]) -> Result<Vec<(String, String)>, Error> {
+    if schemas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = schemas.iter().map(|s| literal(s)).collect();
+    let output = run_script(
+        &datastore.psql,
+        &datastore.db,
+        datastore.lock_timeout,
+        format!(
+            "SELECT coalesce(jsonb_agg(jsonb_build_array(n.nspname, c.relname)), '[]') \
+             FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname IN ({});\n",
+            list.join(", ")
+        ),
+    )?;
+    serde_json::from_str(output.trim()).map_err(|_| unexpected(&datastore.psql, &output))
 }
 
 /// How feeding a dump to psql ended.
