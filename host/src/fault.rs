@@ -4,8 +4,8 @@
 //!
 //! `GNBR_FAULT=<point>[:<n>]` kills gnbr the `n`th time (default the first)
 //! it reaches `<point>`. The points are the stage boundaries of a restore,
-//! each datastore table's commit (`table-restored`), the renames of its
-//! swap (`swap-rename`) and every step of its undo (`aborted`,
+//! each datastore table's commit (`table-restored`), GeoServer's catalog
+//! restored (`catalog-restored`), the renames of its swap (`swap-rename`) and every step of its undo (`aborted`,
 //! `undo-rename`, `undo-mkdir`, `undo-tables`, `undone`); see the README.
 //! Unset, every point is a no-op.
 

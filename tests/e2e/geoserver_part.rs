@@ -398,6 +398,32 @@ fn a_catalog_geoserver_fails_to_restore_is_put_back() {
     assert_eq!(requests(&double, "POST", "rest/br/restore"), 2);
     assert_eq!(services.digest(db, &[]), before_db);
     assert_eq!(services.digest(datastore, &[]), before_datastore);
+
+    // gnbr is killed once GeoServer restored the catalog: the next gnbr
+    // command puts the previous one back from gnbr's catalog backup.
+    let double = Double::start(&[]);
+    let catalog_before = catalog_files(double.data_dir());
+    geoserver_settings(&settings, &double, None, &dir.path().join("shared"));
+    let killed = restore_command(dir.path(), &settings, &archive, &[])
+        .env("GNBR_FAULT", "catalog-restored")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.signal(), Some(9), "{}", text(&killed).1);
+    assert_ne!(catalog_files(double.data_dir()), catalog_before);
+    let (_, stderr) = expect_code(
+        &gnbr(dir.path(), &["-c", settings.to_str().unwrap(), "check"]),
+        0,
+    );
+    for part in [
+        "undid the folder swap, datastore tables and GeoServer catalog of an interrupted restore",
+        "GeoServer's previous catalog was put back from",
+    ] {
+        assert!(stderr.contains(part), "`{part}` missing from: {stderr}");
+    }
+    assert_eq!(catalog_files(double.data_dir()), catalog_before);
+    assert_eq!(requests(&double, "POST", "rest/br/restore"), 2);
+    assert_eq!(services.digest(db, &[]), before_db);
+    assert_eq!(services.digest(datastore, &[]), before_datastore);
 }
 
 #[test]

@@ -39,7 +39,7 @@ use crate::{
     postgres,
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
-    swap::{interrupted, real_path, Finished, Journal},
+    swap::{interrupted, Finished, Journal},
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -158,7 +158,14 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let stamp = context.timestamp.replace(':', "");
     report.snapshot = take_snapshot(request, &settings, &info, &stamp, ui)?;
     let run = run_id(&stamp)?;
-    let mut journal = begin_journal(request, &info, &run, &folders, &geoserver, staging.path())?;
+    let mut journal = begin_journal(
+        request,
+        &info,
+        &run,
+        &folders,
+        &geoserver,
+        &settings.restore.snapshot_dir,
+    )?;
     let staged = stage_folders(&mut input, &folders, &mut journal, ui)?;
     geoserver.stage(&mut input, &settings, &info, &stamp, &mut journal, ui)?;
     fault::point("staged");
@@ -412,27 +419,22 @@ fn stage_folders(
     Ok(staged)
 }
 
-/// The run's journal, beside the first folder swapped (where the next run
-/// looks for it), else GeoServer's data directory, else `MEDIA_ROOT` when
-/// it exists (the datastore's tables are journaled too), else the staging
-/// folder (nothing a crash could leave half done).
+/// The run's journal, beside the first folder swapped, else in GeoServer's
+/// data directory, else in `[restore] snapshot_dir` (the datastore's tables
+/// and GeoServer's catalog are journaled too): where the next run looks.
 fn begin_journal(
     request: &RestoreRequest,
     info: &TargetInfo,
     run: &str,
     folders: &[FolderPlan],
     geoserver: &GeoServerRestore,
-    staging: &Path,
+    snapshot_dir: &Path,
 ) -> Result<Journal, Error> {
     let home = folders
         .first()
         .map(|f| f.folder.real.clone())
         .or_else(|| geoserver.report.datadir.clone())
-        .or_else(|| {
-            let media = real_path(Path::new(&info.media_root));
-            (!info.media_root.is_empty() && media.is_dir()).then_some(media)
-        })
-        .unwrap_or_else(|| staging.to_owned());
+        .unwrap_or_else(|| snapshot_dir.to_owned());
     Journal::begin(&home, run, &info.database.to_string(), !request.no_snapshot)
 }
 

@@ -31,6 +31,7 @@ use crate::{
     archive::{BackupReader, FolderReport},
     config::Settings,
     errors::{Error, ErrorKind},
+    fault,
     geonode::{GeoNode, TargetInfo},
     postgres::{
         self,
@@ -38,7 +39,7 @@ use crate::{
         Database,
     },
     scratch::TempPath,
-    swap::Journal,
+    swap::{CatalogRecord, Journal},
     ui::Ui,
 };
 
@@ -479,7 +480,7 @@ impl GeoServerRestore {
             recovery: self.recovery.take(),
         };
         let done = self
-            .restore_catalog(&mut applied, ui)
+            .restore_catalog(&mut applied, journal, ui)
             .and_then(|()| match &applied.server {
                 Some(server) if applied.datadir.is_some() || applied.catalog_replaced => {
                     ui.info("GeoServer: reloading its catalog and configuration");
@@ -539,8 +540,14 @@ impl GeoServerRestore {
         Ok(())
     }
 
-    /// Restores the catalog with GeoServer's Backup & Restore module.
-    fn restore_catalog(&mut self, applied: &mut AppliedGeoServer, ui: Ui) -> Result<(), Error> {
+    /// Restores the catalog with GeoServer's Backup & Restore module,
+    /// journaled first with the archive that puts the previous one back.
+    fn restore_catalog(
+        &mut self,
+        applied: &mut AppliedGeoServer,
+        journal: &mut Journal,
+        ui: Ui,
+    ) -> Result<(), Error> {
         let Some(server) = applied.server.as_ref().filter(|_| self.catalog) else {
             return Ok(());
         };
@@ -548,11 +555,16 @@ impl GeoServerRestore {
         ui.info(&format!(
             "GeoServer: restoring the catalog from {CATALOG_ENTRY} with its Backup & Restore module"
         ));
-        let shared = server.share(file)?;
+        journal.replacing_catalog(CatalogRecord {
+            recovery: applied.recovery.as_ref().map(|r| r.path.clone()),
+            is_catalog: applied.recovery.as_ref().is_some_and(|r| r.is_catalog),
+        })?;
         applied.catalog_replaced = true;
+        let shared = server.share(file)?;
         server.restore_catalog(&shared, self.purge, &mut |job| {
             ui.info(&format!("GeoServer: {job}"));
         })?;
+        fault::point("catalog-restored");
         self.report.catalog_restored = true;
         Ok(())
     }
@@ -563,7 +575,7 @@ impl AppliedGeoServer {
     /// failed): the journal aborted (every folder swapped back, the data
     /// directory's included, and the datastore's tables put back), a
     /// catalog GeoServer may have changed put back from the recovery
-    /// archive, GeoServer reloaded.
+    /// archive (then the journal closed), GeoServer reloaded.
     /// Returns `error`, or when the admin must know what became of the
     /// folders and GeoServer's catalog, that, caused by `error` (and ending
     /// as `error` does).
@@ -576,10 +588,17 @@ impl AppliedGeoServer {
             hint = e.hint;
         }
         if let (true, Some(server)) = (self.catalog_replaced, &self.server) {
-            notes.push(match &self.recovery {
-                Some(recovery) => recover(server, recovery, ui),
-                None => "GeoServer's catalog may be partly replaced and there is no catalog backup to put it back from (--no-snapshot without --recovery-file)".to_owned(),
+            let catalog = CatalogRecord {
+                recovery: self.recovery.as_ref().map(|r| r.path.clone()),
+                is_catalog: self.recovery.as_ref().is_some_and(|r| r.is_catalog),
+            };
+            notes.push(match put_back_catalog(server, &catalog, ui) {
+                Ok(note) => note,
+                Err(e) => e.message,
             });
+            if let Err(e) = journal.catalog_settled() {
+                notes.push(e.message);
+            }
         }
         if let (true, Some(server)) = (swapped || self.catalog_replaced, &self.server) {
             if let Err(e) = server.reload() {
@@ -622,15 +641,27 @@ fn check_catalog(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Puts GeoServer's previous catalog back; says how it went.
-fn recover(server: &GeoServer, recovery: &Recovery, ui: Ui) -> String {
-    let path = &recovery.path;
+/// Puts GeoServer's previous catalog back from `catalog`'s recovery
+/// archive; says how it went.
+///
+/// # Errors
+///
+/// When there is an archive and GeoServer fails to restore it: the message
+/// says the catalog may be partly replaced.
+pub fn put_back_catalog(
+    server: &GeoServer,
+    catalog: &CatalogRecord,
+    ui: Ui,
+) -> Result<String, Error> {
+    let Some(path) = &catalog.recovery else {
+        return Ok("GeoServer's catalog may be partly replaced and there is no catalog backup to put it back from (--no-snapshot without --recovery-file)".to_owned());
+    };
     ui.warn(&format!(
         "putting GeoServer's previous catalog back from {}",
         path.display()
     ));
     let result = crate::scratch::temp_dir("gnbr-recovery-").and_then(|scratch| {
-        let catalog = if recovery.is_catalog {
+        let archive = if catalog.is_catalog {
             path.clone()
         } else {
             let extracted = scratch.path().join(CATALOG_ENTRY);
@@ -640,21 +671,24 @@ fn recover(server: &GeoServer, recovery: &Recovery, ui: Ui) -> String {
             )?;
             extracted
         };
-        let shared = server.share(&catalog)?;
+        let shared = server.share(&archive)?;
         server.restore_catalog(&shared, true, &mut |job| {
             ui.info(&format!("GeoServer: {job}"));
         })
     });
     match result {
-        Ok(()) => format!(
+        Ok(()) => Ok(format!(
             "GeoServer's previous catalog was put back from {}",
             path.display()
-        ),
-        Err(e) => format!(
-            "putting GeoServer's previous catalog back from {} failed too: {}; GeoServer's catalog may be partly replaced",
-            path.display(),
-            e.message
-        ),
+        )),
+        Err(e) => Err(Error {
+            message: format!(
+                "putting GeoServer's previous catalog back from {} failed too: {}; GeoServer's catalog may be partly replaced",
+                path.display(),
+                e.message
+            ),
+            ..e
+        }),
     }
 }
 

@@ -6,7 +6,10 @@
 //! `swapping` (the planned renames, how many are done), then `committed` or
 //! `aborted`. Each datastore table is journaled (with the old tables it
 //! moves aside) before its own transaction starts: undoing puts the old
-//! tables back, finishing drops them. The database commit decides: `committed` is written right
+//! tables back, finishing drops them. A catalog GeoServer is asked to
+//! restore is journaled before the request, with the archive that puts
+//! the previous one back: undoing ends with that, done by the caller
+//! ([`Journal::catalog_settled`] then closes the journal). The database commit decides: `committed` is written right
 //! after it; a journal left in `swapping` is decided by asking the database
 //! whether the run's row in `gnbr_restore_log` exists.
 //!
@@ -33,7 +36,8 @@ use crate::{
     scratch::sync_dir,
 };
 
-/// The journal format written: 2 added the datastore's tables.
+/// The journal format written: 2 added the datastore's tables and
+/// GeoServer's catalog.
 const FORMAT: u32 = 2;
 /// How journal files are named: `.gnbr-journal-<run>.json`.
 const PREFIX: &str = ".gnbr-journal-";
@@ -98,6 +102,20 @@ pub struct Record {
     /// The datastore tables replaced (or being replaced), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<Replaced>,
+    /// GeoServer's catalog, when GeoServer was asked to replace it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogRecord>,
+}
+
+/// A catalog GeoServer was asked to restore, and where the previous one
+/// can be put back from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogRecord {
+    /// The archive holding the previous catalog; `None` with
+    /// `--no-snapshot` and no `--recovery-file`.
+    pub recovery: Option<PathBuf>,
+    /// Whether `recovery` is GeoServer's archive itself, not a backup holding one.
+    pub is_catalog: bool,
 }
 
 /// What finishing a journal left for the admin.
@@ -160,6 +178,7 @@ impl Journal {
                 done: 0,
                 datastore: None,
                 tables: Vec::new(),
+                catalog: None,
             },
             datastore: None,
             closed: false,
@@ -285,6 +304,40 @@ impl Journal {
         self.write()
     }
 
+    /// Journals that GeoServer is about to be asked to restore a catalog,
+    /// `catalog` saying where the previous one can be put back from.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be written (GeoServer is then not asked).
+    pub fn replacing_catalog(&mut self, catalog: CatalogRecord) -> Result<(), Error> {
+        self.record.catalog = Some(catalog);
+        self.write()
+    }
+
+    /// The catalog an aborted journal leaves for its caller to put back.
+    pub fn catalog(&self) -> Option<&CatalogRecord> {
+        self.record.catalog.as_ref()
+    }
+
+    /// Records that GeoServer's catalog was put back (or that putting it
+    /// back was tried and said); an aborted journal is then closed.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be written.
+    pub fn catalog_settled(&mut self) -> Result<(), Error> {
+        if self.closed || self.record.catalog.is_none() {
+            return Ok(());
+        }
+        self.record.catalog = None;
+        if self.record.state == State::Aborted && self.record.done == 0 {
+            self.close_aborted();
+            return Ok(());
+        }
+        self.write()
+    }
+
     /// Records that the database committed: from here the swap is finished,
     /// whatever happens.
     ///
@@ -341,7 +394,9 @@ impl Journal {
     }
 
     /// Undoes the swap: every step done is reversed, last first, each
-    /// journaled; staging folders are removed, then the journal.
+    /// journaled, the datastore's tables put back; staging folders are
+    /// removed, then the journal, unless GeoServer's catalog is left to
+    /// put back ([`Journal::catalog`], then [`Journal::catalog_settled`]).
     ///
     /// # Errors
     ///
@@ -394,11 +449,18 @@ impl Journal {
             self.write()?;
         }
         fault::point("undone");
+        if self.record.catalog.is_none() {
+            self.close_aborted();
+        }
+        Ok(())
+    }
+
+    /// Removes an undone journal's staging and previous folders, then the journal.
+    fn close_aborted(&mut self) {
         for dir in self.record.staging.iter().chain(&self.record.previous) {
             remove_tree(dir);
         }
         self.close();
-        Ok(())
     }
 
     /// The datastore the journal's tables are in: the one this run restored
@@ -477,6 +539,7 @@ impl Drop for Journal {
             && self.record.state == State::Staged
             && self.record.done == 0
             && self.record.tables.is_empty()
+            && self.record.catalog.is_none()
         {
             for dir in &self.record.staging {
                 remove_tree(dir);
@@ -486,22 +549,38 @@ impl Drop for Journal {
     }
 }
 
-/// Settles every interrupted swap journaled in `homes`: a journal
-/// `committed` is finished, `staged` or `aborted` undone, `swapping`
-/// decided by `committed(run)` (whether the database holds the run's
-/// restore row). Returns what was done, one line each.
+/// What settling a journal needs of the target it was written for.
+pub trait Target {
+    /// The target database (`name on host:port`), which journals must name.
+    fn database(&self) -> String;
+    /// The target's datastore, where journaled tables are put back or dropped.
+    fn datastore(&self) -> Option<&Datastore>;
+    /// Whether run `run`'s database transaction committed (the database
+    /// holds its restore row).
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be asked.
+    fn committed(&mut self, run: &str) -> Result<bool, Error>;
+    /// Puts GeoServer's previous catalog back as `catalog` says; tells how.
+    ///
+    /// # Errors
+    ///
+    /// When GeoServer cannot be asked (the journal then stays).
+    fn put_back_catalog(&mut self, catalog: &CatalogRecord) -> Result<String, Error>;
+}
+
+/// Settles every interrupted restore journaled in `homes`: a journal
+/// `committed` is finished, `staged` or `aborted` undone (folders, tables,
+/// then GeoServer's catalog), `swapping` decided by the target's database.
+/// Returns what was done, one line each.
 ///
 /// # Errors
 ///
 /// A journal another gnbr run holds (a restore in progress), one written
-/// for another database, a database that cannot be asked, or a step that
-/// cannot be done (the journal then stays).
-pub fn recover(
-    homes: &[PathBuf],
-    database: &str,
-    datastore: Option<&Datastore>,
-    committed: &mut dyn FnMut(&str) -> Result<bool, Error>,
-) -> Result<Vec<String>, Error> {
+/// for another database, a database or GeoServer that cannot be asked, or
+/// a step that cannot be done (the journal then stays).
+pub fn recover(homes: &[PathBuf], target: &mut dyn Target) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     let mut seen = Vec::new();
     for home in homes {
@@ -524,18 +603,13 @@ pub fn recover(
                 continue;
             }
             seen.push(path.clone());
-            notes.extend(recover_one(&path, database, datastore, committed)?);
+            notes.extend(recover_one(&path, target)?);
         }
     }
     Ok(notes)
 }
 
-fn recover_one(
-    path: &Path,
-    database: &str,
-    datastore: Option<&Datastore>,
-    committed: &mut dyn FnMut(&str) -> Result<bool, Error>,
-) -> Result<Vec<String>, Error> {
+fn recover_one(path: &Path, target: &mut dyn Target) -> Result<Vec<String>, Error> {
     let lock_path = lock_path(path);
     let lock = open_lock(&lock_path)?;
     if !try_lock(&lock).map_err(|e| write_error(&lock_path, &e))? {
@@ -577,6 +651,7 @@ fn recover_one(
         )
         .hint("settle it with the gnbr that ran that restore (gnbr check), then use this one"));
     }
+    let database = target.database();
     if record.database != database {
         return Err(Error::new(
             ErrorKind::Target,
@@ -589,22 +664,23 @@ fn recover_one(
         .hint("run gnbr check with the settings.ini of that restore first: it finishes or undoes it"));
     }
     let run = record.run.clone();
-    let what = if record.tables.is_empty() {
-        "folder swap"
-    } else {
-        "folder swap and datastore tables"
+    let what = match (record.tables.is_empty(), record.catalog.is_some()) {
+        (true, false) => "folder swap",
+        (false, false) => "folder swap and datastore tables",
+        (true, true) => "folder swap and GeoServer catalog",
+        (false, true) => "folder swap, datastore tables and GeoServer catalog",
     };
     let forward = match record.state {
         State::Committed => true,
         State::Staged | State::Aborted => false,
-        State::Swapping => committed(&run)?,
+        State::Swapping => target.committed(&run)?,
     };
     let mut journal = Journal {
         path: path.to_owned(),
         lock_path,
         _lock: lock,
         record,
-        datastore: datastore.cloned(),
+        datastore: target.datastore().cloned(),
         closed: false,
     };
     if forward {
@@ -627,9 +703,20 @@ fn recover_one(
         Ok(warnings)
     } else {
         journal.abort()?;
-        Ok(vec![format!(
+        let mut notes = vec![format!(
             "undid the {what} of an interrupted restore (run {run}), whose database transaction never committed: the target is as before it"
-        )])
+        )];
+        if let Some(catalog) = journal.catalog().cloned() {
+            notes.push(target.put_back_catalog(&catalog).map_err(|e| {
+                e.context(format!(
+                    "an interrupted restore (run {run}) asked GeoServer to restore a catalog; putting the previous one back failed, and its journal {} is kept",
+                    path.display()
+                ))
+                .hint("make GeoServer answer, then run gnbr check again")
+            })?);
+            journal.catalog_settled()?;
+        }
+        Ok(notes)
     }
 }
 
@@ -755,7 +842,46 @@ fn remove_tree(path: &Path) {
 mod tests {
     use std::{fs, path::Path};
 
-    use super::{recover, Journal, Op, State};
+    use super::{recover, CatalogRecord, Journal, Op, State, Target};
+    use crate::{errors::Error, postgres::tables::Datastore};
+
+    /// A target that answers as told: its database's name, whether runs
+    /// committed; it records the catalogs it is asked to put back.
+    struct Answers {
+        database: &'static str,
+        committed: bool,
+        catalogs: Vec<CatalogRecord>,
+    }
+
+    impl Answers {
+        fn new(database: &'static str, committed: bool) -> Self {
+            Self {
+                database,
+                committed,
+                catalogs: Vec::new(),
+            }
+        }
+    }
+
+    impl Target for Answers {
+        fn database(&self) -> String {
+            self.database.to_owned()
+        }
+
+        fn datastore(&self) -> Option<&Datastore> {
+            None
+        }
+
+        fn committed(&mut self, run: &str) -> Result<bool, Error> {
+            assert_eq!(run, "run1");
+            Ok(self.committed)
+        }
+
+        fn put_back_catalog(&mut self, catalog: &CatalogRecord) -> Result<String, Error> {
+            self.catalogs.push(catalog.clone());
+            Ok("put back".to_owned())
+        }
+    }
 
     fn tree(root: &Path) -> Vec<String> {
         let mut names: Vec<String> = walkdir::WalkDir::new(root)
@@ -833,11 +959,8 @@ mod tests {
                 journal.write().unwrap();
                 journal.closed = true;
                 drop(journal);
-                let notes = recover(&[dir.path().to_owned()], "db", None, &mut |run| {
-                    assert_eq!(run, "run1");
-                    Ok(committed)
-                })
-                .unwrap();
+                let notes =
+                    recover(&[dir.path().to_owned()], &mut Answers::new("db", committed)).unwrap();
                 assert_eq!(notes.len(), 1, "{notes:?}");
                 let expected = if committed { "a.txt=new" } else { "a.txt=old" };
                 assert_eq!(tree(dir.path()), [expected], "done {done}, {committed}");
@@ -850,7 +973,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut journal, ops) = staged(dir.path());
         journal.swap(ops).unwrap();
-        let error = recover(&[dir.path().to_owned()], "db", None, &mut |_| Ok(true)).unwrap_err();
+        let error = recover(&[dir.path().to_owned()], &mut Answers::new("db", true)).unwrap_err();
         assert!(error.message.contains("another gnbr run"), "{error:?}");
         journal.abort().unwrap();
     }
@@ -869,7 +992,7 @@ mod tests {
             });
         journal.write().unwrap();
         drop(journal);
-        let error = recover(&[dir.path().to_owned()], "db", None, &mut |_| Ok(false)).unwrap_err();
+        let error = recover(&[dir.path().to_owned()], &mut Answers::new("db", false)).unwrap_err();
         assert!(
             error.message.contains("datastore ds on h:1")
                 && error.message.contains("the target has no datastore"),
@@ -886,8 +1009,37 @@ mod tests {
         journal.write().unwrap();
         journal.closed = true;
         drop(journal);
-        let error = recover(&[dir.path().to_owned()], "db", None, &mut |_| Ok(true)).unwrap_err();
+        let error = recover(&[dir.path().to_owned()], &mut Answers::new("db", true)).unwrap_err();
         assert!(error.message.contains("newer gnbr"), "{error:?}");
+    }
+
+    #[test]
+    fn a_catalog_asked_for_is_put_back_after_the_folders_and_closes_the_journal() {
+        for committed in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut journal, ops) = staged(dir.path());
+            journal.swap(ops).unwrap();
+            let catalog = CatalogRecord {
+                recovery: Some(dir.path().join("before.zip")),
+                is_catalog: true,
+            };
+            journal.replacing_catalog(catalog.clone()).unwrap();
+            journal.closed = true;
+            drop(journal);
+            let mut target = Answers::new("db", committed);
+            let notes = recover(&[dir.path().to_owned()], &mut target).unwrap();
+            let expected = if committed { "a.txt=new" } else { "a.txt=old" };
+            assert_eq!(tree(dir.path()), [expected], "{notes:?}");
+            if committed {
+                assert!(target.catalogs.is_empty());
+            } else {
+                assert_eq!(target.catalogs, [catalog]);
+                assert!(
+                    notes[0].contains("GeoServer catalog") && notes[1] == "put back",
+                    "{notes:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -898,7 +1050,7 @@ mod tests {
         journal.closed = true;
         drop(journal);
         let error =
-            recover(&[dir.path().to_owned()], "other", None, &mut |_| Ok(true)).unwrap_err();
+            recover(&[dir.path().to_owned()], &mut Answers::new("other", true)).unwrap_err();
         assert!(error.message.contains("points at other"), "{error:?}");
     }
 }

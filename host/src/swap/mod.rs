@@ -10,5 +10,5 @@ mod journal;
 mod stage;
 
 pub use folder::{normalize, real_path, Ownership, TargetFolder, GNBR_PREFIX};
-pub use journal::{recover, Finished, Journal, Op};
+pub use journal::{recover, CatalogRecord, Finished, Journal, Op, Target};
 pub use stage::{Replace, Staging};
