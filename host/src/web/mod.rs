@@ -14,6 +14,7 @@
 
 mod auth;
 mod client;
+mod frozen;
 mod jobs;
 mod pages;
 pub mod password;
@@ -163,12 +164,16 @@ impl App {
 
     /// The run going on, if any.
     fn current_run(&self) -> Option<Run> {
-        let id = (*self
+        self.store().run(self.current()?).ok().flatten()
+    }
+
+    /// The id of the run going on, if any.
+    fn current(&self) -> Option<i64> {
+        *self
             .shared
             .current
             .lock()
-            .unwrap_or_else(PoisonError::into_inner))?;
-        self.store().run(id).ok().flatten()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A page from `template`, with the session's user and token and the

@@ -285,7 +285,7 @@ pub async fn restore_start(
     Path(id): Path<i64>,
 ) -> Response {
     let plan = match app.store().run(id) {
-        Ok(Some(plan)) if plan.kind == RunKind::Plan && plan.status == Status::Succeeded => plan,
+        Ok(Some(plan)) if plan.kind == RunKind::Plan && plan.status.succeeded() => plan,
         Ok(_) => return app.not_found(&session),
         Err(e) => return app.error_page(Some(&session), &e),
     };
@@ -296,11 +296,18 @@ pub async fn restore_start(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    started(
-        &app,
-        &session,
-        app.start_restore(&plan, &backup, &session.username),
-    )
+    // The confirmation asks the target and hashes the archive: off the async threads.
+    let worker = app.clone();
+    let user = session.username.clone();
+    let run = tokio::task::spawn_blocking(move || worker.start_restore(&plan, &backup, &user))
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::new(
+                ErrorKind::Run,
+                format!("the confirmation failed: {e}"),
+            ))
+        });
+    started(&app, &session, run)
 }
 
 fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
