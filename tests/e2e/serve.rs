@@ -86,8 +86,8 @@ impl Drop for Server {
 }
 
 /// A fresh GeoNode 5.1.1 database `db` with GeoNode's initial data and its
-/// sample superuser `admin` (password `admin`), a file in MEDIA_ROOT, and
-/// a settings.ini whose `[serve] state_dir` is under `dir`.
+/// sample superuser `admin` (password `admin`), a file in MEDIA_ROOT, an
+/// empty ASSETS_ROOT, and a settings.ini whose `[serve] state_dir` is under `dir`.
 fn geonode(services: &Services, dir: &Path, db: &str) -> PathBuf {
     services.fresh_db(db);
     let seed = dir.join("seed.py");
@@ -99,6 +99,7 @@ fn geonode(services: &Services, dir: &Path, db: &str) -> PathBuf {
     .unwrap();
     services.python(dir, db, &seed);
     std::fs::create_dir_all(dir.join("media/thumbs")).unwrap();
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
     std::fs::write(dir.join("media/thumbs/ünïcødé.png"), b"\x89PNG\r\n").unwrap();
     let settings = services.settings(dir, db);
     let mut text = std::fs::read_to_string(&settings).unwrap();
