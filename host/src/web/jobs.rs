@@ -60,16 +60,15 @@ impl App {
         )
     }
 
-    /// Starts `gnbr restore --dry-run` of a definition's location: the plan
+    /// Starts `gnbr restore --dry-run` of one of a definition's archives: the plan
     /// and what would be overwritten, shown before the admin confirms, and
     /// what decides the restore frozen with it ([`Frozen`]).
     ///
     /// # Errors
     ///
-    /// When the definition has no archive yet, another run is going on, or
-    /// the run cannot be recorded.
-    pub fn start_plan(&self, backup: &Backup, user: &str) -> Result<i64, Error> {
-        let archive = location(backup)?;
+    /// When another run is going on, or the run cannot be recorded.
+    pub fn start_plan(&self, backup: &Backup, archive: &Path, user: &str) -> Result<i64, Error> {
+        let archive = archive.to_owned();
         let to_run = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
         let request = RestoreRequest {
             dry_run: true,
@@ -286,7 +285,11 @@ fn new_run(kind: RunKind, backup: &Backup, user: &str, archive: Option<&Path>) -
 }
 
 /// The archive of the definition's last successful backup.
-fn location(backup: &Backup) -> Result<PathBuf, Error> {
+///
+/// # Errors
+///
+/// When it has none yet.
+pub(super) fn location(backup: &Backup) -> Result<PathBuf, Error> {
     backup
         .location
         .as_deref()

@@ -11,6 +11,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    jobs::location,
     now,
     store::{Backup, BackupFields, RunKind, Session, Status},
     template_value, App,
@@ -139,7 +140,7 @@ pub async fn add(
 }
 
 /// The definition `id`, or the page saying it is not there.
-fn find(app: &App, session: &Session, id: i64) -> Result<Backup, Box<Response>> {
+pub(super) fn find(app: &App, session: &Session, id: i64) -> Result<Backup, Box<Response>> {
     match app.store().backup(id) {
         Ok(Some(backup)) => Ok(backup),
         Ok(None) => Err(Box::new(app.not_found(session))),
@@ -275,7 +276,9 @@ pub async fn plan_start(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    started(&app, &session, app.start_plan(&backup, &session.username))
+    let run =
+        location(&backup).and_then(|archive| app.start_plan(&backup, &archive, &session.username));
+    started(&app, &session, run)
 }
 
 /// `POST /runs/{id}/restore`: the admin confirmed the plan of run `id`.
@@ -310,7 +313,8 @@ pub async fn restore_start(
     started(&app, &session, run)
 }
 
-fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
+/// The run's page once started, else the page saying why not.
+pub(super) fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
     match run {
         Ok(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
         Err(e) => app.error_page(Some(session), &e),

@@ -353,6 +353,18 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a definition's location (its archive was deleted).
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn forget_location(&self, id: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute("UPDATE backups SET location = NULL WHERE id = ?1", [id])
+                .map(drop)
+        })
+    }
+
     /// Deletes a definition; its archives and its runs' history stay.
     ///
     /// # Errors
@@ -376,7 +388,7 @@ impl Store {
                 "INSERT INTO runs (kind, backup_id, backup_name, by_user, archive, sha256, started, \
                  status, plan_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8)",
                 params![
-                    kind_text(run.kind),
+                    run.kind.name(),
                     run.backup_id,
                     run.backup_name,
                     run.by_user,
@@ -466,7 +478,7 @@ impl Store {
             c.prepare(&format!(
                 "{RUN_COLUMNS} WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT ?2"
             ))?
-            .query_map(params![kind.map(kind_text), limit], run_row)?
+            .query_map(params![kind.map(RunKind::name), limit], run_row)?
             .collect()
         })
     }
@@ -713,11 +725,14 @@ fn add_column(
     Ok(())
 }
 
-fn kind_text(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Backup => "backup",
-        RunKind::Plan => "plan",
-        RunKind::Restore => "restore",
+impl RunKind {
+    /// Its name: `backup`, `plan` or `restore`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Backup => "backup",
+            RunKind::Plan => "plan",
+            RunKind::Restore => "restore",
+        }
     }
 }
 

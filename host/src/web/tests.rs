@@ -1283,3 +1283,172 @@ async fn warnings_are_part_of_a_runs_result() {
         (Status::Succeeded, Status::Failed)
     );
 }
+
+#[tokio::test]
+async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sidecars_only() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let folder = tempfile::tempdir().unwrap();
+    let archive = folder.path().join("2024-05-01_020000.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+    zip.start_file(
+        "fixtures/base.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, b"[]").unwrap();
+    zip.finish().unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    let kept = [
+        "2024-05-01_020000.txt",
+        ".2024-05-01_020000.zip.gnbr-1.tmp",
+        "notes.ini",
+    ];
+    for (name, text) in [
+        ("2024-05-01_020000.md5", "x"),
+        ("2024-05-01_020000.ini", "x"),
+        ("junk.zip", "not a zip"),
+    ]
+    .into_iter()
+    .chain(kept.iter().map(|k| (*k, "keep")))
+    {
+        std::fs::write(folder.path().join(name), text).unwrap();
+    }
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "nightly"),
+        ("base_folder", folder.path().to_str().unwrap()),
+    ];
+    send(&page, post("/backups/new", &cookie, &form)).await;
+    let id = page.app.store().backups().unwrap()[0].id;
+
+    let (status, _, html) = send(&page, get(&format!("/backups/{id}/archives"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let text = unescape(&html);
+    for expected in [
+        "<tr data-archive=\"2024-05-01_020000.zip\">",
+        ".md5 sidecar beside it",
+        "not recorded (inferred when planned)",
+        "<tr data-archive=\"junk.zip\">",
+        "not readable: ",
+        &format!("{} bytes", bytes.len()),
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+    assert!(
+        !text.contains("gnbr-1.tmp") && !text.contains("notes.ini"),
+        "{text}"
+    );
+
+    // Downloaded whole, as an attachment; nothing outside the folder's archives.
+    let response = page
+        .router
+        .clone()
+        .oneshot(get(
+            &format!("/backups/{id}/archives/download?name=2024-05-01_020000.zip"),
+            &cookie,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"2024-05-01_020000.zip\"; filename*=UTF-8''2024-05-01_020000.zip"
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body.to_vec(), bytes);
+    for name in ["..%2F..%2Fetc%2Fpasswd", "notes.ini", "missing.zip"] {
+        let (status, _, html) = send(
+            &page,
+            get(
+                &format!("/backups/{id}/archives/download?name={name}"),
+                &cookie,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {html}");
+    }
+
+    // Deleting asks first, naming the files; without the form's token nothing goes.
+    let (status, _, html) = send(
+        &page,
+        get(
+            &format!("/backups/{id}/archives/delete?name=2024-05-01_020000.zip"),
+            &cookie,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = unescape(&html);
+    for ext in ["zip", "md5", "ini"] {
+        let file = folder.path().join(format!("2024-05-01_020000.{ext}"));
+        assert!(
+            text.contains(&format!("<li><code>{}</code></li>", file.display())),
+            "{text}"
+        );
+    }
+    let delete = format!("/backups/{id}/archives/delete");
+    let (status, _, _) = send(
+        &page,
+        post(
+            &delete,
+            &cookie,
+            &[("csrf", "x"), ("name", "2024-05-01_020000.zip")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(archive.exists());
+    let (status, _, _) = send(
+        &page,
+        post(
+            &delete,
+            &cookie,
+            &[("csrf", &token), ("name", "2024-05-01_020000.zip")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for ext in ["zip", "md5", "ini"] {
+        assert!(!folder
+            .path()
+            .join(format!("2024-05-01_020000.{ext}"))
+            .exists());
+    }
+    for name in kept.iter().chain(&["junk.zip"]) {
+        assert!(folder.path().join(name).exists(), "{name} kept");
+    }
+
+    // A run's log as a text file.
+    let run = finished_run(
+        &page.app,
+        super::store::RunKind::Backup,
+        id,
+        serde_json::json!({}),
+    );
+    page.app.store().append_log(run, "first line", 0).unwrap();
+    page.app
+        .store()
+        .append_log(run, "warning: second", 0)
+        .unwrap();
+    let response = page
+        .router
+        .clone()
+        .oneshot(get(&format!("/runs/{run}/log.txt"), &cookie))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/plain; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"gnbr-run-{run}-backup.log\"; filename*=UTF-8''gnbr-run-{run}-backup.log")
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body.to_vec(), b"first line\nwarning: second\n");
+}
