@@ -910,3 +910,101 @@ fn a_confirmed_restore_runs_exactly_its_plan_or_nothing() {
     let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
     assert_eq!(recorded.trim(), planned);
 }
+
+#[test]
+fn any_archive_of_a_definition_is_planned_restored_downloaded_or_deleted() {
+    let db = "gnbr_e2e_serve_archives";
+    let (services, dir, server, browser) = logged_in_admin(db);
+    let folder = dir.path().join("backups");
+    add_definition(&browser, &server, "kept", &folder, true);
+    assert_eq!(back_up(&browser, &server, "kept"), "succeeded");
+    let older = PathBuf::from(browser.text("#location"));
+    assert_eq!(back_up(&browser, &server, "kept"), "succeeded");
+    let newer = PathBuf::from(browser.text("#location"));
+    assert_ne!(older, newer);
+    std::fs::write(folder.join("notes.txt"), "not gnbr's").unwrap();
+    let name = |path: &Path| path.file_name().unwrap().to_str().unwrap().to_owned();
+
+    // The list: both archives, with their source version and checksum state.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=kept] a.archives");
+    let archives_path = browser.url().replace(&server.url, "");
+    let rows = browser.text("#archives tbody");
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    let older_row = format!("tr[data-archive='{}']", name(&older));
+    assert_eq!(browser.text(&format!("{older_row} .version")), "5.1.1");
+    assert!(browser
+        .text(&format!("{older_row} .checksum"))
+        .contains(".md5 sidecar"));
+    browser.screenshot(&screenshots(), "archives.png");
+
+    // The older one (not the Location) planned, then restored as planned.
+    browser.click(&format!(
+        "{older_row} form[action$='/archives/plan'] button"
+    ));
+    assert_eq!(run_ends(&browser, &server, PLAN_ENDS), "planned");
+    assert_eq!(browser.text("#sha256"), sha256sum(&older));
+    browser.click("form[action$='/restore'] button.danger");
+    assert_eq!(run_ends(&browser, &server, RUN_ENDS), "succeeded");
+    let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
+    assert_eq!(recorded.trim(), sha256sum(&older));
+
+    // Downloads: the archive byte for byte, the run's log as text.
+    let restore_run = browser.url().replace(&server.url, "");
+    let visitor = Visitor::new(&server, [127, 0, 0, 1]);
+    let login = visitor.log_in("admin", "admin");
+    let cookie = login
+        .session()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let fetch = |path: &str| {
+        let response = visitor
+            .get(path)
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let disposition = response.headers()[reqwest::header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (disposition, response.bytes().unwrap().to_vec())
+    };
+    let (disposition, bytes) = fetch(&format!("{archives_path}/download?name={}", name(&newer)));
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"{}\"", name(&newer))),
+        "{disposition}"
+    );
+    assert_eq!(bytes, std::fs::read(&newer).unwrap());
+    let (disposition, log) = fetch(&format!("{restore_run}/log.txt"));
+    assert!(disposition.contains("-restore.log"), "{disposition}");
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.starts_with("running: gnbr "), "{log}");
+    assert!(log.contains(&name(&older)), "{log}");
+
+    // Deleting asks first, naming exactly the archive and its sidecars; nothing else goes.
+    browser.goto(&format!("{}{archives_path}", server.url));
+    browser.click(&format!("tr[data-archive='{}'] a.delete", name(&newer)));
+    let files = browser.text("#files");
+    let sidecars = ["zip", "md5", "ini"].map(|ext| newer.with_extension(ext));
+    for file in &sidecars {
+        assert!(files.contains(&file.display().to_string()), "{files}");
+    }
+    assert_eq!(files.lines().count(), 3, "{files}");
+    browser.click("form[action$='/archives/delete'] button.danger");
+    assert!(
+        browser.url().ends_with("/archives"),
+        "{}",
+        browser.text("body")
+    );
+    for file in &sidecars {
+        assert!(!file.exists(), "{}", file.display());
+    }
+    assert!(older.exists() && folder.join("notes.txt").exists());
+    assert_eq!(browser.text("#archives tbody").lines().count(), 1);
+    browser.click("nav a[href='/backups']");
+    assert_eq!(browser.text("tr[data-backup=kept] .location"), "none yet");
+}
