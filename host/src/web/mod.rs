@@ -10,7 +10,8 @@
 //! form's token and comes from the page's own origin or is refused with
 //! 403, and a request for a Host the page is not served under gets 400.
 //! Runs drive the same `backup`/`restore` code as the command line, one at
-//! a time, in the background, their lines kept in the embedded database.
+//! a time, in the background, their lines (and warnings) kept in the
+//! embedded database; a restore runs only as its plan froze it.
 
 mod archives;
 mod auth;
