@@ -21,7 +21,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    pages::{find, started},
+    pages::{find, run_with_log, started},
     store::{Backup, RunKind, Session},
     App,
 };
@@ -320,10 +320,9 @@ pub async fn log_file(
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
 ) -> Response {
-    let (run, lines) = match (app.store().run(id), app.store().log(id, 0)) {
-        (Ok(Some(run)), Ok(lines)) => (run, lines),
-        (Ok(None), _) => return app.not_found(&session),
-        (Err(e), _) | (_, Err(e)) => return app.error_page(Some(&session), &e),
+    let (run, lines) = match run_with_log(&app, &session, id, 0) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let mut text = lines.join("\n");
     text.push('\n');

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{
     jobs::location,
     now,
-    store::{Backup, BackupFields, RunKind, Session, Status},
+    store::{Backup, BackupFields, Run, RunKind, Session, Status},
     template_value, App,
 };
 use crate::errors::{Error, ErrorKind};
@@ -372,6 +372,21 @@ pub async fn run(
     )
 }
 
+/// Run `id` and its log lines after the first `from`, or the page saying
+/// it is not there.
+pub(super) fn run_with_log(
+    app: &App,
+    session: &Session,
+    id: i64,
+    from: i64,
+) -> Result<(Run, Vec<String>), Box<Response>> {
+    match (app.store().run(id), app.store().log(id, from)) {
+        (Ok(Some(run)), Ok(lines)) => Ok((run, lines)),
+        (Ok(None), _) => Err(Box::new(app.not_found(session))),
+        (Err(e), _) | (_, Err(e)) => Err(Box::new(app.error_page(Some(session), &e))),
+    }
+}
+
 /// `GET /runs/{id}/log?from=N`: the lines after the first N, and whether
 /// the run goes on (the page's polling script).
 pub async fn run_log(
@@ -385,10 +400,9 @@ pub async fn run_log(
         .and_then(|f| f.parse().ok())
         .unwrap_or(0)
         .max(0);
-    let (run, lines) = match (app.store().run(id), app.store().log(id, from)) {
-        (Ok(Some(run)), Ok(lines)) => (run, lines),
-        (Ok(None), _) => return app.not_found(&session),
-        (Err(e), _) | (_, Err(e)) => return app.error_page(Some(&session), &e),
+    let (run, lines) = match run_with_log(&app, &session, id, from) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let body = serde_json::json!({
         "next": from + lines.len() as i64,
