@@ -14,6 +14,7 @@ use std::{
 };
 
 use mangler_api::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     archive::Manifest,
@@ -30,7 +31,7 @@ const DEFAULT_SETTINGS: &str = "settings.ini";
 
 /// What every command starts from: its settings file and the plugin
 /// folders given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setup {
     /// The settings file (`-c`); `None`: `./settings.ini`.
     pub settings: Option<PathBuf>,
@@ -172,7 +173,7 @@ impl BackupRequest {
 }
 
 /// Which backup a restore reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BackupLocation {
     /// This archive (GeoNode's or gnbr's) or backup folder.
     File(PathBuf),
@@ -182,7 +183,7 @@ pub enum BackupLocation {
 
 /// The source GeoNode's address and folders, as given; each moved to the
 /// target's in the restored data.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceGiven {
     /// Its `SITEURL`.
     pub siteurl: Option<String>,
@@ -193,7 +194,7 @@ pub struct SourceGiven {
 }
 
 /// `gnbr restore`: a backup into a running GeoNode, all or nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreRequest {
     /// Settings and plugins.
     pub setup: Setup,

@@ -9,6 +9,9 @@ use std::{
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// How a warning's line starts (the admin page finds a run's warnings by it).
+pub const WARNING: &str = "warning: ";
+
 /// Output settings for one command.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
@@ -40,7 +43,7 @@ impl Ui {
 
     /// A warning on stderr (also with `--json`).
     pub fn warn(&self, line: &str) {
-        emit(self.log, self.quiet, &format!("warning: {line}"));
+        emit(self.log, self.quiet, &format!("{WARNING}{line}"));
     }
 
     /// Prints a command's result as JSON with `--json`; returns whether

@@ -4,7 +4,9 @@
 //! form without its CSRF token are refused. Superusers with argon2 and
 //! GeoNode's wrapped SHA1 hashes log in; failures from one address do not
 //! keep the admin out; a demoted superuser's session ends; an unknown Host
-//! is refused; behind a TLS proxy cookies are Secure.
+//! is refused; behind a TLS proxy cookies are Secure. A confirmed restore
+//! runs exactly its plan, or is refused when the definition or the archive
+//! changed since; a backup with warnings says so.
 //!
 //! Screenshots of the pages go to `GNBR_SCREENSHOTS` (default
 //! `target/e2e-screenshots`); the README's are made with
@@ -25,6 +27,11 @@ use crate::{browser::Browser, geonode::Services, support::repo};
 /// How long a run against the real GeoNode may take (Django starts slowly
 /// on a loaded machine).
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// How a run's page says it ended.
+const RUN_ENDS: &[&str] = &["succeeded", "succeeded with warnings", "failed"];
+/// How a plan's page says it ended.
+const PLAN_ENDS: &[&str] = &["planned", "planned, with warnings", "failed"];
 
 /// `gnbr serve` on a free loopback port; stopped on drop.
 struct Server {
@@ -79,8 +86,8 @@ impl Drop for Server {
 }
 
 /// A fresh GeoNode 5.1.1 database `db` with GeoNode's initial data and its
-/// sample superuser `admin` (password `admin`), a file in MEDIA_ROOT, and
-/// a settings.ini whose `[serve] state_dir` is under `dir`.
+/// sample superuser `admin` (password `admin`), a file in MEDIA_ROOT, an
+/// empty ASSETS_ROOT, and a settings.ini whose `[serve] state_dir` is under `dir`.
 fn geonode(services: &Services, dir: &Path, db: &str) -> PathBuf {
     services.fresh_db(db);
     let seed = dir.join("seed.py");
@@ -92,6 +99,7 @@ fn geonode(services: &Services, dir: &Path, db: &str) -> PathBuf {
     .unwrap();
     services.python(dir, db, &seed);
     std::fs::create_dir_all(dir.join("media/thumbs")).unwrap();
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
     std::fs::write(dir.join("media/thumbs/ünïcødé.png"), b"\x89PNG\r\n").unwrap();
     let settings = services.settings(dir, db);
     let mut text = std::fs::read_to_string(&settings).unwrap();
@@ -191,7 +199,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     if browser.text("#status") == "running" {
         browser.screenshot(&shots, "run-progress.png");
     }
-    browser.wait_for_text("#status", &["succeeded", "failed"], RUN_TIMEOUT);
+    browser.wait_for_text("#status", RUN_ENDS, RUN_TIMEOUT);
     assert_eq!(
         browser.text("#status"),
         "succeeded",
@@ -217,10 +225,10 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
 
     // Run the Restore: its plan first, with what it overwrites and the checksum.
     browser.click("tr[data-backup=nightly] form[action$='/restore'] button");
-    browser.wait_for_text("#status", &["succeeded", "failed"], RUN_TIMEOUT);
+    browser.wait_for_text("#status", PLAN_ENDS, RUN_TIMEOUT);
     assert_eq!(
         browser.text("#status"),
-        "succeeded",
+        "planned",
         "{}\n{}",
         browser.text("main"),
         server.log()
@@ -243,7 +251,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     browser.screenshot(&shots, "restore-confirm.png");
     browser.click("form[action$='/restore'] button.danger");
     assert!(browser.url().contains("/runs/"), "{}", browser.url());
-    browser.wait_for_text("#status", &["succeeded", "failed"], RUN_TIMEOUT);
+    browser.wait_for_text("#status", RUN_ENDS, RUN_TIMEOUT);
     assert_eq!(
         browser.text("#status"),
         "succeeded",
@@ -611,13 +619,7 @@ fn failures_from_one_address_do_not_keep_the_admin_out() {
 
     // The admin, from their own browser, is not locked out.
     let browser = Browser::start();
-    log_in(&browser, &server, "admin");
-    assert!(
-        browser.url().ends_with("/backups"),
-        "{}\n{}",
-        browser.text("body"),
-        server.log()
-    );
+    admin_logs_in(&browser, &server);
 }
 
 #[test]
@@ -653,18 +655,8 @@ fn an_unreachable_database_is_a_503_that_names_no_host() {
 
 #[test]
 fn a_demoted_superusers_session_ends() {
-    let services = Services::get();
-    let dir = tempfile::tempdir().unwrap();
     let db = "gnbr_e2e_serve_demoted";
-    let settings = geonode(&services, dir.path(), db);
-    let server = Server::start(dir.path(), &settings);
-    let browser = Browser::start();
-    log_in(&browser, &server, "admin");
-    assert!(
-        browser.url().ends_with("/backups"),
-        "{}",
-        browser.text("body")
-    );
+    let (services, _dir, server, browser) = logged_in_admin(db);
 
     services.psql(
         db,
@@ -706,4 +698,313 @@ fn a_demoted_superusers_session_ends() {
         "{}",
         browser.text("main")
     );
+}
+
+/// Opens the run page the browser was sent to and waits for its end among `ends`.
+fn run_ends(browser: &Browser, server: &Server, ends: &[&str]) -> String {
+    assert!(browser.url().contains("/runs/"), "{}", browser.url());
+    let status = browser.wait_for_text("#status", ends, RUN_TIMEOUT);
+    assert_ne!(
+        status,
+        "failed",
+        "{}\n{}",
+        browser.text("main"),
+        server.log()
+    );
+    status
+}
+
+/// Logs the browser in as `admin`, which must get in.
+fn admin_logs_in(browser: &Browser, server: &Server) {
+    log_in(browser, server, "admin");
+    assert!(
+        browser.url().ends_with("/backups"),
+        "{}\n{}",
+        browser.text("body"),
+        server.log()
+    );
+}
+
+/// A fresh GeoNode `db`, its page served and the browser logged in as `admin`.
+fn logged_in_admin(db: &str) -> (Services, tempfile::TempDir, Server, Browser) {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = geonode(&services, dir.path(), db);
+    let server = Server::start(dir.path(), &settings);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+    (services, dir, server, browser)
+}
+
+/// Adds a definition named `name` writing into `folder`.
+fn add_definition(
+    browser: &Browser,
+    server: &Server,
+    name: &str,
+    folder: &Path,
+    skip_geoserver: bool,
+) {
+    browser.goto(&format!("{}/backups/new", server.url));
+    browser.fill("input[name=name]", name);
+    browser.fill("input[name=base_folder]", folder.to_str().unwrap());
+    save_definition(browser, skip_geoserver);
+}
+
+/// Sends the definition form open in the browser, "skip GeoServer" as `skip_geoserver`.
+fn save_definition(browser: &Browser, skip_geoserver: bool) {
+    let ticked =
+        browser.execute("return document.querySelector('input[name=skip_geoserver]').checked");
+    if ticked.as_bool() != Some(skip_geoserver) {
+        browser.tick("input[name=skip_geoserver]");
+    }
+    browser.click("form button[type=submit].primary");
+    assert!(
+        browser.url().ends_with("/backups"),
+        "{}",
+        browser.text("body")
+    );
+}
+
+/// Runs the backup of definition `name` from the list; returns its status.
+fn back_up(browser: &Browser, server: &Server, name: &str) -> String {
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click(&format!("tr[data-backup={name}] a.button[href$='/backup']"));
+    browser.click("form[action$='/backup'] button[type=submit]");
+    run_ends(browser, server, RUN_ENDS)
+}
+
+#[test]
+fn a_backup_with_warnings_says_so_on_its_page_and_in_the_lists() {
+    let (_services, dir, server, browser) = logged_in_admin("gnbr_e2e_serve_warnings");
+
+    // settings.ini names GeoServer's data directory `gs_data`, which is not there.
+    add_definition(
+        &browser,
+        &server,
+        "warned",
+        &dir.path().join("backups"),
+        false,
+    );
+    assert_eq!(
+        back_up(&browser, &server, "warned"),
+        "succeeded with warnings"
+    );
+    assert!(
+        browser
+            .text("#status.succeeded_with_warnings")
+            .contains("with warnings"),
+        "its own colour"
+    );
+    let warnings = browser.text("#warnings");
+    assert!(
+        warnings.contains("GeoServer's data directory") && warnings.contains("is not there"),
+        "{warnings}"
+    );
+    assert!(browser.text("#location").ends_with(".zip"));
+    browser.screenshot(&screenshots(), "run-warnings.png");
+
+    browser.click("nav a[href='/runs']");
+    let row = browser.text("#history tbody tr");
+    assert!(row.contains("succeeded with warnings"), "{row}");
+    assert!(row.contains("GeoServer's data directory"), "{row}");
+    assert!(browser
+        .text("#history .status.succeeded_with_warnings")
+        .contains("with warnings"));
+    browser.click("nav a[href='/backups']");
+    assert!(browser
+        .text("tr[data-backup=warned] .result .status.succeeded_with_warnings")
+        .contains("backup succeeded with warnings"));
+}
+
+/// Confirms the plan on `plan_url`'s page; returns the page's main text.
+fn confirm(browser: &Browser, plan_url: &str) -> String {
+    browser.goto(plan_url);
+    browser.click("form[action$='/restore'] button.danger");
+    browser.text("main")
+}
+
+#[test]
+fn a_confirmed_restore_runs_exactly_its_plan_or_nothing() {
+    let db = "gnbr_e2e_serve_frozen";
+    let (services, dir, server, browser) = logged_in_admin(db);
+    add_definition(
+        &browser,
+        &server,
+        "frozen",
+        &dir.path().join("backups"),
+        true,
+    );
+    assert_eq!(back_up(&browser, &server, "frozen"), "succeeded");
+    let archive = PathBuf::from(browser.text("#location"));
+
+    // The plan, with GeoServer left out.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=frozen] form[action$='/restore'] button");
+    assert_eq!(run_ends(&browser, &server, PLAN_ENDS), "planned");
+    let plan_url = browser.url();
+    assert!(
+        browser.text("#command").ends_with("-f --skip-geoserver"),
+        "{}",
+        browser.text("#command")
+    );
+    let restores_now = || {
+        browser.goto(&format!("{}/restores", server.url));
+        browser.text("main")
+    };
+
+    // The definition edited since: refused, naming the change; nothing ran.
+    let edit = |tick: bool| {
+        browser.goto(&format!("{}/backups", server.url));
+        browser.click("tr[data-backup=frozen] a[href$='/edit']");
+        save_definition(&browser, tick);
+    };
+    edit(false);
+    let refused = confirm(&browser, &plan_url);
+    for expected in [
+        "no longer holds, so nothing was started",
+        "the restore asked changed since the plan",
+        "-f --skip-geoserver`, now `",
+        "plan again",
+    ] {
+        assert!(
+            refused.contains(expected),
+            "`{expected}` not in:\n{refused}"
+        );
+    }
+    browser.screenshot(&screenshots(), "restore-refused.png");
+    assert!(restores_now().contains("No restores yet"), "nothing ran");
+
+    // The archive's bytes replaced since: refused with both checksums.
+    edit(true);
+    let bytes = std::fs::read(&archive).unwrap();
+    let planned = sha256sum(&archive);
+    let mut other = bytes.clone();
+    other.extend_from_slice(b"appended since the plan");
+    std::fs::write(&archive, &other).unwrap();
+    let refused = confirm(&browser, &plan_url);
+    let now = sha256sum(&archive);
+    let expected = format!(
+        "the archive {} changed since the plan: sha256 {planned}, now {now}",
+        archive.display()
+    );
+    assert!(
+        refused.contains(&expected),
+        "`{expected}` not in:\n{refused}"
+    );
+    assert!(restores_now().contains("No restores yet"), "nothing ran");
+
+    // Unchanged: the restore runs, with the plan's flags.
+    std::fs::write(&archive, &bytes).unwrap();
+    confirm(&browser, &plan_url);
+    assert_eq!(run_ends(&browser, &server, RUN_ENDS), "succeeded");
+    let log = browser.text("#log");
+    let first = log.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("running: gnbr ")
+            && first.ends_with(&format!(
+                "restore --backup-file {} -f --skip-geoserver",
+                archive.display()
+            )),
+        "{log}"
+    );
+    let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
+    assert_eq!(recorded.trim(), planned);
+}
+
+#[test]
+fn any_archive_of_a_definition_is_planned_restored_downloaded_or_deleted() {
+    let db = "gnbr_e2e_serve_archives";
+    let (services, dir, server, browser) = logged_in_admin(db);
+    let folder = dir.path().join("backups");
+    add_definition(&browser, &server, "kept", &folder, true);
+    assert_eq!(back_up(&browser, &server, "kept"), "succeeded");
+    let older = PathBuf::from(browser.text("#location"));
+    assert_eq!(back_up(&browser, &server, "kept"), "succeeded");
+    let newer = PathBuf::from(browser.text("#location"));
+    assert_ne!(older, newer);
+    std::fs::write(folder.join("notes.txt"), "not gnbr's").unwrap();
+    let name = |path: &Path| path.file_name().unwrap().to_str().unwrap().to_owned();
+
+    // The list: both archives, with their source version and checksum state.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=kept] a.archives");
+    let archives_path = browser.url().replace(&server.url, "");
+    let rows = browser.text("#archives tbody");
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    let older_row = format!("tr[data-archive='{}']", name(&older));
+    assert_eq!(browser.text(&format!("{older_row} .version")), "5.1.1");
+    assert!(browser
+        .text(&format!("{older_row} .checksum"))
+        .contains(".md5 sidecar"));
+    browser.screenshot(&screenshots(), "archives.png");
+
+    // The older one (not the Location) planned, then restored as planned.
+    browser.click(&format!(
+        "{older_row} form[action$='/archives/plan'] button"
+    ));
+    assert_eq!(run_ends(&browser, &server, PLAN_ENDS), "planned");
+    assert_eq!(browser.text("#sha256"), sha256sum(&older));
+    browser.click("form[action$='/restore'] button.danger");
+    assert_eq!(run_ends(&browser, &server, RUN_ENDS), "succeeded");
+    let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
+    assert_eq!(recorded.trim(), sha256sum(&older));
+
+    // Downloads: the archive byte for byte, the run's log as text.
+    let restore_run = browser.url().replace(&server.url, "");
+    let visitor = Visitor::new(&server, [127, 0, 0, 1]);
+    let login = visitor.log_in("admin", "admin");
+    let cookie = login
+        .session()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let fetch = |path: &str| {
+        let response = visitor
+            .get(path)
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let disposition = response.headers()[reqwest::header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (disposition, response.bytes().unwrap().to_vec())
+    };
+    let (disposition, bytes) = fetch(&format!("{archives_path}/download?name={}", name(&newer)));
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"{}\"", name(&newer))),
+        "{disposition}"
+    );
+    assert_eq!(bytes, std::fs::read(&newer).unwrap());
+    let (disposition, log) = fetch(&format!("{restore_run}/log.txt"));
+    assert!(disposition.contains("-restore.log"), "{disposition}");
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.starts_with("running: gnbr "), "{log}");
+    assert!(log.contains(&name(&older)), "{log}");
+
+    // Deleting asks first, naming exactly the archive and its sidecars; nothing else goes.
+    browser.goto(&format!("{}{archives_path}", server.url));
+    browser.click(&format!("tr[data-archive='{}'] a.delete", name(&newer)));
+    let files = browser.text("#files");
+    let sidecars = ["zip", "md5", "ini"].map(|ext| newer.with_extension(ext));
+    for file in &sidecars {
+        assert!(files.contains(&file.display().to_string()), "{files}");
+    }
+    assert_eq!(files.lines().count(), 3, "{files}");
+    browser.click("form[action$='/archives/delete'] button.danger");
+    assert!(
+        browser.url().ends_with("/archives"),
+        "{}",
+        browser.text("body")
+    );
+    for file in &sidecars {
+        assert!(!file.exists(), "{}", file.display());
+    }
+    assert!(older.exists() && folder.join("notes.txt").exists());
+    assert_eq!(browser.text("#archives tbody").lines().count(), 1);
+    browser.click("nav a[href='/backups']");
+    assert_eq!(browser.text("tr[data-backup=kept] .location"), "none yet");
 }

@@ -683,7 +683,11 @@ fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
 
 /// The archive's sha256 (for a folder: of its listing, names and sizes);
 /// checks GeoNode's `<archive>.md5` sidecar when there is one.
-fn check_archive_sums(archive: &Path) -> Result<String, Error> {
+///
+/// # Errors
+///
+/// When the archive cannot be read, or its `.md5` sidecar does not match.
+pub fn check_archive_sums(archive: &Path) -> Result<String, Error> {
     if crate::archive::check_backup_path(archive)? {
         let listing = BackupReader::open(archive)?
             .entries()

@@ -17,7 +17,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     br_archive::{rewrite_archive, save},
@@ -44,7 +44,7 @@ use crate::{
 };
 
 /// What the admin chose for GeoServer's side of a restore.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeoServerChoices {
     /// Leave GeoServer as it is: its data directory, its catalog and the datastore's tables.
     pub skip: bool,

@@ -10,17 +10,21 @@ use std::{
 use serde_json::json;
 
 use super::{
+    frozen::{self, Frozen, Inputs},
     now,
-    store::{Backup, NewRun, Outcome, Run, RunKind},
+    store::{Backup, NewRun, Outcome, Run, RunKind, Store},
     App,
 };
 use crate::{
-    archive::{file_sums, BackupReader},
-    commands::{backup, restore},
+    archive::BackupReader,
+    commands::{
+        backup,
+        restore::{self, check_archive_sums},
+    },
     errors::{Error, ErrorKind},
     geonode::GeoNode,
     requests::{command_line, BackupLocation, BackupRequest, RestoreRequest, Setup},
-    ui::Ui,
+    ui::{Ui, WARNING},
 };
 
 type Work = Box<dyn FnOnce(Ui) -> Result<Outcome, Error> + Send>;
@@ -48,33 +52,41 @@ impl App {
                     report.seconds
                 ));
                 Ok(Outcome {
-                    error: None,
                     archive: Some(report.archive.display().to_string()),
-                    sha256: None,
                     details: serde_json::to_value(&report).ok(),
+                    ..Outcome::default()
                 })
             }),
         )
     }
 
-    /// Starts `gnbr restore --dry-run` of a definition's location: the plan
-    /// and what would be overwritten, shown before the admin confirms.
+    /// Starts `gnbr restore --dry-run` of one of a definition's archives: the plan
+    /// and what would be overwritten, shown before the admin confirms, and
+    /// what decides the restore frozen with it ([`Frozen`]).
     ///
     /// # Errors
     ///
-    /// When the definition has no archive yet, another run is going on, or
-    /// the run cannot be recorded.
-    pub fn start_plan(&self, backup: &Backup, user: &str) -> Result<i64, Error> {
-        let archive = location(backup)?;
-        let request = restore_request(&self.setup, &archive, true, backup.skip_geoserver);
+    /// When another run is going on, or the run cannot be recorded.
+    pub fn start_plan(&self, backup: &Backup, archive: &Path, user: &str) -> Result<i64, Error> {
+        let archive = archive.to_owned();
+        let to_run = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
+        let request = RestoreRequest {
+            dry_run: true,
+            ..to_run.clone()
+        };
         self.start(
             new_run(RunKind::Plan, backup, user, Some(&archive)),
             Box::new(move |ui| {
                 ui.info(&running(&command_line(&request)));
-                let report = restore::run(&request, ui)?;
-                ui.info("reading what the restore would replace");
                 let settings = request.setup.load_settings()?;
                 let info = GeoNode::new(&settings.geonode)?.info()?;
+                let report = restore::run(&request, ui)?;
+                ui.info("freezing what decides the restore: its options, the archive's checksum, settings.ini, the target and the plugins");
+                let frozen = Frozen {
+                    inputs: Inputs::read(&to_run, &settings, &info, report.sha256.clone())?,
+                    chain: report.plugins.clone(),
+                };
+                ui.info("reading what the restore would replace");
                 let input = BackupReader::open(&archive)?;
                 let folders: Vec<_> = [
                     ("uploaded/", "MEDIA_ROOT", &info.media_root),
@@ -103,31 +115,30 @@ impl App {
                         .unwrap_or(settings.restore.snapshot_dir),
                     "md5_sidecar": archive.with_extension("md5").exists()
                         || PathBuf::from(format!("{}.md5", archive.display())).exists(),
+                    "command_line": command_line(&to_run),
                 });
                 Ok(Outcome {
-                    error: None,
                     archive: Some(archive.display().to_string()),
                     sha256: Some(report.sha256.clone()),
                     details: Some(details),
+                    frozen: serde_json::to_value(&frozen).ok(),
+                    ..Outcome::default()
                 })
             }),
         )
     }
 
-    /// Starts the restore a plan showed, once confirmed: `gnbr restore`
-    /// of the same archive, refused if it changed since (by its sha256).
+    /// Starts the restore a plan showed, once confirmed: exactly the
+    /// request the plan froze, after checking that nothing that decides
+    /// it (the definition's options, the archive, settings.ini, the
+    /// target, the plugins) changed since. Asks the target, so it blocks.
     ///
     /// # Errors
     ///
-    /// When the plan did not succeed or was confirmed already, another run
-    /// is going on, or the run cannot be recorded.
+    /// When the plan was confirmed already or froze nothing (an older
+    /// gnbr's), anything changed since it, another run is going on, or the
+    /// run cannot be recorded.
     pub fn start_restore(&self, plan: &Run, backup: &Backup, user: &str) -> Result<i64, Error> {
-        let (Some(archive), Some(planned)) = (plan.archive.clone(), plan.sha256.clone()) else {
-            return Err(Error::new(
-                ErrorKind::Refused,
-                format!("run #{} is not a restore plan that succeeded", plan.id),
-            ));
-        };
         if let Some(done) = plan.confirmed_by {
             return Err(Error::new(
                 ErrorKind::Refused,
@@ -135,8 +146,28 @@ impl App {
             )
             .hint("run the restore again to see a new plan"));
         }
-        let archive = PathBuf::from(archive);
-        let request = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
+        let frozen: Frozen = plan
+            .frozen
+            .clone()
+            .and_then(|f| serde_json::from_value(f).ok())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Refused,
+                    format!(
+                        "run #{} holds no record of what its restore would run (an older gnbr serve planned it), so it cannot be confirmed; nothing was started",
+                        plan.id
+                    ),
+                )
+                .hint(PLAN_AGAIN)
+            })?;
+        if let Some(other) = self.current() {
+            return Err(busy(other));
+        }
+        let archive = frozen::archive(&frozen.inputs.request).to_owned();
+        let asked = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
+        frozen.check(plan.id, &Inputs::now(&asked)?)?;
+        let request = frozen.inputs.request;
+        let planned = frozen.inputs.archive_sha256;
         let mut run = new_run(RunKind::Restore, backup, user, Some(&archive));
         run.sha256 = Some(planned.clone());
         run.plan_run = Some(plan.id);
@@ -145,25 +176,24 @@ impl App {
             Box::new(move |ui| {
                 ui.info(&running(&command_line(&request)));
                 ui.info(&format!("checking that {} is the archive planned", archive.display()));
-                let actual = file_sums(&archive)?
-                    .sha256;
+                let actual = check_archive_sums(&archive)?;
                 if actual != planned {
                     return Err(Error::new(
                         ErrorKind::Refused,
                         format!(
-                            "{} changed since its plan was shown (sha256 {actual}, planned {planned}); nothing was changed",
+                            "the archive {} changed since the plan: sha256 {planned}, now {actual}; nothing was changed",
                             archive.display()
                         ),
                     )
-                    .hint("run the restore again to see the plan of the archive as it is now"));
+                    .hint(PLAN_AGAIN));
                 }
                 let report = restore::run(&request, ui)?;
                 ui.info(&format!("restored in {:.1} s", report.seconds));
                 Ok(Outcome {
-                    error: None,
                     archive: Some(archive.display().to_string()),
                     sha256: Some(report.sha256.clone()),
                     details: serde_json::to_value(&report).ok(),
+                    ..Outcome::default()
                 })
             }),
         )
@@ -177,11 +207,7 @@ impl App {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(other) = *current {
-            return Err(Error::new(
-                ErrorKind::Refused,
-                format!("run #{other} is going on; runs go one at a time"),
-            )
-            .hint("wait for it to end, then start this one again"));
+            return Err(busy(other));
         }
         let id = self.store().start_run(&run, now())?;
         *current = Some(id);
@@ -212,13 +238,14 @@ impl App {
                         format!("gnbr failed unexpectedly: {what}"),
                     ))
                 });
-                let outcome = result.unwrap_or_else(|e| {
+                let mut outcome = result.unwrap_or_else(|e| {
                     ui.info(&format!("error: {e}"));
                     Outcome {
                         error: Some(e.to_string()),
                         ..Outcome::default()
                     }
                 });
+                outcome.warnings = warnings(&shared.store, id);
                 if let Err(e) = shared.store.finish_run(id, &outcome, now()) {
                     tracing::error!("cannot record the end of run #{id}: {e}");
                 }
@@ -258,7 +285,11 @@ fn new_run(kind: RunKind, backup: &Backup, user: &str, archive: Option<&Path>) -
 }
 
 /// The archive of the definition's last successful backup.
-fn location(backup: &Backup) -> Result<PathBuf, Error> {
+///
+/// # Errors
+///
+/// When it has none yet.
+pub(super) fn location(backup: &Backup) -> Result<PathBuf, Error> {
     backup
         .location
         .as_deref()
@@ -270,6 +301,34 @@ fn location(backup: &Backup) -> Result<PathBuf, Error> {
             )
             .hint("run the backup first: its archive becomes the Location")
         })
+}
+
+/// The hint of a confirmation refused: what to do instead.
+const PLAN_AGAIN: &str =
+    "plan again: “Run the Restore” on the Backups page shows the plan of what is there now";
+
+/// The refusal of a run while `other` goes on.
+fn busy(other: i64) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        format!("run #{other} is going on; runs go one at a time"),
+    )
+    .hint("wait for it to end, then start this one again")
+}
+
+/// The warnings a run gave: its log's `warning: ` lines, in order.
+fn warnings(store: &Store, run: i64) -> Vec<String> {
+    match store.log(run, 0) {
+        Ok(lines) => lines
+            .iter()
+            .filter_map(|line| line.strip_prefix(WARNING))
+            .map(str::to_owned)
+            .collect(),
+        Err(e) => {
+            tracing::error!("cannot read the warnings of run #{run}: {e}");
+            Vec::new()
+        }
+    }
 }
 
 /// The first line of a run's log: the command line it stands for.

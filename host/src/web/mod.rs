@@ -10,10 +10,13 @@
 //! form's token and comes from the page's own origin or is refused with
 //! 403, and a request for a Host the page is not served under gets 400.
 //! Runs drive the same `backup`/`restore` code as the command line, one at
-//! a time, in the background, their lines kept in the embedded database.
+//! a time, in the background, their lines (and warnings) kept in the
+//! embedded database; a restore runs only as its plan froze it.
 
+mod archives;
 mod auth;
 mod client;
+mod frozen;
 mod jobs;
 mod pages;
 pub mod password;
@@ -163,12 +166,16 @@ impl App {
 
     /// The run going on, if any.
     fn current_run(&self) -> Option<Run> {
-        let id = (*self
+        self.store().run(self.current()?).ok().flatten()
+    }
+
+    /// The id of the run going on, if any.
+    fn current(&self) -> Option<i64> {
+        *self
             .shared
             .current
             .lock()
-            .unwrap_or_else(PoisonError::into_inner))?;
-        self.store().run(id).ok().flatten()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A page from `template`, with the session's user and token and the
@@ -340,6 +347,14 @@ pub fn router(app: Arc<App>) -> Router {
             get(pages::backup_confirm).post(pages::backup_start),
         )
         .route("/backups/{id}/restore", post(pages::plan_start))
+        .route("/backups/{id}/archives", get(archives::archives))
+        .route("/backups/{id}/archives/plan", post(archives::plan))
+        .route("/backups/{id}/archives/download", get(archives::download))
+        .route(
+            "/backups/{id}/archives/delete",
+            get(archives::delete_form).post(archives::delete),
+        )
+        .route("/runs/{id}/log.txt", get(archives::log_file))
         .route("/runs", get(pages::runs))
         .route("/restores", get(pages::restores))
         .route("/runs/{id}", get(pages::run))
@@ -390,8 +405,8 @@ const READ_GRACE_SECONDS: i64 = 30 * 60;
 
 /// Logged-in pages only; every POST must carry its form's CSRF token
 /// (the session's, or the login cookie's for the login form), else 403.
-/// A session's user is checked again against GeoNode on every POST and
-/// every few minutes: gone, inactive or no longer a superuser, every
+/// A session's user is checked again against GeoNode on every POST, every
+/// archive download and every few minutes: gone, inactive or no longer a superuser, every
 /// session of the user ends.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
@@ -426,10 +441,13 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         let (Some(session), Some(token)) = (session, token) else {
             return Redirect::to("/login").into_response();
         };
+        // An archive holds every user's password hash: its download waits for GeoNode's word, as a POST does.
+        let download = path.ends_with("/archives/download");
         // Logging out never waits for GeoNode.
-        let due = path != "/logout" && (post || now() - session.checked >= RECHECK_SECONDS);
+        let due =
+            path != "/logout" && (post || download || now() - session.checked >= RECHECK_SECONDS);
         if due {
-            if let Err(response) = recheck(&app, &session, &token, post).await {
+            if let Err(response) = recheck(&app, &session, &token, post || download).await {
                 return response;
             }
         }
@@ -551,6 +569,11 @@ fn templates() -> Environment<'static> {
             include_str!("templates/backup_confirm.html"),
         ),
         ("run.html", include_str!("templates/run.html")),
+        ("archives.html", include_str!("templates/archives.html")),
+        (
+            "archive_delete.html",
+            include_str!("templates/archive_delete.html"),
+        ),
         ("runs.html", include_str!("templates/runs.html")),
         ("error.html", include_str!("templates/error.html")),
     ] {
@@ -564,10 +587,22 @@ fn templates() -> Environment<'static> {
     env.add_filter("utc", |epoch: i64| {
         format!("{} UTC", crate::time::format_utc(epoch).replace('T', " "))
     });
+    env.add_filter("size", |bytes: u64| size(bytes));
     env.add_filter("first_line", |text: String| {
         text.lines().next().unwrap_or_default().to_owned()
     });
     env
+}
+
+/// A size as people read it: `512 bytes`, `1.5 kB`, `12.3 MB`, `4.2 GB`.
+fn size(bytes: u64) -> String {
+    let units = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    let value = bytes as f64;
+    match units.iter().find(|(unit, _)| value >= *unit) {
+        Some((unit, name)) => format!("{:.1} {name}", value / unit),
+        None if bytes == 1 => "1 byte".to_owned(),
+        None => format!("{bytes} bytes"),
+    }
 }
 
 /// Seconds since the epoch, now (not `SOURCE_DATE_EPOCH`: sessions and lock-outs need the clock).

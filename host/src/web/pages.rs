@@ -11,8 +11,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    jobs::location,
     now,
-    store::{Backup, BackupFields, RunKind, Session, Status},
+    store::{Backup, BackupFields, Run, RunKind, Session, Status},
     template_value, App,
 };
 use crate::errors::{Error, ErrorKind};
@@ -139,7 +140,7 @@ pub async fn add(
 }
 
 /// The definition `id`, or the page saying it is not there.
-fn find(app: &App, session: &Session, id: i64) -> Result<Backup, Box<Response>> {
+pub(super) fn find(app: &App, session: &Session, id: i64) -> Result<Backup, Box<Response>> {
     match app.store().backup(id) {
         Ok(Some(backup)) => Ok(backup),
         Ok(None) => Err(Box::new(app.not_found(session))),
@@ -275,7 +276,9 @@ pub async fn plan_start(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    started(&app, &session, app.start_plan(&backup, &session.username))
+    let run =
+        location(&backup).and_then(|archive| app.start_plan(&backup, &archive, &session.username));
+    started(&app, &session, run)
 }
 
 /// `POST /runs/{id}/restore`: the admin confirmed the plan of run `id`.
@@ -285,7 +288,7 @@ pub async fn restore_start(
     Path(id): Path<i64>,
 ) -> Response {
     let plan = match app.store().run(id) {
-        Ok(Some(plan)) if plan.kind == RunKind::Plan && plan.status == Status::Succeeded => plan,
+        Ok(Some(plan)) if plan.kind == RunKind::Plan && plan.status.succeeded() => plan,
         Ok(_) => return app.not_found(&session),
         Err(e) => return app.error_page(Some(&session), &e),
     };
@@ -296,14 +299,22 @@ pub async fn restore_start(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    started(
-        &app,
-        &session,
-        app.start_restore(&plan, &backup, &session.username),
-    )
+    // The confirmation asks the target and hashes the archive: off the async threads.
+    let worker = app.clone();
+    let user = session.username.clone();
+    let run = tokio::task::spawn_blocking(move || worker.start_restore(&plan, &backup, &user))
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::new(
+                ErrorKind::Run,
+                format!("the confirmation failed: {e}"),
+            ))
+        });
+    started(&app, &session, run)
 }
 
-fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
+/// The run's page once started, else the page saying why not.
+pub(super) fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
     match run {
         Ok(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
         Err(e) => app.error_page(Some(session), &e),
@@ -361,6 +372,21 @@ pub async fn run(
     )
 }
 
+/// Run `id` and its log lines after the first `from`, or the page saying
+/// it is not there.
+pub(super) fn run_with_log(
+    app: &App,
+    session: &Session,
+    id: i64,
+    from: i64,
+) -> Result<(Run, Vec<String>), Box<Response>> {
+    match (app.store().run(id), app.store().log(id, from)) {
+        (Ok(Some(run)), Ok(lines)) => Ok((run, lines)),
+        (Ok(None), _) => Err(Box::new(app.not_found(session))),
+        (Err(e), _) | (_, Err(e)) => Err(Box::new(app.error_page(Some(session), &e))),
+    }
+}
+
 /// `GET /runs/{id}/log?from=N`: the lines after the first N, and whether
 /// the run goes on (the page's polling script).
 pub async fn run_log(
@@ -374,10 +400,9 @@ pub async fn run_log(
         .and_then(|f| f.parse().ok())
         .unwrap_or(0)
         .max(0);
-    let (run, lines) = match (app.store().run(id), app.store().log(id, from)) {
-        (Ok(Some(run)), Ok(lines)) => (run, lines),
-        (Ok(None), _) => return app.not_found(&session),
-        (Err(e), _) | (_, Err(e)) => return app.error_page(Some(&session), &e),
+    let (run, lines) = match run_with_log(&app, &session, id, from) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let body = serde_json::json!({
         "next": from + lines.len() as i64,

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS runs (
     message TEXT,
     details TEXT,
     plan_run INTEGER,
-    confirmed_by INTEGER
+    confirmed_by INTEGER,
+    warnings TEXT,
+    frozen TEXT
 );
 CREATE TABLE IF NOT EXISTS log_lines (
     run_id INTEGER NOT NULL,
@@ -118,10 +120,19 @@ pub enum Status {
     Running,
     /// Done.
     Succeeded,
+    /// Done, with warnings (kept with the run).
+    SucceededWithWarnings,
     /// Failed; its message says why.
     Failed,
     /// `gnbr serve` stopped while it ran.
     Interrupted,
+}
+
+impl Status {
+    /// Whether the run did its work (with or without warnings).
+    pub fn succeeded(self) -> bool {
+        matches!(self, Status::Succeeded | Status::SucceededWithWarnings)
+    }
 }
 
 /// One run of a backup, plan or restore.
@@ -147,6 +158,8 @@ pub struct Run {
     pub finished: Option<i64>,
     /// Where it is.
     pub status: Status,
+    /// Its status as the page says it (`planned` for a plan that succeeded).
+    pub label: String,
     /// A failure's message, as the command line prints it.
     pub message: Option<String>,
     /// Its report, as JSON (handed to templates on its own, see `template_value`).
@@ -156,6 +169,11 @@ pub struct Run {
     pub plan_run: Option<i64>,
     /// For a plan: the restore that confirmed it.
     pub confirmed_by: Option<i64>,
+    /// The warnings it gave.
+    pub warnings: Vec<String>,
+    /// For a plan: what decides its restore (see `web::frozen`).
+    #[serde(skip)]
+    pub frozen: Option<serde_json::Value>,
 }
 
 /// A run about to start.
@@ -221,16 +239,10 @@ impl Store {
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.execute_batch(SCHEMA)?;
             // Sessions of a gnbr before re-checks: checked long ago, so at once.
-            let checked: i64 = c.query_row(
-                "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'checked'",
-                [],
-                |r| r.get(0),
-            )?;
-            if checked == 0 {
-                c.execute_batch(
-                    "ALTER TABLE sessions ADD COLUMN checked INTEGER NOT NULL DEFAULT 0",
-                )?;
-            }
+            add_column(c, "sessions", "checked", "INTEGER NOT NULL DEFAULT 0")?;
+            // Runs of a gnbr before warnings and frozen plans: none kept.
+            add_column(c, "runs", "warnings", "TEXT")?;
+            add_column(c, "runs", "frozen", "TEXT")?;
             c.execute(
                 "UPDATE runs SET status = 'interrupted', finished = ?1, \
                  message = 'gnbr serve stopped while this ran; the target is as the run left it \
@@ -341,6 +353,18 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a definition's location (its archive was deleted).
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn forget_location(&self, id: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute("UPDATE backups SET location = NULL WHERE id = ?1", [id])
+                .map(drop)
+        })
+    }
+
     /// Deletes a definition; its archives and its runs' history stay.
     ///
     /// # Errors
@@ -364,7 +388,7 @@ impl Store {
                 "INSERT INTO runs (kind, backup_id, backup_name, by_user, archive, sha256, started, \
                  status, plan_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8)",
                 params![
-                    kind_text(run.kind),
+                    run.kind.name(),
                     run.backup_id,
                     run.backup_name,
                     run.by_user,
@@ -396,21 +420,28 @@ impl Store {
     /// When the database cannot be written.
     pub fn finish_run(&self, id: i64, outcome: &Outcome, now: i64) -> Result<(), Error> {
         let (status, message) = match &outcome.error {
-            None => ("succeeded", None),
-            Some(message) => ("failed", Some(message.as_str())),
+            None if outcome.warnings.is_empty() => (Status::Succeeded, None),
+            None => (Status::SucceededWithWarnings, None),
+            Some(message) => (Status::Failed, Some(message.as_str())),
         };
         let details = outcome.details.as_ref().map(ToString::to_string);
+        let warnings = (!outcome.warnings.is_empty())
+            .then(|| serde_json::Value::from(outcome.warnings.clone()).to_string());
+        let frozen = outcome.frozen.as_ref().map(ToString::to_string);
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET status = ?1, message = ?2, finished = ?3, details = ?4, \
-                 archive = coalesce(?5, archive), sha256 = coalesce(?6, sha256) WHERE id = ?7",
+                 archive = coalesce(?5, archive), sha256 = coalesce(?6, sha256), warnings = ?7, \
+                 frozen = ?8 WHERE id = ?9",
                 params![
-                    status,
+                    status_text(status),
                     message,
                     now,
                     details,
                     outcome.archive,
                     outcome.sha256,
+                    warnings,
+                    frozen,
                     id
                 ],
             )?;
@@ -447,7 +478,7 @@ impl Store {
             c.prepare(&format!(
                 "{RUN_COLUMNS} WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT ?2"
             ))?
-            .query_map(params![kind.map(kind_text), limit], run_row)?
+            .query_map(params![kind.map(RunKind::name), limit], run_row)?
             .collect()
         })
     }
@@ -585,6 +616,10 @@ pub struct Outcome {
     pub sha256: Option<String>,
     /// The report.
     pub details: Option<serde_json::Value>,
+    /// The warnings it gave, in order.
+    pub warnings: Vec<String>,
+    /// For a plan: what decides its restore, compared again on confirmation.
+    pub frozen: Option<serde_json::Value>,
 }
 
 const BACKUP_COLUMNS: &str = "SELECT id, name, description, base_folder, skip_geoserver, updated, \
@@ -604,8 +639,8 @@ fn backup_row(r: &Row<'_>) -> rusqlite::Result<Backup> {
 }
 
 const RUN_COLUMNS: &str = "SELECT id, kind, backup_id, backup_name, by_user, archive, sha256, \
-                           started, finished, status, message, details, plan_run, confirmed_by \
-                           FROM runs";
+                           started, finished, status, message, details, plan_run, confirmed_by, \
+                           warnings, frozen FROM runs";
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     let kind = match r.get::<_, String>(1)?.as_str() {
@@ -616,11 +651,15 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     let status = match r.get::<_, String>(9)?.as_str() {
         "running" => Status::Running,
         "succeeded" => Status::Succeeded,
+        "succeeded_with_warnings" => Status::SucceededWithWarnings,
         "failed" => Status::Failed,
         _ => Status::Interrupted,
     };
     let details: Option<String> = r.get(11)?;
+    let warnings: Option<String> = r.get(14)?;
+    let frozen: Option<String> = r.get(15)?;
     Ok(Run {
+        label: label(kind, status).to_owned(),
         id: r.get(0)?,
         kind,
         backup_id: r.get(2)?,
@@ -635,14 +674,65 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         details: details.and_then(|d| serde_json::from_str(&d).ok()),
         plan_run: r.get(12)?,
         confirmed_by: r.get(13)?,
+        warnings: warnings
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or_default(),
+        frozen: frozen.and_then(|f| serde_json::from_str(&f).ok()),
     })
 }
 
-fn kind_text(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Backup => "backup",
-        RunKind::Plan => "plan",
-        RunKind::Restore => "restore",
+/// How the page names a run's status: a plan that succeeded is "planned"
+/// (nothing was restored), warnings are said.
+fn label(kind: RunKind, status: Status) -> &'static str {
+    match (kind, status) {
+        (RunKind::Plan, Status::Succeeded) => "planned",
+        (RunKind::Plan, Status::SucceededWithWarnings) => "planned, with warnings",
+        (_, Status::Running) => "running",
+        (_, Status::Succeeded) => "succeeded",
+        (_, Status::SucceededWithWarnings) => "succeeded with warnings",
+        (_, Status::Failed) => "failed",
+        (_, Status::Interrupted) => "interrupted",
+    }
+}
+
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Running => "running",
+        Status::Succeeded => "succeeded",
+        Status::SucceededWithWarnings => "succeeded_with_warnings",
+        Status::Failed => "failed",
+        Status::Interrupted => "interrupted",
+    }
+}
+
+/// Adds `column` to `table` unless it is there (a database of an older gnbr).
+fn add_column(
+    c: &Connection,
+    table: &str,
+    column: &str,
+    declaration: &str,
+) -> rusqlite::Result<()> {
+    let present: i64 = c.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    if present == 0 {
+        c.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+        ))?;
+    }
+    Ok(())
+}
+
+impl RunKind {
+    /// Its name: `backup`, `plan` or `restore`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Backup => "backup",
+            RunKind::Plan => "plan",
+            RunKind::Restore => "restore",
+        }
     }
 }
 

@@ -1042,14 +1042,19 @@ fn finished_run_of(
         sha256: None,
         plan_run: None,
     };
-    let id = app.store().start_run(&run, 1_714_528_800).unwrap();
     let outcome = super::store::Outcome {
-        error: None,
         archive: run.archive.clone(),
         sha256: Some("ab".repeat(32)),
         details: Some(details),
+        ..super::store::Outcome::default()
     };
-    app.store().finish_run(id, &outcome, 1_714_528_860).unwrap();
+    finished(app, &run, &outcome)
+}
+
+/// Records `run` as started and ended with `outcome`.
+fn finished(app: &App, run: &super::store::NewRun, outcome: &super::store::Outcome) -> i64 {
+    let id = app.store().start_run(run, 1_714_528_800).unwrap();
+    app.store().finish_run(id, outcome, 1_714_528_860).unwrap();
     id
 }
 
@@ -1131,34 +1136,51 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
         assert!(text.contains(expected), "`{expected}` not in {text}");
     }
 
-    // Confirmed: the restore starts (and fails here: there is no archive);
-    // the plan cannot be confirmed twice.
+    assert!(
+        text.contains("<span class=\"status big succeeded\" id=\"status\">planned</span>"),
+        "{text}"
+    );
+
+    // A plan that froze nothing (an older gnbr's) is not confirmed: nothing starts.
     let confirm = post(
         &format!("/runs/{plan}/restore"),
         &cookie,
         &[("csrf", &token)],
     );
-    let (status, _, _) = send(&page, confirm).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let restore = wait_for_end(&page.app).await;
-    assert_eq!(
-        (restore.kind, restore.status, restore.plan_run),
-        (RunKind::Restore, Status::Failed, Some(plan))
-    );
+    let (status, _, html) = send(&page, confirm).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let text = unescape(&html);
     assert!(
-        restore
-            .message
-            .as_deref()
+        text.contains(&format!(
+            "run #{plan} holds no record of what its restore would run"
+        )) && text.contains("plan again"),
+        "{text}"
+    );
+    assert_eq!(
+        page.app
+            .store()
+            .runs(Some(RunKind::Restore), 10)
             .unwrap()
-            .starts_with("cannot read /srv/backups/2024-05-01_020000.zip"),
-        "{:?}",
-        restore.message
+            .len(),
+        0
+    );
+
+    // A plan confirmed once is not confirmed again.
+    let restore = finished(
+        &page.app,
+        &super::store::NewRun {
+            kind: RunKind::Restore,
+            backup_id: backup,
+            backup_name: "nightly".to_owned(),
+            by_user: "admin".to_owned(),
+            archive: Some("/srv/backups/2024-05-01_020000.zip".to_owned()),
+            sha256: Some("ab".repeat(32)),
+            plan_run: Some(plan),
+        },
+        &super::store::Outcome::default(),
     );
     let (_, _, html) = send(&page, get(&format!("/runs/{plan}"), &cookie)).await;
-    assert!(
-        html.contains(&format!("restore run #{}", restore.id)),
-        "{html}"
-    );
+    assert!(html.contains(&format!("restore run #{restore}")), "{html}");
     let again = post(
         &format!("/runs/{plan}/restore"),
         &cookie,
@@ -1168,7 +1190,7 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("confirmed already"), "{html}");
     let (_, _, html) = send(&page, get("/restores", &cookie)).await;
-    assert!(unescape(&html).contains(&format!("<a href=\"/runs/{}\">", restore.id)));
+    assert!(unescape(&html).contains(&format!("<a href=\"/runs/{restore}\">")));
 
     let restored = finished_run(
         &page.app,
@@ -1193,37 +1215,240 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
 }
 
 #[tokio::test]
-async fn an_archive_changed_since_its_plan_is_not_restored() {
+async fn warnings_are_part_of_a_runs_result() {
+    use super::store::{NewRun, Outcome, RunKind};
+    let page = page();
+    let (cookie, _) = logged_in(&page).await;
+    let new = NewRun {
+        kind: RunKind::Backup,
+        backup_id: 1,
+        backup_name: "nightly".to_owned(),
+        by_user: "admin".to_owned(),
+        archive: None,
+        sha256: None,
+        plan_run: None,
+    };
+    let warned =
+        "GeoServer's data directory /srv/gs_data is not there: the archive has no GeoServer part";
+    let id = finished(
+        &page.app,
+        &new,
+        &Outcome {
+            archive: Some("/srv/backups/a.zip".to_owned()),
+            details: Some(
+                serde_json::json!({"fixtures": [], "files": 1, "bytes": 1, "seconds": 1.0}),
+            ),
+            warnings: vec![warned.to_owned(), "and another".to_owned()],
+            ..Outcome::default()
+        },
+    );
+    let run = page.app.store().run(id).unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.label.as_str()),
+        (Status::SucceededWithWarnings, "succeeded with warnings")
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    let text = unescape(&html);
+    for expected in [
+        "<span class=\"status big succeeded_with_warnings\" id=\"status\">succeeded with warnings</span>",
+        "<h2>2 warnings</h2>",
+        &format!("<li>{warned}</li>"),
+        "<li>and another</li>",
+        "Archive written",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+    let (_, _, html) = send(&page, get("/runs", &cookie)).await;
+    let text = unescape(&html);
+    assert!(
+        text.contains(
+            "<span class=\"status succeeded_with_warnings\">succeeded with warnings</span>"
+        ) && text.contains("(and 1 more)"),
+        "{text}"
+    );
+    // Without warnings it is a plain success; a failure stays a failure.
+    let plain = finished(&page.app, &new, &Outcome::default());
+    let failed = finished(
+        &page.app,
+        &new,
+        &Outcome {
+            error: Some("it broke".to_owned()),
+            warnings: vec![warned.to_owned()],
+            ..Outcome::default()
+        },
+    );
+    let status = |id| page.app.store().run(id).unwrap().unwrap().status;
+    assert_eq!(
+        (status(plain), status(failed)),
+        (Status::Succeeded, Status::Failed)
+    );
+}
+
+#[tokio::test]
+async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sidecars_only() {
     let page = page();
     let (cookie, token) = logged_in(&page).await;
     let folder = tempfile::tempdir().unwrap();
     let archive = folder.path().join("2024-05-01_020000.zip");
-    std::fs::write(&archive, b"not what was planned").unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+    zip.start_file(
+        "fixtures/base.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, b"[]").unwrap();
+    zip.finish().unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    let kept = [
+        "2024-05-01_020000.txt",
+        ".2024-05-01_020000.zip.gnbr-1.tmp",
+        "notes.ini",
+    ];
+    for (name, text) in [
+        ("2024-05-01_020000.md5", "x"),
+        ("2024-05-01_020000.ini", "x"),
+        ("junk.zip", "not a zip"),
+    ]
+    .into_iter()
+    .chain(kept.iter().map(|k| (*k, "keep")))
+    {
+        std::fs::write(folder.path().join(name), text).unwrap();
+    }
     let form = [
         ("csrf", token.as_str()),
         ("name", "nightly"),
         ("base_folder", folder.path().to_str().unwrap()),
     ];
     send(&page, post("/backups/new", &cookie, &form)).await;
-    let backup = page.app.store().backups().unwrap()[0].id;
-    let plan = finished_run_of(
+    let id = page.app.store().backups().unwrap()[0].id;
+
+    let (status, _, html) = send(&page, get(&format!("/backups/{id}/archives"), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let text = unescape(&html);
+    for expected in [
+        "<tr data-archive=\"2024-05-01_020000.zip\">",
+        ".md5 sidecar beside it",
+        "not recorded (inferred when planned)",
+        "<tr data-archive=\"junk.zip\">",
+        "not readable: ",
+        &format!("{} bytes", bytes.len()),
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+    assert!(
+        !text.contains("gnbr-1.tmp") && !text.contains("notes.ini"),
+        "{text}"
+    );
+
+    // Downloaded whole, as an attachment; nothing outside the folder's archives.
+    let response = page
+        .router
+        .clone()
+        .oneshot(get(
+            &format!("/backups/{id}/archives/download?name=2024-05-01_020000.zip"),
+            &cookie,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"2024-05-01_020000.zip\"; filename*=UTF-8''2024-05-01_020000.zip"
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body.to_vec(), bytes);
+    for name in ["..%2F..%2Fetc%2Fpasswd", "notes.ini", "missing.zip"] {
+        let (status, _, html) = send(
+            &page,
+            get(
+                &format!("/backups/{id}/archives/download?name={name}"),
+                &cookie,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {html}");
+    }
+
+    // Deleting asks first, naming the files; without the form's token nothing goes.
+    let (status, _, html) = send(
+        &page,
+        get(
+            &format!("/backups/{id}/archives/delete?name=2024-05-01_020000.zip"),
+            &cookie,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = unescape(&html);
+    for ext in ["zip", "md5", "ini"] {
+        let file = folder.path().join(format!("2024-05-01_020000.{ext}"));
+        assert!(
+            text.contains(&format!("<li><code>{}</code></li>", file.display())),
+            "{text}"
+        );
+    }
+    let delete = format!("/backups/{id}/archives/delete");
+    let (status, _, _) = send(
+        &page,
+        post(
+            &delete,
+            &cookie,
+            &[("csrf", "x"), ("name", "2024-05-01_020000.zip")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(archive.exists());
+    let (status, _, _) = send(
+        &page,
+        post(
+            &delete,
+            &cookie,
+            &[("csrf", &token), ("name", "2024-05-01_020000.zip")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for ext in ["zip", "md5", "ini"] {
+        assert!(!folder
+            .path()
+            .join(format!("2024-05-01_020000.{ext}"))
+            .exists());
+    }
+    for name in kept.iter().chain(&["junk.zip"]) {
+        assert!(folder.path().join(name).exists(), "{name} kept");
+    }
+
+    // A run's log as a text file.
+    let run = finished_run(
         &page.app,
-        super::store::RunKind::Plan,
-        backup,
-        archive.to_str().unwrap(),
+        super::store::RunKind::Backup,
+        id,
         serde_json::json!({}),
     );
-    let confirm = post(
-        &format!("/runs/{plan}/restore"),
-        &cookie,
-        &[("csrf", &token)],
+    page.app.store().append_log(run, "first line", 0).unwrap();
+    page.app
+        .store()
+        .append_log(run, "warning: second", 0)
+        .unwrap();
+    let response = page
+        .router
+        .clone()
+        .oneshot(get(&format!("/runs/{run}/log.txt"), &cookie))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/plain; charset=utf-8"
     );
-    send(&page, confirm).await;
-    let restore = wait_for_end(&page.app).await;
-    assert_eq!(restore.status, Status::Failed);
-    let message = restore.message.unwrap();
-    assert!(
-        message.contains("changed since its plan was shown") && message.contains(&"ab".repeat(32)),
-        "{message}"
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"gnbr-run-{run}-backup.log\"; filename*=UTF-8''gnbr-run-{run}-backup.log")
     );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body.to_vec(), b"first line\nwarning: second\n");
 }
