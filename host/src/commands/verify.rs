@@ -16,7 +16,7 @@ use std::{
 use serde::Serialize;
 
 use crate::{
-    archive::{check_archive_sums, hex, BackupReader, BackupWriter},
+    archive::{check_archive_sums, hex, BackupReader, BackupWriter, MANIFEST_NAME},
     config::Settings,
     errors::{Error, ErrorKind},
     exit_codes,
@@ -232,7 +232,8 @@ pub fn run(request: &VerifyRequest, ui: Ui) -> Result<VerifyReport, Error> {
     } else {
         None
     };
-    report.fixtures_unlisted = fixture_coverage(&settings, &input).unlisted;
+    let coverage = fixture_coverage(&settings, &input);
+    report.fixtures_unlisted = coverage.unlisted;
     let chosen = choose_plugins(request, &settings, source, &target, ui);
     let staged = check_fixtures(
         &settings,
@@ -243,13 +244,10 @@ pub fn run(request: &VerifyRequest, ui: Ui) -> Result<VerifyReport, Error> {
         &mut progress,
     );
     let tables = archived_tables(&input);
-    check_files(
-        &mut input,
-        &tables,
-        &staged.handled,
-        &mut report,
-        &mut progress,
-    );
+    // The fixtures are the fixture pass's to read, even when it stopped early.
+    let mut read = coverage.listed;
+    read.insert(MANIFEST_NAME.to_owned());
+    check_files(&mut input, &tables, &read, &mut report, &mut progress);
     progress.finish();
     check_datastore(&mut input, &tables, &mut report);
     check_catalog(&mut input, &mut report);
@@ -312,8 +310,6 @@ fn target(request: &VerifyRequest, settings: &Settings) -> Result<Target, Error>
 
 /// The fixtures as the fixture pass left them.
 struct Staged {
-    /// The entries the pass read (fixtures and the manifest).
-    handled: HashSet<String>,
     /// Each fixture's staged file and entry, in load order (`--restore-check`).
     files: Vec<LoadFixture>,
     /// Whether every fixture went through.
@@ -365,7 +361,6 @@ fn check_fixtures(
     progress: &mut Progress,
 ) -> Staged {
     let mut staged = Staged {
-        handled: HashSet::new(),
         files: Vec::new(),
         ok: false,
     };
@@ -419,21 +414,20 @@ fn check_fixtures(
     }
     report.fixtures_missing = pass.missing;
     report.fixtures = pass.fixtures;
-    staged.handled = pass.handled;
     staged.ok = !report.problems.iter().any(|p| p.part == FIXTURES);
     staged
 }
 
-/// Reads every entry the fixture pass did not and that the datastore and
-/// GeoServer checks do not read, against its checksum; counts them by folder.
+/// Reads every entry but those in `read` and those the datastore and
+/// GeoServer checks read, against its checksum; counts them by folder.
 fn check_files(
     input: &mut BackupReader,
     tables: &[ArchivedTable],
-    handled: &HashSet<String>,
+    read: &HashSet<String>,
     report: &mut VerifyReport,
     progress: &mut Progress,
 ) {
-    let mut skip = handled.clone();
+    let mut skip = read.clone();
     skip.extend(
         tables
             .iter()
@@ -558,11 +552,34 @@ fn restore_check(
     let Some((_, info)) = &target.geonode else {
         return;
     };
-    let checked = load_into_throwaway(settings, info, staged, report, ui);
+    let checked = throwaway_name().and_then(|name| {
+        load_into_throwaway(settings, info, staged, &name, report, ui).map_err(|e| {
+            e.context(format!(
+                "the restore check in the throwaway database `{name}` failed (it was dropped; the target was not touched)"
+            ))
+        })
+    });
     if let Some(mut check) = report.check(RESTORE, checked) {
         check.skipped = skipped;
         report.restore_check = Some(check);
     }
+}
+
+/// A new throwaway database's name: gnbr's process id and 32 random bits
+/// (`gnbr_verify_1234_1a2b3c4d`), so that one left by a SIGKILL tells whose it was.
+fn throwaway_name() -> Result<String, Error> {
+    let mut random = [0u8; 4];
+    getrandom::getrandom(&mut random).map_err(|e| {
+        Error::new(
+            ErrorKind::Run,
+            format!("no random numbers for the throwaway database's name: {e}"),
+        )
+    })?;
+    Ok(format!(
+        "gnbr_verify_{}_{}",
+        std::process::id(),
+        hex(&random)
+    ))
 }
 
 /// The load of a restore, into a new database holding the target's schema,
@@ -571,17 +588,10 @@ fn load_into_throwaway(
     settings: &Settings,
     info: &TargetInfo,
     staged: &Staged,
+    name: &str,
     report: &VerifyReport,
     ui: Ui,
 ) -> Result<RestoreCheck, Error> {
-    let mut random = [0u8; 4];
-    getrandom::getrandom(&mut random).map_err(|e| {
-        Error::new(
-            ErrorKind::Run,
-            format!("no random numbers for the throwaway database's name: {e}"),
-        )
-    })?;
-    let name = format!("gnbr_verify_{}_{}", std::process::id(), hex(&random));
     ui.info(&format!(
         "creating the throwaway database `{name}` with the schema of the target's {}",
         info.database
@@ -590,11 +600,11 @@ fn load_into_throwaway(
         &settings.database.pg_dump,
         &settings.database.psql,
         &info.database,
-        &name,
+        name,
         ROWS_COPIED,
         settings.restore.lock_timeout,
     )?;
-    let geonode = GeoNode::on_database(&settings.geonode, &name)?;
+    let geonode = GeoNode::on_database(&settings.geonode, name)?;
     let there = geonode.info()?;
     there.ensure_reachable()?;
     if there.database.name != name {
@@ -648,7 +658,7 @@ fn load_into_throwaway(
     throwaway.finish()?;
     ui.info(&format!("dropped the throwaway database `{name}`"));
     Ok(RestoreCheck {
-        database: name,
+        database: name.to_owned(),
         objects,
         rows,
         skipped: Vec::new(),
