@@ -3,7 +3,7 @@
 //! must leave as it was.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
     process::Stdio,
@@ -14,8 +14,8 @@ use gnbr::exit_codes::{INPUT, RUN_FAILED, SUCCESS};
 use serde_json::Value;
 
 use crate::{
-    geonode::{gn511_archive, Services},
-    support::{backup, command, expect_code, gnbr, repo},
+    geonode::{gn511_archive, set_resource_field, Services},
+    support::{backup, command, expect_code, gnbr, repo, signal_at_line},
 };
 
 /// The seeded instance the archives are taken from.
@@ -332,15 +332,7 @@ fn a_restore_check_leaves_the_target_and_the_database_list_as_they_were() {
     let bad = gn511_archive(
         dir.path(),
         "dangling.zip",
-        |fixture, objects| {
-            if fixture == "base.json" {
-                let resource = objects
-                    .iter_mut()
-                    .find(|o| o["model"] == "base.resourcebase")
-                    .unwrap();
-                resource["fields"]["owner"] = 9999.into();
-            }
-        },
+        |fixture, objects| set_resource_field(fixture, objects, "owner", 9999.into()),
         &[],
     );
     let (report, _) = verify(
@@ -390,24 +382,10 @@ fn sigint_during_a_restore_check_drops_the_throwaway() {
     .stdout(Stdio::null())
     .spawn()
     .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        // The throwaway exists: the load into it has started.
-        if line.contains("loading ") && line.contains("objects into `gnbr_verify_") {
-            let sent = std::process::Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(sent.success());
-            break;
-        }
-    }
-    seen.extend(lines.map(Result::unwrap));
-    let status = child.wait().unwrap();
-    let seen = seen.join("\n");
+    // The throwaway exists once the load into it has started.
+    let (status, seen) = signal_at_line(&mut child, "-INT", |line| {
+        line.contains("loading ") && line.contains("objects into `gnbr_verify_")
+    });
     assert_eq!(status.signal(), Some(SIGINT), "{seen}");
     assert!(seen.contains("stopped by SIGINT"), "{seen}");
     assert_eq!(
