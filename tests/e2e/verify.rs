@@ -242,10 +242,9 @@ fn a_flipped_byte_in_an_upload_or_a_fixture_is_named() {
     assert_eq!(report["problems"][0]["exit_code"], INPUT);
 }
 
-#[test]
-fn a_fixture_a_plugin_refuses_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let backup = dir.path().join("gn20");
+/// A copy of the GeoNode 2.0 example backup folder in `dir`.
+fn gn20_copy(dir: &Path) -> PathBuf {
+    let backup = dir.join("gn20");
     let example = repo().join("examples/gn20-backup");
     for entry in walkdir::WalkDir::new(&example) {
         let entry = entry.unwrap();
@@ -255,6 +254,13 @@ fn a_fixture_a_plugin_refuses_is_named() {
             std::fs::copy(entry.path(), copy).unwrap();
         }
     }
+    backup
+}
+
+#[test]
+fn a_fixture_a_plugin_refuses_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = gn20_copy(dir.path());
     let attributes = backup.join("attributes.json");
     let mut objects: Vec<Value> =
         serde_json::from_slice(&std::fs::read(&attributes).unwrap()).unwrap();
@@ -282,6 +288,34 @@ fn a_fixture_a_plugin_refuses_is_named() {
         report["files"]["uploaded"], 1,
         "the files were still checked: {report:#}"
     );
+}
+
+#[test]
+fn a_table_dump_cut_short_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = gn20_copy(dir.path());
+    let tables = backup.join("gs_data_dir/geonode");
+    std::fs::create_dir_all(&tables).unwrap();
+    let dump = "CREATE TABLE public.lakes (id integer);\nCOPY public.lakes (id) FROM stdin;\n1\n2\n\\.\n\n--\n-- PostgreSQL database dump complete\n--\n";
+    std::fs::write(tables.join("lakes.sql"), dump).unwrap();
+    std::fs::write(tables.join("roads.sql"), &dump[..dump.find("\\.").unwrap()]).unwrap();
+
+    let settings = repo().join("settings.ini");
+    let (report, _) = verify(dir.path(), &settings, &backup, &["--to", "2.4"], INPUT);
+    let found = problems(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "datastore");
+    assert!(
+        found[0]
+            .1
+            .contains("gs_data_dir/geonode/roads.sql (table public.roads): the dump is cut short"),
+        "{found:?}"
+    );
+    assert_eq!(
+        report["datastore"][0]["table"], "public.lakes",
+        "{report:#}"
+    );
+    assert_eq!(report["datastore"][0]["rows"], 2, "{report:#}");
 }
 
 #[test]

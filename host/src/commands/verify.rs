@@ -470,7 +470,7 @@ fn check_files(
 fn check_datastore(input: &mut BackupReader, tables: &[ArchivedTable], report: &mut VerifyReport) {
     let backup = input.path().display().to_string();
     for table in tables.iter().filter(|t| !t.custom_format) {
-        let at = format!("{backup}: {} (table {})", table.entry, table.table);
+        let at = format!("{backup}: {} (table {})", table.entry, table.table.plain());
         let damaged = |what: String| {
             Error::new(ErrorKind::Input, format!("{at}: {what}"))
                 .hint("the backup's copy of this table is damaged: use another backup, or restore with --skip-geoserver")
@@ -499,7 +499,7 @@ fn check_datastore(input: &mut BackupReader, tables: &[ArchivedTable], report: &
             continue;
         }
         report.datastore.push(TableCheck {
-            table: table.table.to_string(),
+            table: table.table.plain(),
             entry: table.entry.clone(),
             rows: dump.rows,
             recorded_rows: table.rows,

@@ -99,6 +99,11 @@ impl Table {
         format!("{}.{}", ident(&self.schema), ident(&self.name))
     }
 
+    /// `schema.table`, as reports show tables.
+    pub fn plain(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
     fn same(&self, other: &Table) -> bool {
         self.schema == other.schema && self.name == other.name
     }
