@@ -322,7 +322,24 @@ pub fn exit(code: i32) -> ! {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{registry, temp_dir};
+    use super::{registry, temp_dir, undos, StopGuard};
+    use crate::errors::{Error, ErrorKind};
+
+    #[test]
+    fn an_undo_is_registered_only_when_made_and_forgotten_with_its_guard() {
+        let count = || undos().len();
+        let before = count();
+        let failed = StopGuard::create(
+            || Err::<(), _>(Error::new(ErrorKind::Run, "not made")),
+            || {},
+        );
+        assert!(failed.is_err());
+        assert_eq!(count(), before, "nothing made, nothing to undo");
+        let ((), guard) = StopGuard::create(|| Ok(()), || {}).unwrap();
+        assert_eq!(count(), before + 1);
+        drop(guard);
+        assert_eq!(count(), before);
+    }
 
     #[test]
     fn a_temporary_folder_is_private_registered_and_removed_when_dropped() {
