@@ -59,7 +59,9 @@ pub struct StopGuard {
 
 impl StopGuard {
     /// Makes something with `make` and registers `undo` for it, in one
-    /// step a signal cannot split (the signal waits, then undoes it).
+    /// step a signal cannot split (the signal waits, then undoes it). When
+    /// `make` fails, `undo` runs at once, for what it may have made before
+    /// failing (its child process stopped by the same signal, say).
     ///
     /// # Errors
     ///
@@ -69,7 +71,7 @@ impl StopGuard {
         undo: impl Fn() + Send + 'static,
     ) -> Result<(T, Self), Error> {
         let mut undos = undos();
-        let made = make()?;
+        let made = make().inspect_err(|_| undo())?;
         let id = NEXT_GUARD.fetch_add(1, Ordering::Relaxed);
         undos.push((id, Box::new(undo)));
         Ok((made, Self { id }))
@@ -326,15 +328,17 @@ mod tests {
     use crate::errors::{Error, ErrorKind};
 
     #[test]
-    fn an_undo_is_registered_only_when_made_and_forgotten_with_its_guard() {
+    fn an_undo_is_registered_when_made_run_when_not_and_forgotten_with_its_guard() {
         let count = || undos().len();
         let before = count();
+        let (sender, undone) = std::sync::mpsc::channel();
         let failed = StopGuard::create(
             || Err::<(), _>(Error::new(ErrorKind::Run, "not made")),
-            || {},
+            move || sender.send(()).unwrap(),
         );
         assert!(failed.is_err());
-        assert_eq!(count(), before, "nothing made, nothing to undo");
+        assert!(undone.try_recv().is_ok(), "what it may have made is undone");
+        assert_eq!(count(), before, "nothing made, nothing registered");
         let ((), guard) = StopGuard::create(|| Ok(()), || {}).unwrap();
         assert_eq!(count(), before + 1);
         drop(guard);

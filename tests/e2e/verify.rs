@@ -128,9 +128,15 @@ fn changed_copy(
     copy
 }
 
-/// The databases of the test cluster.
-fn databases(services: &Services) -> String {
-    services.psql("postgres", "SELECT datname FROM pg_database ORDER BY 1")
+/// The databases of the test cluster whose names start with `prefix`
+/// (other tests create and drop theirs meanwhile).
+fn databases(services: &Services, prefix: &str) -> String {
+    services.psql(
+        "postgres",
+        &format!(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY 1"
+        ),
+    )
 }
 
 #[test]
@@ -327,7 +333,7 @@ fn a_restore_check_leaves_the_target_and_the_database_list_as_they_were() {
     services.fresh_db(target);
     let settings = services.settings(dir.path(), target);
     let tables = services.digest(target, &[]);
-    let before = databases(&services);
+    assert_eq!(databases(&services, target), format!("{target}\n"));
 
     let (report, stderr) = verify(
         dir.path(),
@@ -350,11 +356,11 @@ fn a_restore_check_leaves_the_target_and_the_database_list_as_they_were() {
         .as_str()
         .unwrap()
         .starts_with("uploaded/ and assets/: not restored"));
-    assert_eq!(
-        databases(&services),
-        before,
-        "a database was left or removed"
+    assert!(
+        databases(&services, throwaway).is_empty(),
+        "the throwaway was left"
     );
+    assert_eq!(databases(&services, target), format!("{target}\n"));
     assert_eq!(
         services.digest(target, &[]),
         tables,
@@ -385,7 +391,12 @@ fn a_restore_check_leaves_the_target_and_the_database_list_as_they_were() {
         causes.contains("base.resourcebase.owner = 9999"),
         "{causes}"
     );
-    assert_eq!(databases(&services), before, "the throwaway was left");
+    let named = found[0].1.split('`').nth(1).unwrap();
+    assert!(named.starts_with("gnbr_verify_"), "{found:?}");
+    assert!(
+        databases(&services, named).is_empty(),
+        "the throwaway was left"
+    );
     assert_eq!(
         services.digest(target, &[]),
         tables,
@@ -401,7 +412,6 @@ fn sigint_during_a_restore_check_drops_the_throwaway() {
     let target = "gnbr_e2e_verify_sigint";
     services.fresh_db(target);
     let settings = services.settings(dir.path(), target);
-    let before = databases(&services);
     let mut child = command(
         dir.path(),
         &[
@@ -417,14 +427,15 @@ fn sigint_during_a_restore_check_drops_the_throwaway() {
     .spawn()
     .unwrap();
     // The throwaway exists once the load into it has started.
+    let pid = child.id();
     let (status, seen) = signal_at_line(&mut child, "-INT", |line| {
         line.contains("loading ") && line.contains("objects into `gnbr_verify_")
     });
     assert_eq!(status.signal(), Some(SIGINT), "{seen}");
     assert!(seen.contains("stopped by SIGINT"), "{seen}");
     assert_eq!(
-        databases(&services),
-        before,
+        databases(&services, &format!("gnbr_verify_{pid}_")),
+        "",
         "the throwaway was left:\n{seen}"
     );
 }
