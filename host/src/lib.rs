@@ -90,6 +90,11 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             commands::plan::print(&plan, ui);
             Ok(exit_codes::SUCCESS)
         }
+        Command::Verify(args) => {
+            let report = commands::verify::run(&args.request(setup), ui)?;
+            commands::verify::print_report(&report, ui);
+            Ok(report.exit_code())
+        }
         Command::Plugins(command) => commands::plugins::run(&command.request(setup), ui),
         Command::ProbePlugin { path } => Ok(plugins::probe::run_child(path)),
     }

@@ -356,7 +356,7 @@ pub struct MigrateRequest {
 impl MigrateRequest {
     /// The context the plugins get: each value as given, else settings.ini
     /// `[migrate]`'s, else its default (owner `admin`, basepk 0), with the
-    /// pk offsets given.
+    /// pk offsets given and settings.ini's facts of the target.
     ///
     /// # Errors
     ///
@@ -370,7 +370,7 @@ impl MigrateRequest {
             self.basepk,
         )?;
         context.offsets = self.offsets.iter().cloned().collect();
-        Ok(context)
+        Ok(with_target_options(context, settings))
     }
 }
 
@@ -399,6 +399,39 @@ impl PlanRequest {
     /// When `SOURCE_DATE_EPOCH` is not a number of seconds.
     pub fn context(&self, settings: &Settings) -> Result<Context, Error> {
         run_context(settings, None, None, None, None)
+    }
+}
+
+/// `gnbr verify`: whether a backup would restore, checked without touching
+/// any GeoNode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyRequest {
+    /// Settings and plugins.
+    pub setup: Setup,
+    /// The backup: a zip archive or a folder.
+    pub backup_file: PathBuf,
+    /// The backup's GeoNode version; `None`: its manifest, else inferred.
+    pub from_version: Option<String>,
+    /// The GeoNode version the fixtures are carried to; `None`: the
+    /// target's, read through settings.ini `[geonode]` when it names one.
+    pub to_version: Option<String>,
+    /// Also restore the backup into a throwaway database on the target's
+    /// PostgreSQL, dropped afterwards.
+    pub restore_check: bool,
+}
+
+impl VerifyRequest {
+    /// The context the plugins get, as for a migration: settings.ini
+    /// `[migrate]`'s values, else their defaults, and its facts of the target.
+    ///
+    /// # Errors
+    ///
+    /// When `SOURCE_DATE_EPOCH` is not a number of seconds.
+    pub fn context(&self, settings: &Settings) -> Result<Context, Error> {
+        Ok(with_target_options(
+            run_context(settings, None, None, None, None)?,
+            settings,
+        ))
     }
 }
 
@@ -618,6 +651,21 @@ fn run_context(
         timestamp: crate::time::format_utc(crate::time::run_epoch()?),
         ..Context::default()
     })
+}
+
+/// `context` with what settings.ini says of the target for runs that have
+/// no target to ask (`[migrate]`'s target options, `[geonode]
+/// source_media_root`).
+fn with_target_options(mut context: Context, settings: &Settings) -> Context {
+    context
+        .options
+        .extend(settings.run.target_options.iter().cloned());
+    if let Some(root) = &settings.geonode.source_media_root {
+        context
+            .options
+            .insert("source_media_root".to_owned(), root.clone());
+    }
+    context
 }
 
 #[cfg(test)]

@@ -7,14 +7,19 @@
 //! registering it is one step under the registry's lock, and so is removing
 //! it and forgetting it; the signal handler takes the same lock and keeps it
 //! until gnbr has ended, so no path can be created unregistered, or created
-//! again, behind its back.
+//! again, behind its back. What gnbr makes outside the file system for a
+//! while (a throwaway database) is undone by the same handler
+//! ([`StopGuard`]).
 
 use std::{
     ffi::CString,
     fs, io,
     os::unix::{ffi::OsStrExt, fs::PermissionsExt},
     path::{Path, PathBuf},
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex, MutexGuard, PoisonError,
+    },
 };
 
 use signal_hook::{
@@ -29,6 +34,54 @@ static REGISTRY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 fn registry() -> MutexGuard<'static, Vec<PathBuf>> {
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Work that undoes something gnbr made outside the file system (a
+/// throwaway database), by its guard's number.
+type Undo = (u64, Box<dyn Fn() + Send>);
+
+/// What a signal must undo besides the temporary paths.
+static UNDOS: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
+
+/// The next [`StopGuard`]'s number.
+static NEXT_GUARD: AtomicU64 = AtomicU64::new(0);
+
+fn undos() -> MutexGuard<'static, Vec<Undo>> {
+    UNDOS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Something gnbr made outside the file system for a while: its undo runs
+/// if gnbr is stopped by SIGINT, SIGTERM or SIGHUP while the guard lives;
+/// dropping the guard forgets it (the owner undoes it itself).
+pub struct StopGuard {
+    id: u64,
+}
+
+impl StopGuard {
+    /// Makes something with `make` and registers `undo` for it, in one
+    /// step a signal cannot split (the signal waits, then undoes it). When
+    /// `make` fails, `undo` runs at once, for what it may have made before
+    /// failing (its child process stopped by the same signal, say).
+    ///
+    /// # Errors
+    ///
+    /// What `make` returns; nothing is registered then.
+    pub fn create<T>(
+        make: impl FnOnce() -> Result<T, Error>,
+        undo: impl Fn() + Send + 'static,
+    ) -> Result<(T, Self), Error> {
+        let mut undos = undos();
+        let made = make().inspect_err(|_| undo())?;
+        let id = NEXT_GUARD.fetch_add(1, Ordering::Relaxed);
+        undos.push((id, Box::new(undo)));
+        Ok((made, Self { id }))
+    }
+}
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        undos().retain(|(id, _)| *id != self.id);
+    }
 }
 
 /// A temporary file or folder gnbr created: removed when dropped, or when
@@ -224,9 +277,13 @@ pub fn install_signal_handler() -> Result<(), Error> {
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
                 // Held until gnbr ends: nothing is created or registered after the cleanup.
+                let undos = undos();
                 let paths = registry();
                 for path in paths.iter() {
                     remove(path);
+                }
+                for (_, undo) in undos.iter() {
+                    undo();
                 }
                 eprintln!(
                     "gnbr: stopped by {}; its temporary files were removed",
@@ -267,7 +324,26 @@ pub fn exit(code: i32) -> ! {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::{registry, temp_dir};
+    use super::{registry, temp_dir, undos, StopGuard};
+    use crate::errors::{Error, ErrorKind};
+
+    #[test]
+    fn an_undo_is_registered_when_made_run_when_not_and_forgotten_with_its_guard() {
+        let count = || undos().len();
+        let before = count();
+        let (sender, undone) = std::sync::mpsc::channel();
+        let failed = StopGuard::create(
+            || Err::<(), _>(Error::new(ErrorKind::Run, "not made")),
+            move || sender.send(()).unwrap(),
+        );
+        assert!(failed.is_err());
+        assert!(undone.try_recv().is_ok(), "what it may have made is undone");
+        assert_eq!(count(), before, "nothing made, nothing registered");
+        let ((), guard) = StopGuard::create(|| Ok(()), || {}).unwrap();
+        assert_eq!(count(), before + 1);
+        drop(guard);
+        assert_eq!(count(), before);
+    }
 
     #[test]
     fn a_temporary_folder_is_private_registered_and_removed_when_dropped() {

@@ -549,6 +549,23 @@ impl Drop for LockHolder {
     }
 }
 
+/// An edit for [`gn511_archive`]: `field` of the first `base.resourcebase`
+/// of `base.json` set to `value`.
+pub fn set_resource_field(
+    fixture: &str,
+    objects: &mut [serde_json::Value],
+    field: &str,
+    value: serde_json::Value,
+) {
+    if fixture == "base.json" {
+        let resource = objects
+            .iter_mut()
+            .find(|o| o["model"] == "base.resourcebase")
+            .unwrap();
+        resource["fields"][field] = value;
+    }
+}
+
 /// The real GeoNode 5.1.1 backup's fixtures packed as GeoNode's `backup`
 /// packs them (`fixtures/` in the zip, `<name>.md5` beside it), with
 /// `edit` applied to each fixture's parsed objects first and `extra`

@@ -20,3 +20,4 @@ mod restore;
 mod serve;
 mod support;
 mod swap;
+mod verify;

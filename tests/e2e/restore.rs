@@ -13,8 +13,8 @@ use assert_cmd::cargo::CommandCargoExt;
 use gnbr::exit_codes::{self, INPUT, REFUSED, RUN_FAILED, TARGET, USAGE};
 
 use crate::{
-    geonode::{gn511_archive, set_lock_timeout, Services},
-    support::{command, expect_code, gnbr, restore},
+    geonode::{gn511_archive, set_lock_timeout, set_resource_field, Services},
+    support::{command, expect_code, gnbr, restore, signal_at_line},
 };
 
 /// Tables where gnbr's restore and GeoNode's own restore differ on purpose,
@@ -94,15 +94,7 @@ fn a_foreign_key_pointing_nowhere_changes_nothing() {
     let bad = gn511_archive(
         dir.path(),
         "bad.zip",
-        |fixture, objects| {
-            if fixture == "base.json" {
-                let resource = objects
-                    .iter_mut()
-                    .find(|o| o["model"] == "base.resourcebase")
-                    .unwrap();
-                resource["fields"]["owner"] = 9999.into();
-            }
-        },
+        |fixture, objects| set_resource_field(fixture, objects, "owner", 9999.into()),
         &[
             ("uploaded/thumbs/new.png", b"new"),
             ("gs_data_dir/workspaces/new/workspace.xml", b"<workspace/>"),
@@ -812,23 +804,9 @@ fn sigterm_while_a_restore_stages_its_fixtures_leaves_nothing_behind() {
     .stdout(Stdio::null())
     .spawn()
     .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("staging the fixtures in") {
-            let sent = std::process::Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(sent.success());
-            break;
-        }
-    }
-    seen.extend(lines.map(Result::unwrap));
-    let status = child.wait().unwrap();
-    let seen = seen.join("\n");
+    let (status, seen) = signal_at_line(&mut child, "-TERM", |line| {
+        line.contains("staging the fixtures in")
+    });
     assert!(seen.contains("staging the fixtures in"), "{seen}");
     assert_eq!(status.signal(), Some(SIGTERM), "{seen}");
     assert!(seen.contains("stopped by SIGTERM"), "{seen}");

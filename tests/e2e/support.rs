@@ -1,8 +1,9 @@
 //! Helpers: running gnbr, building the test plugins, temporary folders.
 
 use std::{
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Child, Command, ExitStatus, Output},
     sync::OnceLock,
 };
 
@@ -87,6 +88,32 @@ pub fn backup(
     args.extend(extra);
     let (stdout, stderr) = expect_code(&gnbr(cwd, &args), 0);
     (serde_json::from_str(&stdout).unwrap(), stderr)
+}
+
+/// Reads `child`'s stderr (piped) until a line `trigger` accepts, sends
+/// `child` `signal` (`-TERM`, `-INT`), reads the rest and waits for it;
+/// returns how it ended and every line it wrote.
+pub fn signal_at_line(
+    child: &mut Child,
+    signal: &str,
+    trigger: impl Fn(&str) -> bool,
+) -> (ExitStatus, String) {
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if trigger(&line) {
+            let sent = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            break;
+        }
+    }
+    seen.extend(lines.map(Result::unwrap));
+    (child.wait().unwrap(), seen.join("\n"))
 }
 
 /// Text of a process's stdout and stderr.

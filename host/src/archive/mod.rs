@@ -82,6 +82,72 @@ pub fn file_sums(path: &Path) -> Result<FileSums, Error> {
     }
 }
 
+/// An archive's checksums, checked against GeoNode's `.md5` sidecar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveSums {
+    /// The archive's sha256 (for a folder: of its listing, names and sizes).
+    pub sha256: String,
+    /// The `.md5` sidecar it matched, when it has one.
+    pub sidecar: Option<PathBuf>,
+}
+
+/// The archive's sha256 (for a folder: of its listing, names and sizes),
+/// checked against GeoNode's `<archive>.md5` sidecar when there is one.
+///
+/// # Errors
+///
+/// An [`ErrorKind::Input`] error when the archive cannot be read or does
+/// not match its sidecar.
+pub fn check_archive_sums(archive: &Path) -> Result<ArchiveSums, Error> {
+    if check_backup_path(archive)? {
+        let listing = BackupReader::open(archive)?
+            .entries()
+            .iter()
+            .map(|e| format!("{}\0{}\n", e.name, e.size))
+            .collect::<String>();
+        return Ok(ArchiveSums {
+            sha256: hex(&Sha256::digest(listing.as_bytes())),
+            sidecar: None,
+        });
+    }
+    let sums = file_sums(archive)?;
+    // GeoNode writes `<stem>.md5` next to `<stem>.zip`; some copies carry `<stem>.zip.md5`.
+    let sidecars = [
+        archive.with_extension("md5"),
+        PathBuf::from(format!("{}.md5", archive.display())),
+    ];
+    let Some((sidecar, text)) = sidecars
+        .into_iter()
+        .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| (p, text)))
+    else {
+        return Ok(ArchiveSums {
+            sha256: sums.sha256,
+            sidecar: None,
+        });
+    };
+    let expected = text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let actual = &sums.md5;
+    if expected != *actual {
+        return Err(Error::new(
+            ErrorKind::Input,
+            format!(
+                "{} does not match its {} (md5 {actual}, the sidecar says {expected})",
+                archive.display(),
+                sidecar.display()
+            ),
+        )
+        .hint("the archive is damaged or incomplete: copy it again"));
+    }
+    Ok(ArchiveSums {
+        sha256: sums.sha256,
+        sidecar: Some(sidecar),
+    })
+}
+
 /// Checks that an entry name stays inside the backup: relative, `/`-separated,
 /// no `..`, no empty or `.` components.
 ///

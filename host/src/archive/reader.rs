@@ -181,35 +181,63 @@ impl BackupReader {
         done: &HashSet<String>,
         progress: &mut dyn FnMut(&str, u64),
     ) -> Result<(), Error> {
-        let names: Vec<String> = self
-            .entries
+        let mut buf = vec![0; 1 << 16];
+        for name in self.names_but(done) {
+            self.read_to_end(&name, &mut buf, progress)?;
+        }
+        Ok(())
+    }
+
+    /// [`BackupReader::verify_entries`] that goes on past a bad entry:
+    /// returns one error for each entry that does not match or cannot be read.
+    pub fn check_entries(
+        &mut self,
+        done: &HashSet<String>,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Vec<Error> {
+        let mut buf = vec![0; 1 << 16];
+        self.names_but(done)
+            .into_iter()
+            .filter_map(|name| self.read_to_end(&name, &mut buf, progress).err())
+            .collect()
+    }
+
+    /// The entries' names, but those in `done`.
+    fn names_but(&self, done: &HashSet<String>) -> Vec<String> {
+        self.entries
             .iter()
             .map(|e| e.name.clone())
             .filter(|name| !done.contains(name))
-            .collect();
+            .collect()
+    }
+
+    /// Reads the entry `name` to its end through `buf`, which checks it.
+    fn read_to_end(
+        &mut self,
+        name: &str,
+        buf: &mut [u8],
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<(), Error> {
         let display = self.path.display().to_string();
-        let mut buf = vec![0; 1 << 16];
-        for name in names {
-            progress(&name, 0);
-            let mut entry = self.open_entry(&name)?;
-            loop {
-                match entry.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => progress(&name, n as u64),
-                    Err(e) => {
-                        let what = e.to_string();
-                        let message = if what.contains(&name) {
-                            format!("{display}: {what}")
-                        } else {
-                            format!("{display}: entry {name}: {what}")
-                        };
-                        return Err(Error::new(ErrorKind::Input, message)
+        progress(name, 0);
+        let mut entry = self.open_entry(name)?;
+        loop {
+            match entry.read(buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => progress(name, n as u64),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let what = e.to_string();
+                    let message = if what.contains(name) {
+                        format!("{display}: {what}")
+                    } else {
+                        format!("{display}: entry {name}: {what}")
+                    };
+                    return Err(Error::new(ErrorKind::Input, message)
                         .hint("the archive is damaged or was changed after it was written; nothing was touched: copy it again, or use another backup"));
-                    }
                 }
             }
         }
-        Ok(())
     }
 
     /// Opens an entry for reading. With a manifest, the entry's sha256 is
@@ -519,6 +547,15 @@ mod tests {
         assert!(!seen.iter().any(|n| n == "fixtures/base.json"), "{seen:?}");
 
         std::fs::write(dir.path().join("gs_data_dir/geonode/roads.sql"), "DROP").unwrap();
+        std::fs::write(dir.path().join("uploaded/a.png"), "gif").unwrap();
+        let bad: Vec<String> = BackupReader::open(dir.path())
+            .unwrap()
+            .check_entries(&done, &mut |_, _| {})
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[1].contains("entry uploaded/a.png"), "{bad:?}");
         let err = BackupReader::open(dir.path())
             .unwrap()
             .verify_entries(&done, &mut |_, _| {})

@@ -3,12 +3,13 @@
 
 use super::{
     BackupArgs, GlobalArgs, MigrateArgs, PlanArgs, PluginsCommand, RestoreArgs, ServeArgs,
+    VerifyArgs,
 };
 use crate::{
     geoserver::restore::GeoServerChoices,
     requests::{
         BackupLocation, BackupRequest, CheckRequest, MigrateRequest, PlanRequest, PluginsAction,
-        PluginsRequest, RestoreRequest, ServeRequest, Setup, SourceGiven,
+        PluginsRequest, RestoreRequest, ServeRequest, Setup, SourceGiven, VerifyRequest,
     },
 };
 
@@ -123,6 +124,19 @@ impl PlanArgs {
             from_version: self.from_version.clone(),
             force_manglers: self.force_manglers,
             to_version: self.to_version.clone(),
+        }
+    }
+}
+
+impl VerifyArgs {
+    /// The request these arguments make.
+    pub fn request(&self, setup: Setup) -> VerifyRequest {
+        VerifyRequest {
+            setup,
+            backup_file: self.backup_file.clone(),
+            from_version: self.from_version.clone(),
+            to_version: self.to_version.clone(),
+            restore_check: self.restore_check,
         }
     }
 }

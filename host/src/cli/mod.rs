@@ -82,6 +82,8 @@ pub enum Command {
     Check,
     /// Show the plugin chain a backup needs to reach a GeoNode version.
     Plan(PlanArgs),
+    /// Check that a backup would restore: checksums, fixtures through their plugins, tables, GeoServer.
+    Verify(VerifyArgs),
     /// Serve the admin web page for backups and restores (loopback by default).
     Serve(ServeArgs),
     /// List, inspect and test mangler plugins.
@@ -347,6 +349,33 @@ pub struct PlanArgs {
     pub to_version: Option<String>,
 }
 
+/// `gnbr verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The backup: a zip archive (with its .md5 beside it, when there is one) or a folder.
+    #[arg(value_name = "ARCHIVE")]
+    pub backup_file: PathBuf,
+
+    /// The GeoNode version to carry the fixtures to [default: the target's,
+    /// from settings [geonode]; else none: the fixtures are only parsed].
+    #[arg(long = "to", visible_alias = "to-version", value_name = "VERSION")]
+    pub to_version: Option<String>,
+
+    /// The backup's GeoNode version [default: its manifest, else inferred].
+    #[arg(long, value_name = "VERSION")]
+    pub from_version: Option<String>,
+
+    /// Also restore the backup into a throwaway database on the target's
+    /// PostgreSQL and compare its row counts, then drop it.
+    ///
+    /// The database is new (`gnbr_verify_*`, the target's schema copied into
+    /// it) and dropped at the end, also on failure or SIGINT; the target's
+    /// database, folders, datastore and GeoServer are not touched, and the
+    /// backup's folders and datastore tables are checked without being restored.
+    #[arg(long)]
+    pub restore_check: bool,
+}
+
 /// `gnbr plugins ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
@@ -404,6 +433,9 @@ mod tests {
             "gnbr backup --backup-dir out -f --skip-geoserver --no-geoserver-vector-data",
             "gnbr plan --backup-file a.zip --from-version 4.4 --to-version 5.1",
             "gnbr serve --listen 127.0.0.1:9000",
+            "gnbr verify a.zip",
+            "gnbr -c s.ini verify a.zip --to 5.1 --restore-check --json",
+            "gnbr verify dir --to-version 4.4 --from-version 3.3",
         ] {
             Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
@@ -430,6 +462,7 @@ mod tests {
             ),
             ("gnbr plugins test x", ErrorKind::MissingRequiredArgument),
             ("gnbr restore", ErrorKind::MissingRequiredArgument),
+            ("gnbr verify", ErrorKind::MissingRequiredArgument),
             (
                 "gnbr restore --backup-file a --backup-files-dir b",
                 ErrorKind::ArgumentConflict,

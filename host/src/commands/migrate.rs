@@ -132,14 +132,6 @@ fn plugin_context(
     target: Option<&KnownVersion>,
 ) -> Result<Context, Error> {
     let mut context = request.context(settings)?;
-    context
-        .options
-        .extend(settings.run.target_options.iter().cloned());
-    if let Some(root) = &settings.geonode.source_media_root {
-        context
-            .options
-            .insert("source_media_root".to_owned(), root.clone());
-    }
     context.source_version = source.and_then(KnownVersion::known);
     context.target_version = target.and_then(KnownVersion::known);
     Ok(context)

@@ -9,3 +9,4 @@ pub mod migrate;
 pub mod plan;
 pub mod plugins;
 pub mod restore;
+pub mod verify;

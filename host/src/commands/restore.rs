@@ -7,7 +7,6 @@
 
 use std::{
     collections::BTreeMap,
-    fs::File,
     io::{self, BufRead, IsTerminal, Write},
     path::{Path, PathBuf},
     time::Instant,
@@ -15,11 +14,10 @@ use std::{
 
 use mangler_api::Context;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::{
     archive::{
-        file_sums, hex, stage_folder,
+        check_archive_sums, hex, stage_folder,
         targets::{plan_folders, FolderPlan},
         BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
@@ -92,7 +90,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let started = Instant::now();
     let settings = request.setup.load_settings_warned(ui)?;
     let archive = archive_path(&request.backup)?;
-    let sha256 = check_archive_sums(&archive)?;
+    let sha256 = check_archive_sums(&archive)?.sha256;
     let target = GeoNode::new(&settings.geonode)?;
     let info = ready_target(&target, &settings, ui)?;
     refuse_if_restored(request, &info, &archive, &sha256)?;
@@ -138,7 +136,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         plugins: plan.plugins.clone(),
         plan,
         fixtures: fixtures.reports,
-        objects: count_objects(&fixtures.files)?,
+        objects: fixtures::count_models_in(&fixtures.files)?,
         snapshot: None,
         folders: Vec::new(),
         notes: fixtures.notes,
@@ -244,21 +242,11 @@ fn plugin_context(
 ) -> Result<Context, Error> {
     let mut context = request.context(settings, &info.siteurl)?;
     context.source_version = source.and_then(KnownVersion::known);
-    context.target_version = Some(info.geonode_version.clone());
-    for (name, value) in [
-        ("multilang_fields", info.multilang_fields.join(",")),
-        ("media_root", info.media_root.clone()),
-        ("assets_root", info.assets_root.clone()),
-    ] {
-        context.options.insert(name.to_owned(), value);
-    }
-    for (name, value) in [
-        ("source_media_root", &settings.geonode.source_media_root),
-        ("geoserver_public_location", &info.geoserver_public_url),
-    ] {
-        if let Some(value) = value {
-            context.options.insert(name.to_owned(), value.clone());
-        }
+    info.add_to_context(&mut context);
+    if let Some(root) = &settings.geonode.source_media_root {
+        context
+            .options
+            .insert("source_media_root".to_owned(), root.clone());
     }
     if request.merge {
         context.offsets = target.max_pks()?;
@@ -681,52 +669,6 @@ fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
     })
 }
 
-/// The archive's sha256 (for a folder: of its listing, names and sizes);
-/// checks GeoNode's `<archive>.md5` sidecar when there is one.
-///
-/// # Errors
-///
-/// When the archive cannot be read, or its `.md5` sidecar does not match.
-pub fn check_archive_sums(archive: &Path) -> Result<String, Error> {
-    if crate::archive::check_backup_path(archive)? {
-        let listing = BackupReader::open(archive)?
-            .entries()
-            .iter()
-            .map(|e| format!("{}\0{}\n", e.name, e.size))
-            .collect::<String>();
-        return Ok(hex(&Sha256::digest(listing.as_bytes())));
-    }
-    let sums = file_sums(archive)?;
-    // GeoNode writes `<stem>.md5` next to `<stem>.zip`; some copies carry `<stem>.zip.md5`.
-    let sidecars = [
-        archive.with_extension("md5"),
-        PathBuf::from(format!("{}.md5", archive.display())),
-    ];
-    if let Some((sidecar, text)) = sidecars
-        .iter()
-        .find_map(|p| Some((p, std::fs::read_to_string(p).ok()?)))
-    {
-        let expected = text
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let actual = &sums.md5;
-        if expected != *actual {
-            return Err(Error::new(
-                ErrorKind::Input,
-                format!(
-                    "{} does not match its {} (md5 {actual}, the sidecar says {expected})",
-                    archive.display(),
-                    sidecar.display()
-                ),
-            )
-            .hint("the archive is damaged or incomplete: copy it again"));
-        }
-    }
-    Ok(sums.sha256)
-}
-
 /// Refuses a backup whose fixtures differ from settings.ini's `apps`, since
 /// a restore empties every table first: an `apps` entry without its
 /// fixture, or (unless `only_listed`) a fixture that `apps` does not list,
@@ -790,24 +732,6 @@ fn check_target(info: &TargetInfo) -> Result<(), Error> {
         .hint("run GeoNode's `manage.py migrate` on the target first"));
     }
     Ok(())
-}
-
-fn count_objects(files: &[PathBuf]) -> Result<BTreeMap<String, u64>, Error> {
-    let mut total = BTreeMap::new();
-    for path in files {
-        let file = File::open(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-        let counts = fixtures::count_models(io::BufReader::new(file))
-            .map_err(|e| Error::new(ErrorKind::Run, format!("{}: {e}", path.display())))?;
-        for (model, n) in counts {
-            *total.entry(model).or_insert(0) += n;
-        }
-    }
-    Ok(total)
 }
 
 /// Asks the admin, naming exactly what will be replaced; refuses without a terminal.

@@ -45,11 +45,21 @@ class CommitRefused(Exception):
 
 
 LOG_TABLE = "gnbr_restore_log"
+DATABASE_NAME_ENV = "GNBR_DATABASE_NAME"
 
 
 def setup():
+    import os
+
     import django
 
+    # `gnbr verify --restore-check`: Django's default database is swapped
+    # for a throwaway one before anything connects.
+    name = os.environ.get(DATABASE_NAME_ENV)
+    if name:
+        from django.conf import settings
+
+        settings.DATABASES["default"]["NAME"] = name
     django.setup()
 
 

@@ -25,6 +25,9 @@ use crate::{
 
 const SCRIPT: &str = include_str!("gnbr_django.py");
 
+/// The helper's variable naming the database Django uses instead of its default one.
+const DATABASE_NAME_ENV: &str = "GNBR_DATABASE_NAME";
+
 /// A GeoNode install gnbr can run Django code in.
 pub struct GeoNode {
     python: PathBuf,
@@ -76,6 +79,24 @@ pub struct TargetInfo {
 }
 
 impl TargetInfo {
+    /// Adds what plugins may need of the target to `context`: its version,
+    /// folders, multilingual fields and GeoServer's public URL.
+    pub fn add_to_context(&self, context: &mut mangler_api::Context) {
+        context.target_version = Some(self.geonode_version.clone());
+        for (name, value) in [
+            ("multilang_fields", self.multilang_fields.join(",")),
+            ("media_root", self.media_root.clone()),
+            ("assets_root", self.assets_root.clone()),
+        ] {
+            context.options.insert(name.to_owned(), value);
+        }
+        if let Some(url) = &self.geoserver_public_url {
+            context
+                .options
+                .insert("geoserver_public_location".to_owned(), url.clone());
+        }
+    }
+
     /// Checks that the target's database answered.
     ///
     /// # Errors
@@ -230,6 +251,20 @@ impl GeoNode {
             users: users::UserHelper::default(),
             work,
         })
+    }
+
+    /// Prepares to drive the GeoNode of `settings` with another database of
+    /// the same server as its default one (`database`: a throwaway copy).
+    ///
+    /// # Errors
+    ///
+    /// As [`GeoNode::new`].
+    pub fn on_database(settings: &GeoNodeSettings, database: &str) -> Result<Self, Error> {
+        let mut geonode = Self::new(settings)?;
+        geonode
+            .env
+            .push((DATABASE_NAME_ENV.to_owned(), database.to_owned()));
+        Ok(geonode)
     }
 
     /// A variable of the `[geonode] env_file`, when it sets it.

@@ -105,6 +105,34 @@ pub fn save(reader: &mut dyn Read, path: &Path) -> Result<(), Error> {
         })
 }
 
+/// Reads every entry of the archive at `path` (each checked by its
+/// CRC-32); returns how many files it holds. `source_name` is what messages
+/// call it, as for [`rewrite_archive`].
+///
+/// # Errors
+///
+/// An [`ErrorKind::Input`] error when it is not a zip archive or an entry
+/// cannot be read.
+pub fn check_archive(path: &Path, source_name: &str) -> Result<u64, Error> {
+    let damaged = |e: &dyn std::fmt::Display| {
+        Error::new(
+            ErrorKind::Input,
+            format!("{source_name}: not a readable GeoServer Backup & Restore archive: {e}"),
+        )
+        .hint("the backup's GeoServer catalog is damaged: use another backup, or restore with --skip-geoserver")
+    };
+    let mut input =
+        ZipArchive::new(File::open(path).map_err(|e| damaged(&e))?).map_err(|e| damaged(&e))?;
+    let mut files = 0;
+    for index in 0..input.len() {
+        let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;
+        let name = entry.name().to_owned();
+        io::copy(&mut entry, &mut io::sink()).map_err(|e| damaged(&format!("{name}: {e}")))?;
+        files += u64::from(!entry.is_dir());
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use std::{

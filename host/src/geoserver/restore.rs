@@ -273,7 +273,7 @@ impl GeoServerRestore {
         for archived in found {
             let key = (archived.table.schema.clone(), archived.table.name.clone());
             if soft_reset && (existing.contains(&key) || taken.contains(&key)) {
-                self.report.tables_kept.push(plain_name(&archived.table));
+                self.report.tables_kept.push(archived.table.plain());
             } else if taken.contains(&key) {
                 return Err(Error::new(
                     ErrorKind::Target,
@@ -285,7 +285,7 @@ impl GeoServerRestore {
                 )
                 .hint("rename or drop them in the datastore (or restore as their owner), or pass --soft-reset to keep what the datastore has"));
             } else {
-                self.report.tables_planned.push(plain_name(&archived.table));
+                self.report.tables_planned.push(archived.table.plain());
                 self.tables.push(archived);
             }
         }
@@ -535,7 +535,7 @@ impl GeoServerRestore {
             });
             let rows = result?;
             ui.info(&format!("datastore table {}: {rows} rows", archived.table));
-            self.report.tables.push((plain_name(&archived.table), rows));
+            self.report.tables.push((archived.table.plain(), rows));
         }
         Ok(())
     }
@@ -728,11 +728,6 @@ fn open(path: &Path) -> Result<File, Error> {
             format!("cannot read {}: {e}", path.display()),
         )
     })
-}
-
-/// `schema.table`, as reports show tables.
-fn plain_name(table: &tables::Table) -> String {
-    format!("{}.{}", table.schema, table.name)
 }
 
 /// The source's data directory path, GeoServer URL and datastore, moved to

@@ -16,6 +16,7 @@ use crate::{
 };
 
 pub mod tables;
+pub mod throwaway;
 
 /// A PostgreSQL database and how to connect to it, as Django's settings
 /// give it (`DATABASES`, GeoNode's datastore).

@@ -12,8 +12,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    archive::check_archive_sums,
     archive::file_sums,
-    commands::restore::check_archive_sums,
     config::Settings,
     errors::{Error, ErrorKind},
     geonode::{GeoNode, TargetInfo},
@@ -113,7 +113,7 @@ impl Inputs {
         // A zip's own sha256, as the plan's dry run computed it; its `.md5`
         // sidecar is the restore's to check, after this comparison names the change.
         let archive_sha256 = if archive.is_dir() {
-            check_archive_sums(archive)?
+            check_archive_sums(archive)?.sha256
         } else {
             file_sums(archive)?.sha256
         };

@@ -16,11 +16,8 @@ use super::{
     App,
 };
 use crate::{
-    archive::BackupReader,
-    commands::{
-        backup,
-        restore::{self, check_archive_sums},
-    },
+    archive::{check_archive_sums, BackupReader},
+    commands::{backup, restore},
     errors::{Error, ErrorKind},
     geonode::GeoNode,
     requests::{command_line, BackupLocation, BackupRequest, RestoreRequest, Setup},
@@ -176,7 +173,7 @@ impl App {
             Box::new(move |ui| {
                 ui.info(&running(&command_line(&request)));
                 ui.info(&format!("checking that {} is the archive planned", archive.display()));
-                let actual = check_archive_sums(&archive)?;
+                let actual = check_archive_sums(&archive)?.sha256;
                 if actual != planned {
                     return Err(Error::new(
                         ErrorKind::Refused,

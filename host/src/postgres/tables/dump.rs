@@ -100,16 +100,16 @@ pub fn dump(
 
 /// Passes a plain dump through, counting the data lines of its `COPY …
 /// FROM stdin;` blocks (each row is one line; a block ends with `\.`).
-struct RowCounter<'a> {
+pub(super) struct RowCounter<'a> {
     out: &'a mut dyn Write,
     /// The first bytes of the current line: enough to tell `COPY ` and `\.`.
     head: Vec<u8>,
     in_copy: bool,
-    rows: u64,
+    pub(super) rows: u64,
 }
 
 impl<'a> RowCounter<'a> {
-    fn new(out: &'a mut dyn Write) -> Self {
+    pub(super) fn new(out: &'a mut dyn Write) -> Self {
         Self {
             out,
             head: Vec::with_capacity(5),

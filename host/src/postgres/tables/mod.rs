@@ -13,7 +13,10 @@
 //! One file per job: `query` (questions to the datastore), `dump`,
 //! `restore`, and `process` (running `psql` and `pg_dump`).
 
-use std::fmt;
+use std::{
+    fmt,
+    io::{self, Read},
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +28,7 @@ mod query;
 mod restore;
 
 pub use dump::{dump, Dumped};
+pub(crate) use process::error_lines;
 pub use query::{check_postgis, conflicts, dependents, list};
 pub use restore::{drop_replaced, put_back, Aside, Datastore, Replaced, Restorer};
 
@@ -36,6 +40,34 @@ const PARTITIONS: &str = "coalesce((SELECT jsonb_agg(jsonb_build_array(pn.nspnam
      JOIN pg_catalog.pg_class pc ON pc.oid = t.relid \
      JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace \
      WHERE t.relid <> c.oid), '[]')";
+
+/// What reading a table's plain dump found, without a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpCheck {
+    /// Rows in its `COPY` blocks.
+    pub rows: u64,
+    /// Whether it ends with pg_dump's closing line (else it was cut short).
+    pub complete: bool,
+}
+
+/// Reads a plain dump to its end: its rows counted, its closing line looked for.
+///
+/// # Errors
+///
+/// When `sql` cannot be read.
+pub fn check_dump(mut sql: impl Read) -> io::Result<DumpCheck> {
+    let mut sink = io::sink();
+    let mut rows = dump::RowCounter::new(&mut sink);
+    let complete = match restore::feed(&mut sql, &mut rows) {
+        restore::Fed::Sent => true,
+        restore::Fed::Truncated => false,
+        restore::Fed::Read(e) => return Err(e),
+    };
+    Ok(DumpCheck {
+        rows: rows.rows,
+        complete,
+    })
+}
 
 /// A table of the datastore.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +102,11 @@ impl Table {
         format!("{}.{}", ident(&self.schema), ident(&self.name))
     }
 
+    /// `schema.table`, as reports show tables.
+    pub fn plain(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
     fn same(&self, other: &Table) -> bool {
         self.schema == other.schema && self.name == other.name
     }
@@ -98,7 +135,7 @@ impl fmt::Display for Table {
 }
 
 /// `text` as a quoted SQL identifier.
-fn ident(text: &str) -> String {
+pub(crate) fn ident(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
@@ -110,6 +147,26 @@ fn literal(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dump_is_read_for_its_rows_and_closing_line() {
+        let dump = "CREATE TABLE t (a int);\nCOPY public.t (a) FROM stdin;\n1\n2\n\\.\n\n--\n-- PostgreSQL database dump complete\n--\n";
+        assert_eq!(
+            check_dump(dump.as_bytes()).unwrap(),
+            DumpCheck {
+                rows: 2,
+                complete: true
+            }
+        );
+        let cut = &dump[..dump.find("\n\\.").unwrap()];
+        assert_eq!(
+            check_dump(cut.as_bytes()).unwrap(),
+            DumpCheck {
+                rows: 1,
+                complete: false
+            }
+        );
+    }
 
     #[test]
     fn quoted_names_are_exact_patterns() {

@@ -264,7 +264,7 @@ pub(super) fn unexpected(tool: &str, output: &str) -> Error {
 /// The first error of a tool's error output and the lines after it (the
 /// detail, the hint, the line of SQL); the first lines when none says
 /// error.
-pub(super) fn error_lines(stderr: &[u8]) -> String {
+pub(crate) fn error_lines(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if lines.is_empty() {

@@ -3,7 +3,7 @@
 
 use std::{
     io::{self, Read, Write},
-    process::{ChildStdin, Stdio},
+    process::Stdio,
     sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -429,7 +429,7 @@ fn aside_tables(datastore: &Datastore, schemas: &[String]) -> Result<Vec<(String
 }
 
 /// How feeding a dump to psql ended.
-enum Fed {
+pub(super) enum Fed {
     /// All of it went in, closing line included, or psql stopped reading
     /// (it failed: its exit status tells).
     Sent,
@@ -439,8 +439,8 @@ enum Fed {
     Read(io::Error),
 }
 
-/// Copies `sql` into psql's `stdin`, watching for pg_dump's closing line.
-fn feed(sql: &mut impl Read, stdin: &mut ChildStdin) -> Fed {
+/// Copies `sql` into `stdin` (psql's), watching for pg_dump's closing line.
+pub(super) fn feed(sql: &mut impl Read, stdin: &mut impl Write) -> Fed {
     let mut trailer = TrailerWatch::default();
     let mut buffer = vec![0; 64 * 1024];
     loop {
