@@ -427,9 +427,9 @@ impl FixtureObject {
 
     /// The object as compact JSON text; untouched values keep their text.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(self.text.len() + 64);
+        let mut out = Vec::with_capacity(self.text.len() + 64);
         write_entries(&mut out, &self.text, &self.top, Some(self.stored_fields()));
-        out
+        String::from_utf8(out).expect("an object's text and serde_json's output are UTF-8")
     }
 
     /// The object as a JSON value, built without parsing its text again.
@@ -490,37 +490,38 @@ fn entries_map(text: &str, entries: &[Entry]) -> Map<String, Value> {
         .collect()
 }
 
-fn write_entries(out: &mut String, text: &str, entries: &[Entry], fields: Option<Fields<'_>>) {
-    out.push('{');
+fn write_entries(out: &mut Vec<u8>, text: &str, entries: &[Entry], fields: Option<Fields<'_>>) {
+    out.push(b'{');
     for (i, entry) in entries.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         let key = entry.key.as_str(text);
         match &entry.key {
             Key::Span(span) => {
-                out.push('"');
-                out.push_str(&text[span.clone()]);
-                out.push('"');
+                out.push(b'"');
+                out.extend_from_slice(text[span.clone()].as_bytes());
+                out.push(b'"');
             }
-            Key::Owned(key) => out.push_str(&to_json(key)),
+            Key::Owned(key) => write_json(out, key),
         }
-        out.push(':');
+        out.push(b':');
         match (&entry.slot, fields) {
             (_, Some(Fields::Entries(fields))) if key == FIELDS => {
                 write_entries(out, text, fields, None)
             }
-            (_, Some(Fields::Map(map))) if key == FIELDS => out.push_str(&to_json(map)),
-            (Slot::Raw(span, _), _) => out.push_str(&text[span.clone()]),
-            (Slot::Set(value), _) => out.push_str(&to_json(value)),
+            (_, Some(Fields::Map(map))) if key == FIELDS => write_json(out, map),
+            (Slot::Raw(span, _), _) => out.extend_from_slice(text[span.clone()].as_bytes()),
+            (Slot::Set(value), _) => write_json(out, value),
         }
     }
-    out.push('}');
+    out.push(b'}');
 }
 
-/// JSON text of a key, value or map (which always serialise).
-fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("strings and JSON values always serialise")
+/// Appends the JSON text of a key, value or map (which always serialise),
+/// with no string of its own.
+fn write_json(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    serde_json::to_writer(out, value).expect("strings and JSON values always serialise");
 }
 
 impl Key {
@@ -604,10 +605,9 @@ enum Doubt {
 /// One pass over a well-formed value's text: whether it may hold what
 /// serde_json cannot read.
 fn doubt(raw: &[u8]) -> Option<Doubt> {
-    // Most values hold no escape and too few brackets to nest that deep:
-    // two passes the compiler vectorises say so without the loop below.
-    let brackets = raw.iter().filter(|&&c| c == b'[' || c == b'{').count();
-    if brackets < DEPTH_TO_CHECK && !raw.contains(&b'\\') {
+    // Most values are a string, number or literal (nothing nested: a bracket
+    // in a string is text) without escapes: one memchr says so.
+    if !matches!(raw.first(), Some(b'[' | b'{')) && !raw.contains(&b'\\') {
         return None;
     }
     let mut depth = 0usize;
