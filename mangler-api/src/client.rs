@@ -244,9 +244,8 @@ impl Chain {
                             stage.label
                         )));
                     };
-                    let model = model_of(&text, &stage.label)?;
                     written += self
-                        .run_from(i + 1, sessions, &model, &text, notes, write)?
+                        .pass_on(i + 1, &stage.label, sessions, &text, notes, write)?
                         .written;
                 }
                 if last {
@@ -294,23 +293,37 @@ impl Chain {
         for emitted in batch.objects {
             let inner = match emitted {
                 Emitted::Input => self.run_from(next, sessions, model, object, notes, write)?,
-                // The last stage's output needs no model: nothing reads it but the writer.
-                Emitted::Json(text) if next >= self.stages.len() => {
-                    write(&text).map_err(ChainError::Output)?;
-                    Outcome {
-                        written: 1,
-                        changed: false,
-                    }
-                }
                 Emitted::Json(text) => {
-                    let model = model_of(&text, &stage.label)?;
-                    self.run_from(next, sessions, &model, &text, notes, write)?
+                    self.pass_on(next, &stage.label, sessions, &text, notes, write)?
                 }
             };
             outcome.written += inner.written;
             outcome.changed |= inner.changed;
         }
         Ok(outcome)
+    }
+
+    /// Sends an object the stage `label` emitted through the stages from
+    /// `next` on.
+    fn pass_on(
+        &self,
+        next: usize,
+        label: &str,
+        sessions: &mut [Session],
+        text: &str,
+        notes: &mut Vec<String>,
+        write: &mut dyn FnMut(&str) -> io::Result<()>,
+    ) -> Result<Outcome, ChainError> {
+        // The last stage's output needs no model: nothing reads it but the writer.
+        if next >= self.stages.len() {
+            write(text).map_err(ChainError::Output)?;
+            return Ok(Outcome {
+                written: 1,
+                changed: false,
+            });
+        }
+        let model = model_of(text, label)?;
+        self.run_from(next, sessions, &model, text, notes, write)
     }
 }
 

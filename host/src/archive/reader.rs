@@ -246,14 +246,14 @@ impl BackupReader {
     /// # Errors
     ///
     /// When the entry is missing or cannot be opened.
-    pub fn open_entry(&mut self, name: &str) -> Result<Box<dyn Read + '_>, Error> {
+    pub fn open_entry(&mut self, name: &str) -> Result<Box<dyn Read + Send + '_>, Error> {
         let expected = self
             .manifest
             .as_ref()
             .and_then(|m| m.entries.get(name))
             .map(|d| d.sha256.clone());
         let display = self.path.display().to_string();
-        let inner: Box<dyn Read + '_> = match &mut self.source {
+        let inner: Box<dyn Read + Send + '_> = match &mut self.source {
             Source::Zip(zip) => Box::new(zip.by_name(name).map_err(|e| {
                 Error::new(
                     ErrorKind::Input,

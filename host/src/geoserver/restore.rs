@@ -701,7 +701,7 @@ fn table_sql<'a>(
     scratch: &TempPath,
 ) -> Result<Box<dyn std::io::Read + 'a>, Error> {
     if !archived.custom_format {
-        return input.open_entry(&archived.entry);
+        return Ok(input.open_entry(&archived.entry)?);
     }
     let dump = scratch.path().join("table.dump");
     let sql = scratch.path().join("table.sql");
