@@ -1,10 +1,13 @@
 //! A minimal WebDriver client for Debian's headless Chromium
 //! (`chromium` + `chromium-driver`): the admin page's tests drive it as an
-//! admin would. Missing browser or driver: the test fails, never skips.
+//! admin would, in a 1280 px wide window where every page they open must
+//! fit without scrolling sideways, and in the `Europe/Berlin` zone, so that
+//! the page shows local times beside UTC ones. Missing browser or driver:
+//! the test fails, never skips.
 
 use std::{
     net::TcpListener,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     thread::sleep,
     time::{Duration, Instant},
@@ -17,6 +20,10 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// The narrowest window every page must fit (a laptop's).
+const NARROW: u64 = 1280;
+/// The wide window screenshots are also taken in.
+const WIDE: u64 = 1920;
 
 /// A headless Chromium session through chromedriver; both end on drop.
 pub struct Browser {
@@ -46,6 +53,7 @@ impl Browser {
             .port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .env("TZ", "Europe/Berlin")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,7 +82,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=1440,1000",
+            "--window-size=1280,1000",
             &format!("--user-data-dir={}", profile.path().display()),
         ];
         let capabilities = json!({"capabilities": {"alwaysMatch": {
@@ -152,6 +160,30 @@ impl Browser {
     /// Opens a URL.
     pub fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })));
+        self.assert_fits();
+    }
+
+    /// Asserts that the page is no wider than the window (1280 px: the
+    /// test's window between screenshots): nothing to scroll sideways.
+    ///
+    /// # Panics
+    ///
+    /// When the page is wider, naming its widest elements.
+    pub fn assert_fits(&self) {
+        let widths = self.execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth, \
+             Array.from(document.querySelectorAll('main *')) \
+               .filter(e => e.getBoundingClientRect().right > window.innerWidth) \
+               .slice(0, 5).map(e => e.tagName + '.' + e.className).join(' ')]",
+        );
+        let scroll = widths[0].as_u64().unwrap_or(u64::MAX);
+        let inner = widths[1].as_u64().unwrap_or(0);
+        assert!(
+            scroll <= inner,
+            "{} is {scroll} px wide in a {inner} px window: it scrolls sideways (past the edge: {})",
+            self.url(),
+            widths[2]
+        );
     }
 
     /// The current URL.
@@ -196,6 +228,7 @@ impl Browser {
             );
             sleep(Duration::from_millis(100));
         }
+        self.assert_fits();
     }
 
     /// Clicks the first element matching `css` (a checkbox: no page loads).
@@ -269,26 +302,35 @@ impl Browser {
             .unwrap_or_default()
     }
 
-    /// A PNG of the whole page into `dir/name` (the window grows to fit it).
-    pub fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
-        let height = self
-            .execute("return document.documentElement.scrollHeight")
-            .as_u64()
-            .unwrap_or(1000)
-            .clamp(700, 4000);
+    /// PNGs of the whole page, 1280 and 1920 px wide, into
+    /// `dir/<name>-1280.png` and `dir/<name>-1920.png` (the window grows to
+    /// fit the page, then is 1280 px wide again); the page fits at 1280 px.
+    pub fn screenshot(&self, dir: &Path, name: &str) {
+        self.assert_fits();
+        std::fs::create_dir_all(dir).unwrap();
+        for width in [NARROW, WIDE] {
+            self.resize(width, 1000);
+            let height = self
+                .execute("return document.documentElement.scrollHeight")
+                .as_u64()
+                .unwrap_or(1000)
+                .clamp(700, 4000);
+            self.resize(width, height + 90);
+            let png = self.call(reqwest::Method::GET, "/screenshot", None);
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(png.as_str().unwrap())
+                .unwrap();
+            std::fs::write(dir.join(format!("{name}-{width}.png")), bytes).unwrap();
+        }
+        self.resize(NARROW, 1000);
+    }
+
+    fn resize(&self, width: u64, height: u64) {
         self.call(
             reqwest::Method::POST,
             "/window/rect",
-            Some(json!({ "width": 1440, "height": height + 90 })),
+            Some(json!({ "width": width, "height": height })),
         );
-        let png = self.call(reqwest::Method::GET, "/screenshot", None);
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap())
-            .unwrap();
-        std::fs::create_dir_all(dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
     }
 }
 

@@ -8,9 +8,10 @@
 //! runs exactly its plan, or is refused when the definition or the archive
 //! changed since; a backup with warnings says so.
 //!
-//! Screenshots of the pages go to `GNBR_SCREENSHOTS` (default
-//! `target/e2e-screenshots`); the README's are made with
-//! `GNBR_SCREENSHOTS=docs/screenshots`.
+//! Every page the tests open fits a 1280 px window. Screenshots of the
+//! pages, 1280 and 1920 px wide, go to `GNBR_SCREENSHOTS` (default
+//! `target/e2e-screenshots`); `scripts/readme-screenshots.sh` copies the
+//! README's into `docs/screenshots`.
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -147,7 +148,18 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
 
     browser.goto(&format!("{}/login", server.url));
     browser.fill("input[name=username]", "admin");
-    browser.screenshot(&shots, "login.png");
+    browser.screenshot(&shots, "login");
+    // Sent, the login button says so and cannot be pressed again (this form is kept from leaving).
+    browser.fill("input[name=password]", "admin");
+    browser.execute(
+        "document.querySelector('form[action=\"/login\"]').addEventListener('submit', e => e.preventDefault())",
+    );
+    browser.tick("form[action='/login'] button[type=submit]");
+    browser.wait_for_text(
+        "form[action='/login'] button[disabled]",
+        &["Signing in…"],
+        Duration::from_secs(10),
+    );
     log_in(&browser, &server, "admin");
     assert!(
         browser.url().ends_with("/backups"),
@@ -166,7 +178,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     );
     browser.fill("input[name=base_folder]", folder.to_str().unwrap());
     browser.tick("input[name=skip_geoserver]");
-    browser.screenshot(&shots, "backup-form.png");
+    browser.screenshot(&shots, "backup-form");
     browser.click("form button[type=submit].primary");
     assert!(
         browser.url().ends_with("/backups"),
@@ -186,7 +198,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
         "{}",
         browser.text("main")
     );
-    browser.screenshot(&shots, "backup-confirm.png");
+    browser.screenshot(&shots, "backup-confirm");
     browser.click("form[action$='/backup'] button[type=submit]");
     assert!(browser.url().contains("/runs/"), "{}", browser.url());
     // Live progress: the log grows while the run goes on.
@@ -197,7 +209,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
         std::thread::sleep(Duration::from_millis(250));
     }
     if browser.text("#status") == "running" {
-        browser.screenshot(&shots, "run-progress.png");
+        browser.screenshot(&shots, "run-progress");
     }
     browser.wait_for_text("#status", RUN_ENDS, RUN_TIMEOUT);
     assert_eq!(
@@ -210,7 +222,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     let archive = PathBuf::from(browser.text("#location"));
     assert!(archive.starts_with(&folder), "{}", archive.display());
     assert!(archive.exists() && archive.extension().is_some_and(|e| e == "zip"));
-    browser.screenshot(&shots, "backup-done.png");
+    browser.screenshot(&shots, "backup-done");
 
     // The Location is on the list.
     browser.click("nav a[href='/backups']");
@@ -221,7 +233,10 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     assert!(browser
         .text("tr[data-backup=nightly] .result")
         .contains("backup succeeded"));
-    browser.screenshot(&shots, "backups.png");
+    // Times in UTC, with the browser's own beside them.
+    let date = browser.text("tr[data-backup=nightly] .date");
+    assert!(date.contains(" UTC\n(") && date.ends_with(')'), "{date}");
+    browser.screenshot(&shots, "backups");
 
     // Run the Restore: its plan first, with what it overwrites and the checksum.
     browser.click("tr[data-backup=nightly] form[action$='/restore'] button");
@@ -248,7 +263,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
             "`{expected}` not in:\n{confirm}"
         );
     }
-    browser.screenshot(&shots, "restore-confirm.png");
+    browser.screenshot(&shots, "restore-confirm");
     browser.click("form[action$='/restore'] button.danger");
     assert!(browser.url().contains("/runs/"), "{}", browser.url());
     browser.wait_for_text("#status", RUN_ENDS, RUN_TIMEOUT);
@@ -260,7 +275,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
         server.log()
     );
     assert!(browser.text("#log").contains("snapshot of"));
-    browser.screenshot(&shots, "restore-done.png");
+    browser.screenshot(&shots, "restore-done");
 
     // The history of restores: archive, checksum, time, result.
     browser.click("nav a[href='/restores']");
@@ -271,7 +286,7 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     );
     assert!(history.contains("succeeded"), "{history}");
     assert_eq!(browser.text("#history .sha"), sha256);
-    browser.screenshot(&shots, "restores.png");
+    browser.screenshot(&shots, "restores");
 
     // The target recorded it too.
     let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
@@ -298,7 +313,7 @@ fn wrong_passwords_and_forms_without_their_token_are_refused() {
         browser.text("body"),
         server.log()
     );
-    browser.screenshot(&screenshots(), "login-refused.png");
+    browser.screenshot(&screenshots(), "login-refused");
     browser.goto(&format!("{}/backups", server.url));
     assert!(
         browser.url().ends_with("/login"),
@@ -354,6 +369,14 @@ const MORE_SUPERUSERS: &[(&str, &str)] = &[
 const MODERN_PASSWORD: &str = "lètmein ünïcødé";
 
 /// Adds [`MORE_SUPERUSERS`] to `db` (GeoNode's own model, the hashes as they are).
+/// How many archives the Archives page lists.
+fn archive_rows(browser: &Browser) -> u64 {
+    browser
+        .execute("return document.querySelectorAll('#archives tbody tr').length")
+        .as_u64()
+        .unwrap_or_default()
+}
+
 fn add_superusers(services: &Services, dir: &Path, db: &str) {
     let script = dir.join("superusers.py");
     let users: Vec<String> = MORE_SUPERUSERS
@@ -801,7 +824,7 @@ fn a_backup_with_warnings_says_so_on_its_page_and_in_the_lists() {
         "{warnings}"
     );
     assert!(browser.text("#location").ends_with(".zip"));
-    browser.screenshot(&screenshots(), "run-warnings.png");
+    browser.screenshot(&screenshots(), "run-warnings");
 
     browser.click("nav a[href='/runs']");
     let row = browser.text("#history tbody tr");
@@ -871,7 +894,7 @@ fn a_confirmed_restore_runs_exactly_its_plan_or_nothing() {
             "`{expected}` not in:\n{refused}"
         );
     }
-    browser.screenshot(&screenshots(), "restore-refused.png");
+    browser.screenshot(&screenshots(), "restore-refused");
     assert!(restores_now().contains("No restores yet"), "nothing ran");
 
     // The archive's bytes replaced since: refused with both checksums.
@@ -929,14 +952,18 @@ fn any_archive_of_a_definition_is_planned_restored_downloaded_or_deleted() {
     browser.goto(&format!("{}/backups", server.url));
     browser.click("tr[data-backup=kept] a.archives");
     let archives_path = browser.url().replace(&server.url, "");
-    let rows = browser.text("#archives tbody");
-    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert_eq!(
+        archive_rows(&browser),
+        2,
+        "{}",
+        browser.text("#archives tbody")
+    );
     let older_row = format!("tr[data-archive='{}']", name(&older));
     assert_eq!(browser.text(&format!("{older_row} .version")), "5.1.1");
     assert!(browser
         .text(&format!("{older_row} .checksum"))
         .contains(".md5 sidecar"));
-    browser.screenshot(&screenshots(), "archives.png");
+    browser.screenshot(&screenshots(), "archives");
 
     // The older one (not the Location) planned, then restored as planned.
     browser.click(&format!(
@@ -1004,7 +1031,12 @@ fn any_archive_of_a_definition_is_planned_restored_downloaded_or_deleted() {
         assert!(!file.exists(), "{}", file.display());
     }
     assert!(older.exists() && folder.join("notes.txt").exists());
-    assert_eq!(browser.text("#archives tbody").lines().count(), 1);
+    assert_eq!(
+        archive_rows(&browser),
+        1,
+        "{}",
+        browser.text("#archives tbody")
+    );
     browser.click("nav a[href='/backups']");
     assert_eq!(browser.text("tr[data-backup=kept] .location"), "none yet");
 }

@@ -1,7 +1,7 @@
 //! `gnbr serve`: the admin web page for backups and restores.
 //!
-//! Server-rendered pages (axum, minijinja templates, one small polling
-//! script), for GeoNode superusers only: their password hashes are read
+//! Server-rendered pages (axum, minijinja templates; two small scripts:
+//! a run's live log, local times and busy buttons), for GeoNode superusers only: their password hashes are read
 //! through one long-lived Django helper and checked here, logins are
 //! throttled per client address and in all, and a session's user is
 //! checked again against GeoNode on every POST and every few minutes.
@@ -361,7 +361,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/runs/{id}/log", get(pages::run_log))
         .route("/runs/{id}/restore", post(pages::restore_start))
         .route("/static/style.css", get(|| async { css() }))
-        .route("/static/live.js", get(|| async { script() }))
+        .route(
+            "/static/live.js",
+            get(|| async { script(include_str!("static/live.js")) }),
+        )
+        .route(
+            "/static/page.js",
+            get(|| async { script(include_str!("static/page.js")) }),
+        )
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(middleware::from_fn_with_state(app.clone(), site_check))
         .layer(middleware::from_fn(security_headers))
@@ -545,10 +552,10 @@ fn css() -> Response {
         .into_response()
 }
 
-fn script() -> Response {
+fn script(source: &'static str) -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("static/live.js"),
+        source,
     )
         .into_response()
 }
@@ -585,24 +592,51 @@ fn templates() -> Environment<'static> {
         minijinja::context! { backup => "backup", plan => "restore plan", restore => "restore" },
     );
     env.add_filter("utc", |epoch: i64| {
-        format!("{} UTC", crate::time::format_utc(epoch).replace('T', " "))
+        minijinja::Value::from_safe_string(time_element(epoch))
     });
     env.add_filter("size", |bytes: u64| size(bytes));
+    env.add_filter("plural", |count: u64, noun: String| plural(count, &noun));
     env.add_filter("first_line", |text: String| {
         text.lines().next().unwrap_or_default().to_owned()
     });
     env
 }
 
-/// A size as people read it: `512 bytes`, `1.5 kB`, `12.3 MB`, `4.2 GB`.
+/// A size as people read it: `512 bytes`, `1.5 KB`, `12.3 MB`, `123 MB`, `4.20 GB`
+/// (decimal units; three significant digits from 1 KB up).
 fn size(bytes: u64) -> String {
-    let units = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")];
     let value = bytes as f64;
-    match units.iter().find(|(unit, _)| value >= *unit) {
-        Some((unit, name)) => format!("{:.1} {name}", value / unit),
-        None if bytes == 1 => "1 byte".to_owned(),
-        None => format!("{bytes} bytes"),
+    let Some((unit, name)) = units.iter().find(|(unit, _)| value >= *unit) else {
+        return plural(bytes, "byte");
+    };
+    let scaled = value / unit;
+    // Rounding may carry into the next unit's range (999.96 KB): shown as 1000 KB.
+    let decimals = match scaled {
+        s if s < 9.995 => 2,
+        s if s < 99.95 => 1,
+        _ => 0,
+    };
+    format!("{scaled:.decimals$} {name}")
+}
+
+/// `count` and `noun`, in the plural unless `count` is 1: `1 file`, `0 files`, `2 files`.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
     }
+}
+
+/// A time as HTML: `<time datetime="…Z">YYYY-MM-DD HH:MM:SS UTC</time>`; the
+/// page's script adds the browser's local time beside it.
+fn time_element(epoch: i64) -> String {
+    let utc = crate::time::format_utc(epoch);
+    format!(
+        "<time datetime=\"{utc}Z\">{} UTC</time>",
+        utc.replace('T', " ")
+    )
 }
 
 /// Seconds since the epoch, now (not `SOURCE_DATE_EPOCH`: sessions and lock-outs need the clock).

@@ -1088,7 +1088,11 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
         text.contains("/srv/backups/2024-05-01_020000.zip"),
         "{text}"
     );
-    assert!(text.contains("1 fixtures, 2 files, 123.5 MB"), "{text}");
+    assert!(text.contains("1 fixture, 2 files, 123 MB"), "{text}");
+    assert!(
+        html.contains(r#"<time datetime="2024-05-01T02:01:00Z">2024-05-01 02:01:00 UTC</time>"#),
+        "{html}"
+    );
     let (_, _, html) = send(&page, get("/backups", &cookie)).await;
     assert!(unescape(&html).contains("<code>/srv/backups/2024-05-01_020000.zip</code>"));
 
@@ -1128,7 +1132,7 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
         "gn44_to_51 1.0.0 (4.4 -> 5.1)",
         "2 thumbnails were dropped",
         "GeoServer's data directory <code>/srv/gs_data</code>",
-        "1 tables of GeoNode's datastore: <code>public.roads</code>",
+        "1 table of GeoNode's datastore: <code>public.roads</code>",
         "GeoServer's catalog, restored by its Backup & Restore module",
         &"ab".repeat(32),
         &format!("action=\"/runs/{plan}/restore\""),
@@ -1451,4 +1455,49 @@ async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sid
         .await
         .unwrap();
     assert_eq!(body.to_vec(), b"first line\nwarning: second\n");
+}
+
+#[test]
+fn sizes_read_as_people_read_them() {
+    for (bytes, shown) in [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1_000, "1.00 KB"),
+        (1_536, "1.54 KB"),
+        (12_345, "12.3 KB"),
+        (999_499, "999 KB"),
+        (1_000_000, "1.00 MB"),
+        (123_456_789, "123 MB"),
+        (4_200_000_000, "4.20 GB"),
+        (56_700_000_000, "56.7 GB"),
+        (2_000_000_000_000, "2.00 TB"),
+    ] {
+        assert_eq!(super::size(bytes), shown, "{bytes} bytes");
+    }
+}
+
+#[test]
+fn counts_take_the_plural_unless_one() {
+    assert_eq!(super::plural(0, "file"), "0 files");
+    assert_eq!(super::plural(1, "file"), "1 file");
+    assert_eq!(super::plural(2, "fixture"), "2 fixtures");
+    let env = super::templates();
+    let shown = env
+        .render_str(
+            r#"{{ 1 | plural("table") }}, {{ 3 | plural("object") }}, {{ 1000 | size }}"#,
+            (),
+        )
+        .unwrap();
+    assert_eq!(shown, "1 table, 3 objects, 1.00 KB");
+}
+
+#[test]
+fn times_are_time_elements_in_utc() {
+    let env = super::templates();
+    let shown = env.render_str("{{ 1714528860 | utc }}", ()).unwrap();
+    assert_eq!(
+        shown,
+        r#"<time datetime="2024-05-01T02:01:00Z">2024-05-01 02:01:00 UTC</time>"#
+    );
 }
