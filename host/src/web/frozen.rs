@@ -41,7 +41,7 @@ pub struct Inputs {
 /// Which GeoNode a restore goes into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
-    /// Its database, `name@host:port`.
+    /// Its database, `name on host:port`.
     pub database: String,
     /// Its `SITEURL`.
     pub siteurl: String,
@@ -172,21 +172,8 @@ impl Inputs {
 
 impl Target {
     fn of(info: &TargetInfo) -> Self {
-        let db = &info.database;
-        let or = |value: &str, default: &str| {
-            if value.is_empty() {
-                default.to_owned()
-            } else {
-                value.to_owned()
-            }
-        };
         Self {
-            database: format!(
-                "{}@{}:{}",
-                db.name,
-                or(&db.host, "local socket"),
-                or(&db.port, "5432")
-            ),
+            database: info.database.to_string(),
             siteurl: info.siteurl.clone(),
             version: info.geonode_version.clone(),
         }
