@@ -664,12 +664,7 @@ fn recover_one(path: &Path, target: &mut dyn Target) -> Result<Vec<String>, Erro
         .hint("run gnbr check with the settings.ini of that restore first: it finishes or undoes it"));
     }
     let run = record.run.clone();
-    let what = match (record.tables.is_empty(), record.catalog.is_some()) {
-        (true, false) => "folder swap",
-        (false, false) => "folder swap and datastore tables",
-        (true, true) => "folder swap and GeoServer catalog",
-        (false, true) => "folder swap, datastore tables and GeoServer catalog",
-    };
+    let what = parts(&record);
     let forward = match record.state {
         State::Committed => true,
         State::Staged | State::Aborted => false,
@@ -717,6 +712,24 @@ fn recover_one(path: &Path, target: &mut dyn Target) -> Result<Vec<String>, Erro
             journal.catalog_settled()?;
         }
         Ok(notes)
+    }
+}
+
+/// What a journal lists, in words: "folder swap", "datastore tables" and
+/// "GeoServer catalog" for those it has.
+fn parts(record: &Record) -> String {
+    let parts: Vec<&str> = [
+        (!record.ops.is_empty(), "folder swap"),
+        (!record.tables.is_empty(), "datastore tables"),
+        (record.catalog.is_some(), "GeoServer catalog"),
+    ]
+    .into_iter()
+    .filter_map(|(has, part)| has.then_some(part))
+    .collect();
+    match parts.as_slice() {
+        [] => "staging".to_owned(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 
