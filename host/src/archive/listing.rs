@@ -81,7 +81,7 @@ impl ListedArchive {
 }
 
 /// The `.zip` archives of `folder`, newest first (by their date, else
-/// their modification time; then by name).
+/// their modification time; then by modification time, then by name).
 ///
 /// # Errors
 ///
@@ -109,7 +109,8 @@ pub fn list_archives(folder: &Path) -> Result<Vec<ListedArchive>, Error> {
         })
         .collect();
     let newest = |a: &ListedArchive| a.created.map_or(a.modified, |(date, _)| date);
-    archives.sort_by(|a, b| newest(b).cmp(&newest(a)).then(b.name.cmp(&a.name)));
+    archives
+        .sort_by(|a, b| (newest(b), b.modified, &b.name).cmp(&(newest(a), a.modified, &a.name)));
     Ok(archives)
 }
 
