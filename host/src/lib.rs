@@ -18,6 +18,7 @@ pub mod postgres;
 pub mod process;
 pub mod relocate;
 pub mod requests;
+pub mod retention;
 pub mod scratch;
 pub mod swap;
 pub mod time;
@@ -29,7 +30,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::{
-    cli::{Cli, Command},
+    cli::{BackupsCommand, Cli, Command},
     errors::Error,
     ui::Ui,
 };
@@ -84,6 +85,16 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
             Ok(exit_codes::SUCCESS)
         }
         Command::Check => commands::check::run(&cli.global.check_request(), ui),
+        Command::Backups(BackupsCommand::List(args)) => {
+            let report = commands::backups::run(&args.request(), ui)?;
+            commands::backups::print_report(&report, ui);
+            Ok(report.exit_code())
+        }
+        Command::Prune(args) => {
+            let report = commands::prune::run(&args.request(), ui)?;
+            commands::prune::print_report(&report, ui);
+            Ok(report.exit_code())
+        }
         Command::Serve(args) => web::run(&args.request(setup), ui),
         Command::Plan(args) => {
             let plan = commands::plan::run(&args.request(setup), ui)?;

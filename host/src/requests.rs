@@ -23,6 +23,7 @@ use crate::{
     geoserver::{datadir::Selection, restore::GeoServerChoices},
     plugins::{Registry, SearchPath},
     relocate::Place,
+    retention::KeepPolicy,
     ui::Ui,
 };
 
@@ -433,6 +434,27 @@ impl VerifyRequest {
             settings,
         ))
     }
+}
+
+/// `gnbr backups list`: the archives of a backup folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupsListRequest {
+    /// The folder.
+    pub backup_dir: PathBuf,
+    /// Also hash each archive against its `.md5` sidecar.
+    pub check: bool,
+}
+
+/// `gnbr prune`: the archives of a backup folder that a retention policy
+/// does not keep, removed with their sidecars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneRequest {
+    /// The folder.
+    pub backup_dir: PathBuf,
+    /// What to keep.
+    pub policy: KeepPolicy,
+    /// Report what would be removed; remove nothing.
+    pub dry_run: bool,
 }
 
 /// `gnbr check`: what gnbr finds of the target, the tools and the plugins.

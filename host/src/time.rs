@@ -38,8 +38,58 @@ pub fn format_utc(epoch: i64) -> String {
     )
 }
 
+/// Seconds since the epoch of a UTC time written `YYYY-MM-DDTHH:MM:SS`
+/// (a trailing `Z` allowed) or as GeoNode names archives,
+/// `YYYY-MM-DD_HHMMSS`; `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    if !text.is_ascii() {
+        return None;
+    }
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = text.split_once(['T', '_'])?;
+    let time: String = match time.len() {
+        8 if time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':' => time.replace(':', ""),
+        6 => time.to_owned(),
+        _ => return None,
+    };
+    let digits = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let mut parts = date.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d) = (digits(y)?, digits(m)?, digits(d)?);
+    let (hh, mm, ss) = (
+        digits(&time[..2])?,
+        digits(&time[2..4])?,
+        digits(&time[4..])?,
+    );
+    let month = u32::try_from(m).ok().filter(|m| (1..=12).contains(m))?;
+    let day = u32::try_from(d).ok().filter(|d| *d >= 1)?;
+    let days = days_from_civil(y, month, day);
+    if civil_from_days(days) != (y, month, day) || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -53,7 +103,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_utc, parse_utc};
 
     #[test]
     fn formats_known_instants() {
@@ -61,5 +111,29 @@ mod tests {
         assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20");
         assert_eq!(format_utc(-1), "1969-12-31T23:59:59");
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_archive_stamps() {
+        for epoch in [0, 951_782_400, 1_700_000_000, -1, 4_102_444_799] {
+            let text = format_utc(epoch);
+            assert_eq!(parse_utc(&text), Some(epoch), "{text}");
+            assert_eq!(parse_utc(&format!("{text}Z")), Some(epoch), "{text}");
+        }
+        assert_eq!(parse_utc("2023-11-14_221320"), Some(1_700_000_000));
+        for bad in [
+            "",
+            "2023-11-14",
+            "2023-02-29_000000",
+            "2023-13-01_000000",
+            "2023-11-14_246000",
+            "2023-11-14_2213",
+            "2023-11-14 22:13:20",
+            "+023-11-14_221320",
+            "2023-11-14_22132x",
+            "2023-11-14_22é32",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
     }
 }

@@ -160,3 +160,30 @@ pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
         line(row.iter().map(String::as_str).collect());
     }
 }
+
+/// A size as people read it: `512 bytes`, `1.5 KB`, `12.3 MB`, `123 MB`, `4.20 GB`
+/// (decimal units; three significant digits from 1 KB up).
+pub fn size(bytes: u64) -> String {
+    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")];
+    let value = bytes as f64;
+    let Some((unit, name)) = units.iter().find(|(unit, _)| value >= *unit) else {
+        return plural(bytes, "byte");
+    };
+    let scaled = value / unit;
+    // Rounding may carry into the next unit's range (999.96 KB): shown as 1000 KB.
+    let decimals = match scaled {
+        s if s < 9.995 => 2,
+        s if s < 99.95 => 1,
+        _ => 0,
+    };
+    format!("{scaled:.decimals$} {name}")
+}
+
+/// `count` and `noun`, in the plural unless `count` is 1: `1 file`, `0 files`, `2 files`.
+pub fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

@@ -3,6 +3,7 @@
 
 mod extract;
 mod folder;
+mod listing;
 mod manifest;
 mod pipe;
 mod reader;
@@ -11,6 +12,10 @@ mod writer;
 
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
+pub use listing::{
+    archive_path, list_archives, name_stamp, with_sidecars, BackupKind, DateSource, ListedArchive,
+    SIDECARS,
+};
 pub use manifest::{
     DatastoreSource, EntryDigest, GeoServerSource, Manifest, SiteSource, TableRecord, MANIFEST_NAME,
 };
@@ -111,12 +116,7 @@ pub fn check_archive_sums(archive: &Path) -> Result<ArchiveSums, Error> {
         });
     }
     let sums = file_sums(archive)?;
-    // GeoNode writes `<stem>.md5` next to `<stem>.zip`; some copies carry `<stem>.zip.md5`.
-    let sidecars = [
-        archive.with_extension("md5"),
-        PathBuf::from(format!("{}.md5", archive.display())),
-    ];
-    let Some((sidecar, text)) = sidecars
+    let Some((sidecar, text)) = md5_sidecars(archive)
         .into_iter()
         .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| (p, text)))
     else {
@@ -146,6 +146,27 @@ pub fn check_archive_sums(archive: &Path) -> Result<ArchiveSums, Error> {
         sha256: sums.sha256,
         sidecar: Some(sidecar),
     })
+}
+
+/// Where GeoNode's `.md5` sidecar of `archive` may be: `<stem>.md5`, as
+/// GeoNode and gnbr write it, or `<stem>.zip.md5`, as some copies carry it.
+pub fn md5_sidecars(archive: &Path) -> [PathBuf; 2] {
+    [
+        archive.with_extension("md5"),
+        PathBuf::from(format!("{}.md5", archive.display())),
+    ]
+}
+
+/// Whether an entry is where fixtures are kept: `fixtures/<name>.json`, or
+/// `<name>.json` at the root other than the manifest.
+pub fn is_fixture_entry(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else {
+        return false;
+    };
+    match stem.strip_prefix("fixtures/") {
+        Some(rest) => !rest.contains('/'),
+        None => !stem.contains('/') && name != MANIFEST_NAME,
+    }
 }
 
 /// Checks that an entry name stays inside the backup: relative, `/`-separated,

@@ -2,15 +2,17 @@
 //! ([`crate::requests`]): clap stops here.
 
 use super::{
-    BackupArgs, GlobalArgs, MigrateArgs, PlanArgs, PluginsCommand, RestoreArgs, ServeArgs,
-    VerifyArgs,
+    BackupArgs, BackupsListArgs, GlobalArgs, MigrateArgs, PlanArgs, PluginsCommand, PruneArgs,
+    RestoreArgs, ServeArgs, VerifyArgs,
 };
 use crate::{
     geoserver::restore::GeoServerChoices,
     requests::{
-        BackupLocation, BackupRequest, CheckRequest, MigrateRequest, PlanRequest, PluginsAction,
-        PluginsRequest, RestoreRequest, ServeRequest, Setup, SourceGiven, VerifyRequest,
+        BackupLocation, BackupRequest, BackupsListRequest, CheckRequest, MigrateRequest,
+        PlanRequest, PluginsAction, PluginsRequest, PruneRequest, RestoreRequest, ServeRequest,
+        Setup, SourceGiven, VerifyRequest,
     },
+    retention::KeepPolicy,
 };
 
 impl GlobalArgs {
@@ -137,6 +139,32 @@ impl VerifyArgs {
             from_version: self.from_version.clone(),
             to_version: self.to_version.clone(),
             restore_check: self.restore_check,
+        }
+    }
+}
+
+impl BackupsListArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> BackupsListRequest {
+        BackupsListRequest {
+            backup_dir: self.backup_dir.clone(),
+            check: self.check,
+        }
+    }
+}
+
+impl PruneArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> PruneRequest {
+        PruneRequest {
+            backup_dir: self.backup_dir.clone(),
+            policy: KeepPolicy {
+                last: self.keep_last,
+                daily: self.keep_daily,
+                weekly: self.keep_weekly,
+                monthly: self.keep_monthly,
+            },
+            dry_run: self.dry_run,
         }
     }
 }

@@ -84,6 +84,11 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check that a backup would restore: checksums, fixtures through their plugins, tables, GeoServer.
     Verify(VerifyArgs),
+    /// List the backup archives of a folder: date, GeoNode version, size, checksum.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
+    /// Remove the archives of a folder that no --keep-* rule keeps, with their sidecars.
+    Prune(PruneArgs),
     /// Serve the admin web page for backups and restores (loopback by default).
     Serve(ServeArgs),
     /// List, inspect and test mangler plugins.
@@ -376,6 +381,55 @@ pub struct VerifyArgs {
     pub restore_check: bool,
 }
 
+/// `gnbr backups ...`.
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// One row per `.zip` file of the folder: its date (UTC), source GeoNode
+    /// version, size, encryption, checksum, and why it cannot be read, if not.
+    List(BackupsListArgs),
+}
+
+/// `gnbr backups list`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupsListArgs {
+    /// The folder `gnbr backup` (or GeoNode's backup) writes into.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub backup_dir: PathBuf,
+
+    /// Also read every archive whole and compare it with its `.md5`
+    /// sidecar (exit code 4 when one does not match).
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `gnbr prune`.
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// The folder `gnbr backup` writes into.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub backup_dir: PathBuf,
+
+    /// Keep the newest N archives.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_last: u32,
+
+    /// Keep the newest archive of each of the last N days that have one (UTC).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_daily: u32,
+
+    /// Keep the newest archive of each of the last N ISO weeks that have one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_weekly: u32,
+
+    /// Keep the newest archive of each of the last N months that have one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_monthly: u32,
+
+    /// Show what would be kept and removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 /// `gnbr plugins ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
@@ -436,6 +490,10 @@ mod tests {
             "gnbr verify a.zip",
             "gnbr -c s.ini verify a.zip --to 5.1 --restore-check --json",
             "gnbr verify dir --to-version 4.4 --from-version 3.3",
+            "gnbr backups list",
+            "gnbr backups list --backup-dir dir --check --json",
+            "gnbr prune --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 12",
+            "gnbr prune --backup-dir dir --keep-daily 7 --dry-run --json",
         ] {
             Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
@@ -463,6 +521,12 @@ mod tests {
             ("gnbr plugins test x", ErrorKind::MissingRequiredArgument),
             ("gnbr restore", ErrorKind::MissingRequiredArgument),
             ("gnbr verify", ErrorKind::MissingRequiredArgument),
+            ("gnbr prune --keep-last=-1", ErrorKind::ValueValidation),
+            ("gnbr prune --keep-daily x", ErrorKind::ValueValidation),
+            (
+                "gnbr backups",
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
+            ),
             (
                 "gnbr restore --backup-file a --backup-files-dir b",
                 ErrorKind::ArgumentConflict,

@@ -4,9 +4,11 @@
 //! page's own ([`crate::web::run`]), which starts these commands.
 
 pub mod backup;
+pub mod backups;
 pub mod check;
 pub mod migrate;
 pub mod plan;
 pub mod plugins;
+pub mod prune;
 pub mod restore;
 pub mod verify;

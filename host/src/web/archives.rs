@@ -8,7 +8,6 @@ use std::{
     io::Read,
     path::{Path as FsPath, PathBuf},
     sync::Arc,
-    time::UNIX_EPOCH,
 };
 
 use axum::{
@@ -26,12 +25,10 @@ use super::{
     App,
 };
 use crate::{
-    archive::BackupReader,
+    archive::{archive_path, list_archives, with_sidecars},
     errors::{Error, ErrorKind},
 };
 
-/// The sidecars gnbr (and GeoNode) write beside `<stem>.zip`.
-const SIDECARS: [&str; 2] = ["md5", "ini"];
 /// How much of a file a download reads at a time.
 const CHUNK: usize = 256 * 1024;
 
@@ -61,73 +58,46 @@ pub struct Named {
     name: String,
 }
 
-/// The archives of `folder`, newest first.
+/// The archives of `folder`, newest first; none when it cannot be read.
 fn list(app: &App, folder: &FsPath) -> Vec<ArchiveRow> {
-    let Ok(entries) = std::fs::read_dir(folder) else {
+    let Ok(archives) = list_archives(folder) else {
         return Vec::new();
     };
     let plans = app
         .store()
         .runs(Some(RunKind::Plan), 500)
         .unwrap_or_default();
-    let mut rows: Vec<ArchiveRow> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let path = checked(folder, &name).ok()?;
-            let meta = entry.metadata().ok()?;
-            let (geonode_version, problem) = match BackupReader::open(&path) {
-                Ok(reader) => (
-                    reader.manifest().and_then(|m| m.geonode_version.clone()),
-                    None,
-                ),
-                Err(e) => (None, Some(e.message)),
-            };
-            let shown = path.display().to_string();
+    archives
+        .into_iter()
+        .map(|archive| {
+            let shown = archive.path.display().to_string();
             let planned = plans
                 .iter()
                 .find(|run| run.status.succeeded() && run.archive.as_deref() == Some(&shown))
                 .and_then(|run| Some((run.id, run.sha256.clone()?)));
-            Some(ArchiveRow {
-                md5_sidecar: path.with_extension("md5").is_file(),
-                modified: meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-                bytes: meta.len(),
-                name,
-                geonode_version,
-                problem,
+            ArchiveRow {
+                md5_sidecar: archive.md5_sidecar.is_some(),
+                modified: archive.modified,
+                bytes: archive.bytes,
+                name: archive.name,
+                geonode_version: archive.geonode_version,
+                problem: archive.problem,
                 planned,
-            })
+            }
         })
-        .collect();
-    rows.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.name.cmp(&a.name)));
-    rows
+        .collect()
 }
 
 /// The archive `name` in `folder`: a plain `.zip` file name (no folder, not
 /// hidden) of a regular file, not a link.
 fn checked(folder: &FsPath, name: &str) -> Result<PathBuf, Error> {
-    let plain = !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains('/')
-        && !name.chars().any(char::is_control)
-        && name.ends_with(".zip");
-    let path = folder.join(name);
-    let regular = plain
-        && std::fs::symlink_metadata(&path)
-            .map(|m| m.file_type().is_file())
-            .unwrap_or(false);
-    if regular {
-        return Ok(path);
-    }
-    Err(Error::new(
-        ErrorKind::Usage,
-        format!("{} holds no archive named `{name}`", folder.display()),
-    )
-    .hint("pick an archive from the definition's list of archives"))
+    archive_path(folder, name).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("{} holds no archive named `{name}`", folder.display()),
+        )
+        .hint("pick an archive from the definition's list of archives")
+    })
 }
 
 /// The definition `id` and its archive `name`, or the page saying what is wrong.
@@ -142,18 +112,6 @@ fn archive_of(
         Ok(path) => Ok((backup, path)),
         Err(e) => Err(Box::new(app.error_page(Some(session), &e))),
     }
-}
-
-/// `archive` and the sidecars beside it that are there.
-fn with_sidecars(archive: &FsPath) -> Vec<PathBuf> {
-    std::iter::once(archive.to_owned())
-        .chain(
-            SIDECARS
-                .iter()
-                .map(|ext| archive.with_extension(ext))
-                .filter(|p| p.is_file()),
-        )
-        .collect()
 }
 
 /// `GET /backups/{id}/archives`: the folder's archives.

@@ -594,39 +594,14 @@ fn templates() -> Environment<'static> {
     env.add_filter("utc", |epoch: i64| {
         minijinja::Value::from_safe_string(time_element(epoch))
     });
-    env.add_filter("size", |bytes: u64| size(bytes));
-    env.add_filter("plural", |count: u64, noun: String| plural(count, &noun));
+    env.add_filter("size", |bytes: u64| crate::ui::size(bytes));
+    env.add_filter("plural", |count: u64, noun: String| {
+        crate::ui::plural(count, &noun)
+    });
     env.add_filter("first_line", |text: String| {
         text.lines().next().unwrap_or_default().to_owned()
     });
     env
-}
-
-/// A size as people read it: `512 bytes`, `1.5 KB`, `12.3 MB`, `123 MB`, `4.20 GB`
-/// (decimal units; three significant digits from 1 KB up).
-fn size(bytes: u64) -> String {
-    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")];
-    let value = bytes as f64;
-    let Some((unit, name)) = units.iter().find(|(unit, _)| value >= *unit) else {
-        return plural(bytes, "byte");
-    };
-    let scaled = value / unit;
-    // Rounding may carry into the next unit's range (999.96 KB): shown as 1000 KB.
-    let decimals = match scaled {
-        s if s < 9.995 => 2,
-        s if s < 99.95 => 1,
-        _ => 0,
-    };
-    format!("{scaled:.decimals$} {name}")
-}
-
-/// `count` and `noun`, in the plural unless `count` is 1: `1 file`, `0 files`, `2 files`.
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
 }
 
 /// A time as HTML: `<time datetime="…Z">YYYY-MM-DD HH:MM:SS UTC</time>`; the

@@ -1473,15 +1473,15 @@ fn sizes_read_as_people_read_them() {
         (56_700_000_000, "56.7 GB"),
         (2_000_000_000_000, "2.00 TB"),
     ] {
-        assert_eq!(super::size(bytes), shown, "{bytes} bytes");
+        assert_eq!(crate::ui::size(bytes), shown, "{bytes} bytes");
     }
 }
 
 #[test]
 fn counts_take_the_plural_unless_one() {
-    assert_eq!(super::plural(0, "file"), "0 files");
-    assert_eq!(super::plural(1, "file"), "1 file");
-    assert_eq!(super::plural(2, "fixture"), "2 fixtures");
+    assert_eq!(crate::ui::plural(0, "file"), "0 files");
+    assert_eq!(crate::ui::plural(1, "file"), "1 file");
+    assert_eq!(crate::ui::plural(2, "fixture"), "2 fixtures");
     let env = super::templates();
     let shown = env
         .render_str(

@@ -1,0 +1,292 @@
+//! The archives of a backup folder: each `.zip` file in it, what its
+//! manifest says, and the sidecars gnbr wrote beside it. The one place
+//! that lists a folder (`gnbr backups list`, `gnbr prune`, the admin
+//! page); another kind of location (a bucket) lists through its own
+//! function returning the same [`ListedArchive`]s.
+
+use std::{
+    path::{Path, PathBuf},
+    time::UNIX_EPOCH,
+};
+
+use serde::Serialize;
+
+use super::{is_fixture_entry, md5_sidecars, BackupReader, MANIFEST_NAME};
+use crate::{
+    errors::{Error, ErrorKind},
+    time::parse_utc,
+};
+
+/// The sidecars gnbr (and GeoNode) write beside `<stem>.zip`.
+pub const SIDECARS: [&str; 2] = ["md5", "ini"];
+
+/// Who wrote an archive, as its content tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKind {
+    /// gnbr: it holds gnbr's `manifest.json`.
+    Gnbr,
+    /// GeoNode's own backup: fixtures, no manifest.
+    Geonode,
+}
+
+/// Where an archive's date comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateSource {
+    /// The manifest's `created`.
+    Manifest,
+    /// The name, `YYYY-MM-DD_HHMMSS`.
+    Name,
+}
+
+/// One `.zip` file of a backup folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedArchive {
+    /// Its file name.
+    pub name: String,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// When it was last written (seconds since the epoch).
+    pub modified: i64,
+    /// When the backup was taken (seconds since the epoch, UTC), and where
+    /// that comes from; `None` when neither the manifest nor the name tells.
+    pub created: Option<(i64, DateSource)>,
+    /// Whether its name is one gnbr gives: `YYYY-MM-DD_HHMMSS.zip`, or
+    /// `YYYY-MM-DD_HHMMSS_N.zip` when that name was taken.
+    pub named_by_gnbr: bool,
+    /// Who wrote it; `None` when it cannot be read as a backup.
+    pub kind: Option<BackupKind>,
+    /// The source GeoNode's version its manifest records.
+    pub geonode_version: Option<String>,
+    /// GeoNode's `.md5` sidecar beside it, when there is one.
+    pub md5_sidecar: Option<PathBuf>,
+    /// Why it cannot be read as a backup, if it cannot.
+    pub problem: Option<String>,
+}
+
+impl ListedArchive {
+    /// Whether gnbr may remove it: named as gnbr names archives and read as
+    /// a gnbr or GeoNode backup.
+    pub fn is_own(&self) -> bool {
+        self.named_by_gnbr && self.kind.is_some()
+    }
+
+    /// The archive and the sidecars beside it that are there.
+    pub fn files(&self) -> Vec<PathBuf> {
+        with_sidecars(&self.path)
+    }
+}
+
+/// The `.zip` archives of `folder`, newest first (by their date, else
+/// their modification time; then by modification time, then by name).
+///
+/// # Errors
+///
+/// An [`ErrorKind::Usage`] error when the folder cannot be read.
+pub fn list_archives(folder: &Path) -> Result<Vec<ListedArchive>, Error> {
+    let entries = std::fs::read_dir(folder).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("cannot read the backup folder {}: {e}", folder.display()),
+        )
+        .hint("pass the folder `gnbr backup --backup-dir` writes into")
+    })?;
+    let mut archives: Vec<ListedArchive> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let path = archive_path(folder, &name)?;
+            let meta = entry.metadata().ok()?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            Some(read_archive(name, path, meta.len(), modified))
+        })
+        .collect();
+    let newest = |a: &ListedArchive| a.created.map_or(a.modified, |(date, _)| date);
+    archives
+        .sort_by(|a, b| (newest(b), b.modified, &b.name).cmp(&(newest(a), a.modified, &a.name)));
+    Ok(archives)
+}
+
+/// What the archive `path` says of itself.
+fn read_archive(name: String, path: PathBuf, bytes: u64, modified: i64) -> ListedArchive {
+    let stamp = name_stamp(&name);
+    let mut archive = ListedArchive {
+        named_by_gnbr: stamp.is_some(),
+        created: stamp.map(|date| (date, DateSource::Name)),
+        md5_sidecar: md5_sidecars(&path).into_iter().find(|p| p.is_file()),
+        name,
+        path,
+        bytes,
+        modified,
+        kind: None,
+        geonode_version: None,
+        problem: None,
+    };
+    let reader = match BackupReader::open(&archive.path) {
+        Ok(reader) => reader,
+        Err(e) => {
+            archive.problem = Some(e.message);
+            return archive;
+        }
+    };
+    if let Some(manifest) = reader.manifest() {
+        archive.kind = Some(BackupKind::Gnbr);
+        archive
+            .geonode_version
+            .clone_from(&manifest.geonode_version);
+        if let Some(date) = parse_utc(&manifest.created) {
+            archive.created = Some((date, DateSource::Manifest));
+        }
+    } else if reader.entries().iter().any(|e| is_fixture_entry(&e.name)) {
+        archive.kind = Some(BackupKind::Geonode);
+    } else {
+        archive.problem = Some(format!(
+            "holds neither gnbr's {MANIFEST_NAME} nor GeoNode's fixtures: not a backup"
+        ));
+    }
+    archive
+}
+
+/// The time in a name gnbr gives archives, `YYYY-MM-DD_HHMMSS.zip` or
+/// `YYYY-MM-DD_HHMMSS_N.zip` (N from 2), as seconds since the epoch.
+pub fn name_stamp(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(".zip")?;
+    if !stem.is_ascii() || stem.len() < 17 {
+        return None;
+    }
+    let (stamp, rest) = stem.split_at(17);
+    let numbered = match rest.strip_prefix('_') {
+        None => rest.is_empty(),
+        Some(n) => {
+            !n.starts_with('0')
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && n.parse::<u64>().is_ok_and(|n| n >= 2)
+        }
+    };
+    if !numbered || stamp.as_bytes()[10] != b'_' {
+        return None;
+    }
+    parse_utc(stamp)
+}
+
+/// The archive `name` in `folder`, when it is one: a plain `.zip` file
+/// name (no folder, not hidden) of a regular file, not a link.
+pub fn archive_path(folder: &Path, name: &str) -> Option<PathBuf> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains('/')
+        && !name.chars().any(char::is_control)
+        && name.ends_with(".zip");
+    let path = folder.join(name);
+    let regular = plain
+        && std::fs::symlink_metadata(&path)
+            .map(|m| m.file_type().is_file())
+            .unwrap_or(false);
+    regular.then_some(path)
+}
+
+/// `archive` and the sidecars beside it that are there.
+pub fn with_sidecars(archive: &Path) -> Vec<PathBuf> {
+    std::iter::once(archive.to_owned())
+        .chain(
+            SIDECARS
+                .iter()
+                .map(|ext| archive.with_extension(ext))
+                .filter(|p| p.is_file()),
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{fs, io::Write};
+
+    use super::{list_archives, name_stamp, BackupKind, DateSource};
+    use crate::archive::BackupWriter;
+
+    #[test]
+    fn only_names_gnbr_gives_carry_a_stamp() {
+        assert_eq!(name_stamp("2023-11-14_221320.zip"), Some(1_700_000_000));
+        assert_eq!(name_stamp("2023-11-14_221320_2.zip"), Some(1_700_000_000));
+        assert_eq!(name_stamp("2023-11-14_221320_12.zip"), Some(1_700_000_000));
+        for other in [
+            "2023-11-14_221320.md5",
+            "2023-11-14_221320_1.zip",
+            "2023-11-14_221320_02.zip",
+            "2023-11-14_221320_.zip",
+            "2023-11-14_221320-copy.zip",
+            "2023-11-14T22:13:20.zip",
+            "x2023-11-14_221320.zip",
+            "holiday.zip",
+            "2023-11-14_221320é.zip",
+        ] {
+            assert_eq!(name_stamp(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn lists_zip_files_with_their_date_kind_and_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path();
+        let mut writer =
+            BackupWriter::create(&folder.join("2024-01-02_030405.zip"), false).unwrap();
+        writer.manifest_mut().created = "2024-01-02_040000".to_owned();
+        writer.manifest_mut().geonode_version = Some("4.4.0".to_owned());
+        writer.finish().unwrap();
+        let mut geonode = zip::ZipWriter::new(fs::File::create(folder.join("own.zip")).unwrap());
+        geonode
+            .start_file("base.json", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        geonode.write_all(b"[]").unwrap();
+        geonode.finish().unwrap();
+        fs::write(folder.join("2024-01-01_000000.zip"), "not a zip").unwrap();
+        fs::write(folder.join("2024-01-01_000000.md5"), "x").unwrap();
+        fs::write(folder.join("notes.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", folder.join("link.zip")).unwrap();
+
+        let listed = list_archives(folder).unwrap();
+        let names: Vec<&str> = listed.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names[1..],
+            ["2024-01-02_030405.zip", "2024-01-01_000000.zip"]
+        );
+        assert_eq!(names[0], "own.zip", "dated by its modification time: now");
+        let gnbr = &listed[1];
+        assert_eq!(gnbr.kind, Some(BackupKind::Gnbr));
+        assert_eq!(
+            gnbr.created,
+            Some((1_704_168_000, DateSource::Manifest)),
+            "the manifest's time wins over the name's"
+        );
+        assert_eq!(gnbr.geonode_version.as_deref(), Some("4.4.0"));
+        assert!(gnbr.is_own() && gnbr.problem.is_none());
+        assert_eq!(listed[0].kind, Some(BackupKind::Geonode));
+        assert!(!listed[0].is_own(), "not named as gnbr names archives");
+        let broken = &listed[2];
+        assert_eq!(broken.created, Some((1_704_067_200, DateSource::Name)));
+        assert!(broken
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("not a readable zip"));
+        assert!(!broken.is_own());
+        assert_eq!(
+            broken.md5_sidecar.as_deref(),
+            Some(folder.join("2024-01-01_000000.md5").as_path())
+        );
+        assert_eq!(broken.files().len(), 2);
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_read_is_named() {
+        let error = list_archives(std::path::Path::new("/nonexistent/backups")).unwrap_err();
+        assert!(error.message.contains("/nonexistent/backups"), "{error}");
+    }
+}

@@ -1,0 +1,391 @@
+//! `gnbr backups list` and `gnbr prune`, the binary run on real folders of
+//! archives written by gnbr's own archive writer (no database needed).
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use assert_cmd::cargo::CommandCargoExt;
+use gnbr::archive::{file_sums, BackupWriter};
+use serde_json::Value;
+
+/// `gnbr ARGS...`, run in `dir`.
+fn gnbr(dir: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("gnbr")
+        .expect("the gnbr binary is built")
+        .current_dir(dir)
+        .args(args)
+        .env_remove("GNBR_LOG")
+        .output()
+        .expect("gnbr runs")
+}
+
+/// Its stdout as JSON, when it exited with `code`.
+fn json(output: &Output, code: i32) -> Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+/// A gnbr archive `<stem>.zip` in `dir` taken at `created` (as the backup
+/// command records it, `YYYY-MM-DD_HHMMSS`), with its `.md5` and `.ini`.
+fn gnbr_archive(dir: &Path, stem: &str, created: &str, version: &str) -> PathBuf {
+    let mut writer = BackupWriter::create(&dir.join(format!("{stem}.zip")), false).unwrap();
+    let manifest = writer.manifest_mut();
+    manifest.format = 1;
+    manifest.gnbr_version = "0.1.0".to_owned();
+    manifest.created = created.to_owned();
+    manifest.geonode_version = Some(version.to_owned());
+    let mut entry = writer.entry("fixtures/base.json").unwrap();
+    entry.write_all(b"[]").unwrap();
+    entry.close().unwrap();
+    writer
+        .finish_with_sidecars(|temp| {
+            Ok(vec![
+                ("md5", file_sums(temp)?.md5.into_bytes()),
+                ("ini", b"[fixtures]\napps = base\n".to_vec()),
+            ])
+        })
+        .unwrap()
+}
+
+/// A zip as GeoNode's own backup writes it: fixtures, no manifest.
+fn geonode_archive(path: &Path) {
+    let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
+    zip.start_file("base.json", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(b"[]").unwrap();
+    zip.finish().unwrap();
+}
+
+/// Every file name in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// What no rule may ever touch: files gnbr did not write.
+const FOREIGN: [&str; 5] = [
+    "holiday.zip",
+    "2025-12-01_000000.zip",
+    "notes.txt",
+    "2025-11-01_000000.md5",
+    "2025-11-01_000000.zip.bak",
+];
+
+fn add_foreign_files(dir: &Path) {
+    geonode_archive(&dir.join("holiday.zip"));
+    // Named as gnbr names archives, but not a zip.
+    fs::write(dir.join("2025-12-01_000000.zip"), "not a zip").unwrap();
+    for name in &FOREIGN[2..] {
+        fs::write(dir.join(name), "keep me").unwrap();
+    }
+}
+
+#[test]
+fn backups_list_shows_each_archive_its_date_version_and_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    gnbr_archive(folder, "2026-01-02_030405", "2026-01-02_030405", "4.4.0");
+    gnbr_archive(folder, "2026-01-03_000000", "2026-01-03_000000", "5.1.1");
+    geonode_archive(&folder.join("2026-01-01_120000.zip"));
+    add_foreign_files(folder);
+    let shown = folder.to_str().unwrap();
+
+    let report = json(&gnbr(folder, &["backups", "list", "--json"]), 0);
+    assert_eq!(report["backup_dir"], ".");
+    let rows = report["archives"].as_array().unwrap();
+    let by_name = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {rows:?}"))
+    };
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 5, "only the .zip files: {names:?}");
+    assert_eq!(
+        names[1..],
+        [
+            "2026-01-03_000000.zip",
+            "2026-01-02_030405.zip",
+            "2026-01-01_120000.zip",
+            "2025-12-01_000000.zip",
+        ],
+        "newest first; holiday.zip by its modification time, now"
+    );
+    let newest = by_name("2026-01-03_000000.zip");
+    assert_eq!(newest["created"], "2026-01-03T00:00:00Z");
+    assert_eq!(newest["created_from"], "manifest");
+    assert_eq!(newest["kind"], "gnbr");
+    assert_eq!(newest["geonode_version"], "5.1.1");
+    assert_eq!(newest["encrypted"], false);
+    assert_eq!(newest["verified"], "not_checked");
+    assert_eq!(newest["problem"], Value::Null);
+    assert!(newest["bytes"].as_u64().unwrap() > 100);
+    let own = by_name("2026-01-01_120000.zip");
+    assert_eq!(own["kind"], "geonode");
+    assert_eq!(own["created_from"], "name");
+    assert_eq!(own["verified"], "no_sidecar");
+    let broken = by_name("2025-12-01_000000.zip");
+    assert_eq!(broken["kind"], Value::Null);
+    assert!(
+        broken["problem"]
+            .as_str()
+            .unwrap()
+            .contains("not a readable zip archive"),
+        "{broken}"
+    );
+
+    let checked = json(
+        &gnbr(
+            folder,
+            &[
+                "backups",
+                "list",
+                "--backup-dir",
+                shown,
+                "--check",
+                "--json",
+            ],
+        ),
+        0,
+    );
+    for name in ["2026-01-03_000000.zip", "2026-01-02_030405.zip"] {
+        let row = checked["archives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap();
+        assert_eq!(row["verified"], "yes", "{row}");
+    }
+
+    // A sidecar that no longer matches: NO, the problem named, exit 4.
+    fs::write(folder.join("2026-01-02_030405.md5"), "0".repeat(32)).unwrap();
+    let output = gnbr(
+        folder,
+        &["backups", "list", "--backup-dir", shown, "--check"],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("2026-01-02_030405.zip does not match its"),
+        "{stderr}"
+    );
+    let header = stdout.lines().next().unwrap();
+    assert!(
+        header.starts_with("DATE (UTC) ")
+            && header.contains("ENCRYPTED  VERIFIED")
+            && header.ends_with("PROBLEM"),
+        "{header}"
+    );
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not in {stdout}"))
+            .to_owned()
+    };
+    let damaged = line("2026-01-02_030405.zip");
+    assert!(
+        damaged.starts_with("2026-01-02 03:04:05") && damaged.contains("4.4.0"),
+        "{damaged}"
+    );
+    assert!(damaged.contains(" NO "), "{damaged}");
+    assert!(line("2026-01-01_120000.zip").contains("2026-01-01 12:00:00 (name)"));
+    assert!(line("2026-01-01_120000.zip").contains("not recorded"));
+
+    let empty = tempfile::tempdir().unwrap();
+    let output = gnbr(empty.path(), &["backups", "list"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("no .zip archives in ."));
+    let missing = gnbr(folder, &["backups", "list", "--backup-dir", "missing"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot read the backup folder missing")
+    );
+}
+
+/// Two backups a day, 02:00 and 20:00 UTC, from 2025-12-20 to 2026-01-10.
+fn dated_fixture(folder: &Path) -> Vec<String> {
+    let mut stems = Vec::new();
+    for (month, first, last) in [(12, 20, 31), (1, 1, 10)] {
+        let year = if month == 12 { 2025 } else { 2026 };
+        for day in first..=last {
+            for hour in [2, 20] {
+                let stem = format!("{year}-{month:02}-{day:02}_{hour:02}0000");
+                gnbr_archive(folder, &stem, &stem, "4.4.0");
+                stems.push(stem);
+            }
+        }
+    }
+    stems
+}
+
+#[test]
+fn prune_keeps_what_a_rule_keeps_and_removes_the_rest_with_its_sidecars_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    let stems = dated_fixture(folder);
+    add_foreign_files(folder);
+    // Taken on 2026-01-06 at 20:00 by its manifest, though named for the 9th at 02:00.
+    for ext in ["zip", "md5", "ini"] {
+        fs::remove_file(folder.join(format!("2026-01-09_020000.{ext}"))).unwrap();
+    }
+    gnbr_archive(folder, "2026-01-09_020000", "2026-01-06T21:00:00Z", "4.4.0");
+    let before = names(folder);
+    let args = [
+        "prune",
+        "--keep-last",
+        "2",
+        "--keep-daily",
+        "3",
+        "--keep-weekly",
+        "2",
+        "--keep-monthly",
+        "2",
+        "--json",
+    ];
+
+    let dry = json(&gnbr(folder, &[&args[..], &["--dry-run"]].concat()), 0);
+    assert_eq!(names(folder), before, "a dry run removes nothing");
+    assert_eq!(dry["dry_run"], true);
+    let kept: Vec<(String, Vec<String>)> = dry["keep"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let rules = k["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            (k["name"].as_str().unwrap().to_owned(), rules)
+        })
+        .collect();
+    let expected = [
+        (
+            "2026-01-10_200000.zip",
+            &["last", "daily", "weekly", "monthly"][..],
+        ),
+        ("2026-01-10_020000.zip", &["last"]),
+        ("2026-01-09_200000.zip", &["daily"]),
+        ("2026-01-08_200000.zip", &["daily"]),
+        // Sunday 2026-01-04 ends the ISO week before 2026-01-05's.
+        ("2026-01-04_200000.zip", &["weekly"]),
+        ("2025-12-31_200000.zip", &["monthly"]),
+    ];
+    assert_eq!(
+        kept,
+        expected
+            .iter()
+            .map(|(n, r)| ((*n).to_owned(), r.iter().map(|r| (*r).to_owned()).collect()))
+            .collect::<Vec<_>>()
+    );
+    let removed: Vec<&str> = dry["remove"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed.len(), stems.len() - expected.len());
+    assert!(removed.contains(&"2026-01-09_020000.zip"));
+    assert!(dry["remove"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["removed"] == false && r["files"].as_array().unwrap().len() == 3));
+    let ignored: Vec<&str> = dry["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ignored, ["holiday.zip", "2025-12-01_000000.zip"]);
+
+    let text = gnbr(folder, &[&args[..args.len() - 1], &["--dry-run"]].concat());
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("keep") && l.ends_with("2026-01-10_020000.zip  last")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("would remove")
+            && l.contains("2026-01-07_200000.zip")
+            && l.ends_with("with .md5, .ini")),
+        "{stdout}"
+    );
+    assert!(stdout
+        .lines()
+        .any(|l| l.starts_with("ignore") && l.contains("holiday.zip")));
+    assert!(
+        stdout.contains(&format!(
+            "6 archives kept, {} would be removed (",
+            removed.len()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(names(folder), before);
+
+    let done = json(&gnbr(folder, &args), 0);
+    assert_eq!(done["dry_run"], false);
+    assert!(done["remove"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["removed"] == true));
+    let mut left: Vec<String> = expected
+        .iter()
+        .flat_map(|(name, _)| {
+            let stem = name.trim_end_matches(".zip");
+            ["zip", "md5", "ini"].map(|ext| format!("{stem}.{ext}"))
+        })
+        .chain(FOREIGN.iter().map(|n| (*n).to_owned()))
+        .collect();
+    left.sort();
+    assert_eq!(names(folder), left);
+
+    // Once more: nothing left to remove.
+    let again = json(&gnbr(folder, &args), 0);
+    assert_eq!(again["remove"].as_array().unwrap().len(), 0);
+    assert_eq!(again["keep"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn prune_without_a_rule_is_refused_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    gnbr_archive(
+        dir.path(),
+        "2026-01-01_000000",
+        "2026-01-01_000000",
+        "4.4.0",
+    );
+    gnbr_archive(
+        dir.path(),
+        "2026-01-02_000000",
+        "2026-01-02_000000",
+        "4.4.0",
+    );
+    let before = names(dir.path());
+    let output = gnbr(dir.path(), &["prune", "--keep-daily", "0", "--json"]);
+    let error = json(&output, 2);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least one rule"),
+        "{error}"
+    );
+    assert_eq!(names(dir.path()), before);
+}
