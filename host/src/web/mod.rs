@@ -54,7 +54,7 @@ use crate::{
     exit_codes,
     geonode::GeoNode,
     requests::{ServeRequest, Setup},
-    ui::{LogSink, Ui},
+    ui::{plural, size, LogSink, ProgressEvent, Ui},
     web::{
         client::Site,
         store::{Run, Session, Store},
@@ -89,6 +89,8 @@ struct Shared {
     store: Store,
     /// The run going on, if any: one at a time.
     current: Mutex<Option<i64>>,
+    /// The latest progress of a run, while one shows it.
+    progress: Mutex<Option<(i64, ProgressEvent)>>,
 }
 
 impl App {
@@ -133,6 +135,7 @@ impl App {
         let shared = Arc::new(Shared {
             store: Store::open(state_dir, now())?,
             current: Mutex::new(None),
+            progress: Mutex::new(None),
         });
         let weak: Weak<Shared> = Arc::downgrade(&shared);
         // One closure per page, alive as long as the process: `Ui` is `Copy`.
@@ -148,9 +151,25 @@ impl App {
                 }
             }
         }));
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        let progress: &'static (dyn Fn(Option<&ProgressEvent>) + Send + Sync) =
+            Box::leak(Box::new(move |event: Option<&ProgressEvent>| {
+                let Some(shared) = weak.upgrade() else { return };
+                let current = *shared
+                    .current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                *shared
+                    .progress
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = current.zip(event.cloned());
+            }));
         Ok(Arc::new(Self {
             shared,
-            log: LogSink(sink),
+            log: LogSink {
+                line: sink,
+                progress,
+            },
             templates: templates(),
             users,
             setup,
@@ -167,6 +186,19 @@ impl App {
     /// The run going on, if any.
     fn current_run(&self) -> Option<Run> {
         self.store().run(self.current()?).ok().flatten()
+    }
+
+    /// The latest progress of run `id`, while it shows one.
+    fn progress_of(&self, id: i64) -> Option<ProgressEvent> {
+        let progress = self
+            .shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        progress
+            .as_ref()
+            .filter(|(run, _)| *run == id)
+            .map(|(_, event)| event.clone())
     }
 
     /// The id of the run going on, if any.
@@ -600,33 +632,6 @@ fn templates() -> Environment<'static> {
         text.lines().next().unwrap_or_default().to_owned()
     });
     env
-}
-
-/// A size as people read it: `512 bytes`, `1.5 KB`, `12.3 MB`, `123 MB`, `4.20 GB`
-/// (decimal units; three significant digits from 1 KB up).
-fn size(bytes: u64) -> String {
-    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")];
-    let value = bytes as f64;
-    let Some((unit, name)) = units.iter().find(|(unit, _)| value >= *unit) else {
-        return plural(bytes, "byte");
-    };
-    let scaled = value / unit;
-    // Rounding may carry into the next unit's range (999.96 KB): shown as 1000 KB.
-    let decimals = match scaled {
-        s if s < 9.995 => 2,
-        s if s < 99.95 => 1,
-        _ => 0,
-    };
-    format!("{scaled:.decimals$} {name}")
-}
-
-/// `count` and `noun`, in the plural unless `count` is 1: `1 file`, `0 files`, `2 files`.
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
 }
 
 /// A time as HTML: `<time datetime="…Z">YYYY-MM-DD HH:MM:SS UTC</time>`; the

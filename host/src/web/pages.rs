@@ -387,8 +387,9 @@ pub(super) fn run_with_log(
     }
 }
 
-/// `GET /runs/{id}/log?from=N`: the lines after the first N, and whether
-/// the run goes on (the page's polling script).
+/// `GET /runs/{id}/log?from=N`: the lines after the first N, whether the
+/// run goes on, and its latest progress (`null` when it shows none) with
+/// the line that says it as `text` (the page's polling script).
 pub async fn run_log(
     State(app): State<Arc<App>>,
     Extension(session): Extension<Session>,
@@ -404,11 +405,18 @@ pub async fn run_log(
         Ok(found) => found,
         Err(response) => return *response,
     };
+    let running = run.status == Status::Running;
+    let progress = app.progress_of(id).filter(|_| running).map(|event| {
+        let mut shown = serde_json::to_value(&event).expect("a progress event serialises");
+        shown["text"] = event.to_string().into();
+        shown
+    });
     let body = serde_json::json!({
         "next": from + lines.len() as i64,
         "lines": lines,
-        "running": run.status == Status::Running,
+        "running": running,
         "elapsed": run.finished.unwrap_or_else(now) - run.started,
+        "progress": progress,
     });
     (
         [(header::CONTENT_TYPE, "application/json")],
