@@ -147,7 +147,7 @@ pub struct ProgressEvent {
     pub total: Option<u64>,
     /// What `done` and `total` count.
     pub unit: Unit,
-    /// Units per second since the stage began, once measurable.
+    /// Units per second since the stage began (to a hundredth), once measurable.
     pub rate: Option<f64>,
     /// Seconds left at that rate, when the total is known.
     pub eta_seconds: Option<u64>,
@@ -213,7 +213,8 @@ impl Meter {
     fn event(&self, now: Instant) -> ProgressEvent {
         let seconds = now.saturating_duration_since(self.began).as_secs_f64();
         let counted = self.done.saturating_sub(self.done_at_start);
-        let rate = (seconds >= 1.0 && counted > 0).then(|| counted as f64 / seconds);
+        let rate = (seconds >= 1.0 && counted > 0)
+            .then(|| (counted as f64 / seconds * 100.0).round() / 100.0);
         let eta_seconds = rate
             .zip(self.total)
             .map(|(rate, total)| (total.saturating_sub(self.done) as f64 / rate).ceil() as u64);
@@ -279,6 +280,7 @@ impl Progress {
     /// Begins another stage: `stage` over `total` (when known) of `unit`.
     pub fn stage(&mut self, stage: &str, unit: Unit, total: Option<u64>) {
         let now = Instant::now();
+        self.flush(now);
         self.meter = Meter::new(stage, unit, total, now);
         self.finished = false;
         if let Some(old) = self.bar.take() {
@@ -349,12 +351,19 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        if self.json && self.unsent {
-            eprintln!("{}", json_line(&self.meter.event(Instant::now())));
-        }
+        self.flush(Instant::now());
         if let Some(sink) = self.log {
             (sink.progress)(None);
         }
+    }
+
+    /// Sends the stage's last counts with `--json` if they changed since
+    /// its last event: a stage's end is never left out.
+    fn flush(&mut self, now: Instant) {
+        if self.json && self.unsent {
+            eprintln!("{}", json_line(&self.meter.event(now)));
+        }
+        self.unsent = false;
     }
 
     /// Shows the counts as of `now`: the bar always, JSON events and the

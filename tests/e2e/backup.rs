@@ -14,7 +14,7 @@ use gnbr::exit_codes;
 
 use crate::{
     geonode::Services,
-    support::{backup, command, expect_code, repo, restore, text},
+    support::{backup, command, expect_code, progress_events, repo, restore, text},
 };
 
 /// The signal a `GNBR_FAULT` point kills gnbr with.
@@ -112,8 +112,21 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     let source_dir = source(&services);
     let settings = services.settings(source_dir, SOURCE_DB);
     let backups = source_dir.join("gnbr-backups");
-    let (report, _) = backup(source_dir, &settings, &backups, &[]);
+    let (report, stderr) = backup(source_dir, &settings, &backups, &[]);
     let archive = PathBuf::from(report["archive"].as_str().unwrap());
+    // With --json, the dumps' bytes as progress events on stderr.
+    let dumping: Vec<_> = progress_events(&stderr)
+        .into_iter()
+        .filter(|e| e["stage"] == "dumping")
+        .collect();
+    assert!(!dumping.is_empty(), "no dumping progress in {stderr}");
+    assert!(dumping
+        .iter()
+        .all(|e| e["unit"] == "bytes" && e["total"].is_null()));
+    assert!(
+        dumping.last().unwrap()["done"].as_u64().unwrap() > 0,
+        "{stderr}"
+    );
     for sidecar in ["md5", "ini"] {
         assert!(
             archive.with_extension(sidecar).exists(),

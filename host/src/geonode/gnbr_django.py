@@ -59,7 +59,7 @@ class Meter:
     def begin_fixture(self, entry, total):
         """The fixture loaded next: its archive entry and its objects."""
         self.part = {"fixture": entry, "fixture_done": 0, "fixture_total": total}
-        self.tell(force=True)
+        self.tell()
 
     def tell(self, force=False):
         now = time.monotonic()
