@@ -100,6 +100,18 @@ impl Ui {
     }
 }
 
+/// The progress of a copy told as `(bytes done, of total)`, shown as
+/// `stage` from the copy's first word on; it ends when this is dropped.
+pub fn copy_progress(ui: Ui, stage: &str) -> impl FnMut(u64, u64) {
+    let stage = stage.to_owned();
+    let mut progress: Option<Progress> = None;
+    move |done, total| {
+        progress
+            .get_or_insert_with(|| ui.progress(&stage, Unit::Bytes, Some(total)))
+            .update(done);
+    }
+}
+
 /// What a progress counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

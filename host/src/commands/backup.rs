@@ -302,7 +302,10 @@ fn add_media(info: &TargetInfo, writer: &mut BackupWriter, ui: Ui) -> Result<u64
             .filter(|r| **r != real_path(Path::new(root)))
             .cloned()
             .collect();
-        files += add_folder(writer, Path::new(root), prefix, &nested)?;
+        let mut progress = ui.progress(&format!("copying {prefix} files"), Unit::Bytes, None);
+        files += add_folder(writer, Path::new(root), prefix, &nested, &mut |bytes| {
+            progress.update(bytes);
+        })?;
     }
     Ok(files)
 }
@@ -328,7 +331,11 @@ fn add_data_dir(
         datadir::ARCHIVE_PREFIX
     ));
     let scanned = DataDir::scan(dir)?;
-    let done = datadir::backup(&scanned, selection, writer, &mut |_| {})?;
+    let mut progress = ui.progress("GeoServer data directory", Unit::Bytes, None);
+    let done = datadir::backup(&scanned, selection, writer, &mut |bytes| {
+        progress.update(bytes);
+    })?;
+    drop(progress);
     for warning in &done.warnings {
         ui.warn(warning);
     }

@@ -40,7 +40,7 @@ use crate::{
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
     swap::{interrupted, Finished, Journal},
-    ui::{Ui, Unit},
+    ui::{copy_progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
 
@@ -392,7 +392,15 @@ fn stage_folders(
 ) -> Result<Vec<(StagedFolder, String)>, Error> {
     let mut staged = Vec::new();
     for plan in folders {
-        let Some(folder) = stage_folder(input, &plan.prefix, &plan.skip, &plan.folder, journal)?
+        let stage = format!("copying {} files", plan.prefix.trim_end_matches('/'));
+        let Some(folder) = stage_folder(
+            input,
+            &plan.prefix,
+            &plan.skip,
+            &plan.folder,
+            journal,
+            &mut copy_progress(ui, &stage),
+        )?
         else {
             continue;
         };
