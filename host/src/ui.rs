@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 /// How a warning's line starts (the admin page finds a run's warnings by it).
@@ -403,20 +403,21 @@ impl Progress {
 
     /// A bar for the stage: its unit and total.
     fn new_bar(&self) -> ProgressBar {
-        let bar = ProgressBar::new(self.meter.total.unwrap_or(0));
         let counts = match (self.meter.unit, self.meter.total) {
-            (Unit::Bytes, Some(_)) => "[{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            (Unit::Bytes, Some(_)) => "[{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
             (Unit::Bytes, None) => "{bytes} {bytes_per_sec}",
-            (_, Some(_)) => "[{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+            (_, Some(_)) => "[{bar:25}] {human_pos}/{human_len} {per_sec} eta {eta}",
             (_, None) => "{human_pos} {per_sec}",
         };
-        bar.set_style(
-            ProgressStyle::with_template(&format!("{{msg:40!}} {counts}"))
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_position(self.meter.done);
-        bar.set_message(self.bar_message());
+        // The label takes what the counts leave of the terminal's width.
+        let style = ProgressStyle::with_template(&format!("{{wide_msg}} {counts}"))
+            .expect("a valid template")
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(self.meter.total, ProgressDrawTarget::hidden())
+            .with_style(style)
+            .with_message(self.bar_message())
+            .with_position(self.meter.done);
+        bar.set_draw_target(ProgressDrawTarget::stderr());
         bar
     }
 
