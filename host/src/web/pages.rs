@@ -364,11 +364,12 @@ pub async fn run(
     };
     let details = run.details.as_ref().map(template_value).unwrap_or_default();
     let elapsed = run.finished.unwrap_or_else(now) - run.started;
+    let progress = progress_shown(&app, &run).as_ref().map(template_value);
     app.render(
         StatusCode::OK,
         "run.html",
         Some(&session),
-        minijinja::context! { run => run, details => details, log => log, elapsed => elapsed },
+        minijinja::context! { run => run, details => details, log => log, elapsed => elapsed, progress => progress },
     )
 }
 
@@ -385,6 +386,17 @@ pub(super) fn run_with_log(
         (Ok(None), _) => Err(Box::new(app.not_found(session))),
         (Err(e), _) | (_, Err(e)) => Err(Box::new(app.error_page(Some(session), &e))),
     }
+}
+
+/// The latest progress of `run` while it runs, with the line that says it
+/// as `text`; `None` when it shows none.
+fn progress_shown(app: &App, run: &Run) -> Option<serde_json::Value> {
+    let event = app
+        .progress_of(run.id)
+        .filter(|_| run.status == Status::Running)?;
+    let mut shown = serde_json::to_value(&event).expect("a progress event serialises");
+    shown["text"] = event.to_string().into();
+    Some(shown)
 }
 
 /// `GET /runs/{id}/log?from=N`: the lines after the first N, whether the
@@ -405,18 +417,12 @@ pub async fn run_log(
         Ok(found) => found,
         Err(response) => return *response,
     };
-    let running = run.status == Status::Running;
-    let progress = app.progress_of(id).filter(|_| running).map(|event| {
-        let mut shown = serde_json::to_value(&event).expect("a progress event serialises");
-        shown["text"] = event.to_string().into();
-        shown
-    });
     let body = serde_json::json!({
         "next": from + lines.len() as i64,
         "lines": lines,
-        "running": running,
+        "running": run.status == Status::Running,
+        "progress": progress_shown(&app, &run),
         "elapsed": run.finished.unwrap_or_else(now) - run.started,
-        "progress": progress,
     });
     (
         [(header::CONTENT_TYPE, "application/json")],

@@ -1508,16 +1508,33 @@ async fn a_running_runs_log_carries_its_latest_progress_and_not_as_lines() {
             "text": "loading: 1,234 of 10,000 objects, 250/s, about 36 s left"
         })
     );
-    // The page's script shows it above the log.
+    // The page shows it above the log (and its script renews it).
     let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
-    assert!(html.contains(r#"<progress id="progress">"#), "{html}");
-    assert!(html.contains(r#"<p id="progress-line" hidden>"#), "{html}");
+    assert!(
+        html.contains(r#"<progress id="progress" max="10000" value="1234"></progress>"#),
+        "{html}"
+    );
+    assert!(
+        unescape(&html).contains(
+            r#"<p id="progress-line">loading: 1,234 of 10,000 objects, 250/s, about 36 s left</p>"#
+        ),
+        "{html}"
+    );
 
     // A progress that ended is taken away; so is one of a run that ended.
     (page.app.log.progress)(None);
     assert_eq!(
         run_log(&page, &cookie, id, 1).await["progress"],
         serde_json::Value::Null
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    assert!(
+        html.contains(r#"<progress id="progress"></progress>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<p id="progress-line" hidden></p>"#),
+        "{html}"
     );
     (page.app.log.progress)(Some(&loading));
     let outcome = super::store::Outcome::default();
