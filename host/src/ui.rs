@@ -120,8 +120,6 @@ pub enum Unit {
     Objects,
     /// GeoNode resources.
     Resources,
-    /// Files.
-    Files,
     /// Bytes.
     Bytes,
 }
@@ -133,7 +131,6 @@ impl Unit {
             Self::Bytes => size(count),
             Self::Objects => format!("{} objects", thousands(count)),
             Self::Resources => format!("{} resources", thousands(count)),
-            Self::Files => format!("{} files", thousands(count)),
         }
     }
 
