@@ -61,6 +61,15 @@ class Meter:
         self.part = {"fixture": entry, "fixture_done": 0, "fixture_total": total}
         self.tell()
 
+    def end_fixture(self):
+        """The fixture loaded: all its objects counted (a Django whose
+        loaddata has no `save_obj` is counted so, fixture by fixture)."""
+        total = self.part.get("fixture_total")
+        if total is not None and self.part["fixture_done"] < total:
+            self.done += total - self.part["fixture_done"]
+            self.part["fixture_done"] = total
+        self.tell()
+
     def tell(self, force=False):
         now = time.monotonic()
         if force or now - self.last >= self.EVERY:
@@ -322,6 +331,7 @@ def loaddata(request):
             fixture = by_path.get(fixture_label, {})
             meter.begin_fixture(fixture.get("entry", fixture_label), fixture.get("objects"))
             super().load_label(fixture_label)
+            meter.end_fixture()
 
         def save_obj(self, obj):
             saved = super().save_obj(obj)
