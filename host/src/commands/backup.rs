@@ -21,7 +21,7 @@ use crate::{
     },
     config::Settings,
     errors::{Error, ErrorKind},
-    fixtures,
+    fixtures::{self, FixtureStats},
     geonode::{GeoNode, TargetInfo},
     geoserver::{
         datadir::{self, DataDir, Selection},
@@ -32,7 +32,7 @@ use crate::{
     requests::BackupRequest,
     swap::{interrupted, real_path},
     time::run_epoch,
-    ui::Ui,
+    ui::{Progress, Ui, Unit},
 };
 
 /// What a backup wrote.
@@ -202,7 +202,8 @@ fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
 
 /// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in
 /// `scratch` into its `fixtures/<dump>.json` entry, checked on the way;
-/// returns each entry with its objects.
+/// returns each entry with its objects. Shows the bytes dumped as progress
+/// from the first dump on (not while Django starts).
 fn dump_fixtures(
     settings: &Settings,
     target: &GeoNode,
@@ -217,6 +218,8 @@ fn dump_fixtures(
         dumps.push((fixture.app.clone(), fifo));
     }
     let mut written = Vec::new();
+    let mut progress: Option<Progress> = None;
+    let mut dumped = 0;
     target.dump(&dumps, &mut |app, fifo| {
         let fixture = settings
             .fixtures
@@ -225,17 +228,28 @@ fn dump_fixtures(
             .find(|f| f.app == app)
             .expect("gnbr asked for this app");
         let entry = format!("fixtures/{}.json", fixture.dump);
-        ui.info(&format!("dumping {app} -> {entry}"));
-        let objects = add_dump(writer, app, fifo, &entry)?;
-        written.push((entry, objects));
+        let progress = progress.get_or_insert_with(|| ui.progress("dumping", Unit::Bytes, None));
+        progress.info(&format!("dumping {app} -> {entry}"));
+        progress.detail(app);
+        let stats = add_dump(writer, app, fifo, &entry, &mut |n| {
+            progress.update(dumped + n);
+        })?;
+        dumped += stats.bytes_in;
+        written.push((entry, stats.objects_out));
         Ok(())
     })?;
     Ok(written)
 }
 
 /// Reads one app's dump from `fifo` into `entry`, checking that it is a
-/// valid fixture; returns its objects.
-fn add_dump(writer: &mut BackupWriter, app: &str, fifo: &Path, entry: &str) -> Result<u64, Error> {
+/// valid fixture; `progress` gets the bytes read so far. Returns its counts.
+fn add_dump(
+    writer: &mut BackupWriter,
+    app: &str,
+    fifo: &Path,
+    entry: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FixtureStats, Error> {
     let source = File::open(fifo).map_err(|e| {
         Error::new(
             ErrorKind::Run,
@@ -245,15 +259,8 @@ fn add_dump(writer: &mut BackupWriter, app: &str, fifo: &Path, entry: &str) -> R
     let sink = writer.entry(entry)?;
     let no_chain = mangler_api::client::Chain::default();
     let (result, sink) = write_in_background(sink, |out| {
-        fixtures::mangle(
-            source,
-            out,
-            &no_chain,
-            &mut [],
-            &mut Vec::new(),
-            &mut |_| {},
-        )
-        .map(|(stats, _)| stats)
+        fixtures::mangle(source, out, &no_chain, &mut [], &mut Vec::new(), progress)
+            .map(|(stats, _)| stats)
     });
     let stats = result.map_err(|e| {
         Error::new(
@@ -264,7 +271,7 @@ fn add_dump(writer: &mut BackupWriter, app: &str, fifo: &Path, entry: &str) -> R
     })?;
     sink.and_then(|s| s.close())
         .map_err(|e| write_error(entry, &e))?;
-    Ok(stats.objects_out)
+    Ok(stats)
 }
 
 /// `MEDIA_ROOT` as `uploaded/` and `ASSETS_ROOT` as `assets/`, a folder
@@ -295,7 +302,10 @@ fn add_media(info: &TargetInfo, writer: &mut BackupWriter, ui: Ui) -> Result<u64
             .filter(|r| **r != real_path(Path::new(root)))
             .cloned()
             .collect();
-        files += add_folder(writer, Path::new(root), prefix, &nested)?;
+        let mut progress = ui.progress(&format!("copying {prefix} files"), Unit::Bytes, None);
+        files += add_folder(writer, Path::new(root), prefix, &nested, &mut |bytes| {
+            progress.update(bytes);
+        })?;
     }
     Ok(files)
 }
@@ -321,7 +331,11 @@ fn add_data_dir(
         datadir::ARCHIVE_PREFIX
     ));
     let scanned = DataDir::scan(dir)?;
-    let done = datadir::backup(&scanned, selection, writer, &mut |_| {})?;
+    let mut progress = ui.progress("GeoServer data directory", Unit::Bytes, None);
+    let done = datadir::backup(&scanned, selection, writer, &mut |bytes| {
+        progress.update(bytes);
+    })?;
+    drop(progress);
     for warning in &done.warnings {
         ui.warn(warning);
     }

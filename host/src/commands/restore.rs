@@ -28,7 +28,9 @@ use crate::{
         self,
         pass::{fixture_coverage, mangle_fixtures, FixtureReport},
     },
-    geonode::{GeoNode, LoadFixture, LoadRequest, PendingLoad, RestoreRecord, TargetInfo},
+    geonode::{
+        shown_load, GeoNode, LoadFixture, LoadRequest, PendingLoad, RestoreRecord, TargetInfo,
+    },
     geoserver::restore::{AppliedGeoServer, GeoServerReport, GeoServerRestore},
     plugins::{
         choice::{choose, target_known, Plan},
@@ -38,7 +40,7 @@ use crate::{
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
     swap::{interrupted, Finished, Journal},
-    ui::Ui,
+    ui::{copy_progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
 
@@ -309,7 +311,7 @@ fn stage_fixtures(
 ) -> Result<StagedFixtures, Error> {
     ui.info(&format!("staging the fixtures in {}", staging.display()));
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
-    let mut progress = ui.progress(total);
+    let mut progress = ui.progress("staging the fixtures", Unit::Bytes, Some(total));
     let mut writer = BackupWriter::create(&staging.join("fixtures"), false)?;
     let pass = mangle_fixtures(
         settings,
@@ -390,7 +392,15 @@ fn stage_folders(
 ) -> Result<Vec<(StagedFolder, String)>, Error> {
     let mut staged = Vec::new();
     for plan in folders {
-        let Some(folder) = stage_folder(input, &plan.prefix, &plan.skip, &plan.folder, journal)?
+        let stage = format!("copying {} files", plan.prefix.trim_end_matches('/'));
+        let Some(folder) = stage_folder(
+            input,
+            &plan.prefix,
+            &plan.skip,
+            &plan.folder,
+            journal,
+            &mut copy_progress(ui, &stage),
+        )?
         else {
             continue;
         };
@@ -469,6 +479,7 @@ fn load_request(
             .map(|(fixture, path)| LoadFixture {
                 path: path.clone(),
                 entry: fixture.entry.clone(),
+                objects: fixture.stats.objects_out,
             })
             .collect(),
         expected: report.objects.clone(),
@@ -499,7 +510,7 @@ fn load_fixtures(
         load.expected.values().sum::<u64>(),
         info.database
     ));
-    target.load(load, &mut |step| ui.info(&format!("database: {step}")))
+    target.load(load, &mut shown_load(ui, "database"))
 }
 
 /// Swaps the staged folders in and puts GeoServer's side in place, while

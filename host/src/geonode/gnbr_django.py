@@ -15,7 +15,8 @@ extension-owned ones such as spatial_ref_sys, never django_migrations or
 gnbr_restore_log), loaddata with GeoNode's signals disabled, reset sequences,
 rebuild the search index, check row counts, record the restore; then it asks
 gnbr on stdin whether to commit, so that gnbr dying at any point before
-"commit" leaves the database as it was.
+"commit" leaves the database as it was. While it loads and reindexes it says
+how far it is (`progress` events, at most about once a second).
 
 `users` stays up for `gnbr serve`: one JSON request a line on stdin
 (`{"username": ...}`), one answer a line on stdout, until stdin ends; so a
@@ -24,12 +25,56 @@ login costs a query, not a Django start.
 
 import json
 import sys
+import time
 import traceback
 
 
 def say(**event):
     sys.stdout.write(json.dumps(event, default=str) + "\n")
     sys.stdout.flush()
+
+
+class Meter:
+    """`progress` events of one stage (`loading` objects, `reindexing`
+    resources): the first at once, then at most about once a second, the
+    last when the stage ends."""
+
+    EVERY = 1.0
+
+    def __init__(self, stage, unit, total):
+        self.stage = stage
+        self.unit = unit
+        self.total = total
+        self.done = 0
+        self.part = {}
+        self.last = 0.0
+        self.tell(force=True)
+
+    def tick(self):
+        self.done += 1
+        if "fixture_done" in self.part:
+            self.part["fixture_done"] += 1
+        self.tell()
+
+    def begin_fixture(self, entry, total):
+        """The fixture loaded next: its archive entry and its objects."""
+        self.part = {"fixture": entry, "fixture_done": 0, "fixture_total": total}
+        self.tell()
+
+    def end_fixture(self):
+        """The fixture loaded: all its objects counted (a Django whose
+        loaddata has no `save_obj` is counted so, fixture by fixture)."""
+        total = self.part.get("fixture_total")
+        if total is not None and self.part["fixture_done"] < total:
+            self.done += total - self.part["fixture_done"]
+            self.part["fixture_done"] = total
+        self.tell()
+
+    def tell(self, force=False):
+        now = time.monotonic()
+        if force or now - self.last >= self.EVERY:
+            self.last = now
+            say(event="progress", stage=self.stage, unit=self.unit, done=self.done, total=self.total, **self.part)
 
 
 class Refused(Exception):
@@ -265,17 +310,60 @@ def all_models(connection):
     return [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in existing]
 
 
-def loaddata(connection, fixtures):
-    """Django's loaddata without its sequence reset, which fails when every id
-    is negative; `load` runs gnbr's own over every model afterwards."""
+def loaddata(request):
+    """Django's loaddata of the request's fixtures without its sequence reset,
+    which fails when every id is negative (`load` runs gnbr's own over every
+    model afterwards), saying how far it is: objects of all and of each
+    fixture (their counts come with the request)."""
     from django.core.management import call_command
     from django.core.management.commands.loaddata import Command
+
+    fixtures = request["fixtures"]
+    by_path = {f["path"]: f for f in fixtures}
+    total = sum(f.get("objects", 0) for f in fixtures)
+    meter = Meter("loading", "objects", total)
 
     class LoadData(Command):
         def reset_sequences(self, connection, models):
             """None here: `load` resets every sequence once after all fixtures."""
 
-    call_command(LoadData(), *fixtures, verbosity=0)
+        def load_label(self, fixture_label):
+            fixture = by_path.get(fixture_label, {})
+            meter.begin_fixture(fixture.get("entry", fixture_label), fixture.get("objects"))
+            super().load_label(fixture_label)
+            meter.end_fixture()
+
+        def save_obj(self, obj):
+            saved = super().save_obj(obj)
+            meter.tick()
+            return saved
+
+    call_command(LoadData(), *by_path, verbosity=0)
+    meter.tell(force=True)
+
+
+def reindex():
+    """GeoNode's `reindex`, saying how many resources it indexed of all:
+    each index update is counted on the way (the command's own loop)."""
+    from django.core.management import call_command
+
+    from geonode.base.models import ResourceBase
+    from geonode.indexing.manager import index_manager
+
+    meter = Meter("reindexing", "resources", ResourceBase.objects.count())
+    update_index = index_manager.update_index
+
+    def counted(*args, **kwargs):
+        result = update_index(*args, **kwargs)
+        meter.tick()
+        return result
+
+    index_manager.update_index = counted
+    try:
+        call_command("reindex", verbosity=0)
+    finally:
+        index_manager.update_index = update_index
+    meter.tell(force=True)
 
 
 def tables_to_empty(tables, labels, expected):
@@ -406,7 +494,7 @@ def describe_error(error, names):
 
 
 def load(request_path):
-    from django.core.management import call_command, get_commands
+    from django.core.management import get_commands
     from django.db import IntegrityError, connection, transaction
 
     from geonode.utils import DisableDjangoSignals
@@ -453,7 +541,7 @@ def load(request_path):
                     say(event="truncated", tables=len(targets))
             with DisableDjangoSignals():
                 try:
-                    loaddata(connection, [f["path"] for f in request["fixtures"]])
+                    loaddata(request)
                 except IntegrityError as e:
                     if only is not None and "is still referenced from table" in str(e):
                         raise Refused(
@@ -481,7 +569,7 @@ def load(request_path):
                     raise Refused(f"row counts differ after the load{why}: {details}; nothing was changed")
             if request.get("reindex", True) and "reindex" in get_commands():
                 with DisableDjangoSignals():
-                    call_command("reindex", verbosity=0)
+                    reindex()
                 say(event="reindexed")
             with connection.cursor() as cursor:
                 cursor.execute(

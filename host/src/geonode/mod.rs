@@ -21,6 +21,7 @@ use crate::{
     config::GeoNodeSettings,
     errors::{Error, ErrorKind},
     postgres::Database,
+    ui::{Progress, Ui, Unit},
 };
 
 const SCRIPT: &str = include_str!("gnbr_django.py");
@@ -190,6 +191,82 @@ pub struct LoadFixture {
     pub path: PathBuf,
     /// Its entry in the archive (`fixtures/base.json`).
     pub entry: String,
+    /// The objects it holds: the load's progress counts them.
+    pub objects: u64,
+}
+
+/// What the helper says during a load.
+#[derive(Debug)]
+pub enum LoadEvent {
+    /// A step done: `truncated`, `loaded`, `reindexed`.
+    Step(String),
+    /// How far a stage is.
+    Progress(HelperProgress),
+}
+
+/// How far the helper is in a stage (`loading` objects, `reindexing`
+/// resources), at most about once a second.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HelperProgress {
+    /// The stage.
+    pub stage: String,
+    /// What it counts.
+    pub unit: Unit,
+    /// Done so far.
+    pub done: u64,
+    /// Of how many, when known.
+    #[serde(default)]
+    pub total: Option<u64>,
+    /// The fixture being loaded (its archive entry).
+    #[serde(default)]
+    pub fixture: Option<String>,
+    /// Its objects loaded so far.
+    #[serde(default)]
+    pub fixture_done: Option<u64>,
+    /// Its objects.
+    #[serde(default)]
+    pub fixture_total: Option<u64>,
+}
+
+impl HelperProgress {
+    /// The fixture being loaded and its count: `fixtures/base.json 200 of 5,000`.
+    pub fn fixture_detail(&self) -> Option<String> {
+        let fixture = self.fixture.as_deref()?;
+        Some(match (self.fixture_done, self.fixture_total) {
+            (Some(done), Some(total)) => format!(
+                "{fixture} {} of {}",
+                crate::ui::thousands(done),
+                crate::ui::thousands(total)
+            ),
+            (Some(done), None) => format!("{fixture} {}", crate::ui::thousands(done)),
+            _ => fixture.to_owned(),
+        })
+    }
+}
+
+/// Shows a load as it goes: each step as a status line `{prefix}: {step}`,
+/// its counts as progress from the helper's first count on (not while
+/// Django starts); the progress ends when this is dropped.
+pub fn shown_load(ui: Ui, prefix: &str) -> impl FnMut(LoadEvent) + '_ {
+    let mut progress: Option<Progress> = None;
+    move |event| match event {
+        LoadEvent::Step(step) => {
+            let line = format!("{prefix}: {step}");
+            match &progress {
+                Some(progress) => progress.info(&line),
+                None => ui.info(&line),
+            }
+        }
+        LoadEvent::Progress(counts) => {
+            let shown = progress
+                .get_or_insert_with(|| ui.progress(&counts.stage, counts.unit, counts.total));
+            shown.at(&counts.stage, counts.unit, counts.total);
+            if let Some(detail) = counts.fixture_detail() {
+                shown.detail(&detail);
+            }
+            shown.update(counts.done);
+        }
+    }
 }
 
 /// A load done inside an open transaction, waiting for commit or rollback.
@@ -328,7 +405,8 @@ impl GeoNode {
     }
 
     /// Loads fixtures in one transaction and stops before committing.
-    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`).
+    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`) and
+    /// how far the load and the reindex are.
     ///
     /// # Errors
     ///
@@ -337,7 +415,7 @@ impl GeoNode {
     pub fn load(
         &self,
         request: &LoadRequest,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(LoadEvent),
     ) -> Result<PendingLoad, Error> {
         let request_path = self.work.path().join("load.json");
         std::fs::write(
@@ -369,7 +447,11 @@ impl GeoNode {
                     let _ = child.wait();
                     return Err(load_error(&event, &stderr_log));
                 }
-                step => progress(step),
+                "progress" => match serde_json::from_value(serde_json::Value::Object(event.rest)) {
+                    Ok(counts) => progress(LoadEvent::Progress(counts)),
+                    Err(e) => tracing::debug!("a progress event gnbr cannot read: {e}"),
+                },
+                _ => progress(LoadEvent::Step(event.event)),
             }
         }
     }

@@ -40,7 +40,7 @@ use crate::{
     },
     scratch::TempPath,
     swap::{CatalogRecord, Journal},
-    ui::Ui,
+    ui::{copy_progress, Ui},
 };
 
 /// What the admin chose for GeoServer's side of a restore.
@@ -367,7 +367,14 @@ impl GeoServerRestore {
             return Ok(());
         };
         let selection = Selection::from_settings(&settings.geoserver);
-        let Some(staged) = datadir::stage(input, &dir, &selection, &mapping, journal, &mut |_| {})?
+        let Some(staged) = datadir::stage(
+            input,
+            &dir,
+            &selection,
+            &mapping,
+            journal,
+            &mut copy_progress(ui, "GeoServer data directory"),
+        )?
         else {
             return Ok(());
         };

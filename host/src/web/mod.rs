@@ -54,7 +54,7 @@ use crate::{
     exit_codes,
     geonode::GeoNode,
     requests::{ServeRequest, Setup},
-    ui::{LogSink, Ui},
+    ui::{LogSink, ProgressEvent, Ui},
     web::{
         client::Site,
         store::{Run, Session, Store},
@@ -89,6 +89,8 @@ struct Shared {
     store: Store,
     /// The run going on, if any: one at a time.
     current: Mutex<Option<i64>>,
+    /// The latest progress of a run, while one shows it.
+    progress: Mutex<Option<(i64, ProgressEvent)>>,
 }
 
 impl App {
@@ -133,6 +135,7 @@ impl App {
         let shared = Arc::new(Shared {
             store: Store::open(state_dir, now())?,
             current: Mutex::new(None),
+            progress: Mutex::new(None),
         });
         let weak: Weak<Shared> = Arc::downgrade(&shared);
         // One closure per page, alive as long as the process: `Ui` is `Copy`.
@@ -148,9 +151,25 @@ impl App {
                 }
             }
         }));
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        let progress: &'static (dyn Fn(Option<&ProgressEvent>) + Send + Sync) =
+            Box::leak(Box::new(move |event: Option<&ProgressEvent>| {
+                let Some(shared) = weak.upgrade() else { return };
+                let current = *shared
+                    .current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                *shared
+                    .progress
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = current.zip(event.cloned());
+            }));
         Ok(Arc::new(Self {
             shared,
-            log: LogSink(sink),
+            log: LogSink {
+                line: sink,
+                progress,
+            },
             templates: templates(),
             users,
             setup,
@@ -167,6 +186,19 @@ impl App {
     /// The run going on, if any.
     fn current_run(&self) -> Option<Run> {
         self.store().run(self.current()?).ok().flatten()
+    }
+
+    /// The latest progress of run `id`, while it shows one.
+    fn progress_of(&self, id: i64) -> Option<ProgressEvent> {
+        let progress = self
+            .shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        progress
+            .as_ref()
+            .filter(|(run, _)| *run == id)
+            .map(|(_, event)| event.clone())
     }
 
     /// The id of the run going on, if any.

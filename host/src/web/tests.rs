@@ -1,6 +1,7 @@
 //! The page without a GeoNode: users from a stub, requests straight into
 //! the router. Login, its throttle, sessions and their re-checks, Host,
-//! Origin and CSRF refusals, one run at a time, and a failing run's message.
+//! Origin and CSRF refusals, one run at a time, a failing run's message,
+//! and a running run's live log and progress.
 
 use std::{
     collections::HashMap,
@@ -28,6 +29,7 @@ use crate::{
     geonode::UserRow,
     geoserver::restore::GeoServerReport,
     requests::Setup,
+    ui::{ProgressEvent, Unit},
 };
 
 /// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).
@@ -1455,6 +1457,95 @@ async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sid
         .await
         .unwrap();
     assert_eq!(body.to_vec(), b"first line\nwarning: second\n");
+}
+
+/// `GET /runs/{id}/log?from=N` as the page's script reads it.
+async fn run_log(page: &Page, cookie: &str, id: i64, from: usize) -> serde_json::Value {
+    let (status, _, body) = send(page, get(&format!("/runs/{id}/log?from={from}"), cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn a_running_runs_log_carries_its_latest_progress_and_not_as_lines() {
+    let page = page();
+    let (cookie, _) = logged_in(&page).await;
+    let run = super::store::NewRun {
+        kind: super::store::RunKind::Restore,
+        backup_id: 1,
+        backup_name: "nightly".to_owned(),
+        by_user: "admin".to_owned(),
+        archive: Some("/srv/backups/2024-05-01_020000.zip".to_owned()),
+        sha256: None,
+        plan_run: None,
+    };
+    let id = page.app.store().start_run(&run, super::now()).unwrap();
+    *page.app.shared.current.lock().unwrap() = Some(id);
+    assert_eq!(
+        run_log(&page, &cookie, id, 0).await["progress"],
+        serde_json::Value::Null
+    );
+
+    // What a run's Ui hands its sink: a line, then the load's counts.
+    (page.app.log.line)("loading 10000 objects");
+    let loading = ProgressEvent {
+        stage: "loading".to_owned(),
+        done: 1_234,
+        total: Some(10_000),
+        unit: Unit::Objects,
+        rate: Some(250.0),
+        eta_seconds: Some(36),
+        detail: None,
+    };
+    (page.app.log.progress)(Some(&loading));
+    let log = run_log(&page, &cookie, id, 0).await;
+    assert_eq!(log["lines"], serde_json::json!(["loading 10000 objects"]));
+    assert_eq!(
+        log["progress"],
+        serde_json::json!({
+            "stage": "loading", "done": 1234, "total": 10000, "unit": "objects",
+            "rate": 250.0, "eta_seconds": 36,
+            "text": "loading: 1,234 of 10,000 objects, 250/s, about 36 s left"
+        })
+    );
+    // The page shows it above the log (and its script renews it).
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    assert!(
+        html.contains(r#"<progress id="progress" max="10000" value="1234"></progress>"#),
+        "{html}"
+    );
+    assert!(
+        unescape(&html).contains(
+            r#"<p id="progress-line">loading: 1,234 of 10,000 objects, 250/s, about 36 s left</p>"#
+        ),
+        "{html}"
+    );
+
+    // A progress that ended is taken away; so is one of a run that ended.
+    (page.app.log.progress)(None);
+    assert_eq!(
+        run_log(&page, &cookie, id, 1).await["progress"],
+        serde_json::Value::Null
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    assert!(
+        html.contains(r#"<progress id="progress"></progress>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<p id="progress-line" hidden></p>"#),
+        "{html}"
+    );
+    (page.app.log.progress)(Some(&loading));
+    let outcome = super::store::Outcome::default();
+    page.app
+        .store()
+        .finish_run(id, &outcome, super::now())
+        .unwrap();
+    *page.app.shared.current.lock().unwrap() = None;
+    let log = run_log(&page, &cookie, id, 1).await;
+    assert_eq!(log["running"], false);
+    assert_eq!(log["progress"], serde_json::Value::Null);
 }
 
 #[test]
