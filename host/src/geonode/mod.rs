@@ -712,16 +712,34 @@ fn log_stderr(path: &Path) {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
 
     use super::GeoNode;
     use crate::config::GeoNodeSettings;
 
     /// A GeoNode whose "python" is the shell script `script`, in `dir`.
+    ///
+    /// The script is written by a `sh` child, never through a file this
+    /// process holds open: a test thread forking meanwhile would carry that
+    /// write descriptor into its child until the child execs, and running
+    /// the script then fails with "text file busy" (ETXTBSY).
     pub(super) fn scripted(dir: &std::path::Path, script: &str) -> GeoNode {
         let python = dir.join("python");
-        std::fs::write(&python, format!("#!/bin/sh\n{script}")).unwrap();
-        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut writer = Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&python)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = writer.stdin.take().unwrap();
+        stdin
+            .write_all(format!("#!/bin/sh\n{script}").as_bytes())
+            .unwrap();
+        drop(stdin);
+        assert!(writer.wait().unwrap().success());
         let settings = GeoNodeSettings {
             python: Some(python),
             settings_module: "geonode.settings".to_owned(),
