@@ -87,6 +87,18 @@ impl Server {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Stops it as a service manager does (SIGTERM); returns its log once it ended.
+    fn stop(mut self) -> String {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let ended = self.child.wait().unwrap();
+        assert!(ended.success(), "{ended:?}\n{}", self.log());
+        self.log()
+    }
 }
 
 impl Drop for Server {
@@ -1070,7 +1082,8 @@ fn paused_at(server: &Server, dir: &Path, point: &str) {
 /// Presses Cancel on the run page open in the browser and confirms it;
 /// returns how the run ended.
 fn cancel_run(browser: &Browser, server: &Server) -> String {
-    browser.click("#cancel summary");
+    browser.tick("#cancel summary");
+    browser.screenshot(&screenshots(), "run-cancel");
     browser.click("#cancel button.danger");
     assert!(browser.url().contains("/runs/"), "{}", browser.text("body"));
     browser.wait_for_text("#status", CANCEL_ENDS, RUN_TIMEOUT);
@@ -1176,7 +1189,6 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
         "{:?}",
         names(&temp)
     );
-    browser.screenshot(&screenshots(), "run-cancel");
     cancel_run(&browser, &server);
     assert_eq!(browser.text("#error"), "cancelled by `admin`");
     let log = browser.text("#log");
@@ -1202,8 +1214,8 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
     // Stopping the server while a backup runs cancels it the same way,
     // and the server ends once the run has.
     drop(browser);
-    drop(server);
-    let mut server = Server::start_with(dir.path(), &settings, &env);
+    server.stop();
+    let server = Server::start_with(dir.path(), &settings, &env);
     let browser = Browser::start();
     admin_logs_in(&browser, &server);
     browser.goto(&format!("{}/backups", server.url));
@@ -1212,14 +1224,9 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
     let run_path = browser.url().replace(&server.url, "");
     paused_at(&server, dir.path(), "fixtures-dumped");
     assert_eq!(names(&folder).len(), 1, "{:?}", names(&folder));
-    let stopped = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    let ended = server.child.wait().unwrap();
-    assert!(ended.success(), "{ended:?}\n{}", server.log());
-    let log = server.log();
+    // The run's page stays open, polling its log, while the server stops.
+    let log = server.stop();
+    drop(browser);
     assert!(
         log.contains("cancelled by gnbr serve stopping (SIGTERM)"),
         "{log}"
@@ -1230,8 +1237,6 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
         Vec::<String>::new(),
         "no temporary folder left"
     );
-    drop(browser);
-    drop(server);
 
     let server = Server::start_with(dir.path(), &settings, &[("TMPDIR", temp.as_path())]);
     let browser = Browser::start();
