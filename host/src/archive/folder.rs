@@ -42,6 +42,7 @@ pub fn add_folder(
             !own && !skip.iter().any(|s| s == e.path())
         });
     for entry in walk {
+        crate::cancel::check()?;
         let entry = entry.map_err(|e| {
             Error::new(
                 ErrorKind::Target,

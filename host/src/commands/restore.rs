@@ -21,6 +21,7 @@ use crate::{
         targets::{plan_folders, FolderPlan},
         BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
+    cancel,
     config::Settings,
     errors::{Error, ErrorKind},
     fault,
@@ -95,6 +96,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let sha256 = check_archive_sums(&archive)?.sha256;
     let target = GeoNode::new(&settings.geonode)?;
     let info = ready_target(&target, &settings, ui)?;
+    cancel::checkpoint("target-ready")?;
     refuse_if_restored(request, &info, &archive, &sha256)?;
     let mut input = BackupReader::open(&archive)?;
     input.check_against_manifest()?;
@@ -111,6 +113,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         &target,
         ui,
     )?;
+    cancel::checkpoint("checked")?;
 
     let staging = crate::scratch::temp_dir("gnbr-restore-")?;
     let fixtures = stage_fixtures(
@@ -154,9 +157,11 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         return Ok(report);
     }
     confirm(request, &info, &replaced(&folders, &geoserver), &archive)?;
+    cancel::checkpoint("confirmed")?;
 
     let stamp = context.timestamp.replace(':', "");
     report.snapshot = take_snapshot(request, &settings, &info, &stamp, ui)?;
+    cancel::checkpoint("snapshot-taken")?;
     let run = run_id(&stamp)?;
     let mut journal = begin_journal(
         request,
@@ -168,7 +173,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     )?;
     let staged = stage_folders(&mut input, &folders, &mut journal, ui)?;
     geoserver.stage(&mut input, &settings, &info, &stamp, &mut journal, ui)?;
-    fault::point("staged");
+    cancel::checkpoint("staged")?;
 
     let record = restore_record(&archive, sha256, source_label, &info, &run);
     let load = load_request(
@@ -193,12 +198,18 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         Err(e) => return Err(put_back(e, Some(pending), None, &mut journal, ui)),
     };
     fault::point("before-commit");
+    if let Err(e) = cancel::final_step(COMMITTING) {
+        return Err(put_back(e, Some(pending), Some(applied), &mut journal, ui));
+    }
     let applied = commit(pending, &target, &run, applied, &mut journal, ui)?;
     report.folders = finish(journal, swapped, applied, geoserver.report.reloaded, ui)?;
     report.geoserver = geoserver.report;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
+
+/// Why a restore past its commit can no longer be cancelled.
+const COMMITTING: &str = "the restore is committing: the database and the folders swapped in become the GeoNode's; cancelling now would leave it half restored, so it ends as it is";
 
 /// The target's facts, once it is reachable and migrated and any restore a
 /// crash interrupted is settled.
@@ -526,6 +537,7 @@ fn swap_in(
 ) -> Result<(Vec<(FolderReport, PathBuf)>, AppliedGeoServer), Error> {
     let mut swapped = Vec::new();
     for (folder, prefix) in staged {
+        cancel::check()?;
         folder.swap_in(journal)?;
         let report = FolderReport {
             from: prefix.clone(),
@@ -536,15 +548,16 @@ fn swap_in(
         };
         swapped.push((report, folder.folder().real.clone()));
     }
-    fault::point("swapped");
+    cancel::checkpoint("swapped")?;
     let applied = geoserver.apply(input, settings, journal, ui)?;
     Ok((swapped, applied))
 }
 
-/// Puts the target back as it was after `error`: the database transaction
-/// rolled back when it is still open, GeoServer's side undone when it was
-/// put in place, every folder swapped back by the journal. Returns `error`,
-/// or what the undo must tell, caused by it.
+/// Puts the target back as it was after `error`, which a cancel does not
+/// cut short: the database transaction rolled back when it is still open,
+/// GeoServer's side undone when it was put in place, every folder swapped
+/// back by the journal; says each on `ui`. Returns `error`, or what the
+/// undo must tell, caused by it.
 fn put_back(
     error: Error,
     pending: Option<PendingLoad>,
@@ -552,19 +565,27 @@ fn put_back(
     journal: &mut Journal,
     ui: Ui,
 ) -> Error {
-    if let Some(pending) = pending {
-        pending.rollback();
-    }
-    match geoserver {
-        Some(applied) => applied.undo(journal, ui, error),
-        None => match journal.abort() {
-            Ok(()) => error,
-            Err(undo) => Error {
-                kind: error.kind,
-                ..undo.caused_by(error)
+    cancel::shielded(|| {
+        if let Some(pending) = pending {
+            pending.rollback();
+            ui.info("undone: the database transaction was rolled back");
+        }
+        let failed = error.clone();
+        let error = match geoserver {
+            Some(applied) => applied.undo(journal, ui, error),
+            None => match journal.abort() {
+                Ok(()) => error,
+                Err(undo) => Error {
+                    kind: error.kind,
+                    ..undo.caused_by(error)
+                },
             },
-        },
-    }
+        };
+        if error == failed {
+            ui.info("undone: what the restore had put in place (folders, datastore tables, GeoServer's side) is back as it was, from its journal");
+        }
+        error
+    })
 }
 
 /// Commits the database transaction, and with it the restore. The commit's

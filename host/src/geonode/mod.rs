@@ -432,7 +432,15 @@ impl GeoNode {
         let stdin = child.stdin.take();
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         loop {
-            let event = next_event(&mut lines, &stderr_log)?;
+            let event = match next_event(&mut lines, &stderr_log) {
+                Ok(event) => event,
+                Err(e) => {
+                    // Killed or lost: its transaction rolls back with its connection.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(e);
+                }
+            };
             match event.event.as_str() {
                 "ready" => {
                     return Ok(PendingLoad {
@@ -515,7 +523,8 @@ impl GeoNode {
             let _ = child.kill();
         }
         let _ = child.wait();
-        result
+        // A dump cut short by a cancel fails as its reader or Django sees it: said as the cancel.
+        result.map_err(crate::cancel::or_cancelled)
     }
 
     fn run_once(&self, args: &[&str], expected: &str) -> Result<Event, Error> {
@@ -547,8 +556,9 @@ impl GeoNode {
     }
 
     /// Starts `gnbr_django.py args`, its stderr into a log file in the
-    /// work folder; killed when the thread that started it ends, if
-    /// `dies_with_thread` (Linux's parent-death signal follows the thread).
+    /// work folder; if `dies_with_thread`, killed when the thread that
+    /// started it ends (Linux's parent-death signal follows the thread)
+    /// or when its run is cancelled.
     fn spawn_helper(
         &self,
         args: &[&str],
@@ -579,6 +589,9 @@ impl GeoNode {
             )
             .hint("check settings.ini [geonode] python")
         })?;
+        if dies_with_thread {
+            crate::cancel::watch(&child);
+        }
         Ok((child, stderr_log))
     }
 }
@@ -649,10 +662,10 @@ fn next_event(
                 Err(_) => tracing::debug!("django: {line}"),
             },
             Some(Err(e)) => {
-                return Err(Error::new(
+                return Err(crate::cancel::or_cancelled(Error::new(
                     ErrorKind::Target,
                     format!("cannot read from the target's Django process: {e}"),
-                ))
+                )))
             }
             None => {
                 log_stderr(stderr_log);
@@ -664,14 +677,14 @@ fn next_event(
                         .find(|l| !l.trim().is_empty())
                         .map(str::to_owned)
                 });
-                return Err(Error::new(
+                return Err(crate::cancel::or_cancelled(Error::new(
                     ErrorKind::Target,
                     match last {
                         Some(line) => format!("the target's Django process ended without an answer: {}", line.trim()),
                         None => "the target's Django process ended without an answer".to_owned(),
                     },
                 )
-                .hint("check settings.ini [geonode] python and env_file (GNBR_LOG=debug shows Django's whole output)"));
+                .hint("check settings.ini [geonode] python and env_file (GNBR_LOG=debug shows Django's whole output)")));
             }
         }
     }

@@ -313,6 +313,18 @@ pub async fn restore_start(
     started(&app, &session, run)
 }
 
+/// `POST /runs/{id}/cancel`: the admin confirmed Cancel on run `id`'s page.
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    match app.cancel_run(id, &session.username) {
+        Ok(()) => Redirect::to(&format!("/runs/{id}")).into_response(),
+        Err(e) => app.error_page(Some(&session), &e),
+    }
+}
+
 /// The run's page once started, else the page saying why not.
 pub(super) fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
     match run {
