@@ -328,7 +328,8 @@ impl GeoNode {
     }
 
     /// Loads fixtures in one transaction and stops before committing.
-    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`).
+    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`), with
+    /// its message when it has one (`reindex_fallback: why`).
     ///
     /// # Errors
     ///
@@ -369,7 +370,8 @@ impl GeoNode {
                     let _ = child.wait();
                     return Err(load_error(&event, &stderr_log));
                 }
-                step => progress(step),
+                step if event.message.is_empty() => progress(step),
+                step => progress(&format!("{step}: {}", event.message)),
             }
         }
     }
