@@ -5,7 +5,7 @@
 //! `indexing_resourceindex` row by row (id, resource, language, index name,
 //! vector as text).
 
-use std::path::Path;
+use std::{io::Write, path::Path};
 
 use crate::{
     geonode::{gn511_archive, Services},
@@ -86,20 +86,21 @@ fn multilingual(fixture: &str, objects: &mut Vec<serde_json::Value>) {
     }
 }
 
-/// Points `dir/gn.env`, written by [`Services::settings`], at the settings
-/// module `module` written into `dir`.
+/// Points `dir/settings.ini` and `dir/gn.env`, written by
+/// [`Services::settings`], at the settings module `module` written into `dir`.
 fn use_settings_module(dir: &Path, module: &str) {
     std::fs::write(dir.join("gnbr_test_settings.py"), module).unwrap();
-    let env = std::fs::read_to_string(dir.join("gn.env")).unwrap();
-    let env = env.replace(
-        "DJANGO_SETTINGS_MODULE=geonode.settings",
-        "DJANGO_SETTINGS_MODULE=gnbr_test_settings",
+    let settings = std::fs::read_to_string(dir.join("settings.ini")).unwrap();
+    let settings = settings.replace(
+        "[geonode]\n",
+        "[geonode]\nsettings_module = gnbr_test_settings\n",
     );
-    std::fs::write(
-        dir.join("gn.env"),
-        format!("{env}PYTHONPATH={}\n", dir.display()),
-    )
-    .unwrap();
+    std::fs::write(dir.join("settings.ini"), settings).unwrap();
+    let mut env = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("gn.env"))
+        .unwrap();
+    writeln!(env, "PYTHONPATH={}", dir.display()).unwrap();
 }
 
 /// GeoNode's environment for `db`, with the settings module of `dir` if
