@@ -325,6 +325,84 @@ def overrides(handler, method):
     return getattr(type(handler), method) is not getattr(MetadataHandler, method)
 
 
+def index_settings():
+    """settings.METADATA_INDEXES and MULTILANG_FIELDS, checked."""
+    from django.conf import settings
+
+    indexes = getattr(settings, "METADATA_INDEXES", None)
+    multilang = getattr(settings, "MULTILANG_FIELDS", ())
+    if not isinstance(indexes, dict) or not all(
+        isinstance(name, str) and isinstance(fields, (list, tuple)) and all(isinstance(f, str) for f in fields)
+        for name, fields in indexes.items()
+    ):
+        raise ReindexFallback("settings.METADATA_INDEXES is not a dict of index names to lists of field names")
+    if not isinstance(multilang, (list, tuple, set, frozenset)) or not all(isinstance(f, str) for f in multilang):
+        raise ReindexFallback("settings.MULTILANG_FIELDS is not a list of field names")
+    return dict(indexes), multilang
+
+
+def check_plain_column(prop):
+    """Refuses a property BaseHandler reads as anything but a plain ResourceBase
+    column: only then is getattr(resource, prop) the column's value."""
+    from django.db.models.query_utils import DeferredAttribute
+
+    from geonode.base.models import ResourceBase
+
+    try:
+        field = ResourceBase._meta.get_field(prop)
+    except Exception:  # noqa: BLE001 - FieldDoesNotExist, or no field at all
+        field = None
+    attribute = getattr(ResourceBase, prop, None)
+    if (
+        field is None
+        or not field.concrete
+        or field.is_relation
+        or field.attname != prop
+        or not isinstance(attribute, DeferredAttribute)
+        or attribute.field is not field
+    ):
+        raise ReindexFallback(f"the search index reads `{prop}`, which is not a plain column of ResourceBase")
+
+
+def post_serializers(handlers):
+    """The metadata handlers that change an instance after it is read: only
+    MultiLangHandler's is known; any other handler's, or a serialization
+    context other than SparseHandler's, is refused."""
+    from geonode.metadata.handlers.multilang import MultiLangHandler
+    from geonode.metadata.handlers.sparse import SparseHandler
+
+    found = []
+    for handler_id, handler in handlers.items():
+        named = f"metadata handler `{handler_id}` ({type(handler).__name__})"
+        if overrides(handler, "load_serialization_context") and type(handler) is not SparseHandler:
+            raise ReindexFallback(f"{named} loads a serialization context gnbr's rebuild does not know")
+        if overrides(handler, "post_serialization"):
+            if type(handler) is not MultiLangHandler:
+                raise ReindexFallback(f"{named} changes the metadata after reading it, as gnbr's rebuild cannot")
+            found.append(handler)
+    return found
+
+
+def check_text_search_config(lang, config):
+    """Refuses a text search configuration PostgreSQL lacks, or a name GeoNode
+    would not write as it is into its SQL (a quoted literal)."""
+    import re
+
+    from django.db import connection
+
+    if not isinstance(config, str) or not re.fullmatch(r"([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*", config):
+        raise ReindexFallback(f"settings.MULTILANG_POSTGRES_LANGS gives {config!r} for language {lang!r}")
+    schema, _, name = config.rpartition(".")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
+            "WHERE c.cfgname = %s AND (n.nspname = %s OR %s = '' AND pg_ts_config_is_visible(c.oid))",
+            [name, schema, schema],
+        )
+        if cursor.fetchone() is None:
+            raise ReindexFallback(f"PostgreSQL has no text search configuration `{config}` (language {lang!r})")
+
+
 class SearchIndexPlan:
     """What GeoNode's `reindex` reads and writes, per the settings and metadata
     handlers of this run: the schema properties it reads through BaseHandler
@@ -332,30 +410,13 @@ class SearchIndexPlan:
     that fix the instance up afterwards, and the indexes and languages."""
 
     def __init__(self):
-        import re
-
-        from django.conf import settings
-        from django.db import connection
-        from django.db.models.query_utils import DeferredAttribute
-
-        from geonode.base.models import ResourceBase
         from geonode.indexing.manager import index_manager
         from geonode.metadata.handlers.base import BaseHandler
-        from geonode.metadata.handlers.multilang import MultiLangHandler
         from geonode.metadata.handlers.sparse import SparseHandler
         from geonode.metadata.manager import metadata_manager
         import geonode.metadata.multilang.utils as multi
 
-        indexes = getattr(settings, "METADATA_INDEXES", None)
-        multilang = getattr(settings, "MULTILANG_FIELDS", ())
-        if not isinstance(indexes, dict) or not all(
-            isinstance(name, str) and isinstance(fields, (list, tuple)) and all(isinstance(f, str) for f in fields)
-            for name, fields in indexes.items()
-        ):
-            raise ReindexFallback("settings.METADATA_INDEXES is not a dict of index names to lists of field names")
-        if not isinstance(multilang, (list, tuple, set, frozenset)) or not all(isinstance(f, str) for f in multilang):
-            raise ReindexFallback("settings.MULTILANG_FIELDS is not a list of field names")
-        self.indexes = dict(indexes)
+        self.indexes, multilang = index_settings()
         self.languages = list(index_manager.LANGUAGES)
         self.gather = index_manager._gather_fields_values
         try:
@@ -363,9 +424,8 @@ class SearchIndexPlan:
         except Exception as e:  # noqa: BLE001 - GeoNode's reindex would fail on every resource alike
             raise ReindexFallback(f"GeoNode's metadata schema cannot be built ({' '.join(str(e).split())})")
 
-        involved = {field for fields in self.indexes.values() for field in fields}
         wanted = set()
-        for field in involved:
+        for field in {field for fields in self.indexes.values() for field in fields}:
             wanted.add(field)
             if field in multilang:
                 wanted.update(name for _, name in multi.get_multilang_field_names(field))
@@ -379,55 +439,23 @@ class SearchIndexPlan:
             if type(handler) is SparseHandler:
                 self.sparse_handler = handler
                 self.sparse_props.append(prop)
-                continue
-            if type(handler) is not BaseHandler:
+            elif type(handler) is BaseHandler:
+                check_plain_column(prop)
+                self.base_handler = handler
+                self.base_props.append(prop)
+            else:
                 raise ReindexFallback(
                     f"the search index reads `{prop}` through metadata handler `{handler_id}` "
                     f"({type(handler).__name__}), which gnbr's rebuild does not know"
                 )
-            try:
-                field = ResourceBase._meta.get_field(prop)
-            except Exception:  # noqa: BLE001 - FieldDoesNotExist, or no field at all
-                field = None
-            attribute = getattr(ResourceBase, prop, None)
-            if (
-                field is None
-                or not field.concrete
-                or field.is_relation
-                or field.attname != prop
-                or not isinstance(attribute, DeferredAttribute)
-                or attribute.field is not field
-            ):
-                raise ReindexFallback(f"the search index reads `{prop}`, which is not a plain column of ResourceBase")
-            self.base_handler = handler
-            self.base_props.append(prop)
-        self.post_serializers = []
-        for handler_id, handler in metadata_manager.handlers.items():
-            named = f"metadata handler `{handler_id}` ({type(handler).__name__})"
-            if overrides(handler, "load_serialization_context") and type(handler) is not SparseHandler:
-                raise ReindexFallback(f"{named} loads a serialization context gnbr's rebuild does not know")
-            if overrides(handler, "post_serialization"):
-                if type(handler) is not MultiLangHandler:
-                    raise ReindexFallback(f"{named} changes the metadata after reading it, as gnbr's rebuild cannot")
-                self.post_serializers.append(handler)
+        self.post_serializers = post_serializers(metadata_manager.handlers)
 
         localized = [name for name, fields in self.indexes.items() if any(f in multilang for f in fields)]
         self.configs = {None: multi.get_pg_language(None)} if len(localized) < len(self.indexes) else {}
         if localized:
             self.configs.update((lang, multi.get_pg_language(lang)) for lang in self.languages)
-        with connection.cursor() as cursor:
-            for lang, config in self.configs.items():
-                # GeoNode writes the name into its SQL as a quoted literal.
-                if not isinstance(config, str) or not re.fullmatch(r"([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*", config):
-                    raise ReindexFallback(f"settings.MULTILANG_POSTGRES_LANGS gives {config!r} for language {lang!r}")
-                schema, _, name = config.rpartition(".")
-                cursor.execute(
-                    "SELECT 1 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
-                    "WHERE c.cfgname = %s AND (n.nspname = %s OR %s = '' AND pg_ts_config_is_visible(c.oid))",
-                    [name, schema, schema],
-                )
-                if cursor.fetchone() is None:
-                    raise ReindexFallback(f"PostgreSQL has no text search configuration `{config}` (language {lang!r})")
+        for lang, config in self.configs.items():
+            check_text_search_config(lang, config)
 
     def rows(self, columns, sparse):
         """The rows GeoNode's update_index writes for one resource, in its
