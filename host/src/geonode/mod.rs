@@ -405,8 +405,9 @@ impl GeoNode {
     }
 
     /// Loads fixtures in one transaction and stops before committing.
-    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`) and
-    /// how far the load and the reindex are.
+    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`),
+    /// with its message when it has one (`reindex_fallback: why`), and how
+    /// far the load and the reindex are.
     ///
     /// # Errors
     ///
@@ -459,7 +460,8 @@ impl GeoNode {
                     Ok(counts) => progress(LoadEvent::Progress(counts)),
                     Err(e) => tracing::debug!("a progress event gnbr cannot read: {e}"),
                 },
-                _ => progress(LoadEvent::Step(event.event)),
+                _ if event.message.is_empty() => progress(LoadEvent::Step(event.event)),
+                step => progress(LoadEvent::Step(format!("{step}: {}", event.message))),
             }
         }
     }
