@@ -186,7 +186,7 @@ fn unsupported(algorithm: &str) -> Error {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::{dummy_check, verify};
+    use super::{verify, DUMMY_ITERATIONS};
 
     /// The password of [`DJANGO`]'s hashes.
     pub(crate) const PASSWORD: &str = "lètmein ünïcødé";
@@ -308,16 +308,12 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_dummy_check_takes_about_as_long_as_djangos_default() {
-        let started = std::time::Instant::now();
-        assert_eq!(verify("wrong", ADMIN[1]), Ok(false));
-        let real = started.elapsed();
-        let started = std::time::Instant::now();
-        dummy_check("wrong");
-        let dummy = started.elapsed();
-        assert!(
-            dummy * 2 > real && real * 2 > dummy,
-            "dummy {dummy:?}, real {real:?}"
-        );
+    fn the_dummy_check_does_the_work_of_djangos_default_hasher() {
+        // An unknown user costs what a wrong password does because the dummy
+        // runs Django's default hasher with its iteration count: checked by
+        // construction, not by a clock, so a busy machine cannot fail it.
+        let mut fields = ADMIN[1].split('$');
+        assert_eq!(fields.next(), Some("pbkdf2_sha256"));
+        assert_eq!(fields.next(), Some(DUMMY_ITERATIONS.to_string().as_str()));
     }
 }
