@@ -4,12 +4,12 @@
 //! `STOPPED` job).
 //!
 //! Connection errors and 5xx answers are retried with exponential backoff.
-//! A run's cancel ([`crate::cancel`]) is checked before each try and cuts
-//! the wait between tries, and between a job's polls, short; a job it
-//! interrupts is asked to stop.
 //! A request that starts a job is retried only when it cannot have started
 //! one (the connection was never made, or GeoServer answered 5xx, which is
-//! how it refuses a second job while one runs).
+//! how it refuses a second job while one runs). A run's cancel
+//! ([`crate::cancel`]) is checked before each try and cuts the wait between
+//! tries, and between a job's polls, short; a job it interrupts is asked to
+//! stop.
 //!
 //! Basic auth: the password is sent only in the `Authorization` header,
 //! never logged, and scrubbed from anything GeoServer answers that gnbr
