@@ -13,8 +13,12 @@
 //! short. Past [`final_step`] (a restore's commit) a run can no longer be
 //! cancelled, and the cancel is refused with the reason.
 //!
+//! A run that waits between tries (GeoServer's retries and job polls)
+//! [`sleep`]s, which a cancel cuts short.
+//!
 //! Outside a run (the command line, whose Ctrl-C has its own handler in
-//! [`crate::scratch`]) every check passes and nothing is watched.
+//! [`crate::scratch`]) every check passes, nothing is watched and a sleep
+//! lasts its whole time.
 
 use std::{
     cell::{Cell, RefCell},
@@ -22,8 +26,9 @@ use std::{
     process::Child,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Condvar, Mutex, MutexGuard, PoisonError,
     },
+    time::Duration,
 };
 
 use crate::errors::{Error, ErrorKind};
@@ -34,6 +39,8 @@ pub struct Cancel {
     /// Set once the run is cancelled: what the checks read.
     cancelled: AtomicBool,
     inner: Mutex<Inner>,
+    /// Wakes the run's [`sleep`] when it is cancelled.
+    woken: Condvar,
 }
 
 #[derive(Default)]
@@ -88,6 +95,7 @@ impl Cancel {
         for child in inner.children.drain(..) {
             kill(&child);
         }
+        self.woken.notify_all();
         Ok(true)
     }
 
@@ -158,6 +166,25 @@ pub fn checkpoint(name: &str) -> Result<(), Error> {
 /// Whether the run this thread does was cancelled.
 pub fn requested() -> bool {
     current().is_some_and(|run| run.cancelled.load(Ordering::SeqCst))
+}
+
+/// Waits `duration`, or less when the run this thread does is cancelled
+/// meanwhile (or was already).
+///
+/// # Errors
+///
+/// As [`check`], once the wait is over.
+pub fn sleep(duration: Duration) -> Result<(), Error> {
+    let Some(run) = current() else {
+        std::thread::sleep(duration);
+        return Ok(());
+    };
+    let inner = run.lock();
+    let waited = run
+        .woken
+        .wait_timeout_while(inner, duration, |_| !run.cancelled.load(Ordering::SeqCst));
+    drop(waited.unwrap_or_else(PoisonError::into_inner));
+    check()
 }
 
 /// Passes the run's point of no return: from here on, cancelling it is
@@ -278,7 +305,7 @@ mod tests {
         process::{Command, Stdio},
     };
 
-    use super::{check, final_step, or_cancelled, shielded, watch, Cancel};
+    use super::{check, final_step, or_cancelled, shielded, sleep, watch, Cancel};
     use crate::errors::{Error, ErrorKind};
 
     fn sleeper() -> std::process::Child {
@@ -305,6 +332,28 @@ mod tests {
             assert_eq!(or_cancelled(failed).kind, ErrorKind::Cancelled);
         });
         assert!(check().is_ok(), "the run ended");
+    }
+
+    #[test]
+    fn a_cancel_cuts_a_sleep_short() {
+        assert!(sleep(std::time::Duration::ZERO).is_ok(), "outside a run");
+        let cancel = Cancel::new();
+        let (sleeping, slept) = std::sync::mpsc::channel();
+        let run = cancel.clone();
+        std::thread::spawn(move || {
+            run.run(|| {
+                sleeping.send(None).unwrap();
+                let woken = sleep(std::time::Duration::from_secs(3600));
+                sleeping.send(Some(woken)).unwrap();
+            });
+        });
+        assert!(slept.recv().unwrap().is_none(), "the run began");
+        cancel.cancel("`admin`").unwrap();
+        let woken = slept
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the hour's sleep ended with the cancel")
+            .unwrap();
+        assert_eq!(woken.unwrap_err().kind, ErrorKind::Cancelled);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! it reaches `<point>`. `GNBR_FAULT=pause:<point>[:<n>]` makes it wait
 //! there instead: it creates `<point>.paused` in its working folder, then
 //! waits until `<point>.resume` appears there or its run is cancelled
-//! ([`crate::cancel`]). The points are the stage boundaries of a restore,
+//! ([`crate::cancel`]). The points are the stage boundaries of a backup
+//! (and each fixture it dumped, `fixture-dumped`) and of a restore,
 //! each datastore table's commit (`table-restored`), GeoServer's catalog
 //! restored (`catalog-restored`), the renames of its swap (`swap-rename`) and every step of its undo (`aborted`,
 //! `undo-rename`, `undo-mkdir`, `undo-tables`, `undone`); see the README.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const WARNING: &str = "warning: ";
 
 /// How often `--json` progress events and the admin page's progress are
-/// renewed, at most.
+/// renewed, at most (the admin page's also when the part worked on changes).
 const EVENT_EVERY: Duration = Duration::from_secs(1);
 /// How often a plain progress line is printed, at most.
 const LINE_EVERY: Duration = Duration::from_secs(10);
@@ -38,7 +38,8 @@ pub struct Ui {
 pub struct LogSink {
     /// Gets each status and warning line.
     pub line: &'static (dyn Fn(&str) + Send + Sync),
-    /// Gets the latest progress, about once a second; `None` once it ended.
+    /// Gets the latest progress, about once a second and whenever the part
+    /// worked on changes; `None` once it ended.
     pub progress: &'static (dyn Fn(Option<&ProgressEvent>) + Send + Sync),
 }
 
@@ -314,7 +315,7 @@ impl Progress {
     }
 
     /// Names the part of the stage being worked on (a fixture, an entry)
-    /// and its own count.
+    /// and its own count; the log sink gets it at once.
     pub fn detail(&mut self, detail: &str) {
         if self.meter.detail.as_deref() == Some(detail) {
             return;
@@ -322,6 +323,9 @@ impl Progress {
         self.meter.detail = Some(detail.to_owned());
         if let Some(bar) = &self.bar {
             bar.set_message(self.bar_message());
+        }
+        if let Some(sink) = self.log {
+            (sink.progress)(Some(&self.meter.event(Instant::now())));
         }
     }
 
@@ -701,6 +705,9 @@ mod tests {
             }),
         };
         let mut progress = ui.progress("loading", Unit::Objects, Some(10));
+        progress.update(4);
+        progress.detail("base");
+        progress.detail("base");
         progress.stage("reindexing", Unit::Resources, Some(3));
         progress.finish();
         drop(progress);
@@ -708,6 +715,7 @@ mod tests {
             *SEEN.lock().unwrap(),
             [
                 Some("progress loading: 0 of 10 objects".to_owned()),
+                Some("progress loading: 4 of 10 objects (base)".to_owned()),
                 Some("progress reindexing: 0 of 3 resources".to_owned()),
                 None
             ]

@@ -271,16 +271,36 @@ impl Browser {
     ///
     /// After `timeout`, with the page's text.
     pub fn wait_for_text(&self, css: &str, texts: &[&str], timeout: Duration) -> String {
+        self.wait_for(
+            css,
+            &format!("one of {texts:?}"),
+            |text| texts.contains(&text),
+            timeout,
+        )
+    }
+
+    /// Waits until the text of `css` is `wanted` (said as `what`); returns it.
+    ///
+    /// # Panics
+    ///
+    /// After `timeout`, with the page's text.
+    pub fn wait_for(
+        &self,
+        css: &str,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> String {
         let started = Instant::now();
         loop {
             // The page reloads itself while a run goes on: a lookup may miss.
             let text = self.try_text(css);
-            if texts.contains(&text.as_str()) {
+            if wanted(&text) {
                 return text;
             }
             assert!(
                 started.elapsed() < timeout,
-                "`{css}` is `{text}` after {timeout:?}, not one of {texts:?}; the page:\n{}",
+                "`{css}` is `{text}` after {timeout:?}, not {what}; the page:\n{}",
                 self.text("body")
             );
             sleep(Duration::from_millis(500));

@@ -223,16 +223,6 @@ fn the_admin_page_backs_up_and_restores_a_real_geonode() {
     browser.screenshot(&shots, "backup-confirm");
     browser.click("form[action$='/backup'] button[type=submit]");
     assert!(browser.url().contains("/runs/"), "{}", browser.url());
-    // Live progress: the log grows while the run goes on.
-    for _ in 0..240 {
-        if browser.text("#status") != "running" || browser.text("#log").lines().count() >= 4 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    if browser.text("#status") == "running" {
-        browser.screenshot(&shots, "run-progress");
-    }
     browser.wait_for_text("#status", RUN_ENDS, RUN_TIMEOUT);
     assert_eq!(
         browser.text("#status"),
@@ -1079,11 +1069,11 @@ fn paused_at(server: &Server, dir: &Path, point: &str) {
     std::fs::remove_file(marker).unwrap();
 }
 
-/// Presses Cancel on the run page open in the browser and confirms it;
-/// returns how the run ended.
-fn cancel_run(browser: &Browser, server: &Server) -> String {
+/// Presses Cancel on the run page open in the browser (its screenshot as
+/// `shot`) and confirms it; returns how the run ended.
+fn cancel_run(browser: &Browser, server: &Server, shot: &str) -> String {
     browser.tick("#cancel summary");
-    browser.screenshot(&screenshots(), "run-cancel");
+    browser.screenshot(&screenshots(), shot);
     browser.click("#cancel button.danger");
     assert!(browser.url().contains("/runs/"), "{}", browser.text("body"));
     browser.wait_for_text("#status", CANCEL_ENDS, RUN_TIMEOUT);
@@ -1161,7 +1151,8 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
     let settings = geonode(&services, dir.path(), "gnbr_e2e_serve_cancel_backup");
     let temp = dir.path().join("tmp");
     std::fs::create_dir(&temp).unwrap();
-    let pause = Path::new("pause:fixtures-dumped");
+    // Paused once the second fixture is in the archive, its dump going on.
+    let pause = Path::new("pause:fixture-dumped:2");
     let env = [("GNBR_FAULT", pause), ("TMPDIR", temp.as_path())];
     let server = Server::start_with(dir.path(), &settings, &env);
     let browser = Browser::start();
@@ -1171,12 +1162,12 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
     // The login helper's folder, there while the server runs.
     let serving = gnbr_names(&temp);
 
-    // Paused once the fixtures are in the archive: its temporary file and
-    // the dump's folder are there; Cancel removes them.
+    // Paused while the fixtures are dumped: its temporary file and the
+    // dump's folder are there; Cancel removes them.
     browser.goto(&format!("{}/backups", server.url));
     browser.click("tr[data-backup=cancelled] a.button[href$='/backup']");
     browser.click("form[action$='/backup'] button[type=submit]");
-    paused_at(&server, dir.path(), "fixtures-dumped");
+    paused_at(&server, dir.path(), "fixture-dumped");
     let during = names(&folder);
     assert!(
         during.len() == 1 && during[0].ends_with(".tmp"),
@@ -1189,8 +1180,30 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
         "{:?}",
         names(&temp)
     );
-    cancel_run(&browser, &server);
+    // The page follows it live: its stage and counts, its log, and Cancel.
+    let progress = browser.wait_for(
+        "#progress-line",
+        "the dump's stage and counts",
+        |line| line.starts_with("dumping: ") && line.contains(" (auth)"),
+        RUN_TIMEOUT,
+    );
+    assert_eq!(
+        browser.execute("return document.querySelector('#live progress') !== null"),
+        true,
+        "no bar above {progress}"
+    );
+    assert!(browser
+        .text("#log")
+        .contains("dumping auth -> fixtures/auth.json"));
+    assert_eq!(browser.text("#cancel summary"), "Cancel this backup…");
+    browser.screenshot(&screenshots(), "run-progress");
+    cancel_run(&browser, &server, "run-cancel");
     assert_eq!(browser.text("#error"), "cancelled by `admin`");
+    assert_eq!(
+        browser.text("#progress-line"),
+        "",
+        "no progress once it ended"
+    );
     let log = browser.text("#log");
     for expected in [
         "cancel asked by `admin`",
@@ -1205,6 +1218,7 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
     assert!(browser
         .text("#history .status.cancelled")
         .contains("cancelled"));
+    browser.screenshot(&screenshots(), "runs-cancelled");
     browser.click("nav a[href='/backups']");
     assert_eq!(
         browser.text("tr[data-backup=cancelled] .location"),
@@ -1222,7 +1236,7 @@ fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
     browser.click("tr[data-backup=cancelled] a.button[href$='/backup']");
     browser.click("form[action$='/backup'] button[type=submit]");
     let run_path = browser.url().replace(&server.url, "");
-    paused_at(&server, dir.path(), "fixtures-dumped");
+    paused_at(&server, dir.path(), "fixture-dumped");
     assert_eq!(names(&folder).len(), 1, "{:?}", names(&folder));
     // The run's page stays open, polling its log, while the server stops.
     let log = server.stop();
@@ -1289,7 +1303,7 @@ fn a_restore_cancelled_before_its_commit_leaves_the_target_as_it_was() {
         !media.join("thumbs/after-the-backup.png").exists(),
         "the backup's MEDIA_ROOT is swapped in"
     );
-    cancel_run(&browser, &server);
+    cancel_run(&browser, &server, "restore-cancel");
     assert_eq!(browser.text("#error"), "cancelled by `admin`");
     let log = browser.text("#log");
     for expected in [

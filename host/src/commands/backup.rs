@@ -250,7 +250,7 @@ fn dump_fixtures(
         })?;
         dumped += stats.bytes_in;
         written.push((entry, stats.objects_out));
-        Ok(())
+        cancel::checkpoint("fixture-dumped")
     })?;
     Ok(written)
 }

@@ -6,7 +6,10 @@
 //! Connection errors and 5xx answers are retried with exponential backoff.
 //! A request that starts a job is retried only when it cannot have started
 //! one (the connection was never made, or GeoServer answered 5xx, which is
-//! how it refuses a second job while one runs).
+//! how it refuses a second job while one runs). A run's cancel
+//! ([`crate::cancel`]) is checked before each try and cuts the wait between
+//! tries, and between a job's polls, short; a job it interrupts is asked to
+//! stop.
 //!
 //! Basic auth: the password is sent only in the `Authorization` header,
 //! never logged, and scrubbed from anything GeoServer answers that gnbr
@@ -17,7 +20,6 @@ use std::{
     fmt,
     io::{Read, Write},
     path::Path,
-    thread,
     time::{Duration, Instant},
 };
 
@@ -32,7 +34,10 @@ use super::{
     br::{parse_execution, parse_list, BackupJob, Execution, JobKind, JobStatus, RestoreJob},
     scrub, Secret,
 };
-use crate::errors::{Error, ErrorKind};
+use crate::{
+    cancel,
+    errors::{Error, ErrorKind},
+};
 
 /// GeoNode's variable for GeoServer's base URL.
 pub const URL_ENV: &str = "GEOSERVER_LOCATION";
@@ -351,12 +356,29 @@ impl Client {
     }
 
     /// Polls a job until it is no longer running. A job still running at
-    /// `deadline` is cancelled and reported as an error.
+    /// `deadline`, or when the run is cancelled, is cancelled on GeoServer
+    /// and reported as an error.
     ///
     /// # Errors
     ///
-    /// Any end status but `COMPLETED`; the deadline; GeoServer unreachable.
+    /// Any end status but `COMPLETED`; the deadline; the run's cancel;
+    /// GeoServer unreachable.
     pub fn wait(
+        &self,
+        kind: JobKind,
+        id: u64,
+        deadline: Instant,
+        progress: &mut dyn FnMut(&Execution),
+    ) -> Result<Execution, Error> {
+        self.poll(kind, id, deadline, progress).inspect_err(|e| {
+            if e.kind == ErrorKind::Cancelled {
+                self.stop_cancelled(kind, id);
+            }
+        })
+    }
+
+    /// The polls of [`Client::wait`], which stops the job when they end in a cancel.
+    fn poll(
         &self,
         kind: JobKind,
         id: u64,
@@ -368,7 +390,7 @@ impl Client {
             let execution = match self.execution_until(kind, id, Some(deadline)) {
                 Ok(execution) => execution,
                 // The poll itself ran into the deadline: report that, not the poll.
-                Err(_) if Instant::now() >= deadline => {
+                Err(e) if e.kind != ErrorKind::Cancelled && Instant::now() >= deadline => {
                     return Err(self.out_of_time(kind, id, last.as_ref()))
                 }
                 Err(e) => return Err(e),
@@ -391,7 +413,25 @@ impl Client {
                 return Err(self.out_of_time(kind, id, Some(&execution)));
             }
             last = Some(execution);
-            thread::sleep(self.timing.poll_interval);
+            cancel::sleep(self.timing.poll_interval)?;
+        }
+    }
+
+    /// Asks GeoServer to stop a job the run's cancel interrupted (one try,
+    /// bounded by the request timeout, not itself cut short), saying so in
+    /// gnbr's log.
+    fn stop_cancelled(&self, kind: JobKind, id: u64) {
+        let deadline = Some(Instant::now() + self.timing.request_timeout);
+        match cancel::shielded(|| self.cancel_by(kind, id, deadline)) {
+            Ok(()) => tracing::info!(
+                "the run was cancelled: asked GeoServer at {} to stop its {kind} job {id}",
+                self.base
+            ),
+            Err(e) => tracing::warn!(
+                "the run was cancelled, but GeoServer at {} could not be asked to stop its {kind} job {id}, which may still be running: {}",
+                self.base,
+                e.message
+            ),
         }
     }
 
@@ -408,6 +448,7 @@ impl Client {
         let deadline = Instant::now() + self.timing.deadline;
         let mut attempt = 0;
         let mut response = loop {
+            cancel::check()?;
             let result = self
                 .request(Method::GET, url.clone(), None)
                 .header(ACCEPT, "application/zip")
@@ -418,9 +459,11 @@ impl Client {
                 Ok(_) => None,
                 Err(e) => Some(error_chain(e)),
             };
-            match reason.and_then(|r| self.pause(&what, &r, attempt, Some(deadline))) {
-                Some(()) => attempt += 1,
-                None => break result.map_err(|e| self.unreachable(&what, &e, attempt + 1))?,
+            match reason {
+                Some(reason) if self.pause(&what, &reason, attempt, Some(deadline))? => {
+                    attempt += 1;
+                }
+                _ => break result.map_err(|e| self.unreachable(&what, &e, attempt + 1))?,
             }
         };
         if !response.status().is_success() {
@@ -445,6 +488,7 @@ impl Client {
         let mut buf = vec![0; 1 << 16];
         let mut bytes = 0u64;
         loop {
+            cancel::check()?;
             let n = response.read(&mut buf).map_err(|e| {
                 Error::new(
                     ErrorKind::Target,
@@ -685,6 +729,7 @@ impl Client {
         let url = self.url(path)?;
         let mut attempt = 0;
         loop {
+            cancel::check()?;
             let timeout = match deadline {
                 Some(d) => self
                     .timing
@@ -713,9 +758,9 @@ impl Client {
                 Err(e) if retry == Retry::Always || e.is_connect() => Some(error_chain(e)),
                 Err(_) => None,
             };
-            match reason.and_then(|r| self.pause(what, &r, attempt, deadline)) {
-                Some(()) => attempt += 1,
-                None => {
+            match reason {
+                Some(reason) if self.pause(what, &reason, attempt, deadline)? => attempt += 1,
+                _ => {
                     let mut all = secrets.to_vec();
                     all.push(&self.password);
                     return match result {
@@ -730,16 +775,21 @@ impl Client {
         }
     }
 
-    /// Sleeps before the next try, if one is left and fits before the deadline.
+    /// Sleeps before the next try, if one is left and fits before the
+    /// deadline; returns whether to try again.
+    ///
+    /// # Errors
+    ///
+    /// The run's cancel, which cuts the sleep short.
     fn pause(
         &self,
         what: &str,
         reason: &str,
         attempt: u32,
         deadline: Option<Instant>,
-    ) -> Option<()> {
+    ) -> Result<bool, Error> {
         if attempt >= self.timing.retries {
-            return None;
+            return Ok(false);
         }
         let delay = self
             .timing
@@ -747,7 +797,7 @@ impl Client {
             .saturating_mul(1 << attempt.min(16))
             .min(Duration::from_secs(30));
         if deadline.is_some_and(|d| Instant::now() + delay >= d) {
-            return None;
+            return Ok(false);
         }
         tracing::warn!(
             "GeoServer at {} could not {what} ({}); trying again in {} ms",
@@ -755,8 +805,8 @@ impl Client {
             scrub(reason, &[&self.password]),
             delay.as_millis()
         );
-        thread::sleep(delay);
-        Some(())
+        cancel::sleep(delay)?;
+        Ok(true)
     }
 
     fn expect_ok(&self, answer: Answer, what: &str, not_found_hint: &str) -> Result<Answer, Error> {
@@ -961,6 +1011,38 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("pw-not-shown"));
+    }
+
+    #[test]
+    fn a_cancel_ends_the_wait_between_tries() {
+        // GeoServer takes the first try's connection and closes it, then
+        // its port is closed: the reload waits 30 s before each next try.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let connection = Connection {
+            url: format!("http://{}/geoserver/", listener.local_addr().unwrap()),
+            user: "admin".to_owned(),
+            password: Secret::new("pw"),
+        };
+        let timing = Timing {
+            retries: u32::MAX,
+            backoff: Duration::from_secs(30),
+            ..Timing::default()
+        };
+        let client = Client::new(&connection, timing).unwrap();
+        let cancel = crate::cancel::Cancel::new();
+        let run = cancel.clone();
+        let (sender, reloaded) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sender.send(run.run(|| client.reload())));
+        drop(listener.accept().unwrap());
+        drop(listener);
+        cancel.cancel("`admin`").unwrap();
+        // Bounded below the 30 s between tries; the cancel takes far less.
+        let error = reloaded
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the cancel ended the wait between tries")
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Cancelled);
+        assert_eq!(error.message, "cancelled by `admin`");
     }
 
     #[test]

@@ -1623,7 +1623,7 @@ async fn a_running_runs_log_carries_its_latest_progress_and_not_as_lines() {
     // The page shows it above the log (and its script renews it).
     let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
     assert!(
-        html.contains(r#"<progress id="progress" max="10000" value="1234"></progress>"#),
+        html.contains(r#"<progress id="progress" aria-labelledby="progress-line" max="10000" value="1234"></progress>"#),
         "{html}"
     );
     assert!(
@@ -1641,7 +1641,7 @@ async fn a_running_runs_log_carries_its_latest_progress_and_not_as_lines() {
     );
     let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
     assert!(
-        html.contains(r#"<progress id="progress"></progress>"#),
+        html.contains(r#"<progress id="progress" aria-labelledby="progress-line"></progress>"#),
         "{html}"
     );
     assert!(
