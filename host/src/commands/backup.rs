@@ -233,7 +233,7 @@ fn dump_fixtures(
     let mut written = Vec::new();
     let mut progress: Option<Progress> = None;
     let mut dumped = 0;
-    target.dump(&dumps, &mut |app, fifo| {
+    target.dump(&dumps, &mut |app, fifo, writer_exited| {
         let fixture = settings
             .fixtures
             .fixtures
@@ -245,7 +245,7 @@ fn dump_fixtures(
         let progress = progress.get_or_insert_with(|| ui.progress("dumping", Unit::Bytes, None));
         progress.info(&format!("dumping {app} -> {entry}"));
         progress.detail(app);
-        let stats = add_dump(writer, app, fifo, &entry, &mut |n| {
+        let stats = add_dump(writer, app, fifo, writer_exited, &entry, &mut |n| {
             progress.update(dumped + n);
         })?;
         dumped += stats.bytes_in;
@@ -255,16 +255,19 @@ fn dump_fixtures(
     Ok(written)
 }
 
-/// Reads one app's dump from `fifo` into `entry`, checking that it is a
-/// valid fixture; `progress` gets the bytes read so far. Returns its counts.
+/// Reads one app's dump from `fifo` (written by a process for which
+/// `writer_exited` tells whether it is gone) into `entry`, checking that it
+/// is a valid fixture; `progress` gets the bytes read so far. Returns its
+/// counts.
 fn add_dump(
     writer: &mut BackupWriter,
     app: &str,
     fifo: &Path,
+    writer_exited: &dyn Fn() -> bool,
     entry: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FixtureStats, Error> {
-    let source = open_fifo(fifo).map_err(|e| {
+    let source = open_fifo(fifo, writer_exited).map_err(|e| {
         cancel::or_cancelled(Error::new(
             ErrorKind::Run,
             format!("cannot read the dump of {app}: {e}"),
@@ -445,15 +448,19 @@ fn archive_stamp(epoch: i64) -> String {
 }
 
 /// Opens the FIFO `path` for reading once its writer opened it, or fails
-/// when the run is cancelled first: a writer killed before it opened the
-/// FIFO would leave a blocking open waiting forever.
-fn open_fifo(path: &Path) -> io::Result<File> {
+/// when the run is cancelled or the writer exited first (`writer_exited`):
+/// a writer that died before it opened the FIFO would leave a blocking
+/// open waiting forever.
+fn open_fifo(path: &Path, writer_exited: &dyn Fn() -> bool) -> io::Result<File> {
     let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
     let fd = file.as_raw_fd();
     loop {
+        // Asked before the poll: a writer gone by then has either opened
+        // the FIFO (the poll sees it) or never will.
+        let exited = writer_exited();
         let mut poll = libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -461,7 +468,7 @@ fn open_fifo(path: &Path) -> io::Result<File> {
         };
         // SAFETY: one valid pollfd. A FIFO no writer has opened yet is not
         // ready; it is once one has (data, or its end).
-        let ready = unsafe { libc::poll(&mut poll, 1, 200) };
+        let ready = unsafe { libc::poll(&mut poll, 1, if exited { 0 } else { 200 }) };
         if ready > 0 {
             break;
         }
@@ -471,6 +478,11 @@ fn open_fifo(path: &Path) -> io::Result<File> {
         }
         if cancel::requested() {
             return Err(io::Error::other("the run was cancelled"));
+        }
+        if exited && ready == 0 {
+            return Err(io::Error::other(
+                "GeoNode's dump helper exited before it wrote the dump",
+            ));
         }
     }
     // SAFETY: fcntl(2) on our own open fd, clearing O_NONBLOCK: reads wait for the writer again.
@@ -551,5 +563,49 @@ pub fn print_report(report: &BackupReport, ui: Ui) {
     }
     if let Some(bytes) = report.geoserver_catalog {
         println!("GeoServer catalog (Backup & Restore): {CATALOG_ENTRY}, {bytes} bytes");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{make_fifo, open_fifo};
+    use std::io::{Read, Write};
+
+    #[test]
+    fn a_fifo_whose_writer_died_unopened_is_an_error_not_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("1.fifo");
+        make_fifo(&fifo).unwrap();
+        let error = open_fifo(&fifo, &|| true).unwrap_err();
+        assert!(
+            error.to_string().contains("exited before it wrote"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_written_by_a_writer_now_gone_is_still_read() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("1.fifo");
+        make_fifo(&fifo).unwrap();
+        // The writer is gone only once it has written and closed the FIFO.
+        let gone = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (fifo, gone) = (fifo.clone(), gone.clone());
+            std::thread::spawn(move || {
+                let mut file = open_fifo(&fifo, &|| gone.load(Ordering::SeqCst)).unwrap();
+                let mut text = String::new();
+                file.read_to_string(&mut text).unwrap();
+                text
+            })
+        };
+        // Opening for writing waits for the reader's open.
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        writer.write_all(b"[]").unwrap();
+        drop(writer);
+        gone.store(true, Ordering::SeqCst);
+        assert_eq!(reader.join().unwrap(), "[]");
     }
 }

@@ -288,6 +288,10 @@ struct Event {
     rest: serde_json::Map<String, serde_json::Value>,
 }
 
+/// What `GeoNode::dump` hands each dump to: the app, its FIFO, and
+/// whether Django's helper, the FIFO's writer, has exited.
+pub type DumpReceiver<'a> = dyn FnMut(&str, &Path, &dyn Fn() -> bool) -> Result<(), Error> + 'a;
+
 impl GeoNode {
     /// Prepares to drive the GeoNode of `settings`.
     ///
@@ -467,8 +471,10 @@ impl GeoNode {
     }
 
     /// Runs Django's `dumpdata` for each `(app, fifo)` in order; `receive`
-    /// is called with each app and its FIFO once the dump into it started,
-    /// and must read the FIFO to its end.
+    /// is called with each app, its FIFO and whether Django's helper has
+    /// exited (so that a reader waiting for the FIFO's writer stops when
+    /// there is none) once the dump into it started, and must read the
+    /// FIFO to its end.
     ///
     /// # Errors
     ///
@@ -476,7 +482,7 @@ impl GeoNode {
     pub fn dump(
         &self,
         dumps: &[(String, PathBuf)],
-        receive: &mut dyn FnMut(&str, &Path) -> Result<(), Error>,
+        receive: &mut DumpReceiver<'_>,
     ) -> Result<(), Error> {
         let request_path = self.work.path().join("dump.json");
         let request = serde_json::json!({
@@ -489,6 +495,8 @@ impl GeoNode {
             )
         })?;
         let (mut child, stderr_log) = self.spawn(&["dump", &request_path.to_string_lossy()])?;
+        let helper = child.id();
+        let helper_exited = move || crate::process::has_exited(helper);
         drop(child.stdin.take());
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         let result = (|| loop {
@@ -505,7 +513,7 @@ impl GeoNode {
                         .find(|(a, _)| a == app)
                         .map(|(_, p)| p.clone())
                         .unwrap_or_default();
-                    if let Err(e) = receive(app, &path) {
+                    if let Err(e) = receive(app, &path, &helper_exited) {
                         return Err(with_django_reason(e, &mut lines, &stderr_log));
                     }
                 }
