@@ -14,8 +14,10 @@ use bytes::Bytes;
 
 use super::Bucket;
 
-/// The first range read after a seek: 256 KiB.
-pub const READ_AHEAD_FIRST: u64 = 256 << 10;
+/// The first range read after a seek: 64 KiB (a zip entry's local header
+/// is read after a seek past the entry before it: small, so that listing
+/// an archive of large entries fetches little it does not need).
+pub const READ_AHEAD_FIRST: u64 = 64 << 10;
 
 /// The largest range read at once, and so the most memory held: 16 MiB.
 pub const READ_AHEAD_MAX: u64 = 16 << 20;
