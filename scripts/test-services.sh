@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # test-services.sh: install and start the real services gnbr's end-to-end tests need:
 # a throwaway PostgreSQL 15 + PostGIS cluster, GeoNode 5.1.1 in a venv, a migrated template
-# database, and an environment file describing all of it. Optionally GeoNode 4.4.5, and the
-# 3.x road (GeoNode 3.3.3 and 4.1.5, on pyenv's Python 3.8 and 3.10), as well.
+# database, a single-node Garage S3 server with a bucket and a key, and an environment file
+# describing each. Optionally GeoNode 4.4.5, and the 3.x road (GeoNode 3.3.3 and 4.1.5, on
+# pyenv's Python 3.8 and 3.10), as well.
 #
 #   scripts/test-services.sh [up] [--with-4.4.5] [--with-3.3.3]
 #                                   install what is missing, start postgres (default);
 #                                   --with-3.3.3 brings GeoNode 3.3.3 and 4.1.5
-#   scripts/test-services.sh down   stop postgres
-#   scripts/test-services.sh env [5.1.1|4.4.5|4.1.5|3.3.3]
+#   scripts/test-services.sh down   stop postgres and Garage
+#   scripts/test-services.sh env [5.1.1|4.4.5|4.1.5|3.3.3|s3]
 #                                   print the path of the environment file
 #
 # Runs as root, needs no stdin, is idempotent and reuses whatever a previous run left in
@@ -31,6 +32,17 @@ DB_DEFAULT=gnbr_target
 DATASTORE_415=gnbr_datastore_415
 # Bump when the install recipe changes: a venv whose marker holds another value is rebuilt.
 RECIPE_REV=1
+# Garage, the S3 server the bucket tests use: built from crates.io into cargo-tools (as
+# scripts/semver.sh installs cargo-semver-checks), one node on loopback, state in $GARAGE_ROOT.
+GARAGE_VERSION=2.5.0
+GARAGE_BIN=$STATE/cargo-tools/bin/garage
+GARAGE_ROOT=$STATE/garage
+GARAGE_CONF=$GARAGE_ROOT/garage.toml
+GARAGE_LOG=$GARAGE_ROOT/garage.log
+GARAGE_PORT=${GNBR_TEST_S3PORT:-39900} # S3 API; RPC and admin on the next two ports
+GARAGE_REGION=garage
+GARAGE_BUCKET=gnbr-test
+GARAGE_KEY_NAME=gnbr-test
 
 export DEBIAN_FRONTEND=noninteractive
 export PIP_CACHE_DIR=$STATE/pip-cache
@@ -353,7 +365,12 @@ ensure_geonode() {
 }
 
 # ---------------------------------------------------------------- env file + template DB
-env_file() { echo "$STATE/gn$(echo "$1" | tr -d .).env"; }
+env_file() {
+    case $1 in
+    s3) echo "$STATE/s3.env" ;;
+    *) echo "$STATE/gn$(echo "$1" | tr -d .).env" ;;
+    esac
+}
 
 write_env_file() {
     local ver=$1 tpl=$2 short file v
@@ -461,6 +478,157 @@ up_geonode() {
     say "GeoNode $ver ready: env file $(env_file "$ver")"
 }
 
+# ---------------------------------------------------------------- Garage (S3)
+install_garage() {
+    # lmdb metadata (Garage's default engine), its C library bundled; no metrics, no K2V. A
+    # debug build: about twice as fast to build, and fast enough for tests. A build folder of
+    # its own, so that an interrupted build resumes; removed once installed.
+    CARGO_TARGET_DIR=$STATE/garage-build nice cargo install garage --version "$GARAGE_VERSION" \
+        --locked --debug --root "$STATE/cargo-tools" --no-default-features --features bundled-libs,lmdb
+    rm -rf "$STATE/garage-build"
+    "$GARAGE_BIN" --version
+}
+
+ensure_garage_binary() {
+    if "$GARAGE_BIN" --version 2>/dev/null | grep -qF "cargo:$GARAGE_VERSION "; then
+        say "Garage $GARAGE_VERSION: installed ($GARAGE_BIN)"
+        return 0
+    fi
+    command -v cargo >/dev/null || die "cargo is needed to build Garage (rustup's stable toolchain)"
+    run_step "building Garage $GARAGE_VERSION from crates.io into $STATE/cargo-tools (cold: ~15 min on 2 cores)" \
+        "$LOGS/install-garage.log" install_garage
+}
+
+hex_bytes() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# The node's secret and the test key are generated once and kept: the key (GK + 24 hex
+# digits, a 64-digit secret, as Garage makes them) is imported, so that it survives a
+# re-run of this script and the env file stays valid. Returns 0 when the config changed.
+write_garage_config() {
+    install -d -m 700 "$GARAGE_ROOT" "$GARAGE_ROOT/meta" "$GARAGE_ROOT/data"
+    if [ ! -s "$GARAGE_ROOT/rpc_secret" ]; then
+        (umask 077 && hex_bytes 32 >"$GARAGE_ROOT/rpc_secret")
+    fi
+    if [ ! -s "$GARAGE_ROOT/key" ]; then
+        (umask 077 && echo "GK$(hex_bytes 12) $(hex_bytes 32)" >"$GARAGE_ROOT/key")
+    fi
+    cat >"$GARAGE_CONF.tmp" <<EOF
+# gnbr test S3 server (scripts/test-services.sh): one node, loopback only.
+metadata_dir = "$GARAGE_ROOT/meta"
+data_dir = "$GARAGE_ROOT/data"
+db_engine = "lmdb"
+metadata_fsync = false
+data_fsync = false
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$((GARAGE_PORT + 1))"
+rpc_public_addr = "127.0.0.1:$((GARAGE_PORT + 1))"
+rpc_secret_file = "$GARAGE_ROOT/rpc_secret"
+
+[s3_api]
+s3_region = "$GARAGE_REGION"
+api_bind_addr = "127.0.0.1:$GARAGE_PORT"
+root_domain = ".s3.localhost"
+
+[admin]
+api_bind_addr = "127.0.0.1:$((GARAGE_PORT + 2))"
+EOF
+    if cmp -s "$GARAGE_CONF.tmp" "$GARAGE_CONF"; then
+        rm -f "$GARAGE_CONF.tmp"
+        return 1
+    fi
+    mv "$GARAGE_CONF.tmp" "$GARAGE_CONF"
+}
+
+garage_cli() { "$GARAGE_BIN" -c "$GARAGE_CONF" "$@"; }
+
+# Running = the pid file names a live `garage -c CONF server`.
+garage_running() {
+    local pid
+    pid=$(cat "$GARAGE_ROOT/garage.pid" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$GARAGE_CONF server" >/dev/null
+}
+
+stop_garage() {
+    if garage_running; then
+        kill "$(cat "$GARAGE_ROOT/garage.pid")"
+        local i
+        for i in $(seq 1 50); do
+            garage_running || break
+            sleep 0.2
+        done
+        say "garage: stopped"
+    else
+        say "garage: not running"
+    fi
+    rm -f "$GARAGE_ROOT/garage.pid"
+}
+
+# Lays out the single node, then makes the key and the bucket, each only when missing. The
+# secret goes to Garage on stdin (this step runs under xtrace), its answer is not logged.
+setup_garage_cluster() {
+    local layout node key_id secret
+    layout=$(garage_cli layout show)
+    if grep -q 'No nodes currently have a role' <<<"$layout"; then
+        node=$(garage_cli node id -q | cut -d@ -f1)
+        garage_cli layout assign -z dc1 -c 1G "$node"
+        garage_cli layout apply --version 1
+    fi
+    read -r key_id secret <"$GARAGE_ROOT/key"
+    if ! garage_cli key info "$GARAGE_KEY_NAME" >/dev/null 2>&1; then
+        garage_cli json-api ImportKey - >/dev/null <<EOF
+{"accessKeyId": "$key_id", "secretAccessKey": "$secret", "name": "$GARAGE_KEY_NAME"}
+EOF
+    fi
+    if ! garage_cli bucket info "$GARAGE_BUCKET" >/dev/null 2>&1; then
+        garage_cli bucket create "$GARAGE_BUCKET"
+    fi
+    garage_cli bucket allow --read --write --owner "$GARAGE_BUCKET" --key "$GARAGE_KEY_NAME"
+}
+
+write_s3_env_file() {
+    local file key_id secret
+    file=$(env_file s3)
+    read -r key_id secret <"$GARAGE_ROOT/key"
+    (umask 077 && cat >"$file.tmp" <<EOF
+GNBR_TEST_S3_ENDPOINT=http://127.0.0.1:$GARAGE_PORT
+GNBR_TEST_S3_REGION=$GARAGE_REGION
+GNBR_TEST_S3_BUCKET=$GARAGE_BUCKET
+AWS_ACCESS_KEY_ID=$key_id
+AWS_SECRET_ACCESS_KEY=$secret
+EOF
+    )
+    if cmp -s "$file.tmp" "$file"; then rm -f "$file.tmp"; else mv "$file.tmp" "$file"; fi
+}
+
+ensure_garage() {
+    ensure_garage_binary
+    if write_garage_config && garage_running; then
+        say "garage: config changed, restarting"
+        stop_garage
+    fi
+    if garage_running; then
+        say "garage: already running on 127.0.0.1:$GARAGE_PORT"
+    else
+        say "garage: starting on 127.0.0.1:$GARAGE_PORT (log: $GARAGE_LOG)"
+        setsid "$GARAGE_BIN" -c "$GARAGE_CONF" server >>"$GARAGE_LOG" 2>&1 </dev/null 9>&- &
+        echo $! >"$GARAGE_ROOT/garage.pid"
+    fi
+    local i
+    for i in $(seq 1 60); do
+        garage_cli status >/dev/null 2>&1 && break
+        if ! garage_running; then
+            tail -n 20 "$GARAGE_LOG" >&2 || true
+            die "garage did not start; log: $GARAGE_LOG"
+        fi
+        [ "$i" -lt 60 ] || die "garage on 127.0.0.1:$GARAGE_PORT not ready after 30 s; log: $GARAGE_LOG"
+        sleep 0.5
+    done
+    run_step "garage: layout, key $GARAGE_KEY_NAME, bucket $GARAGE_BUCKET" "$LOGS/garage-setup.log" setup_garage_cluster
+    write_s3_env_file
+    say "Garage ready: env file $(env_file s3)"
+}
+
 # ---------------------------------------------------------------- main
 cmd=up
 with445=0
@@ -470,7 +638,7 @@ for a in "$@"; do
     up | down | env) cmd=$a ;;
     --with-4.4.5) with445=1 ;;
     --with-3.3.3) with333=1 ;;
-    5.1.1 | 4.4.5 | 4.1.5 | 3.3.3) envver=$a ;;
+    5.1.1 | 4.4.5 | 4.1.5 | 3.3.3 | s3) envver=$a ;;
     -h | --help | help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $a" ;;
     esac
@@ -493,11 +661,13 @@ flock -w 1200 9 || die "could not lock $STATE/.lock within 20 min (another test-
 case $cmd in
 down)
     stop_postgres
+    stop_garage
     ;;
 up)
     ensure_packages
     ensure_state_dirs
     ensure_postgres
+    ensure_garage
     up_geonode 5.1.1
     [ "$with445" = 0 ] || up_geonode 4.4.5
     if [ "$with333" = 1 ]; then

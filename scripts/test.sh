@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs and starts what the tests need (PostgreSQL
 # 15 + PostGIS, real GeoNodes 5.1.1, 4.4.5, 4.1.5 and 3.3.3 in virtualenvs, migrated
-# template databases: scripts/test-services.sh, idempotent, a second when warm),
+# template databases, the Garage S3 server: scripts/test-services.sh, idempotent, a
+# second when warm),
 # builds the workspace (gnbr and the shipped plugins) and runs every test.
 # The e2e tests build their own test plugins (tests/plugins) on first use.
 # After a green suite: the SDK's semver check, then the fuzz targets.
@@ -14,7 +15,8 @@ GNBR_TEST_ENV=$(scripts/test-services.sh env 5.1.1)
 GNBR_TEST_ENV_445=$(scripts/test-services.sh env 4.4.5)
 GNBR_TEST_ENV_415=$(scripts/test-services.sh env 4.1.5)
 GNBR_TEST_ENV_333=$(scripts/test-services.sh env 3.3.3)
-export GNBR_TEST_ENV GNBR_TEST_ENV_445 GNBR_TEST_ENV_415 GNBR_TEST_ENV_333
+GNBR_TEST_S3_ENV=$(scripts/test-services.sh env s3)
+export GNBR_TEST_ENV GNBR_TEST_ENV_445 GNBR_TEST_ENV_415 GNBR_TEST_ENV_333 GNBR_TEST_S3_ENV
 
 cargo build --workspace --all-targets
 results=$(mktemp)

@@ -21,6 +21,7 @@ pub mod relocate;
 pub mod requests;
 pub mod retention;
 pub mod scratch;
+pub mod storage;
 pub mod swap;
 pub mod time;
 pub mod ui;
@@ -87,12 +88,12 @@ fn run(cli: &Cli, ui: Ui) -> Result<i32, Error> {
         }
         Command::Check => commands::check::run(&cli.global.check_request(), ui),
         Command::Backups(BackupsCommand::List(args)) => {
-            let report = commands::backups::run(&args.request(), ui)?;
+            let report = commands::backups::run(&args.request(setup), ui)?;
             commands::backups::print_report(&report, ui);
             Ok(report.exit_code())
         }
         Command::Prune(args) => {
-            let report = commands::prune::run(&args.request(), ui)?;
+            let report = commands::prune::run(&args.request(setup), ui)?;
             commands::prune::print_report(&report, ui);
             Ok(report.exit_code())
         }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     archive::Manifest,
-    config::Settings,
+    config::{Settings, StorageSettings},
     errors::{Error, ErrorKind},
     geoserver::{datadir::Selection, restore::GeoServerChoices},
     plugins::{Registry, SearchPath},
@@ -46,6 +46,20 @@ impl Setup {
         self.settings
             .as_deref()
             .unwrap_or(Path::new(DEFAULT_SETTINGS))
+    }
+
+    /// settings.ini `[storage]`, for a command that can do without
+    /// settings: the file given, else `./settings.ini` when it loads, else
+    /// the defaults.
+    ///
+    /// # Errors
+    ///
+    /// A settings file given that cannot be read or is invalid.
+    pub fn storage_settings(&self) -> Result<StorageSettings, Error> {
+        Ok(self
+            .optional_settings()?
+            .map(|settings| settings.storage)
+            .unwrap_or_default())
     }
 
     /// Reads the settings file.
@@ -439,7 +453,9 @@ impl VerifyRequest {
 /// `gnbr backups list`: the archives of a backup folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupsListRequest {
-    /// The folder.
+    /// Settings (`[storage]`, for a bucket), when there are.
+    pub setup: Setup,
+    /// The folder, or a bucket's prefix (`s3://bucket/prefix`).
     pub backup_dir: PathBuf,
     /// Also hash each archive against its `.md5` sidecar.
     pub check: bool,
@@ -449,7 +465,9 @@ pub struct BackupsListRequest {
 /// does not keep, removed with their sidecars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneRequest {
-    /// The folder.
+    /// Settings (`[storage]`, for a bucket), when there are.
+    pub setup: Setup,
+    /// The folder, or a bucket's prefix (`s3://bucket/prefix`).
     pub backup_dir: PathBuf,
     /// What to keep.
     pub policy: KeepPolicy,

@@ -1,5 +1,7 @@
 //! `gnbr backups list` and `gnbr prune`, the binary run on real folders of
-//! archives written by gnbr's own archive writer (no database needed).
+//! archives written by gnbr's own archive writer (no database needed), and
+//! on the same archives in a bucket of the test S3 server (Garage, which
+//! `scripts/test-services.sh up` starts; its env file `s3.env`).
 
 use std::{
     fs,
@@ -229,6 +231,20 @@ fn dated_fixture(folder: &Path) -> Vec<String> {
     stems
 }
 
+/// `gnbr prune` with every rule, as the dated fixture is pruned.
+const PRUNE_ARGS: [&str; 10] = [
+    "prune",
+    "--keep-last",
+    "2",
+    "--keep-daily",
+    "3",
+    "--keep-weekly",
+    "2",
+    "--keep-monthly",
+    "2",
+    "--json",
+];
+
 #[test]
 fn prune_keeps_what_a_rule_keeps_and_removes_the_rest_with_its_sidecars_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,18 +257,7 @@ fn prune_keeps_what_a_rule_keeps_and_removes_the_rest_with_its_sidecars_only() {
     }
     gnbr_archive(folder, "2026-01-09_020000", "2026-01-06T21:00:00Z", "4.4.0");
     let before = names(folder);
-    let args = [
-        "prune",
-        "--keep-last",
-        "2",
-        "--keep-daily",
-        "3",
-        "--keep-weekly",
-        "2",
-        "--keep-monthly",
-        "2",
-        "--json",
-    ];
+    let args = PRUNE_ARGS;
 
     let dry = json(&gnbr(folder, &[&args[..], &["--dry-run"]].concat()), 0);
     assert_eq!(names(folder), before, "a dry run removes nothing");
@@ -388,4 +393,375 @@ fn prune_without_a_rule_is_refused_and_touches_nothing() {
         "{error}"
     );
     assert_eq!(names(dir.path()), before);
+}
+
+/// The test S3 server's env file: `GNBR_TEST_S3_ENV`, default
+/// `/var/tmp/gnbr-test/s3.env` (`scripts/test-services.sh env s3`). A test
+/// that needs it fails, never skips, when it is missing.
+struct S3 {
+    env: std::collections::BTreeMap<String, String>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl S3 {
+    fn get() -> Self {
+        let path = std::env::var("GNBR_TEST_S3_ENV")
+            .unwrap_or_else(|_| "/var/tmp/gnbr-test/s3.env".to_owned());
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e}: these tests need the test S3 server (Garage); run `scripts/test-services.sh up` (scripts/test.sh does)")
+        });
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self { env, runtime }
+    }
+
+    fn var(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from the S3 env file"))
+    }
+
+    /// A prefix no other run uses.
+    fn fresh_prefix(name: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{name}-{}-{nanos}", std::process::id())
+    }
+
+    /// `s3://BUCKET/PREFIX`.
+    fn url(&self, prefix: &str) -> String {
+        format!("s3://{}/{prefix}", self.var("GNBR_TEST_S3_BUCKET"))
+    }
+
+    /// A settings.ini in `dir` with the server's `[storage]` and nothing else.
+    fn settings(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("settings.ini");
+        fs::write(
+            &path,
+            format!(
+                "[storage]\nendpoint = {}\nregion = {}\n",
+                self.var("GNBR_TEST_S3_ENDPOINT"),
+                self.var("GNBR_TEST_S3_REGION")
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// `gnbr ARGS...` in `dir` with the key `(id, secret)` in its environment
+    /// (`None`: none at all, and no profile).
+    fn gnbr(&self, dir: &Path, args: &[&str], key: Option<(&str, &str)>) -> Output {
+        let mut command = Command::cargo_bin("gnbr").expect("the gnbr binary is built");
+        command
+            .current_dir(dir)
+            .args(args)
+            .env_remove("GNBR_LOG")
+            .env("HOME", dir);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+            command.env_remove(name);
+        }
+        if let Some((id, secret)) = key {
+            command
+                .env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        command.output().expect("gnbr runs")
+    }
+
+    /// [`S3::gnbr`] with the server's own key.
+    fn gnbr_keyed(&self, dir: &Path, args: &[&str]) -> Output {
+        let key = (
+            self.var("AWS_ACCESS_KEY_ID"),
+            self.var("AWS_SECRET_ACCESS_KEY"),
+        );
+        self.gnbr(dir, args, Some(key))
+    }
+
+    fn store(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(self.var("GNBR_TEST_S3_ENDPOINT"))
+            .with_allow_http(true)
+            .with_region(self.var("GNBR_TEST_S3_REGION"))
+            .with_bucket_name(self.var("GNBR_TEST_S3_BUCKET"))
+            .with_access_key_id(self.var("AWS_ACCESS_KEY_ID"))
+            .with_secret_access_key(self.var("AWS_SECRET_ACCESS_KEY"))
+            .build()
+            .unwrap()
+    }
+
+    /// Uploads every file of `folder` under `prefix`.
+    fn upload_folder(&self, folder: &Path, prefix: &str) {
+        use object_store::ObjectStoreExt;
+        let store = self.store();
+        for name in names(folder) {
+            let key = object_store::path::Path::from(format!("{prefix}/{name}"));
+            let bytes = fs::read(folder.join(&name)).unwrap();
+            self.runtime
+                .block_on(store.put(&key, bytes.into()))
+                .unwrap();
+        }
+    }
+
+    /// Every key under `prefix/`, sub-folders too, relative to it, sorted.
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        use object_store::ObjectStore;
+        let store = self.store();
+        let prefix_path = object_store::path::Path::from(prefix);
+        let mut keys: Vec<String> = self.runtime.block_on(async {
+            let mut listing = store.list(Some(&prefix_path));
+            let mut keys = Vec::new();
+            while let Some(meta) = futures_util::StreamExt::next(&mut listing).await {
+                keys.push(meta.unwrap().location.to_string());
+            }
+            keys
+        });
+        for key in &mut keys {
+            *key = key[prefix.len() + 1..].to_owned();
+        }
+        keys.sort();
+        keys
+    }
+}
+
+/// The columns a row of `backups list --json` shows, but its path.
+fn row_without_path(row: &Value) -> Value {
+    serde_json::json!([
+        row["name"],
+        row["created"],
+        row["created_from"],
+        row["kind"],
+        row["geonode_version"],
+        row["bytes"],
+        row["encrypted"],
+        row["verified"],
+        row["md5_sidecar"].is_string(),
+        row["problem"].is_string(),
+    ])
+}
+
+#[test]
+fn a_bucket_is_listed_and_pruned_as_the_same_folder_is() {
+    let s3 = S3::get();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("local");
+    fs::create_dir(&folder).unwrap();
+    dated_fixture(&folder);
+    add_foreign_files(&folder);
+    let prefix = S3::fresh_prefix("prune");
+    s3.upload_folder(&folder, &prefix);
+    // Objects beside the prefix's own: in a sub-folder, and under a longer prefix.
+    let nested = dir.path().join("nested");
+    fs::create_dir(&nested).unwrap();
+    gnbr_archive(&nested, "2025-12-20_020000", "2025-12-20_020000", "4.4.0");
+    s3.upload_folder(&nested, &format!("{prefix}/nested"));
+    s3.upload_folder(&nested, &format!("{prefix}-other"));
+    let seeded = s3.keys(&prefix);
+    let settings = s3.settings(dir.path());
+    let settings = settings.to_str().unwrap();
+    let url = s3.url(&prefix);
+    let local = folder.to_str().unwrap();
+
+    let listed = |dir_arg: &str, check: bool| {
+        let mut args = vec![
+            "-c",
+            settings,
+            "backups",
+            "list",
+            "--backup-dir",
+            dir_arg,
+            "--json",
+        ];
+        if check {
+            args.push("--check");
+        }
+        json(&s3.gnbr_keyed(dir.path(), &args), 0)
+    };
+    for check in [false, true] {
+        let (theirs, ours) = (listed(local, check), listed(&url, check));
+        assert_eq!(ours["backup_dir"], url.as_str());
+        let rows = |report: &Value| -> Vec<Value> {
+            report["archives"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(row_without_path)
+                .collect()
+        };
+        assert_eq!(rows(&ours), rows(&theirs), "--check: {check}");
+        let newest = &ours["archives"][1];
+        assert_eq!(newest["name"], "2026-01-10_200000.zip", "{ours}");
+        assert_eq!(newest["path"], format!("{url}/2026-01-10_200000.zip"));
+        assert_eq!(
+            newest["md5_sidecar"],
+            format!("{url}/2026-01-10_200000.md5")
+        );
+        if check {
+            assert_eq!(newest["verified"], "yes");
+        }
+    }
+
+    let prune = |dir_arg: &str, extra: &[&str]| {
+        let args = [
+            &["-c", settings][..],
+            &PRUNE_ARGS,
+            &["--backup-dir", dir_arg],
+            extra,
+        ]
+        .concat();
+        json(&s3.gnbr_keyed(dir.path(), &args), 0)
+    };
+    // Each decision and why, the location named in a reason left out.
+    let decision = |report: &Value| -> Vec<Value> {
+        let at = report["backup_dir"].as_str().unwrap().to_owned();
+        ["keep", "remove", "ignored"]
+            .iter()
+            .flat_map(|part| report[part].as_array().unwrap().clone())
+            .map(|item| {
+                let reason = item["reason"].as_str().map(|r| r.replace(&at, "DIR"));
+                serde_json::json!([item["name"], item["rules"], reason])
+            })
+            .collect()
+    };
+    let theirs = prune(local, &["--dry-run"]);
+    let dry = prune(&url, &["--dry-run"]);
+    assert_eq!(decision(&dry), decision(&theirs));
+    assert_eq!(s3.keys(&prefix), seeded, "a dry run removes nothing");
+    assert_eq!(dry["keep"].as_array().unwrap().len(), 6, "{dry}");
+
+    let done = prune(&url, &[]);
+    assert_eq!(decision(&done), decision(&theirs));
+    let mut removed = Vec::new();
+    for removal in done["remove"].as_array().unwrap() {
+        assert_eq!(removal["removed"], true, "{removal}");
+        let files = removal["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3, "the archive, its .md5 and .ini: {removal}");
+        for file in files {
+            let file = file.as_str().unwrap();
+            removed.push(file.strip_prefix(&format!("{url}/")).unwrap().to_owned());
+        }
+    }
+    let left: Vec<String> = seeded
+        .iter()
+        .filter(|key| !removed.contains(key))
+        .cloned()
+        .collect();
+    assert_eq!(s3.keys(&prefix), left);
+    for untouched in FOREIGN
+        .iter()
+        .map(|n| (*n).to_owned())
+        .chain(["nested/2025-12-20_020000.zip".to_owned()])
+    {
+        assert!(left.contains(&untouched), "{untouched} was removed");
+    }
+    assert_eq!(
+        s3.keys(&format!("{prefix}-other")).len(),
+        3,
+        "another prefix's archives are not the prefix's"
+    );
+}
+
+#[test]
+fn credentials_the_bucket_refuses_or_none_are_named_before_anything_is_touched() {
+    let s3 = S3::get();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("local");
+    fs::create_dir(&folder).unwrap();
+    gnbr_archive(&folder, "2026-01-01_000000", "2026-01-01_000000", "4.4.0");
+    gnbr_archive(&folder, "2026-01-02_000000", "2026-01-02_000000", "4.4.0");
+    let prefix = S3::fresh_prefix("credentials");
+    s3.upload_folder(&folder, &prefix);
+    let seeded = s3.keys(&prefix);
+    let settings = s3.settings(dir.path());
+    let url = s3.url(&prefix);
+    let args = [
+        "-c",
+        settings.to_str().unwrap(),
+        "prune",
+        "--keep-last",
+        "1",
+        "--backup-dir",
+        &url,
+    ];
+    let endpoint = s3.var("GNBR_TEST_S3_ENDPOINT");
+
+    let wrong_secret = "0".repeat(64);
+    for key in [
+        (s3.var("AWS_ACCESS_KEY_ID"), wrong_secret.as_str()),
+        ("GK000000000000000000000000", wrong_secret.as_str()),
+    ] {
+        let output = s3.gnbr(dir.path(), &args, Some(key));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{endpoint} refused to list {url} with the credentials of AWS_ACCESS_KEY_ID from the environment"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(&wrong_secret),
+            "the secret is never shown: {stderr}"
+        );
+    }
+
+    let output = s3.gnbr(dir.path(), &args, None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no credentials for the bucket: AWS_ACCESS_KEY_ID is not set and there is no"
+        ),
+        "{stderr}"
+    );
+
+    // A profile of the shared credentials file, read as the AWS tools read it.
+    fs::create_dir(dir.path().join(".aws")).unwrap();
+    fs::write(
+        dir.path().join(".aws/credentials"),
+        format!(
+            "[default]\naws_access_key_id = GK000000000000000000000000\naws_secret_access_key = {wrong_secret}\n\n[gnbr]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            s3.var("AWS_ACCESS_KEY_ID"),
+            s3.var("AWS_SECRET_ACCESS_KEY")
+        ),
+    )
+    .unwrap();
+    let output = s3.gnbr(dir.path(), &args, None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("with the credentials of profile [default] of"),
+        "{stderr}"
+    );
+    assert_eq!(s3.keys(&prefix), seeded, "nothing was touched");
+
+    let mut command = Command::cargo_bin("gnbr").unwrap();
+    let output = command
+        .current_dir(dir.path())
+        .args([&args[..], &["--json"]].concat())
+        .env("HOME", dir.path())
+        .env("AWS_PROFILE", "gnbr")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let report = json(&output, 0);
+    assert_eq!(report["remove"][0]["name"], "2026-01-01_000000.zip");
+    assert_eq!(
+        s3.keys(&prefix).len(),
+        3,
+        "the older archive and its sidecars went"
+    );
 }

@@ -12,6 +12,22 @@ use std::{
 
 use crate::support::repo;
 
+/// The `KEY=VALUE` lines of the env file `$var` names, else `default`.
+///
+/// # Panics
+///
+/// When it is missing: the services were not set up; `needs` says which
+/// and how to set them up.
+pub fn env_file(var: &str, default: &str, needs: &str) -> BTreeMap<String, String> {
+    let path = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}: these tests need {needs} (scripts/test.sh does)"));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// The services' environment file, `KEY=VALUE` lines (gn511.env).
 pub struct Services {
     env: BTreeMap<String, String>,
@@ -56,15 +72,11 @@ impl Services {
     }
 
     fn load(var: &str, default: &str) -> Self {
-        let path = std::env::var(var).unwrap_or_else(|_| default.to_owned());
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{path}: {e}: these tests need PostgreSQL and GeoNodes 5.1.1, 4.4.5, 4.1.5 and 3.3.3; run `scripts/test-services.sh up --with-4.4.5 --with-3.3.3` (scripts/test.sh does)")
-        });
-        let env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let env = env_file(
+            var,
+            default,
+            "PostgreSQL and GeoNodes 5.1.1, 4.4.5, 4.1.5 and 3.3.3; run `scripts/test-services.sh up --with-4.4.5 --with-3.3.3`",
+        );
         Self { env }
     }
 

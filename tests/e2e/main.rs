@@ -6,6 +6,7 @@
 
 mod backup;
 mod browser;
+mod bucket;
 mod cross_version;
 mod datastore;
 mod docs;

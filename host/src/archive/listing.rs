@@ -63,6 +63,8 @@ pub struct ListedArchive {
     pub geonode_version: Option<String>,
     /// GeoNode's `.md5` sidecar beside it, when there is one.
     pub md5_sidecar: Option<PathBuf>,
+    /// The sidecars gnbr writes beside it ([`SIDECARS`]) that are there.
+    pub sidecars: Vec<PathBuf>,
     /// Why it cannot be read as a backup, if it cannot.
     pub problem: Option<String>,
 }
@@ -76,8 +78,27 @@ impl ListedArchive {
 
     /// The archive and the sidecars beside it that are there.
     pub fn files(&self) -> Vec<PathBuf> {
-        with_sidecars(&self.path)
+        std::iter::once(self.path.clone())
+            .chain(self.sidecars.iter().cloned())
+            .collect()
     }
+}
+
+/// An archive file as its location lists it, before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveFile {
+    /// Its file name.
+    pub name: String,
+    /// Its path (a folder's) or URL (a bucket's).
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// When it was last written (seconds since the epoch).
+    pub modified: i64,
+    /// GeoNode's `.md5` sidecar beside it, when there is one.
+    pub md5_sidecar: Option<PathBuf>,
+    /// The sidecars gnbr writes beside it ([`SIDECARS`]) that are there.
+    pub sidecars: Vec<PathBuf>,
 }
 
 /// The `.zip` archives of `folder`, newest first (by their date, else
@@ -105,31 +126,47 @@ pub fn list_archives(folder: &Path) -> Result<Vec<ListedArchive>, Error> {
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            Some(read_archive(name, path, meta.len(), modified))
+            let file = ArchiveFile {
+                name,
+                md5_sidecar: md5_sidecars(&path).into_iter().find(|p| p.is_file()),
+                sidecars: with_sidecars(&path)[1..].to_vec(),
+                path,
+                bytes: meta.len(),
+                modified,
+            };
+            let reader = BackupReader::open(&file.path);
+            Some(describe_archive(file, reader))
         })
         .collect();
-    let newest = |a: &ListedArchive| a.created.map_or(a.modified, |(date, _)| date);
-    archives
-        .sort_by(|a, b| (newest(b), b.modified, &b.name).cmp(&(newest(a), a.modified, &a.name)));
+    sort_newest_first(&mut archives);
     Ok(archives)
 }
 
-/// What the archive `path` says of itself.
-fn read_archive(name: String, path: PathBuf, bytes: u64, modified: i64) -> ListedArchive {
-    let stamp = name_stamp(&name);
+/// Sorts `archives` newest first: by their date, else their modification
+/// time; then by modification time, then by name.
+pub fn sort_newest_first(archives: &mut [ListedArchive]) {
+    let newest = |a: &ListedArchive| a.created.map_or(a.modified, |(date, _)| date);
+    archives
+        .sort_by(|a, b| (newest(b), b.modified, &b.name).cmp(&(newest(a), a.modified, &a.name)));
+}
+
+/// What the archive `file`, opened as `reader`, says of itself.
+pub fn describe_archive(file: ArchiveFile, reader: Result<BackupReader, Error>) -> ListedArchive {
+    let stamp = name_stamp(&file.name);
     let mut archive = ListedArchive {
         named_by_gnbr: stamp.is_some(),
         created: stamp.map(|date| (date, DateSource::Name)),
-        md5_sidecar: md5_sidecars(&path).into_iter().find(|p| p.is_file()),
-        name,
-        path,
-        bytes,
-        modified,
+        md5_sidecar: file.md5_sidecar,
+        sidecars: file.sidecars,
+        name: file.name,
+        path: file.path,
+        bytes: file.bytes,
+        modified: file.modified,
         kind: None,
         geonode_version: None,
         problem: None,
     };
-    let reader = match BackupReader::open(&archive.path) {
+    let reader = match reader {
         Ok(reader) => reader,
         Err(e) => {
             archive.problem = Some(e.message);
@@ -179,17 +216,22 @@ pub fn name_stamp(name: &str) -> Option<i64> {
 /// The archive `name` in `folder`, when it is one: a plain `.zip` file
 /// name (no folder, not hidden) of a regular file, not a link.
 pub fn archive_path(folder: &Path, name: &str) -> Option<PathBuf> {
-    let plain = !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains('/')
-        && !name.chars().any(char::is_control)
-        && name.ends_with(".zip");
     let path = folder.join(name);
-    let regular = plain
+    let regular = is_archive_name(name)
         && std::fs::symlink_metadata(&path)
             .map(|m| m.file_type().is_file())
             .unwrap_or(false);
     regular.then_some(path)
+}
+
+/// Whether `name` is one a listed archive may have: a plain `.zip` file
+/// name, no folder, not hidden, no control character.
+pub fn is_archive_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains('/')
+        && !name.chars().any(char::is_control)
+        && name.ends_with(".zip")
 }
 
 /// `archive` and the sidecars beside it that are there.

@@ -13,14 +13,14 @@ mod writer;
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
 pub use listing::{
-    archive_path, list_archives, name_stamp, with_sidecars, BackupKind, DateSource, ListedArchive,
-    SIDECARS,
+    archive_path, describe_archive, is_archive_name, list_archives, name_stamp, sort_newest_first,
+    with_sidecars, ArchiveFile, BackupKind, DateSource, ListedArchive, SIDECARS,
 };
 pub use manifest::{
     DatastoreSource, EntryDigest, GeoServerSource, Manifest, SiteSource, TableRecord, MANIFEST_NAME,
 };
 pub use pipe::write_in_background;
-pub use reader::{check_backup_path, hex, BackupReader, EntryInfo};
+pub use reader::{check_backup_path, hex, ArchiveRead, BackupReader, EntryInfo};
 pub use writer::{write_error, BackupWriter, EntrySink, EntryWriter};
 
 use std::{
@@ -65,18 +65,33 @@ pub struct FileSums {
 ///
 /// When it cannot be read (an [`ErrorKind::Input`] error naming it).
 pub fn file_sums(path: &Path) -> Result<FileSums, Error> {
-    let unreadable = |e: std::io::Error| {
+    let file = File::open(path).map_err(|e| {
         Error::new(
             ErrorKind::Input,
             format!("cannot read {}: {e}", path.display()),
         )
+    })?;
+    read_sums(file, path)
+}
+
+/// The sha256 and md5 of what `input` reads to its end; `shown` names it
+/// in errors.
+///
+/// # Errors
+///
+/// When it cannot be read (an [`ErrorKind::Input`] error naming it).
+pub fn read_sums(mut input: impl Read, shown: &Path) -> Result<FileSums, Error> {
+    let unreadable = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Input,
+            format!("cannot read {}: {e}", shown.display()),
+        )
     };
-    let mut file = File::open(path).map_err(unreadable)?;
     let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buf = vec![0; 1 << 20];
     loop {
         crate::cancel::check()?;
-        let n = file.read(&mut buf).map_err(unreadable)?;
+        let n = input.read(&mut buf).map_err(unreadable)?;
         if n == 0 {
             return Ok(FileSums {
                 sha256: hex(&sha.finalize()),
@@ -117,10 +132,24 @@ pub fn check_archive_sums(archive: &Path) -> Result<ArchiveSums, Error> {
         });
     }
     let sums = file_sums(archive)?;
-    let Some((sidecar, text)) = md5_sidecars(archive)
+    let sidecar = md5_sidecars(archive)
         .into_iter()
-        .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| (p, text)))
-    else {
+        .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| (p, text)));
+    match_md5_sidecar(archive, sums, sidecar)
+}
+
+/// The archive's sums checked against its `.md5` sidecar, `(path, text)`,
+/// when it has one.
+///
+/// # Errors
+///
+/// An [`ErrorKind::Input`] error when the md5 differs from the sidecar's.
+pub fn match_md5_sidecar(
+    archive: &Path,
+    sums: FileSums,
+    sidecar: Option<(PathBuf, String)>,
+) -> Result<ArchiveSums, Error> {
+    let Some((sidecar, text)) = sidecar else {
         return Ok(ArchiveSums {
             sha256: sums.sha256,
             sidecar: None,

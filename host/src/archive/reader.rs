@@ -3,7 +3,7 @@
 use std::{
     collections::HashSet,
     fs::{self, File},
-    io::{self, BufReader, Read, Write},
+    io::{self, BufReader, Read, Seek, Write},
     os::unix::fs::FileTypeExt,
     path::{Path, PathBuf},
 };
@@ -23,8 +23,14 @@ pub struct EntryInfo {
     pub size: u64,
 }
 
+/// What a zip archive is read from: a file, or an object in a bucket
+/// read by ranges ([`crate::storage`]).
+pub trait ArchiveRead: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> ArchiveRead for T {}
+
 enum Source {
-    Zip(ZipArchive<BufReader<File>>),
+    Zip(ZipArchive<Box<dyn ArchiveRead>>),
     Folder,
 }
 
@@ -43,35 +49,52 @@ impl BackupReader {
     ///
     /// When it does not exist, is not a zip archive, or holds an unsafe entry name.
     pub fn open(path: &Path) -> Result<Self, Error> {
+        if check_backup_path(path)? {
+            return Self::with_source(path, Source::Folder, folder_entries(path)?);
+        }
+        let file = File::open(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Input,
+                format!("cannot open backup {}: {e}", path.display()),
+            )
+        })?;
+        Self::open_zip(path, Box::new(BufReader::new(file)))
+    }
+
+    /// Opens the zip archive `input`, shown as `path` in messages.
+    ///
+    /// # Errors
+    ///
+    /// When it is not a zip archive, or holds a damaged entry or an unsafe entry name.
+    pub fn open_zip(path: &Path, input: Box<dyn ArchiveRead>) -> Result<Self, Error> {
         let input_error = |message: String| Error::new(ErrorKind::Input, message);
-        let (source, entries) = if check_backup_path(path)? {
-            (Source::Folder, folder_entries(path)?)
-        } else {
-            let file = File::open(path)
-                .map_err(|e| input_error(format!("cannot open backup {}: {e}", path.display())))?;
-            let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| {
-                input_error(format!(
-                    "{} is not a readable zip archive: {e}",
-                    path.display()
-                ))
-                .hint("pass a backup archive (.zip) or a backup folder")
+        let mut zip = ZipArchive::new(input).map_err(|e| {
+            input_error(format!(
+                "{} is not a readable zip archive: {e}",
+                path.display()
+            ))
+            .hint("pass a backup archive (.zip) or a backup folder")
+        })?;
+        let mut entries = Vec::with_capacity(zip.len());
+        for i in 0..zip.len() {
+            let entry = zip.by_index_raw(i).map_err(|e| {
+                input_error(format!("{}: entry {i} is damaged: {e}", path.display()))
             })?;
-            let mut entries = Vec::with_capacity(zip.len());
-            for i in 0..zip.len() {
-                let entry = zip.by_index_raw(i).map_err(|e| {
-                    input_error(format!("{}: entry {i} is damaged: {e}", path.display()))
-                })?;
-                if entry.is_dir() {
-                    continue;
-                }
-                check_entry_name(entry.name())?;
-                entries.push(EntryInfo {
-                    name: entry.name().to_owned(),
-                    size: entry.size(),
-                });
+            if entry.is_dir() {
+                continue;
             }
-            (Source::Zip(zip), entries)
-        };
+            check_entry_name(entry.name())?;
+            entries.push(EntryInfo {
+                name: entry.name().to_owned(),
+                size: entry.size(),
+            });
+        }
+        Self::with_source(path, Source::Zip(zip), entries)
+    }
+
+    /// The backup read from `source`, its manifest read when it has one.
+    fn with_source(path: &Path, source: Source, entries: Vec<EntryInfo>) -> Result<Self, Error> {
+        let input_error = |message: String| Error::new(ErrorKind::Input, message);
         let mut reader = Self {
             path: path.to_owned(),
             source,

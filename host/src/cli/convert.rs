@@ -145,8 +145,9 @@ impl VerifyArgs {
 
 impl BackupsListArgs {
     /// The request these arguments make.
-    pub fn request(&self) -> BackupsListRequest {
+    pub fn request(&self, setup: Setup) -> BackupsListRequest {
         BackupsListRequest {
+            setup,
             backup_dir: self.backup_dir.clone(),
             check: self.check,
         }
@@ -155,8 +156,9 @@ impl BackupsListArgs {
 
 impl PruneArgs {
     /// The request these arguments make.
-    pub fn request(&self) -> PruneRequest {
+    pub fn request(&self, setup: Setup) -> PruneRequest {
         PruneRequest {
+            setup,
             backup_dir: self.backup_dir.clone(),
             policy: KeepPolicy {
                 last: self.keep_last,

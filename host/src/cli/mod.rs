@@ -106,7 +106,8 @@ pub enum Command {
 /// `gnbr migrate`.
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
-    /// The backup to migrate: a zip archive or a folder.
+    /// The backup to migrate: a zip archive, a folder, or an archive in a
+    /// bucket (s3://BUCKET/PREFIX/NAME.zip, settings [storage]).
     #[arg(long, value_name = "IN")]
     pub backup_file: PathBuf,
 
@@ -211,7 +212,8 @@ pub struct BackupArgs {
 /// `gnbr restore`.
 #[derive(Debug, Clone, Args)]
 pub struct RestoreArgs {
-    /// The backup to restore: a zip archive (GeoNode's or gnbr's) or a folder.
+    /// The backup to restore: a zip archive (GeoNode's or gnbr's), a folder,
+    /// or an archive in a bucket (s3://BUCKET/PREFIX/NAME.zip, settings [storage]).
     #[arg(
         long,
         value_name = "FILE",
@@ -328,7 +330,8 @@ pub struct ServeArgs {
 /// `gnbr plan`.
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
-    /// The backup: a zip archive or a folder.
+    /// The backup: a zip archive, a folder, or an archive in a bucket
+    /// (s3://BUCKET/PREFIX/NAME.zip, settings [storage]).
     #[arg(long, value_name = "FILE")]
     pub backup_file: PathBuf,
 
@@ -357,7 +360,8 @@ pub struct PlanArgs {
 /// `gnbr verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
-    /// The backup: a zip archive (with its .md5 beside it, when there is one) or a folder.
+    /// The backup: a zip archive (with its .md5 beside it, when there is one),
+    /// a folder, or an archive in a bucket (s3://BUCKET/PREFIX/NAME.zip, settings [storage]).
     #[arg(value_name = "ARCHIVE")]
     pub backup_file: PathBuf,
 
@@ -392,7 +396,8 @@ pub enum BackupsCommand {
 /// `gnbr backups list`.
 #[derive(Debug, Clone, Args)]
 pub struct BackupsListArgs {
-    /// The folder `gnbr backup` (or GeoNode's backup) writes into.
+    /// The folder `gnbr backup` (or GeoNode's backup) writes into, or a
+    /// bucket's prefix (s3://BUCKET/PREFIX, settings [storage]).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub backup_dir: PathBuf,
 
@@ -405,7 +410,8 @@ pub struct BackupsListArgs {
 /// `gnbr prune`.
 #[derive(Debug, Clone, Args)]
 pub struct PruneArgs {
-    /// The folder `gnbr backup` writes into.
+    /// The folder `gnbr backup` writes into, or a bucket's prefix
+    /// (s3://BUCKET/PREFIX, settings [storage]).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub backup_dir: PathBuf,
 

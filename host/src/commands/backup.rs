@@ -77,6 +77,7 @@ pub struct BackupReport {
 /// archive is left.
 pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
+    crate::storage::local_only(&request.backup_dir, "--backup-dir")?;
     let settings = request.setup.load_settings_warned(ui)?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;

@@ -1,4 +1,5 @@
-//! `gnbr backups list`: the archives of a backup folder, one row each:
+//! `gnbr backups list`: the archives of a backup folder or a bucket's
+//! prefix ([`crate::storage::BackupDir`]), one row each:
 //! when it was taken, the source GeoNode's version, its size, whether it is
 //! encrypted, whether it matches its `.md5` sidecar (read whole only with
 //! `--check`), and why it cannot be read as a backup, if it cannot.
@@ -8,10 +9,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::{
-    archive::{check_archive_sums, list_archives, BackupKind, DateSource, ListedArchive},
+    archive::{BackupKind, DateSource, ListedArchive},
     errors::Error,
     exit_codes,
     requests::BackupsListRequest,
+    storage::BackupDir,
     time::format_utc,
     ui::{print_table, size, Ui},
 };
@@ -84,9 +86,11 @@ impl BackupsReport {
 /// When the folder cannot be read; an archive that cannot be read is a row
 /// with its problem.
 pub fn run(request: &BackupsListRequest, ui: Ui) -> Result<BackupsReport, Error> {
-    let archives = list_archives(&request.backup_dir)?
+    let dir = BackupDir::open(&request.backup_dir, || request.setup.storage_settings())?;
+    let archives = dir
+        .list()?
         .into_iter()
-        .map(|archive| listing(archive, request.check, ui))
+        .map(|archive| listing(&dir, archive, request.check, ui))
         .collect();
     Ok(BackupsReport {
         backup_dir: request.backup_dir.clone(),
@@ -95,14 +99,14 @@ pub fn run(request: &BackupsListRequest, ui: Ui) -> Result<BackupsReport, Error>
 }
 
 /// The row of `archive`, read whole against its sidecar when `check`.
-fn listing(archive: ListedArchive, check: bool, ui: Ui) -> ArchiveListing {
-    let mut problem = archive.problem;
+fn listing(dir: &BackupDir, archive: ListedArchive, check: bool, ui: Ui) -> ArchiveListing {
+    let mut problem = archive.problem.clone();
     let verified = match (&archive.md5_sidecar, check) {
         (None, _) => Verified::NoSidecar,
         (Some(_), false) => Verified::NotChecked,
         (Some(_), true) => {
             ui.info(&format!("checking {}", archive.path.display()));
-            match check_archive_sums(&archive.path) {
+            match dir.archive_sums(&archive) {
                 Ok(_) => Verified::Yes,
                 Err(e) => {
                     problem = Some(e.message);

@@ -13,6 +13,7 @@ use crate::{
     fixtures::pass::{mangle_fixtures, FixtureReport},
     plugins::choice::{choose, target_known},
     requests::MigrateRequest,
+    storage::{local_only, open_backup},
     ui::{print_table, Progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
@@ -49,8 +50,11 @@ pub struct MigrateReport {
 pub fn run(request: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
     let started = Instant::now();
     let settings = request.setup.load_settings_warned(ui)?;
+    if let Some(output) = &request.output {
+        local_only(output, "--output")?;
+    }
     let registry = request.setup.discover_plugins(Some(&settings), ui);
-    let mut input = BackupReader::open(&request.backup_file)?;
+    let mut input = open_backup(&request.backup_file, &settings.storage)?;
     let source = source_version(&mut input, request.from_version.as_deref())?;
     let target = request
         .to_version

@@ -1,11 +1,11 @@
 //! `gnbr plan`: the plugin chain a backup needs, without running it.
 
 use crate::{
-    archive::BackupReader,
     errors::{Error, ErrorKind},
     geonode::GeoNode,
     plugins::choice::{choose, target_known, Plan},
     requests::PlanRequest,
+    storage::open_backup,
     ui::Ui,
     versions::{source_version, KnownVersion},
 };
@@ -18,7 +18,7 @@ use crate::{
 pub fn run(request: &PlanRequest, ui: Ui) -> Result<Plan, Error> {
     let settings = request.setup.load_settings()?;
     let registry = request.setup.discover_plugins(Some(&settings), ui);
-    let mut input = BackupReader::open(&request.backup_file)?;
+    let mut input = open_backup(&request.backup_file, &settings.storage)?;
     let source = source_version(&mut input, request.from_version.as_deref())?;
     let target = match &request.to_version {
         Some(version) => target_known(version, "given with --to-version")?,

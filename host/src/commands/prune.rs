@@ -1,5 +1,6 @@
-//! `gnbr prune`: the archives of a backup folder that no `--keep-*` rule
-//! keeps ([`crate::retention`]), removed with their sidecars.
+//! `gnbr prune`: the archives of a backup folder or a bucket's prefix
+//! ([`crate::storage::BackupDir`]) that no `--keep-*` rule keeps
+//! ([`crate::retention`]), removed with their sidecars.
 //!
 //! Only gnbr's own archives are weighed: a `.zip` named as gnbr names
 //! archives (`YYYY-MM-DD_HHMMSS[_N].zip`) that reads as a gnbr or GeoNode
@@ -12,11 +13,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::{
-    archive::{list_archives, ListedArchive},
+    archive::ListedArchive,
     errors::{Error, ErrorKind},
     exit_codes,
     requests::PruneRequest,
     retention::{kept_by, KeepPolicy, Rule},
+    storage::BackupDir,
     time::format_utc,
     ui::{plural, print_table, size, Ui},
 };
@@ -156,7 +158,8 @@ pub fn run(request: &PruneRequest, ui: Ui) -> Result<PruneReport, Error> {
         )
         .hint("give --keep-last, --keep-daily, --keep-weekly or --keep-monthly, e.g. --keep-daily 7 --keep-weekly 4 --keep-monthly 12"));
     }
-    let archives = list_archives(&request.backup_dir)?;
+    let dir = BackupDir::open(&request.backup_dir, || request.setup.storage_settings())?;
+    let archives = dir.list()?;
     let decision = decide(&request.policy, &archives);
     let created = |archive: &ListedArchive| format!("{}Z", format_utc(date_of(archive)));
     let mut report = PruneReport {
@@ -186,7 +189,7 @@ pub fn run(request: &PruneRequest, ui: Ui) -> Result<PruneReport, Error> {
     for index in decision.remove {
         let archive = &archives[index];
         let files = archive.files();
-        let removed = !request.dry_run && remove_files(&files, &mut report.errors, ui);
+        let removed = !request.dry_run && remove_files(&dir, &files, &mut report.errors, ui);
         report.remove.push(Removal {
             name: archive.name.clone(),
             created: created(archive),
@@ -200,16 +203,21 @@ pub fn run(request: &PruneRequest, ui: Ui) -> Result<PruneReport, Error> {
 
 /// Removes `files`, the archive first, going on past one that cannot be
 /// removed; returns whether every one was.
-fn remove_files(files: &[PathBuf], errors: &mut Vec<RemovalError>, ui: Ui) -> bool {
+fn remove_files(
+    dir: &BackupDir,
+    files: &[PathBuf],
+    errors: &mut Vec<RemovalError>,
+    ui: Ui,
+) -> bool {
     let mut all = true;
     for file in files {
-        match std::fs::remove_file(file) {
+        match dir.remove(file) {
             Ok(()) => ui.info(&format!("removed {}", file.display())),
-            Err(e) => {
+            Err(message) => {
                 all = false;
                 errors.push(RemovalError {
                     file: file.clone(),
-                    message: format!("cannot remove {}: {e}", file.display()),
+                    message,
                 });
             }
         }
@@ -313,6 +321,7 @@ mod tests {
             kind: readable.then_some(BackupKind::Gnbr),
             geonode_version: None,
             md5_sidecar: None,
+            sidecars: Vec::new(),
             problem: (!readable).then(|| "not a zip".to_owned()),
         }
     }
@@ -412,6 +421,7 @@ mod tests {
             log: None,
         };
         let removed = remove_files(
+            &crate::storage::BackupDir::Folder(dir.path().to_owned()),
             &[archive.clone(), stuck.clone(), sidecar.clone()],
             &mut errors,
             ui,

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        check_archive_sums, hex, stage_folder,
+        hex, stage_folder,
         targets::{plan_folders, FolderPlan},
         BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
@@ -40,6 +40,7 @@ use crate::{
     postgres,
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
+    storage::{backup_sums, local_only, open_backup},
     swap::{interrupted, Finished, Journal},
     ui::{copy_progress, Ui, Unit},
     versions::{source_version, KnownVersion},
@@ -93,12 +94,12 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let started = Instant::now();
     let settings = request.setup.load_settings_warned(ui)?;
     let archive = archive_path(&request.backup)?;
-    let sha256 = check_archive_sums(&archive)?.sha256;
+    let sha256 = backup_sums(&archive, &settings.storage)?.sha256;
     let target = GeoNode::new(&settings.geonode)?;
     let info = ready_target(&target, &settings, ui)?;
     cancel::checkpoint("target-ready")?;
     refuse_if_restored(request, &info, &archive, &sha256)?;
-    let mut input = BackupReader::open(&archive)?;
+    let mut input = open_backup(&archive, &settings.storage)?;
     input.check_against_manifest()?;
     let skipped = check_fixtures(&settings, &input, request.only_listed_fixtures)?;
     let source = source_version(&mut input, request.from_version.as_deref())?;
@@ -681,6 +682,7 @@ fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
         BackupLocation::File(file) => return Ok(file.clone()),
         BackupLocation::NewestIn(dir) => dir,
     };
+    local_only(dir, "--backup-files-dir")?;
     let newest = std::fs::read_dir(dir)
         .map_err(|e| {
             Error::new(

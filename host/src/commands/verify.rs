@@ -16,7 +16,7 @@ use std::{
 use serde::Serialize;
 
 use crate::{
-    archive::{check_archive_sums, hex, BackupReader, BackupWriter, MANIFEST_NAME},
+    archive::{hex, BackupReader, BackupWriter, MANIFEST_NAME},
     config::Settings,
     errors::{Error, ErrorKind},
     exit_codes,
@@ -38,6 +38,7 @@ use crate::{
     postgres::{tables::check_dump, throwaway::ThrowawayDatabase},
     requests::VerifyRequest,
     scratch::temp_dir,
+    storage::{backup_sums, open_backup},
     ui::{Progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
@@ -213,11 +214,11 @@ pub fn run(request: &VerifyRequest, ui: Ui) -> Result<VerifyReport, Error> {
         problems: Vec::new(),
         seconds: 0.0,
     };
-    if let Some(sums) = report.check(ARCHIVE, check_archive_sums(archive)) {
+    if let Some(sums) = report.check(ARCHIVE, backup_sums(archive, &settings.storage)) {
         report.sha256 = Some(sums.sha256);
         report.md5_sidecar = sums.sidecar;
     }
-    let mut input = BackupReader::open(archive)?;
+    let mut input = open_backup(archive, &settings.storage)?;
     report.manifest = input.manifest().is_some();
     report.check(ARCHIVE, input.check_against_manifest());
     let source = source_version(&mut input, request.from_version.as_deref())?;

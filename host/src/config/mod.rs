@@ -1,7 +1,7 @@
 //! settings.ini -> a typed, validated [`Settings`].
 //!
 //! GeoNode's br settings format (`[database]`, `[geoserver]`, `[fixtures]`)
-//! plus gnbr's own sections (`[plugins]`, `[migrate]`). Every error names
+//! plus gnbr's own sections (`[plugins]`, `[migrate]`, `[storage]`). Every error names
 //! the file, the line, the section and key, and the position in a list.
 
 mod ini_file;
@@ -31,6 +31,8 @@ pub struct Settings {
     pub restore: RestoreSettings,
     /// `[serve]`: the admin page's state.
     pub serve: ServeSettings,
+    /// `[storage]`: the S3-compatible object storage `s3://` locations are in.
+    pub storage: StorageSettings,
     /// `[plugins] dirs`: extra folders to search for plugins.
     pub plugin_dirs: Vec<PathBuf>,
     /// `[migrate]`: default run context values.
@@ -110,6 +112,22 @@ impl ServeSettings {
             trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// `[storage]`: where `s3://bucket/prefix` locations are. Never credentials:
+/// they come from the environment (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`) or `AWS_PROFILE`'s shared credentials file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageSettings {
+    /// `endpoint`: the S3 API's URL (MinIO, Garage, Ceph, a provider's);
+    /// `None`: `AWS_ENDPOINT` from the environment, else Amazon S3.
+    pub endpoint: Option<String>,
+    /// `region`: the bucket's region; `None`: `AWS_REGION` or
+    /// `AWS_DEFAULT_REGION` from the environment, else `us-east-1`.
+    pub region: Option<String>,
+    /// `path_style`: address buckets as `endpoint/bucket` (yes) rather than
+    /// `bucket.endpoint` (no); `None`: yes with an `endpoint`, no without.
+    pub path_style: Option<bool>,
 }
 
 /// `[geoserver]`.
@@ -349,6 +367,7 @@ impl Settings {
             lock_timeout: seconds(&ini, "restore", "lock_timeout", 30.0)?,
         };
         let serve = serve_settings(&ini, base)?;
+        let storage = storage_settings(&ini)?;
         let fixtures = fixture_settings(&ini, &mut warnings)?;
         let plugin_dirs = ini
             .list("plugins", "dirs")
@@ -376,6 +395,7 @@ impl Settings {
             geonode,
             restore,
             serve,
+            storage,
             geoserver,
             fixtures,
             plugin_dirs,
@@ -383,6 +403,42 @@ impl Settings {
             warnings,
         })
     }
+}
+
+fn storage_settings(ini: &IniFile) -> Result<StorageSettings, Error> {
+    let endpoint = ini
+        .get("storage", "endpoint")
+        .filter(|v| !v.is_empty())
+        .map(|v| v.trim_end_matches('/').to_owned());
+    if let Some(url) = &endpoint {
+        let authority = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| {
+                ini.error(
+                    "storage",
+                    "endpoint",
+                    format!("`{url}` is not an http:// or https:// URL"),
+                    "write the S3 API's address, e.g. https://s3.example.org or http://127.0.0.1:9000",
+                )
+            })?;
+        if authority.split('/').next().is_some_and(|a| a.contains('@')) {
+            return Err(ini.error(
+                "storage",
+                "endpoint",
+                "holds a user or password (settings.ini is copied into every archive's manifest)".to_owned(),
+                "write the URL without them; give the keys as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+            ));
+        }
+    }
+    Ok(StorageSettings {
+        endpoint,
+        region: ini
+            .get("storage", "region")
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
+        path_style: ini.boolean("storage", "path_style")?,
+    })
 }
 
 fn serve_settings(ini: &IniFile, base: &Path) -> Result<ServeSettings, Error> {
@@ -663,7 +719,7 @@ fn refuse_secrets(ini: &IniFile) -> Result<(), Error> {
         section,
         key,
         message,
-        "remove the line: gnbr takes secrets from its environment or the [geonode] env_file only (GEOSERVER_ADMIN_PASSWORD for GeoServer, DATABASE_URL for Django's database, PGPASSWORD or ~/.pgpass for the PostgreSQL tools)",
+        "remove the line: gnbr takes secrets from its environment or the [geonode] env_file only (GEOSERVER_ADMIN_PASSWORD for GeoServer, DATABASE_URL for Django's database, PGPASSWORD or ~/.pgpass for the PostgreSQL tools, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE for object storage)",
     ))
 }
 

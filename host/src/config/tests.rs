@@ -319,6 +319,14 @@ fn secret_looking_keys_are_refused_in_every_section_whatever_their_case() {
             "[database]\npwd = s3cret\n",
             "DIR/settings.ini:2: [database] pwd",
         ),
+        (
+            "[storage]\nendpoint = http://127.0.0.1:9000\naws_secret_access_key = s3cret\n",
+            "DIR/settings.ini:3: [storage] aws_secret_access_key",
+        ),
+        (
+            "[storage]\naws_access_key_id = s3cret\n",
+            "DIR/settings.ini:2: [storage] aws_access_key_id",
+        ),
     ] {
         let error = parse(text).unwrap_err();
         assert_eq!(error.exit_code(), crate::exit_codes::USAGE, "{text}");
@@ -400,7 +408,41 @@ fn no_key_gnbr_or_geonode_reads_looks_like_a_secret() {
         "geoserver_public_location",
         "keywords",
         "monkey_bypass",
+        "endpoint",
+        "region",
+        "path_style",
     ] {
         assert!(!super::is_secret_key(key), "{key}");
+    }
+}
+
+#[test]
+fn storage_gives_the_endpoint_region_and_addressing_never_a_secret() {
+    let s =
+        parse("[storage]\nendpoint = http://127.0.0.1:39900/\nregion = garage\npath_style = no\n")
+            .unwrap();
+    assert_eq!(
+        s.storage.endpoint.as_deref(),
+        Some("http://127.0.0.1:39900")
+    );
+    assert_eq!(s.storage.region.as_deref(), Some("garage"));
+    assert_eq!(s.storage.path_style, Some(false));
+    let none = parse("[fixtures]\napps = people\ndumps = people\n").unwrap();
+    assert_eq!(none.storage, super::StorageSettings::default());
+    for (text, says) in [
+        (
+            "[storage]\nendpoint = s3.example.org\n",
+            "`s3.example.org` is not an http:// or https:// URL",
+        ),
+        (
+            "[storage]\nendpoint = https://me:pw@s3.example.org\n",
+            "holds a user or password",
+        ),
+        ("[storage]\npath_style = maybe\n", "[storage] path_style"),
+    ] {
+        let error = parse(text).unwrap_err();
+        assert_eq!(error.exit_code(), crate::exit_codes::USAGE, "{text}");
+        assert!(error.message.contains(says), "{text}: {error}");
+        assert!(!error.to_string().contains("pw@"), "{error}");
     }
 }

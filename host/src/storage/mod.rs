@@ -1,0 +1,328 @@
+//! Where backups are kept: a local folder, or a prefix of an S3-compatible
+//! bucket, `s3://bucket/prefix` ([`BucketUrl`]). A bucket is reached
+//! through Apache Arrow's `object_store` ([`Bucket`]), its archives read by
+//! ranges as they are needed ([`RangeReader`]), never copied whole to disk.
+//! The endpoint comes from settings.ini `[storage]`, the credentials from
+//! the environment or a profile ([`credentials`]).
+
+mod bucket;
+pub mod credentials;
+mod ranged;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+pub use bucket::Bucket;
+pub use ranged::{RangeReader, READ_AHEAD_FIRST, READ_AHEAD_MAX};
+
+use crate::{
+    archive::{
+        check_archive_sums, describe_archive, is_archive_name, list_archives, match_md5_sidecar,
+        read_sums, sort_newest_first, ArchiveFile, ArchiveSums, BackupReader, ListedArchive,
+        SIDECARS,
+    },
+    config::StorageSettings,
+    errors::{Error, ErrorKind},
+};
+
+/// The scheme of a bucket location.
+const SCHEME: &str = "s3://";
+
+/// `s3://bucket/key`: a bucket and a key in it (a prefix for a folder of
+/// archives, an object's key for one archive; empty: the bucket's top).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketUrl {
+    /// The bucket's name.
+    pub bucket: String,
+    /// The key or prefix, without a leading or trailing `/`.
+    pub key: String,
+}
+
+impl BucketUrl {
+    /// The bucket location `path` names, when it is an `s3://` URL; `None`
+    /// for a local path.
+    ///
+    /// # Errors
+    ///
+    /// An `s3://` URL without a valid bucket name or with an empty path segment.
+    pub fn parse(path: &Path) -> Option<Result<Self, Error>> {
+        let text = path.to_str()?;
+        let rest = text.strip_prefix(SCHEME)?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let key = key.trim_end_matches('/');
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && !bucket.starts_with(['.', '-'])
+            && !bucket.ends_with(['.', '-']);
+        let valid_key = key.is_empty()
+            || key
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..");
+        Some(if valid_bucket && valid_key {
+            Ok(Self {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            })
+        } else {
+            Err(Error::new(
+                ErrorKind::Usage,
+                format!("`{text}` is not a bucket location s3://BUCKET/PREFIX"),
+            )
+            .hint("write s3://, the bucket's name (3 to 63 lowercase letters, digits, dots, dashes), then the prefix, e.g. s3://geonode-backups/site-a"))
+        })
+    }
+
+    /// The URL of `key` in the same bucket, as a path for reports.
+    pub fn url_of(&self, key: &str) -> PathBuf {
+        PathBuf::from(format!("{SCHEME}{}/{key}", self.bucket))
+    }
+
+    /// The key of `name` under this prefix.
+    pub fn child(&self, name: &str) -> String {
+        if self.key.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.key)
+        }
+    }
+
+    /// The key of the report path `url` in this bucket, when it is one of its URLs.
+    pub fn key_of(&self, url: &Path) -> Option<String> {
+        let text = url.to_str()?;
+        let rest = text.strip_prefix(SCHEME)?.strip_prefix(&self.bucket)?;
+        Some(rest.strip_prefix('/')?.to_owned())
+    }
+}
+
+/// A folder of backups: a local folder, or a prefix of a bucket.
+pub enum BackupDir {
+    /// A local folder.
+    Folder(PathBuf),
+    /// A prefix of a bucket.
+    Bucket(Arc<Bucket>, BucketUrl),
+}
+
+impl BackupDir {
+    /// The folder `dir` names: an `s3://` URL is a bucket's prefix, reached
+    /// as the `[storage]` settings `settings` gives say (asked for only
+    /// then; nothing is asked of the bucket yet).
+    ///
+    /// # Errors
+    ///
+    /// A malformed `s3://` URL, settings that cannot be read, or no
+    /// credentials for the bucket.
+    pub fn open(
+        dir: &Path,
+        settings: impl FnOnce() -> Result<StorageSettings, Error>,
+    ) -> Result<Self, Error> {
+        match BucketUrl::parse(dir) {
+            None => Ok(Self::Folder(dir.to_owned())),
+            Some(url) => {
+                let url = url?;
+                Ok(Self::Bucket(
+                    Bucket::connect(&url.bucket, &settings()?)?,
+                    url,
+                ))
+            }
+        }
+    }
+
+    /// Its `.zip` archives, newest first, as [`list_archives`] lists a folder's.
+    ///
+    /// # Errors
+    ///
+    /// A folder that cannot be read, or a bucket that cannot be listed
+    /// (unreachable, refusing the credentials, missing): an
+    /// [`ErrorKind::Usage`] error naming it and the fix.
+    pub fn list(&self) -> Result<Vec<ListedArchive>, Error> {
+        let (bucket, url) = match self {
+            Self::Folder(folder) => return list_archives(folder),
+            Self::Bucket(bucket, url) => (bucket, url),
+        };
+        let objects = bucket.list(&url.key)?;
+        let names: std::collections::HashMap<&str, &object_store::ObjectMeta> = objects
+            .iter()
+            .filter_map(|o| Some((o.location.filename()?, o)))
+            .collect();
+        let mut archives: Vec<ListedArchive> = names
+            .iter()
+            .filter(|(name, _)| is_archive_name(name))
+            .map(|(name, meta)| {
+                let stem = name.strip_suffix(".zip").unwrap_or(name);
+                let sidecar = |file: &str| {
+                    names
+                        .contains_key(file)
+                        .then(|| url.url_of(&url.child(file)))
+                };
+                let file = ArchiveFile {
+                    name: (*name).to_owned(),
+                    path: url.url_of(meta.location.as_ref()),
+                    bytes: meta.size,
+                    modified: meta.last_modified.timestamp(),
+                    md5_sidecar: sidecar(&format!("{stem}.md5"))
+                        .or_else(|| sidecar(&format!("{name}.md5"))),
+                    sidecars: SIDECARS
+                        .iter()
+                        .filter_map(|ext| sidecar(&format!("{stem}.{ext}")))
+                        .collect(),
+                };
+                let reader = RangeReader::new(bucket.clone(), meta.location.as_ref(), meta.size);
+                let opened = BackupReader::open_zip(&file.path, Box::new(reader));
+                describe_archive(file, opened)
+            })
+            .collect();
+        sort_newest_first(&mut archives);
+        Ok(archives)
+    }
+
+    /// Removes the file `path` of a listed archive ([`ListedArchive::files`]).
+    ///
+    /// # Errors
+    ///
+    /// What stopped it, as a message naming the file.
+    pub fn remove(&self, path: &Path) -> Result<(), String> {
+        match self {
+            Self::Folder(_) => std::fs::remove_file(path)
+                .map_err(|e| format!("cannot remove {}: {e}", path.display())),
+            Self::Bucket(bucket, url) => {
+                let key = url.key_of(path).ok_or_else(|| {
+                    format!(
+                        "{} is not in {}",
+                        path.display(),
+                        url.url_of(&url.key).display()
+                    )
+                })?;
+                bucket.delete(&key).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The sums of a listed archive, read whole, checked against its `.md5` sidecar.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_archive_sums`].
+    pub fn archive_sums(&self, archive: &ListedArchive) -> Result<ArchiveSums, Error> {
+        match self {
+            Self::Folder(_) => check_archive_sums(&archive.path),
+            Self::Bucket(bucket, url) => {
+                let key_of = |path: &Path| {
+                    url.key_of(path).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Input,
+                            format!("{} is not in the bucket", path.display()),
+                        )
+                    })
+                };
+                bucket_sums(bucket, &key_of(&archive.path)?, &archive.path)
+            }
+        }
+    }
+}
+
+/// The sums of the object `key` of `bucket`, read whole, checked against
+/// its `.md5` sidecar when the bucket has one beside it.
+fn bucket_sums(bucket: &Arc<Bucket>, key: &str, shown: &Path) -> Result<ArchiveSums, Error> {
+    let size = bucket.size(key)?;
+    let sums = read_sums(RangeReader::new(bucket.clone(), key, size), shown)?;
+    let stem = key.strip_suffix(".zip").unwrap_or(key);
+    let mut sidecar = None;
+    for candidate in [format!("{stem}.md5"), format!("{key}.md5")] {
+        if let Some(text) = bucket.read_small(&candidate)? {
+            let path = shown.with_file_name(candidate.rsplit('/').next().unwrap_or(&candidate));
+            sidecar = Some((path, text));
+            break;
+        }
+    }
+    match_md5_sidecar(shown, sums, sidecar)
+}
+
+/// Refuses a bucket location where only a local one works yet: `what` is
+/// the flag or command given it (`--backup-dir`).
+///
+/// # Errors
+///
+/// An [`ErrorKind::Usage`] error when `path` is an `s3://` URL.
+pub fn local_only(path: &Path, what: &str) -> Result<(), Error> {
+    if BucketUrl::parse(path).is_none() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Usage,
+        format!("{what} {}: a bucket is not supported here yet, only a local folder or file", path.display()),
+    )
+    .hint("gnbr reads archives from a bucket (backups list, prune, verify, plan, migrate, restore --backup-file) but does not write them there yet: use a local folder, then copy the archive with its .md5 and .ini to the bucket"))
+}
+
+/// Opens the backup `path`: a folder, a zip file, or an `s3://` URL of a
+/// zip archive in a bucket, read by ranges.
+///
+/// # Errors
+///
+/// As [`BackupReader::open`]; for a bucket, also what [`BackupDir::list`] names.
+pub fn open_backup(path: &Path, settings: &StorageSettings) -> Result<BackupReader, Error> {
+    let Some(url) = BucketUrl::parse(path) else {
+        return BackupReader::open(path);
+    };
+    let url = url?;
+    let bucket = Bucket::connect(&url.bucket, settings)?;
+    let size = bucket.size(&url.key)?;
+    BackupReader::open_zip(path, Box::new(RangeReader::new(bucket, &url.key, size)))
+}
+
+/// The backup's sums, as [`check_archive_sums`] gives them, for a local
+/// backup or an `s3://` URL (its `.md5` sidecar read from the bucket).
+///
+/// # Errors
+///
+/// As [`check_archive_sums`]; for a bucket, also what [`BackupDir::list`] names.
+pub fn backup_sums(path: &Path, settings: &StorageSettings) -> Result<ArchiveSums, Error> {
+    let Some(url) = BucketUrl::parse(path) else {
+        return check_archive_sums(path);
+    };
+    let url = url?;
+    let bucket = Bucket::connect(&url.bucket, settings)?;
+    bucket_sums(&bucket, &url.key, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::BucketUrl;
+
+    #[test]
+    fn bucket_urls_are_told_from_paths_and_checked() {
+        assert_eq!(BucketUrl::parse(Path::new("/srv/backups")), None);
+        assert_eq!(BucketUrl::parse(Path::new("s3:/x")), None);
+        let url = BucketUrl::parse(Path::new("s3://geonode-backups/site-a/"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(url.bucket, "geonode-backups");
+        assert_eq!(url.key, "site-a");
+        assert_eq!(url.child("a.zip"), "site-a/a.zip");
+        assert_eq!(
+            url.key_of(&url.url_of("site-a/a.zip")).as_deref(),
+            Some("site-a/a.zip")
+        );
+        let top = BucketUrl::parse(Path::new("s3://geonode-backups"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(top.key, "");
+        assert_eq!(top.child("a.zip"), "a.zip");
+        for bad in [
+            "s3://",
+            "s3://Upper/x",
+            "s3://ab",
+            "s3://b-ucket//x",
+            "s3://bucket/../x",
+        ] {
+            let error = BucketUrl::parse(Path::new(bad)).unwrap().unwrap_err();
+            assert!(error.message.contains(bad), "{}", error.message);
+        }
+    }
+}
