@@ -80,6 +80,9 @@ impl App {
                 if let (Some(retention), Some(serde_json::Value::Object(details))) =
                     (&retention, details.as_mut())
                 {
+                    cancel::final_step(
+                        "the backup is written; its retention policy is removing older archives",
+                    )?;
                     details.insert("retention".to_owned(), apply_retention(retention, ui));
                 }
                 Ok(Outcome {
