@@ -1414,6 +1414,21 @@ fn an_overdue_schedule_reports_its_missed_runs_and_runs_one_catch_up_backup_that
         .unwrap()
         .next_after(checked)
         .unwrap();
+    // The scheduler looks as soon as the page listens: the list soon shows what it did.
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while !browser
+        .text("tr[data-backup=nightly] .result")
+        .starts_with("backup ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no catch-up run:
+{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        browser.goto(&format!("{}/backups", server.url));
+    }
     let missed = browser.text("tr[data-backup=nightly] .missed");
     assert!(
         missed.starts_with(&format!(
