@@ -20,6 +20,7 @@ pub mod process;
 pub mod relocate;
 pub mod requests;
 pub mod retention;
+pub mod schedule;
 pub mod scratch;
 pub mod storage;
 pub mod swap;

@@ -31,6 +31,15 @@ impl KeepPolicy {
         self.rules().iter().all(|(_, n)| *n == 0)
     }
 
+    /// The rules that are on, as `gnbr prune` takes them: `--keep-daily 7`…
+    pub fn flags(&self) -> Vec<String> {
+        self.rules()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(rule, n)| format!("--keep-{} {n}", rule.name()))
+            .collect()
+    }
+
     /// Each rule and its count.
     fn rules(&self) -> [(Rule, u32); 4] {
         [

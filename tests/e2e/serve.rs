@@ -1331,3 +1331,198 @@ fn a_restore_cancelled_before_its_commit_leaves_the_target_as_it_was() {
         .text("#history .status.cancelled")
         .contains("cancelled"));
 }
+
+/// A gnbr archive `stem.zip` in `dir` with its `.md5` and `.ini`, dated
+/// by its name (as `gnbr backup` names archives).
+fn seeded_archive(dir: &Path, stem: &str) {
+    let mut writer =
+        gnbr::archive::BackupWriter::create(&dir.join(format!("{stem}.zip")), false).unwrap();
+    let manifest = writer.manifest_mut();
+    manifest.format = 1;
+    manifest.gnbr_version = "0.1.0".to_owned();
+    manifest.created = format!(
+        "{}Z",
+        gnbr::time::format_utc(gnbr::time::parse_utc(stem).unwrap())
+    );
+    manifest.geonode_version = Some("5.1.1".to_owned());
+    let mut entry = writer.entry("fixtures/base.json").unwrap();
+    entry.write_all(b"[]").unwrap();
+    entry.close().unwrap();
+    writer
+        .finish_with_sidecars(|temp| {
+            Ok(vec![
+                ("md5", gnbr::archive::file_sums(temp)?.md5.into_bytes()),
+                ("ini", b"[fixtures]\napps = base\n".to_vec()),
+            ])
+        })
+        .unwrap();
+}
+
+#[test]
+fn an_overdue_schedule_reports_its_missed_runs_and_runs_one_catch_up_backup_that_prunes() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = geonode(&services, dir.path(), "gnbr_e2e_serve_schedule");
+    let folder = dir.path().join("backups");
+    std::fs::create_dir_all(&folder).unwrap();
+    let seeded = [
+        "2020-01-01_023000",
+        "2020-01-02_023000",
+        "2020-01-03_023000",
+    ];
+    for stem in seeded {
+        seeded_archive(&folder, stem);
+    }
+    std::fs::write(folder.join("holiday.zip"), b"not gnbr's").unwrap();
+
+    // A nightly schedule and "keep the last 2", a wrong schedule refused first.
+    let server = Server::start(dir.path(), &settings);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+    browser.goto(&format!("{}/backups/new", server.url));
+    browser.fill("input[name=name]", "nightly");
+    browser.fill("input[name=base_folder]", folder.to_str().unwrap());
+    browser.fill("input[name=schedule]", "30 2 * *");
+    browser.fill("input[name=keep_last]", "2");
+    browser.tick("input[name=skip_geoserver]");
+    browser.click("form button[type=submit].primary");
+    let problem = browser.text(".problem");
+    assert!(
+        problem.contains("the schedule `30 2 * *` is not a cron schedule")
+            && problem.contains("e.g. `30 2 * * *` for 02:30 UTC every day"),
+        "{problem}"
+    );
+    browser.fill("input[name=schedule]", "30 2 * * *");
+    browser.click("form button[type=submit].primary");
+    assert!(
+        browser.url().ends_with("/backups"),
+        "{}",
+        browser.text("body")
+    );
+    let schedule = browser.text("tr[data-backup=nightly] .schedule");
+    assert!(
+        schedule.contains("30 2 * * *")
+            && schedule.contains("next: ")
+            && schedule.contains("02:30:00 UTC"),
+        "{schedule}"
+    );
+    assert!(schedule.contains("keeps: --keep-last 2"), "{schedule}");
+    server.stop();
+
+    // gnbr serve comes back three days later (its scheduler's clock set there).
+    let state = dir.path().join("serve-state");
+    let store = gnbr::web::store::Store::open(&state, 0).unwrap();
+    let checked = store.backups().unwrap()[0].schedule_checked.unwrap();
+    let back = gnbr::time::format_utc(checked + 3 * 86_400) + "Z";
+    let server = Server::start_with(
+        dir.path(),
+        &settings,
+        &[("GNBR_TEST_NOW", Path::new(&back))],
+    );
+    // The session may outlive the restart (cookies do not care for ports).
+    browser.goto(&format!("{}/backups", server.url));
+    if browser.url().ends_with("/login") {
+        admin_logs_in(&browser, &server);
+    }
+    let first = gnbr::schedule::Schedule::parse("30 2 * * *")
+        .unwrap()
+        .next_after(checked)
+        .unwrap();
+    // The scheduler looks as soon as the page listens: the list soon shows what it did.
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while !browser
+        .text("tr[data-backup=nightly] .result")
+        .starts_with("backup ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no catch-up run:
+{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        browser.goto(&format!("{}/backups", server.url));
+    }
+    let missed = browser.text("tr[data-backup=nightly] .missed");
+    assert!(
+        missed.starts_with(&format!(
+            "missed 3 runs since {} UTC",
+            gnbr::time::format_utc(first).replace('T', " ")
+        )),
+        "{missed}\n{}",
+        server.log()
+    );
+    browser.screenshot(&screenshots(), "backups-schedule");
+
+    // One catch-up backup, started by the schedule; it prunes the folder.
+    browser.click("tr[data-backup=nightly] .result a");
+    assert!(
+        browser.text("main").contains("by (schedule)"),
+        "{}",
+        browser.text("main")
+    );
+    run_ends(&browser, &server, RUN_ENDS);
+    assert_eq!(
+        browser.text("#status"),
+        "succeeded",
+        "{}",
+        browser.text("main")
+    );
+    let log = browser.text("#log");
+    assert!(
+        log.starts_with("scheduled run (schedule `30 2 * * *`, UTC) for "),
+        "{log}"
+    );
+    let archive = PathBuf::from(browser.text("#location"));
+    let written = archive.file_stem().unwrap().to_str().unwrap().to_owned();
+    for stem in &seeded[..2] {
+        assert!(
+            log.contains(&format!(
+                "removed {}",
+                folder.join(format!("{stem}.zip")).display()
+            )),
+            "{log}"
+        );
+    }
+    assert!(
+        log.contains("retention: 2 archives kept, 2 removed"),
+        "{log}"
+    );
+    let retention = browser.text("#retention");
+    assert!(
+        retention.contains("2 archives kept, 2 removed, 1 left alone (not gnbr's)"),
+        "{retention}"
+    );
+    let mut expected: Vec<String> = ["holiday.zip".to_owned()]
+        .into_iter()
+        .chain(
+            [seeded[2], written.as_str()]
+                .iter()
+                .flat_map(|stem| ["ini", "md5", "zip"].map(|ext| format!("{stem}.{ext}"))),
+        )
+        .collect();
+    expected.sort();
+    assert_eq!(names(&folder), expected);
+
+    // The runs list: the missed entry and exactly one backup.
+    browser.click("nav a[href='/runs']");
+    let history = browser.text("#history tbody");
+    assert_eq!(
+        history
+            .lines()
+            .filter(|l| l.contains("missed 3 scheduled runs since"))
+            .count(),
+        1,
+        "{history}"
+    );
+    server.stop();
+    let runs = store.runs(None, 10).unwrap();
+    let kinds: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|run| (run.label.as_str(), run.by_user.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("succeeded", "(schedule)"), ("missed", "(schedule)")]
+    );
+}

@@ -19,11 +19,11 @@ use super::{
 use crate::{
     archive::{check_archive_sums, BackupReader},
     cancel::{self, Cancel},
-    commands::{backup, restore},
+    commands::{backup, prune, restore},
     errors::{Error, ErrorKind},
     geonode::GeoNode,
-    requests::{command_line, BackupLocation, BackupRequest, RestoreRequest, Setup},
-    ui::{Ui, WARNING},
+    requests::{command_line, BackupLocation, BackupRequest, PruneRequest, RestoreRequest, Setup},
+    ui::{plural, size, Ui, WARNING},
 };
 
 type Work = Box<dyn FnOnce(Ui) -> Result<Outcome, Error> + Send>;
@@ -40,19 +40,34 @@ pub(super) struct Going {
 const ENDED: &str = "it has ended";
 
 impl App {
-    /// Starts `gnbr backup` of a definition into its base folder.
+    /// Starts `gnbr backup` of a definition into its base folder, then
+    /// applies its retention policy to that folder (`gnbr prune`) if the
+    /// backup succeeded; `note` is the log's first line (why it runs).
     ///
     /// # Errors
     ///
     /// When another run is going on, or the run cannot be recorded.
-    pub fn start_backup(&self, backup: &Backup, user: &str) -> Result<i64, Error> {
+    pub fn start_backup(
+        &self,
+        backup: &Backup,
+        user: &str,
+        note: Option<String>,
+    ) -> Result<i64, Error> {
         let request = BackupRequest {
             skip_geoserver: backup.skip_geoserver,
             ..BackupRequest::new(self.setup.clone(), PathBuf::from(&backup.base_folder))
         };
+        let retention = (!backup.keep.is_empty()).then(|| PruneRequest {
+            backup_dir: PathBuf::from(&backup.base_folder),
+            policy: backup.keep,
+            dry_run: false,
+        });
         self.start(
             new_run(RunKind::Backup, backup, user, None),
             Box::new(move |ui| {
+                if let Some(note) = &note {
+                    ui.info(note);
+                }
                 ui.info(&running(&command_line(&request)));
                 let report = backup::run(&request, ui)?;
                 ui.info(&format!(
@@ -61,9 +76,18 @@ impl App {
                     report.bytes as f64 / 1e6,
                     report.seconds
                 ));
+                let mut details = serde_json::to_value(&report).ok();
+                if let (Some(retention), Some(serde_json::Value::Object(details))) =
+                    (&retention, details.as_mut())
+                {
+                    cancel::final_step(
+                        "the backup is written; its retention policy is removing older archives",
+                    )?;
+                    details.insert("retention".to_owned(), apply_retention(retention, ui));
+                }
                 Ok(Outcome {
                     archive: Some(report.archive.display().to_string()),
-                    details: serde_json::to_value(&report).ok(),
+                    details,
                     ..Outcome::default()
                 })
             }),
@@ -381,6 +405,38 @@ impl App {
         }
         if runner.join().is_err() {
             tracing::error!("a run's thread ended unexpectedly");
+        }
+    }
+}
+
+/// Applies a definition's retention policy after its backup: `gnbr
+/// prune`'s report as JSON, each removal in the log; a file that cannot be
+/// removed, or a folder that cannot be read, is a warning (the backup
+/// stands).
+fn apply_retention(request: &PruneRequest, ui: Ui) -> serde_json::Value {
+    ui.info(&format!(
+        "applying the retention policy: gnbr prune --backup-dir {} {}",
+        request.backup_dir.display(),
+        request.policy.flags().join(" ")
+    ));
+    match prune::run(request, ui) {
+        Ok(report) => {
+            for error in &report.errors {
+                ui.warn(&format!("retention: {}", error.message));
+            }
+            let freed: u64 = report.remove.iter().map(|r| r.bytes).sum();
+            ui.info(&format!(
+                "retention: {} kept, {} removed ({}), {} ignored",
+                plural(report.keep.len() as u64, "archive"),
+                report.remove.len(),
+                size(freed),
+                report.ignored.len()
+            ));
+            serde_json::to_value(&report).unwrap_or_default()
+        }
+        Err(e) => {
+            ui.warn(&format!("the retention policy was not applied: {e}"));
+            json!({ "error": e.to_string() })
         }
     }
 }

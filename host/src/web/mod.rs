@@ -11,7 +11,9 @@
 //! 403, and a request for a Host the page is not served under gets 400.
 //! Runs drive the same `backup`/`restore` code as the command line, one at
 //! a time, in the background, their lines (and warnings) kept in the
-//! embedded database; a restore runs only as its plan froze it.
+//! embedded database; a restore runs only as its plan froze it. A
+//! definition's schedule starts its backups through the same path, and its
+//! retention policy prunes its folder after each successful backup.
 
 mod archives;
 mod auth;
@@ -20,6 +22,7 @@ mod frozen;
 mod jobs;
 mod pages;
 pub mod password;
+mod scheduler;
 pub mod store;
 pub mod throttle;
 
@@ -84,6 +87,8 @@ pub struct App {
     throttle: Throttle,
     /// The thread of the last run started, joined when `gnbr serve` stops.
     runner: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// What starts the definitions' scheduled backups.
+    scheduler: scheduler::Scheduler,
 }
 
 /// What the page and the background run share.
@@ -125,7 +130,8 @@ impl App {
     ///
     /// # Errors
     ///
-    /// When the state folder or its database cannot be opened.
+    /// When the state folder or its database cannot be opened, or
+    /// `GNBR_TEST_NOW` is set but not a UTC time.
     pub fn with(
         state_dir: &std::path::Path,
         setup: Setup,
@@ -181,6 +187,7 @@ impl App {
             site: Site::new(serve),
             throttle: Throttle::new(limits),
             runner: Mutex::new(None),
+            scheduler: scheduler::Scheduler::from_env()?,
         }))
     }
 
@@ -297,6 +304,7 @@ pub fn run(request: &ServeRequest, ui: Ui) -> Result<i32, Error> {
         ui.quiet,
     )?;
     let served = serve(request.listen, app.clone(), ui);
+    app.stop_scheduler();
     app.wait_for_run(ui);
     served?;
     Ok(exit_codes::SUCCESS)
@@ -336,6 +344,7 @@ fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
         ui.info(&format!(
             "serving the admin page on http://{bound}/ (Ctrl-C stops it)"
         ));
+        app.start_scheduler()?;
         axum::serve(
             listener,
             router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -347,10 +356,17 @@ fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
 }
 
 /// Ends when gnbr serve is asked to stop (SIGINT or SIGTERM), having
-/// cancelled the run going on.
+/// stopped the scheduler and cancelled the run going on.
 async fn shutdown(app: Arc<App>, ui: Ui) {
     let signal = stop_signal().await;
     ui.info(&format!("stopping on {signal}"));
+    let stopping = app.clone();
+    if tokio::task::spawn_blocking(move || stopping.stop_scheduler())
+        .await
+        .is_err()
+    {
+        tracing::error!("the scheduler did not stop cleanly");
+    }
     app.cancel_for_stop(&format!("gnbr serve stopping ({signal})"), ui);
 }
 

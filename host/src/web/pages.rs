@@ -16,7 +16,11 @@ use super::{
     store::{Backup, BackupFields, Run, RunKind, Session, Status},
     template_value, App,
 };
-use crate::errors::{Error, ErrorKind};
+use crate::{
+    errors::{Error, ErrorKind},
+    retention::KeepPolicy,
+    schedule::Schedule,
+};
 
 /// The backup definition form's fields.
 #[derive(Deserialize)]
@@ -29,15 +33,41 @@ pub struct BackupForm {
     base_folder: String,
     /// A checkbox: present when ticked.
     skip_geoserver: Option<String>,
+    /// Five cron fields, in UTC; empty: no schedule.
+    #[serde(default)]
+    schedule: String,
+    #[serde(default)]
+    keep_last: String,
+    #[serde(default)]
+    keep_daily: String,
+    #[serde(default)]
+    keep_weekly: String,
+    #[serde(default)]
+    keep_monthly: String,
 }
+
+/// The largest count a retention rule takes.
+const MOST_KEPT: u32 = 10_000;
 
 impl BackupForm {
     fn fields(&self) -> Result<BackupFields, Error> {
+        let schedule = match self.schedule.trim() {
+            "" => None,
+            text => Some(Schedule::parse(text)?.text().to_owned()),
+        };
+        let keep = KeepPolicy {
+            last: kept("Keep last", &self.keep_last)?,
+            daily: kept("Keep daily", &self.keep_daily)?,
+            weekly: kept("Keep weekly", &self.keep_weekly)?,
+            monthly: kept("Keep monthly", &self.keep_monthly)?,
+        };
         let fields = BackupFields {
             name: self.name.trim().to_owned(),
             description: self.description.trim().to_owned(),
             base_folder: self.base_folder.trim().to_owned(),
             skip_geoserver: self.skip_geoserver.is_some(),
+            schedule,
+            keep,
         };
         let problem = if fields.name.is_empty() || fields.name.chars().count() > 100 {
             Some("Give a name of 1 to 100 characters.")
@@ -57,6 +87,23 @@ impl BackupForm {
     }
 }
 
+/// A retention rule's count from its field: empty is 0 (off).
+fn kept(field: &str, text: &str) -> Result<u32, Error> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    text.parse()
+        .ok()
+        .filter(|n| *n <= MOST_KEPT)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("“{field}” is `{text}`: give a whole number of archives from 0 to {MOST_KEPT} (empty or 0 turns the rule off)."),
+            )
+        })
+}
+
 /// `GET /backups`: the definitions with their location and last result.
 pub async fn backups(
     State(app): State<Arc<App>>,
@@ -72,7 +119,20 @@ pub async fn backups(
             let last = backup
                 .last_run
                 .and_then(|id| app.store().run(id).ok().flatten());
-            minijinja::context! { backup => backup, last => last }
+            let next = backup
+                .schedule
+                .as_deref()
+                .and_then(|text| Schedule::parse(text).ok())
+                .and_then(|schedule| schedule.next_after(app.schedule_now()));
+            let missed = app.store().latest_missed(backup.id).ok().flatten();
+            let missed_count = missed
+                .as_ref()
+                .and_then(|run| run.details.as_ref()?["missed"].as_u64());
+            let keep = backup.keep.flags().join(" ");
+            minijinja::context! {
+                backup => backup, last => last, next => next, keep => keep,
+                missed => missed, missed_count => missed_count,
+            }
         })
         .collect();
     app.render(
@@ -105,6 +165,13 @@ fn form_values(form: &BackupForm) -> minijinja::Value {
         description => form.description,
         base_folder => form.base_folder,
         skip_geoserver => form.skip_geoserver.is_some(),
+        schedule => form.schedule,
+        keep => minijinja::context! {
+            last => form.keep_last,
+            daily => form.keep_daily,
+            weekly => form.keep_weekly,
+            monthly => form.keep_monthly,
+        },
     }
 }
 
@@ -113,7 +180,10 @@ pub async fn new_form(
     State(app): State<Arc<App>>,
     Extension(session): Extension<Session>,
 ) -> Response {
-    let empty = minijinja::context! { name => "", description => "", base_folder => "", skip_geoserver => false };
+    let empty = minijinja::context! {
+        name => "", description => "", base_folder => "", skip_geoserver => false, schedule => "",
+        keep => minijinja::context! { last => "", daily => "", weekly => "", monthly => "" },
+    };
     form_page(&app, &session, StatusCode::OK, None, empty, None)
 }
 
@@ -125,7 +195,7 @@ pub async fn add(
 ) -> Response {
     match form
         .fields()
-        .and_then(|f| app.store().add_backup(&f, now()))
+        .and_then(|f| app.store().add_backup(&f, now(), app.schedule_now()))
     {
         Ok(_) => Redirect::to("/backups").into_response(),
         Err(e) => form_page(
@@ -179,7 +249,7 @@ pub async fn edit(
     }
     match form
         .fields()
-        .and_then(|f| app.store().update_backup(id, &f, now()))
+        .and_then(|f| app.store().update_backup(id, &f, now(), app.schedule_now()))
     {
         Ok(()) => Redirect::to("/backups").into_response(),
         Err(e) => form_page(
@@ -248,7 +318,7 @@ pub async fn backup_confirm(
         StatusCode::OK,
         "backup_confirm.html",
         Some(&session),
-        minijinja::context! { backup => backup, archives => archives },
+        minijinja::context! { keep => backup.keep.flags().join(" "), backup => backup, archives => archives },
     )
 }
 
@@ -262,7 +332,11 @@ pub async fn backup_start(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    started(&app, &session, app.start_backup(&backup, &session.username))
+    started(
+        &app,
+        &session,
+        app.start_backup(&backup, &session.username, None),
+    )
 }
 
 /// `POST /backups/{id}/restore`: "Run the Restore" starts its dry run,

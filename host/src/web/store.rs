@@ -9,7 +9,10 @@ use std::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use crate::errors::{Error, ErrorKind};
+use crate::{
+    errors::{Error, ErrorKind},
+    retention::KeepPolicy,
+};
 
 /// The database file inside `[serve] state_dir`.
 pub const DB_FILE: &str = "gnbr-serve.sqlite3";
@@ -23,7 +26,14 @@ CREATE TABLE IF NOT EXISTS backups (
     skip_geoserver INTEGER NOT NULL,
     updated INTEGER NOT NULL,
     location TEXT,
-    last_run INTEGER
+    last_run INTEGER,
+    schedule TEXT,
+    keep_last INTEGER NOT NULL DEFAULT 0,
+    keep_daily INTEGER NOT NULL DEFAULT 0,
+    keep_weekly INTEGER NOT NULL DEFAULT 0,
+    keep_monthly INTEGER NOT NULL DEFAULT 0,
+    schedule_checked INTEGER,
+    schedule_pending INTEGER
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -85,6 +95,15 @@ pub struct Backup {
     pub location: Option<String>,
     /// Its last run.
     pub last_run: Option<i64>,
+    /// When it runs by itself: five cron fields, in UTC.
+    pub schedule: Option<String>,
+    /// What its folder keeps after each successful backup (every rule off: all).
+    pub keep: KeepPolicy,
+    /// Until when the scheduler has looked for its due times (the
+    /// scheduler's clock, seconds since the epoch).
+    pub schedule_checked: Option<i64>,
+    /// The due time of a scheduled run waiting for another run to end.
+    pub schedule_pending: Option<i64>,
 }
 
 /// The fields of a backup definition that the admin edits.
@@ -98,7 +117,14 @@ pub struct BackupFields {
     pub base_folder: String,
     /// Leave GeoServer out.
     pub skip_geoserver: bool,
+    /// Schedule (five cron fields, UTC), if any.
+    pub schedule: Option<String>,
+    /// Retention policy applied after each successful backup.
+    pub keep: KeepPolicy,
 }
+
+/// Who starts the runs of a schedule (no GeoNode username has parentheses).
+pub const SCHEDULER: &str = "(schedule)";
 
 /// What a run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,6 +155,9 @@ pub enum Status {
     /// Cancelled (its page's Cancel, or `gnbr serve` stopping); what it
     /// began was undone, its message says by whom.
     Cancelled,
+    /// Not a run: scheduled runs that did not happen (`gnbr serve` was
+    /// not running, or the machine slept); its message says how many and when.
+    Missed,
 }
 
 impl Status {
@@ -246,6 +275,13 @@ impl Store {
             // Runs of a gnbr before warnings and frozen plans: none kept.
             add_column(c, "runs", "warnings", "TEXT")?;
             add_column(c, "runs", "frozen", "TEXT")?;
+            // Definitions of a gnbr before schedules: none, every archive kept.
+            add_column(c, "backups", "schedule", "TEXT")?;
+            for rule in ["keep_last", "keep_daily", "keep_weekly", "keep_monthly"] {
+                add_column(c, "backups", rule, "INTEGER NOT NULL DEFAULT 0")?;
+            }
+            add_column(c, "backups", "schedule_checked", "INTEGER")?;
+            add_column(c, "backups", "schedule_pending", "INTEGER")?;
             c.execute(
                 "UPDATE runs SET status = 'interrupted', finished = ?1, \
                  message = 'gnbr serve stopped while this ran; the target is as the run left it \
@@ -291,50 +327,153 @@ impl Store {
         })
     }
 
-    /// Adds a definition; returns its id.
+    /// Adds a definition; returns its id. Its schedule's due times count
+    /// from `schedule_now` (the scheduler's clock).
     ///
     /// # Errors
     ///
     /// When the name is taken, or the database cannot be written.
-    pub fn add_backup(&self, fields: &BackupFields, now: i64) -> Result<i64, Error> {
+    pub fn add_backup(
+        &self,
+        fields: &BackupFields,
+        now: i64,
+        schedule_now: i64,
+    ) -> Result<i64, Error> {
         self.unique_name(fields, None)?;
         self.with(|c| {
             c.execute(
-                "INSERT INTO backups (name, description, base_folder, skip_geoserver, updated) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    fields.name,
-                    fields.description,
-                    fields.base_folder,
-                    fields.skip_geoserver,
-                    now
-                ],
-            )?;
-            Ok(c.last_insert_rowid())
-        })
-    }
-
-    /// Changes a definition (its archives stay where they are).
-    ///
-    /// # Errors
-    ///
-    /// When the name is taken, or the database cannot be written.
-    pub fn update_backup(&self, id: i64, fields: &BackupFields, now: i64) -> Result<(), Error> {
-        self.unique_name(fields, Some(id))?;
-        self.with(|c| {
-            c.execute(
-                "UPDATE backups SET name = ?1, description = ?2, base_folder = ?3, \
-                 skip_geoserver = ?4, updated = ?5 WHERE id = ?6",
+                "INSERT INTO backups (name, description, base_folder, skip_geoserver, updated, \
+                 schedule, keep_last, keep_daily, keep_weekly, keep_monthly, schedule_checked) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     fields.name,
                     fields.description,
                     fields.base_folder,
                     fields.skip_geoserver,
                     now,
+                    fields.schedule,
+                    fields.keep.last,
+                    fields.keep.daily,
+                    fields.keep.weekly,
+                    fields.keep.monthly,
+                    schedule_now
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Changes a definition (its archives stay where they are). A changed
+    /// schedule's due times count from `schedule_now`; without a schedule,
+    /// no scheduled run waits.
+    ///
+    /// # Errors
+    ///
+    /// When the name is taken, or the database cannot be written.
+    pub fn update_backup(
+        &self,
+        id: i64,
+        fields: &BackupFields,
+        now: i64,
+        schedule_now: i64,
+    ) -> Result<(), Error> {
+        self.unique_name(fields, Some(id))?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE backups SET name = ?1, description = ?2, base_folder = ?3, \
+                 skip_geoserver = ?4, updated = ?5, \
+                 schedule_checked = CASE WHEN schedule IS ?6 THEN schedule_checked ELSE ?7 END, \
+                 schedule_pending = CASE WHEN ?6 IS NULL THEN NULL ELSE schedule_pending END, \
+                 schedule = ?6, keep_last = ?8, keep_daily = ?9, keep_weekly = ?10, \
+                 keep_monthly = ?11 WHERE id = ?12",
+                params![
+                    fields.name,
+                    fields.description,
+                    fields.base_folder,
+                    fields.skip_geoserver,
+                    now,
+                    fields.schedule,
+                    schedule_now,
+                    fields.keep.last,
+                    fields.keep.daily,
+                    fields.keep.weekly,
+                    fields.keep.monthly,
                     id
                 ],
             )
             .map(drop)
+        })
+    }
+
+    /// Notes that the scheduler looked for definition `id`'s due times
+    /// until `checked`, and the due time of its run waiting, if any.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn schedule_looked(
+        &self,
+        id: i64,
+        checked: i64,
+        pending: Option<i64>,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE backups SET schedule_checked = ?1, schedule_pending = ?2 WHERE id = ?3",
+                params![checked, pending, id],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Records `count` scheduled runs of `backup` that did not happen,
+    /// from `first` on, as a `missed` entry of the runs list (its details:
+    /// `{"missed": count}`); returns its id.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be written.
+    pub fn record_missed(
+        &self,
+        backup: &Backup,
+        (count, first): (u64, i64),
+        message: &str,
+        now: i64,
+    ) -> Result<i64, Error> {
+        let details = serde_json::json!({ "missed": count }).to_string();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (kind, backup_id, backup_name, by_user, started, finished, \
+                 status, message, details) VALUES ('backup', ?1, ?2, ?3, ?4, ?5, 'missed', ?6, ?7)",
+                params![
+                    backup.id,
+                    backup.name,
+                    SCHEDULER,
+                    first,
+                    now,
+                    message,
+                    details
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// The latest `missed` entry of definition `id`.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be read.
+    pub fn latest_missed(&self, id: i64) -> Result<Option<Run>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "{RUN_COLUMNS} WHERE backup_id = ?1 AND status = 'missed' ORDER BY id DESC LIMIT 1"
+                ),
+                [id],
+                run_row,
+            )
+            .optional()
         })
     }
 
@@ -629,7 +768,8 @@ pub struct Outcome {
 }
 
 const BACKUP_COLUMNS: &str = "SELECT id, name, description, base_folder, skip_geoserver, updated, \
-                              location, last_run FROM backups";
+                              location, last_run, schedule, keep_last, keep_daily, keep_weekly, \
+                              keep_monthly, schedule_checked, schedule_pending FROM backups";
 
 fn backup_row(r: &Row<'_>) -> rusqlite::Result<Backup> {
     Ok(Backup {
@@ -641,6 +781,15 @@ fn backup_row(r: &Row<'_>) -> rusqlite::Result<Backup> {
         updated: r.get(5)?,
         location: r.get(6)?,
         last_run: r.get(7)?,
+        schedule: r.get(8)?,
+        keep: KeepPolicy {
+            last: r.get(9)?,
+            daily: r.get(10)?,
+            weekly: r.get(11)?,
+            monthly: r.get(12)?,
+        },
+        schedule_checked: r.get(13)?,
+        schedule_pending: r.get(14)?,
     })
 }
 
@@ -660,6 +809,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         "succeeded_with_warnings" => Status::SucceededWithWarnings,
         "failed" => Status::Failed,
         "cancelled" => Status::Cancelled,
+        "missed" => Status::Missed,
         _ => Status::Interrupted,
     };
     let details: Option<String> = r.get(11)?;
@@ -700,6 +850,7 @@ fn label(kind: RunKind, status: Status) -> &'static str {
         (_, Status::Failed) => "failed",
         (_, Status::Interrupted) => "interrupted",
         (_, Status::Cancelled) => "cancelled",
+        (_, Status::Missed) => "missed",
     }
 }
 
@@ -711,6 +862,7 @@ fn status_text(status: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Interrupted => "interrupted",
         Status::Cancelled => "cancelled",
+        Status::Missed => "missed",
     }
 }
 

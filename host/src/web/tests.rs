@@ -1704,3 +1704,173 @@ fn times_are_time_elements_in_utc() {
         r#"<time datetime="2024-05-01T02:01:00Z">2024-05-01 02:01:00 UTC</time>"#
     );
 }
+
+#[tokio::test]
+async fn schedules_and_retention_are_validated_on_save_and_shown_with_the_next_run() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let folder = tempfile::tempdir().unwrap();
+    let base = folder.path().to_str().unwrap();
+    for (schedule, keep_daily, problem) in [
+        ("61 2 * * *", "", "the schedule `61 2 * * *` is not a cron schedule"),
+        ("30 2 * *", "", "give five fields, minute hour day-of-month month day-of-week, in UTC: e.g. `30 2 * * *`"),
+        ("", "-1", "“Keep daily” is `-1`: give a whole number of archives from 0 to 10000"),
+        ("", "seven", "“Keep daily” is `seven`"),
+    ] {
+        let form = [
+            ("csrf", token.as_str()),
+            ("name", "nightly"),
+            ("base_folder", base),
+            ("schedule", schedule),
+            ("keep_daily", keep_daily),
+        ];
+        let (status, _, html) = send(&page, post("/backups/new", &cookie, &form)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(unescape(&html).contains(problem), "{problem} not in {html}");
+        assert!(html.contains(&format!("value=\"{keep_daily}\"")), "the form keeps what was typed: {html}");
+    }
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "nightly"),
+        ("base_folder", base),
+        ("schedule", " 30  2 * * * "),
+        ("keep_daily", "7"),
+        ("keep_monthly", "0"),
+    ];
+    let (status, _, _) = send(&page, post("/backups/new", &cookie, &form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let backup = page.app.store().backups().unwrap().remove(0);
+    assert_eq!(backup.schedule.as_deref(), Some("30 2 * * *"));
+    assert_eq!(
+        backup.keep,
+        crate::retention::KeepPolicy {
+            daily: 7,
+            ..Default::default()
+        }
+    );
+    let (_, _, html) = send(&page, get("/backups", &cookie)).await;
+    let html = unescape(&html);
+    assert!(html.contains("<code>30 2 * * *</code>"), "{html}");
+    assert!(html.contains("next: <time"), "{html}");
+    assert!(html.contains("02:30:00 UTC</time>"), "{html}");
+    assert!(html.contains("<code>--keep-daily 7</code>"), "{html}");
+    let (_, _, html) = send(
+        &page,
+        get(&format!("/backups/{}/backup", backup.id), &cookie),
+    )
+    .await;
+    assert!(
+        unescape(&html).contains("the retention policy</strong> (<code>--keep-daily 7</code>)"),
+        "{html}"
+    );
+    let (_, _, html) = send(&page, get(&format!("/backups/{}/edit", backup.id), &cookie)).await;
+    assert!(
+        html.contains("name=\"keep_daily\" min=\"0\" max=\"10000\" value=\"7\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"keep_monthly\" min=\"0\" max=\"10000\" value=\"\""),
+        "{html}"
+    );
+}
+
+/// A definition scheduled `schedule`, its due times counted from `checked`.
+fn scheduled(page: &Page, schedule: &str, checked: i64) -> super::store::Backup {
+    let fields = super::store::BackupFields {
+        name: "nightly".to_owned(),
+        description: String::new(),
+        base_folder: "/var/tmp/gnbr-web-test".to_owned(),
+        skip_geoserver: false,
+        schedule: Some(schedule.to_owned()),
+        keep: crate::retention::KeepPolicy::default(),
+    };
+    let id = page
+        .app
+        .store()
+        .add_backup(&fields, checked, checked)
+        .unwrap();
+    page.app.store().backup(id).unwrap().unwrap()
+}
+
+fn utc(text: &str) -> i64 {
+    crate::time::parse_utc(text).unwrap()
+}
+
+#[tokio::test]
+async fn missed_runs_are_reported_and_one_catch_up_run_starts_through_the_job_path() {
+    let page = page();
+    let (cookie, _) = logged_in(&page).await;
+    let backup = scheduled(&page, "30 2 * * *", utc("2026-11-30T20:00:00"));
+
+    // gnbr serve comes back on Thursday morning: three nights were missed.
+    page.app.look(utc("2026-12-03T08:00:00"));
+    let run = wait_for_end(&page.app).await;
+    let runs = page.app.store().runs(None, 10).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let missed = &runs[1];
+    assert_eq!(
+        (missed.status, missed.label.as_str()),
+        (Status::Missed, "missed")
+    );
+    assert_eq!(missed.started, utc("2026-12-01T02:30:00"));
+    assert_eq!(missed.by_user, "(schedule)");
+    assert_eq!(
+        missed.message.as_deref(),
+        Some("missed 3 scheduled runs since 2026-12-01 02:30:00 UTC (schedule `30 2 * * *`, UTC): gnbr serve was not running at those times (or the machine slept); one catch-up run replaces them")
+    );
+    assert_eq!(
+        (run.id, run.by_user.as_str(), run.status),
+        (runs[0].id, "(schedule)", Status::Failed)
+    );
+    assert_eq!(
+        page.app.store().log(run.id, 0).unwrap()[0],
+        "scheduled run (schedule `30 2 * * *`, UTC) for 2026-12-03 02:30:00 UTC"
+    );
+    let (_, _, html) = send(&page, get("/backups", &cookie)).await;
+    assert!(
+        html.contains("missed 3 runs since <time datetime=\"2026-12-01T02:30:00Z\">"),
+        "{html}"
+    );
+    let (_, _, html) = send(&page, get("/runs", &cookie)).await;
+    assert!(
+        html.contains("<span class=\"status missed\">missed</span>"),
+        "{html}"
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{}", missed.id), &cookie)).await;
+    assert!(html.contains("Scheduled runs missed"), "{html}");
+
+    // Looking again finds nothing more.
+    page.app.look(utc("2026-12-03T08:00:15"));
+    assert_eq!(page.app.store().runs(None, 10).unwrap().len(), 2);
+
+    // Due while another run goes on: it waits, then starts when that run ended.
+    page.app.look(utc("2026-12-04T02:29:50"));
+    *page.app.shared.current.lock().unwrap() = Some(Going {
+        id: 999,
+        cancel: Cancel::new(),
+    });
+    page.app.look(utc("2026-12-04T02:30:05"));
+    let waiting = page.app.store().backup(backup.id).unwrap().unwrap();
+    assert_eq!(waiting.schedule_pending, Some(utc("2026-12-04T02:30:00")));
+    assert_eq!(page.app.store().runs(None, 10).unwrap().len(), 2);
+    let (_, _, html) = send(&page, get("/backups", &cookie)).await;
+    assert!(html.contains("waits for the run going on"), "{html}");
+    *page.app.shared.current.lock().unwrap() = None;
+    page.app.look(utc("2026-12-04T02:30:20"));
+    let run = wait_for_end(&page.app).await;
+    assert_eq!(run.by_user, "(schedule)");
+    assert_eq!(
+        page.app.store().runs(None, 10).unwrap().len(),
+        3,
+        "no missed entry"
+    );
+    assert_eq!(
+        page.app
+            .store()
+            .backup(backup.id)
+            .unwrap()
+            .unwrap()
+            .schedule_pending,
+        None
+    );
+}
