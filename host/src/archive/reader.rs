@@ -3,7 +3,7 @@
 use std::{
     collections::HashSet,
     fs::{self, File},
-    io::{self, BufReader, Read, Write},
+    io::{self, Read, Write},
     os::unix::fs::FileTypeExt,
     path::{Path, PathBuf},
 };
@@ -11,7 +11,7 @@ use std::{
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
-use super::{check_entry_name, Manifest, MANIFEST_NAME};
+use super::{check_entry_name, crypt::ArchiveFile, Manifest, MANIFEST_NAME};
 use crate::errors::{Error, ErrorKind};
 
 /// One file of a backup.
@@ -24,7 +24,7 @@ pub struct EntryInfo {
 }
 
 enum Source {
-    Zip(ZipArchive<BufReader<File>>),
+    Zip(ZipArchive<ArchiveFile>),
     Folder,
 }
 
@@ -37,24 +37,24 @@ pub struct BackupReader {
 }
 
 impl BackupReader {
-    /// Opens a backup: a `.zip` file or a folder.
+    /// Opens a backup: a `.zip` file, a `.zip.age` file (decrypted as it is
+    /// read, see [`ArchiveFile`]) or a folder.
     ///
     /// # Errors
     ///
-    /// When it does not exist, is not a zip archive, or holds an unsafe entry name.
+    /// When it does not exist, is not a zip archive, cannot be decrypted,
+    /// or holds an unsafe entry name.
     pub fn open(path: &Path) -> Result<Self, Error> {
         let input_error = |message: String| Error::new(ErrorKind::Input, message);
         let (source, entries) = if check_backup_path(path)? {
             (Source::Folder, folder_entries(path)?)
         } else {
-            let file = File::open(path)
-                .map_err(|e| input_error(format!("cannot open backup {}: {e}", path.display())))?;
-            let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| {
+            let mut zip = ZipArchive::new(ArchiveFile::open(path)?).map_err(|e| {
                 input_error(format!(
                     "{} is not a readable zip archive: {e}",
                     path.display()
                 ))
-                .hint("pass a backup archive (.zip) or a backup folder")
+                .hint("pass a backup archive (.zip or .zip.age) or a backup folder")
             })?;
             let mut entries = Vec::with_capacity(zip.len());
             for i in 0..zip.len() {

@@ -64,6 +64,12 @@ pub struct GlobalArgs {
     )]
     pub max_object_size: Option<usize>,
 
+    /// The age identity file that opens encrypted archives (`.zip.age`)
+    /// encrypted to its recipients; a passphrase-encrypted archive is
+    /// opened with GNBR_PASSPHRASE instead.
+    #[arg(long, value_name = "FILE", env = "GNBR_IDENTITY_FILE", global = true)]
+    pub identity: Option<PathBuf>,
+
     /// More log output (-v info, -vv debug); GNBR_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -220,7 +226,7 @@ pub struct RestoreArgs {
     )]
     pub backup_file: Option<PathBuf>,
 
-    /// Restore the newest .zip archive in this folder.
+    /// Restore the newest .zip (or encrypted .zip.age) archive in this folder.
     #[arg(long, value_name = "DIR")]
     pub backup_files_dir: Option<PathBuf>,
 

@@ -47,7 +47,7 @@ pub struct ArchiveListing {
     pub geonode_version: Option<String>,
     /// Its size in bytes.
     pub bytes: u64,
-    /// Whether it is encrypted (gnbr does not encrypt yet: always false).
+    /// Whether it is encrypted (a `.zip.age` archive).
     pub encrypted: bool,
     /// Whether it matches its `.md5` sidecar.
     pub verified: Verified,
@@ -121,7 +121,7 @@ fn listing(archive: ListedArchive, check: bool, ui: Ui) -> ArchiveListing {
         kind: archive.kind,
         geonode_version: archive.geonode_version,
         bytes: archive.bytes,
-        encrypted: false,
+        encrypted: archive.encrypted,
         verified,
         md5_sidecar: archive.md5_sidecar,
         problem,
