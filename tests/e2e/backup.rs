@@ -177,6 +177,82 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     assert_eq!(restored_files, source_files, "the restored data directory");
 }
 
+/// `program ARGS...` (the age CLI's), which must succeed; its stdout.
+fn age_tool(program: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (apt-get install age)"));
+    assert!(output.status.success(), "{program}: {}", text(&output).1);
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_gnbr_backup_encrypted_by_the_age_cli_restores_with_its_identity_only() {
+    let services = Services::get();
+    let source_dir = source(&services);
+    let settings = services.settings(source_dir, SOURCE_DB);
+    let dir = tempfile::tempdir().unwrap();
+    let (report, _) = backup(source_dir, &settings, dir.path().join("plain"), &[]);
+    let plain = PathBuf::from(report["archive"].as_str().unwrap());
+    let key = dir.path().join("key.txt");
+    let key = key.to_str().unwrap();
+    age_tool("age-keygen", &["-o", key]);
+    let recipient = age_tool("age-keygen", &["-y", key]);
+    let sealed = dir.path().join("2026-01-02_030405.zip.age");
+    age_tool(
+        "age",
+        &[
+            "-e",
+            "-r",
+            recipient.trim(),
+            "-o",
+            sealed.to_str().unwrap(),
+            plain.to_str().unwrap(),
+        ],
+    );
+    std::fs::remove_dir_all(dir.path().join("plain")).unwrap();
+
+    services.fresh_db("gnbr_e2e_encrypted");
+    let target = services.settings(dir.path(), "gnbr_e2e_encrypted");
+    let (_, stderr) = expect_code(
+        &restore(
+            dir.path(),
+            &target,
+            &sealed,
+            &["--no-snapshot", "--keep-urls"],
+        ),
+        exit_codes::INPUT,
+    );
+    assert!(
+        stderr.contains("2026-01-02_030405.zip.age") && stderr.contains("--identity"),
+        "{stderr}"
+    );
+    expect_code(
+        &restore(
+            dir.path(),
+            &target,
+            &sealed,
+            &["--no-snapshot", "--keep-urls", "--identity", key],
+        ),
+        0,
+    );
+    assert_eq!(
+        differences(&services, SOURCE_DB, "gnbr_e2e_encrypted"),
+        BTreeSet::new(),
+        "tables that differ from the source"
+    );
+    let temp_files = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()));
+    let zips: Vec<PathBuf> = walk(dir.path())
+        .into_iter()
+        .chain(temp_files)
+        .filter(|p| p.to_string_lossy().contains("2026-01-02_030405.zip") && *p != sealed)
+        .collect();
+    assert_eq!(zips, Vec::<PathBuf>::new(), "the archive decrypted to disk");
+}
+
 #[test]
 fn archives_cross_between_gnbr_and_geonodes_own_tools() {
     let services = Services::get();
