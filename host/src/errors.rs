@@ -21,6 +21,9 @@ pub enum ErrorKind {
     Run,
     /// The admin declined, or a safety check refused the run.
     Refused,
+    /// The run was cancelled (the admin page's Cancel, or `gnbr serve`
+    /// stopping); what it had begun was undone.
+    Cancelled,
 }
 
 /// An error for the admin: what happened, what it happened because of (its
@@ -105,6 +108,7 @@ impl Error {
             ErrorKind::Target => exit_codes::TARGET,
             ErrorKind::Run => exit_codes::RUN_FAILED,
             ErrorKind::Refused => exit_codes::REFUSED,
+            ErrorKind::Cancelled => exit_codes::CANCELLED,
         }
     }
 

@@ -16,3 +16,7 @@ pub const TARGET: i32 = 5;
 pub const REFUSED: i32 = 6;
 /// Golden cases ran and some failed (`gnbr plugins test`).
 pub const CASES_FAILED: i32 = 7;
+/// The run was cancelled and what it had begun undone (a run of `gnbr
+/// serve` cancelled on its page, or by stopping the server: its error's
+/// `exit_code`); 128 + SIGINT, what a shell shows for a command stopped by Ctrl-C.
+pub const CANCELLED: i32 = 130;

@@ -4,6 +4,7 @@
 //! tests can drive the same code.
 
 pub mod archive;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod config;

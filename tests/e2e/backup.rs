@@ -14,7 +14,7 @@ use gnbr::exit_codes;
 
 use crate::{
     geonode::Services,
-    support::{backup, command, expect_code, repo, restore, text},
+    support::{backup, command, expect_code, progress_events, repo, restore, text},
 };
 
 /// The signal a `GNBR_FAULT` point kills gnbr with.
@@ -112,8 +112,26 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     let source_dir = source(&services);
     let settings = services.settings(source_dir, SOURCE_DB);
     let backups = source_dir.join("gnbr-backups");
-    let (report, _) = backup(source_dir, &settings, &backups, &[]);
+    let (report, stderr) = backup(source_dir, &settings, &backups, &[]);
     let archive = PathBuf::from(report["archive"].as_str().unwrap());
+    // With --json, the bytes dumped and copied as progress events on stderr.
+    let events = progress_events(&stderr);
+    for copied in ["copying uploaded files", "GeoServer data directory"] {
+        let last = events
+            .iter()
+            .rfind(|e| e["stage"] == copied)
+            .unwrap_or_else(|| panic!("no `{copied}` progress in {stderr}"));
+        assert!(last["done"].as_u64().unwrap() > 0, "{last}");
+    }
+    let dumping: Vec<_> = events.iter().filter(|e| e["stage"] == "dumping").collect();
+    assert!(!dumping.is_empty(), "no dumping progress in {stderr}");
+    assert!(dumping
+        .iter()
+        .all(|e| e["unit"] == "bytes" && e["total"].is_null()));
+    assert!(
+        dumping.last().unwrap()["done"].as_u64().unwrap() > 0,
+        "{stderr}"
+    );
     for sidecar in ["md5", "ini"] {
         assert!(
             archive.with_extension(sidecar).exists(),
@@ -132,14 +150,29 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     let target = services.settings(dir.path(), "gnbr_e2e_roundtrip");
     // The target's folders are not the source's: --keep-urls keeps the
     // asset paths as they were (relocate.rs tests their move).
-    expect_code(
+    let (_, stderr) = expect_code(
         &restore(
             dir.path(),
             &target,
             &archive,
-            &["--no-snapshot", "--keep-urls"],
+            &["--no-snapshot", "--keep-urls", "--json"],
         ),
         0,
+    );
+    // The folders' copies told as progress, of the bytes they hold.
+    let events = progress_events(&stderr);
+    let uploaded = events
+        .iter()
+        .rfind(|e| e["stage"] == "copying uploaded files")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(uploaded["done"], uploaded["total"], "{stderr}");
+    let datadir = events
+        .iter()
+        .rfind(|e| e["stage"] == "GeoServer data directory")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        datadir["done"].as_u64() <= datadir["total"].as_u64(),
+        "{datadir}"
     );
     assert_eq!(
         differences(&services, SOURCE_DB, "gnbr_e2e_roundtrip"),

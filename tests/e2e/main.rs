@@ -15,6 +15,7 @@ mod geoserver;
 mod geoserver_part;
 mod migrate;
 mod plugin_loading;
+mod reindex;
 mod relocate;
 mod restore;
 mod serve;

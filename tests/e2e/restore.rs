@@ -14,7 +14,7 @@ use gnbr::exit_codes::{self, INPUT, REFUSED, RUN_FAILED, TARGET, USAGE};
 
 use crate::{
     geonode::{gn511_archive, set_lock_timeout, set_resource_field, Services},
-    support::{command, expect_code, gnbr, restore, signal_at_line},
+    support::{command, expect_code, gnbr, progress_events, restore, signal_at_line},
 };
 
 /// Tables where gnbr's restore and GeoNode's own restore differ on purpose,
@@ -84,6 +84,91 @@ fn gnbr_restore_equals_geonodes_own_restore_table_by_table() {
         "the restore loaded resources"
     );
     assert_spatial_ref_sys_intact(&services, "gnbr_e2e_by_gnbr");
+}
+
+#[test]
+fn a_json_restore_tells_its_progress_on_stderr_and_only_its_report_on_stdout() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(dir.path(), "gn511.zip", no_edit, &[]);
+    services.fresh_db("gnbr_e2e_progress");
+    let settings = services.settings(dir.path(), "gnbr_e2e_progress");
+    let (stdout, stderr) = expect_code(
+        &restore(
+            dir.path(),
+            &settings,
+            &archive,
+            &["--json", "--no-snapshot"],
+        ),
+        0,
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        !stderr.contains('\r'),
+        "no carriage returns without a terminal"
+    );
+    let events = progress_events(&stderr);
+    for event in &events {
+        let keys: BTreeSet<&str> = event
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let shape = BTreeSet::from([
+            "event",
+            "stage",
+            "done",
+            "total",
+            "unit",
+            "rate",
+            "eta_seconds",
+        ]);
+        assert!(
+            keys.is_superset(&shape) && keys.difference(&shape).all(|k| *k == "detail"),
+            "{event}"
+        );
+    }
+    let stage = |name: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["stage"] == name).collect()
+    };
+
+    // The load: objects of all the fixtures, from none to every one.
+    let objects: u64 = report["objects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    let loading = stage("loading");
+    assert!(!loading.is_empty(), "no loading progress in {stderr}");
+    assert!(loading
+        .iter()
+        .all(|e| e["unit"] == "objects" && e["total"] == objects));
+    assert_eq!(loading[0]["done"], 0);
+    assert_eq!(loading.last().unwrap()["done"], objects, "{stderr}");
+
+    // The reindex: every resource of the target.
+    let resources: u64 = services
+        .psql(
+            "gnbr_e2e_progress",
+            "SELECT count(*) FROM base_resourcebase",
+        )
+        .trim()
+        .parse()
+        .unwrap();
+    let reindexing = stage("reindexing");
+    assert!(!reindexing.is_empty(), "no reindexing progress in {stderr}");
+    assert!(reindexing
+        .iter()
+        .all(|e| e["unit"] == "resources" && e["total"] == resources));
+    assert_eq!(reindexing.last().unwrap()["done"], resources, "{stderr}");
+
+    // The fixtures staged before, in bytes.
+    let staging = stage("staging the fixtures");
+    assert!(staging.iter().all(|e| e["unit"] == "bytes"), "{stderr}");
+    assert!(!staging.is_empty(), "{stderr}");
 }
 
 #[test]

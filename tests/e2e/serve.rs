@@ -6,7 +6,9 @@
 //! keep the admin out; a demoted superuser's session ends; an unknown Host
 //! is refused; behind a TLS proxy cookies are Secure. A confirmed restore
 //! runs exactly its plan, or is refused when the definition or the archive
-//! changed since; a backup with warnings says so.
+//! changed since; a backup with warnings says so. A backup and a restore
+//! cancelled on their page (or by stopping the server) leave no archive, no
+//! temporary file and the target as it was.
 //!
 //! Every page the tests open fits a 1280 px window. Screenshots of the
 //! pages, 1280 and 1920 px wide, go to `GNBR_SCREENSHOTS` (default
@@ -33,6 +35,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 const RUN_ENDS: &[&str] = &["succeeded", "succeeded with warnings", "failed"];
 /// How a plan's page says it ended.
 const PLAN_ENDS: &[&str] = &["planned", "planned, with warnings", "failed"];
+/// How a cancelled run's page may say it ended.
+const CANCEL_ENDS: &[&str] = &["cancelled", "succeeded", "failed"];
 
 /// `gnbr serve` on a free loopback port; stopped on drop.
 struct Server {
@@ -43,6 +47,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, settings: &Path) -> Self {
+        Self::start_with(dir, settings, &[])
+    }
+
+    /// A server with `env` added to its environment.
+    fn start_with(dir: &Path, settings: &Path, env: &[(&str, &Path)]) -> Self {
         let log = dir.join("serve.log");
         let mut child = Command::cargo_bin("gnbr")
             .expect("the gnbr binary is built (run the workspace's tests)")
@@ -54,6 +63,7 @@ impl Server {
             // Info: the log tells when the login helper starts.
             .env("GNBR_LOG", "info")
             .env_remove("SOURCE_DATE_EPOCH")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -76,6 +86,18 @@ impl Server {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops it as a service manager does (SIGTERM); returns its log once it ended.
+    fn stop(mut self) -> String {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let ended = self.child.wait().unwrap();
+        assert!(ended.success(), "{ended:?}\n{}", self.log());
+        self.log()
     }
 }
 
@@ -1039,4 +1061,259 @@ fn any_archive_of_a_definition_is_planned_restored_downloaded_or_deleted() {
     );
     browser.click("nav a[href='/backups']");
     assert_eq!(browser.text("tr[data-backup=kept] .location"), "none yet");
+}
+
+/// Waits until the server, started with `GNBR_FAULT=pause:<point>` in
+/// `dir`, waits at `point`.
+fn paused_at(server: &Server, dir: &Path, point: &str) {
+    let marker = dir.join(format!("{point}.paused"));
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while !marker.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "never reached {point}:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::remove_file(marker).unwrap();
+}
+
+/// Presses Cancel on the run page open in the browser and confirms it;
+/// returns how the run ended.
+fn cancel_run(browser: &Browser, server: &Server) -> String {
+    browser.tick("#cancel summary");
+    browser.screenshot(&screenshots(), "run-cancel");
+    browser.click("#cancel button.danger");
+    assert!(browser.url().contains("/runs/"), "{}", browser.text("body"));
+    browser.wait_for_text("#status", CANCEL_ENDS, RUN_TIMEOUT);
+    let status = browser.text("#status");
+    assert_eq!(
+        status,
+        "cancelled",
+        "{}\n{}",
+        browser.text("main"),
+        server.log()
+    );
+    status
+}
+
+/// The names in `dir`, sorted (none when it is not there).
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// gnbr's temporary folders in `dir` (`gnbr-*`), sorted.
+fn gnbr_names(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|name| name.starts_with("gnbr-"))
+        .collect()
+}
+
+/// Every file and link under `dir`, by its relative path, with its content
+/// (a link: its target).
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| {
+            let relative = e.path().strip_prefix(dir).unwrap().display().to_string();
+            let content = if e.file_type().is_symlink() {
+                std::fs::read_link(e.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .into_bytes()
+            } else {
+                std::fs::read(e.path()).unwrap()
+            };
+            (relative, content)
+        })
+        .collect()
+}
+
+/// gnbr's hidden working files under `dir` (staging folders, journals, a
+/// swap's previous content), two levels down.
+fn hidden_gnbr_files(dir: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .max_depth(2)
+        .into_iter()
+        .map(Result::unwrap)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.') && name.contains("gnbr"))
+        .collect()
+}
+
+#[test]
+fn a_cancelled_backup_leaves_no_archive_and_no_temporary_files() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = geonode(&services, dir.path(), "gnbr_e2e_serve_cancel_backup");
+    let temp = dir.path().join("tmp");
+    std::fs::create_dir(&temp).unwrap();
+    let pause = Path::new("pause:fixtures-dumped");
+    let env = [("GNBR_FAULT", pause), ("TMPDIR", temp.as_path())];
+    let server = Server::start_with(dir.path(), &settings, &env);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+    let folder = dir.path().join("backups");
+    add_definition(&browser, &server, "cancelled", &folder, true);
+    // The login helper's folder, there while the server runs.
+    let serving = gnbr_names(&temp);
+
+    // Paused once the fixtures are in the archive: its temporary file and
+    // the dump's folder are there; Cancel removes them.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=cancelled] a.button[href$='/backup']");
+    browser.click("form[action$='/backup'] button[type=submit]");
+    paused_at(&server, dir.path(), "fixtures-dumped");
+    let during = names(&folder);
+    assert!(
+        during.len() == 1 && during[0].ends_with(".tmp"),
+        "{during:?}"
+    );
+    assert!(
+        gnbr_names(&temp)
+            .iter()
+            .any(|n| n.starts_with("gnbr-dump-")),
+        "{:?}",
+        names(&temp)
+    );
+    cancel_run(&browser, &server);
+    assert_eq!(browser.text("#error"), "cancelled by `admin`");
+    let log = browser.text("#log");
+    for expected in [
+        "cancel asked by `admin`",
+        "cancelled by `admin`: the unfinished archive and the temporary files were removed; no archive was written",
+    ] {
+        assert!(log.contains(expected), "`{expected}` not in:\n{log}");
+    }
+    assert_eq!(names(&folder), Vec::<String>::new(), "no archive, no .tmp");
+    assert_eq!(gnbr_names(&temp), serving, "no temporary folder left");
+    browser.screenshot(&screenshots(), "run-cancelled");
+    browser.click("nav a[href='/runs']");
+    assert!(browser
+        .text("#history .status.cancelled")
+        .contains("cancelled"));
+    browser.click("nav a[href='/backups']");
+    assert_eq!(
+        browser.text("tr[data-backup=cancelled] .location"),
+        "none yet"
+    );
+
+    // Stopping the server while a backup runs cancels it the same way,
+    // and the server ends once the run has.
+    drop(browser);
+    server.stop();
+    let server = Server::start_with(dir.path(), &settings, &env);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=cancelled] a.button[href$='/backup']");
+    browser.click("form[action$='/backup'] button[type=submit]");
+    let run_path = browser.url().replace(&server.url, "");
+    paused_at(&server, dir.path(), "fixtures-dumped");
+    assert_eq!(names(&folder).len(), 1, "{:?}", names(&folder));
+    // The run's page stays open, polling its log, while the server stops.
+    let log = server.stop();
+    drop(browser);
+    assert!(
+        log.contains("cancelled by gnbr serve stopping (SIGTERM)"),
+        "{log}"
+    );
+    assert_eq!(names(&folder), Vec::<String>::new(), "no archive, no .tmp");
+    assert_eq!(
+        gnbr_names(&temp),
+        Vec::<String>::new(),
+        "no temporary folder left"
+    );
+
+    let server = Server::start_with(dir.path(), &settings, &[("TMPDIR", temp.as_path())]);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+    browser.goto(&format!("{}{run_path}", server.url));
+    assert_eq!(browser.text("#status"), "cancelled");
+    assert_eq!(
+        browser.text("#error"),
+        "cancelled by gnbr serve stopping (SIGTERM)"
+    );
+}
+
+#[test]
+fn a_restore_cancelled_before_its_commit_leaves_the_target_as_it_was() {
+    let db = "gnbr_e2e_serve_cancel_restore";
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = geonode(&services, dir.path(), db);
+    // Paused with the database loaded in its open transaction and the
+    // folders swapped in: the last moment before the commit.
+    let env = [("GNBR_FAULT", Path::new("pause:before-commit"))];
+    let server = Server::start_with(dir.path(), &settings, &env);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+    add_definition(
+        &browser,
+        &server,
+        "undone",
+        &dir.path().join("backups"),
+        true,
+    );
+    assert_eq!(back_up(&browser, &server, "undone"), "succeeded");
+
+    // The target changes after the backup: the restore would undo that.
+    let media = dir.path().join("media");
+    std::fs::write(media.join("thumbs/after-the-backup.png"), b"new").unwrap();
+    services.psql(
+        db,
+        "UPDATE people_profile SET first_name = 'Changed' WHERE username = 'admin'",
+    );
+    let database = services.digest(db, &[]);
+    let folders = (tree(&media), tree(&dir.path().join("assets")));
+
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=undone] form[action$='/restore'] button");
+    assert_eq!(run_ends(&browser, &server, PLAN_ENDS), "planned");
+    browser.click("form[action$='/restore'] button.danger");
+    paused_at(&server, dir.path(), "before-commit");
+    assert!(
+        !media.join("thumbs/after-the-backup.png").exists(),
+        "the backup's MEDIA_ROOT is swapped in"
+    );
+    cancel_run(&browser, &server);
+    assert_eq!(browser.text("#error"), "cancelled by `admin`");
+    let log = browser.text("#log");
+    for expected in [
+        "cancel asked by `admin`",
+        "undone: the database transaction was rolled back",
+        "undone: what the restore had put in place",
+        "cancelled by `admin`: nothing was committed, the target is as it was before the restore",
+    ] {
+        assert!(log.contains(expected), "`{expected}` not in:\n{log}");
+    }
+
+    assert_eq!(services.digest(db, &[]), database, "the database changed");
+    assert_eq!(
+        (tree(&media), tree(&dir.path().join("assets"))),
+        folders,
+        "the folders changed"
+    );
+    assert_eq!(
+        hidden_gnbr_files(dir.path()),
+        Vec::<String>::new(),
+        "staging folders or journals left"
+    );
+    browser.click("nav a[href='/restores']");
+    assert!(browser
+        .text("#history .status.cancelled")
+        .contains("cancelled"));
 }

@@ -90,6 +90,15 @@ pub fn backup(
     (serde_json::from_str(&stdout).unwrap(), stderr)
 }
 
+/// The `--json` progress events (`{"event":"progress",...}`) among stderr's lines.
+pub fn progress_events(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "progress")
+        .collect()
+}
+
 /// Reads `child`'s stderr (piped) until a line `trigger` accepts, sends
 /// `child` `signal` (`-TERM`, `-INT`), reads the rest and waits for it;
 /// returns how it ended and every line it wrote.

@@ -27,7 +27,8 @@ pub struct StagedFolder {
 /// (created if missing), and the links the manifest records there. Every
 /// file's size is counted and its checksum checked (the manifest's sha256,
 /// the zip's CRC-32); the staged content takes the folder's owner and
-/// mode. `None` when the backup has no such entries.
+/// mode. `progress` gets the bytes extracted so far and of how many.
+/// `None` when the backup has no such entries.
 ///
 /// # Errors
 ///
@@ -39,19 +40,21 @@ pub fn stage_folder(
     skip: &[String],
     folder: &TargetFolder,
     journal: &mut Journal,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Option<StagedFolder>, Error> {
     let kept = |relative: &str| {
         !skip
             .iter()
             .any(|s| relative == s || relative.starts_with(&format!("{s}/")))
     };
-    let names: Vec<String> = input
+    let names: Vec<(String, u64)> = input
         .entries()
         .iter()
-        .filter_map(|e| e.name.strip_prefix(prefix))
-        .filter(|relative| kept(relative))
-        .map(str::to_owned)
+        .filter_map(|e| Some((e.name.strip_prefix(prefix)?, e.size)))
+        .filter(|(relative, _)| kept(relative))
+        .map(|(relative, size)| (relative.to_owned(), size))
         .collect();
+    let total = names.iter().map(|(_, size)| size).sum();
     let links: Vec<(String, String)> = input
         .manifest()
         .map(|m| {
@@ -91,9 +94,13 @@ pub fn stage_folder(
         links: 0,
         bytes: 0,
     };
-    for relative in names {
+    progress(0, total);
+    for (relative, _) in names {
         let path = staged.staging.path(&relative);
-        staged.bytes += input.extract_entry(&format!("{prefix}{relative}"), &path, &mut |_| {})?;
+        let done = staged.bytes;
+        staged.bytes += input.extract_entry(&format!("{prefix}{relative}"), &path, &mut |n| {
+            progress(done + n, total);
+        })?;
         staged.files += 1;
     }
     for (relative, target) in links {

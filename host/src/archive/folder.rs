@@ -18,7 +18,8 @@ use crate::{
 };
 
 /// Adds the folder `root` as `prefix/`, leaving out the folders in `skip`
-/// (real paths); returns the files added.
+/// (real paths); `progress` gets the bytes added so far. Returns the
+/// files added.
 ///
 /// # Errors
 ///
@@ -28,9 +29,11 @@ pub fn add_folder(
     root: &Path,
     prefix: &str,
     skip: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
 ) -> Result<u64, Error> {
     let real = real_path(root);
     let mut files = 0;
+    let mut bytes = 0;
     let walk = walkdir::WalkDir::new(&real)
         .sort_by_file_name()
         .into_iter()
@@ -39,6 +42,7 @@ pub fn add_folder(
             !own && !skip.iter().any(|s| s == e.path())
         });
     for entry in walk {
+        crate::cancel::check()?;
         let entry = entry.map_err(|e| {
             Error::new(
                 ErrorKind::Target,
@@ -61,8 +65,9 @@ pub fn add_folder(
             let target = link_inside(entry.path(), &real, root)?;
             writer.manifest_mut().links.insert(name, target);
         } else if entry.file_type().is_file() {
-            add_file(writer, entry.path(), &name)?;
+            bytes += add_file(writer, entry.path(), &name)?;
             files += 1;
+            progress(bytes);
         }
     }
     Ok(files)
@@ -119,7 +124,8 @@ fn relative(from: &Path, to: &Path) -> String {
     }
 }
 
-fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Error> {
+/// Copies the file at `path` into the entry `name`; returns its bytes.
+fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<u64, Error> {
     let mut source = File::open(path).map_err(|e| {
         Error::new(
             ErrorKind::Target,
@@ -127,7 +133,7 @@ fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Er
         )
     })?;
     let mut sink = writer.entry(name)?;
-    let written = io::copy(&mut source, &mut sink).and_then(|_| sink.close().map(drop));
+    let written = io::copy(&mut source, &mut sink).and_then(|n| sink.close().map(|_| n));
     written.map_err(|e| {
         Error::new(
             ErrorKind::Run,
@@ -170,7 +176,14 @@ mod tests {
         symlink(media.join("docs"), media.join("docs-link")).unwrap();
         let out = dir.path().join("b");
         let mut writer = BackupWriter::create(&out, false).unwrap();
-        let files = add_folder(&mut writer, &media, "uploaded", &[media.join("assets")]).unwrap();
+        let files = add_folder(
+            &mut writer,
+            &media,
+            "uploaded",
+            &[media.join("assets")],
+            &mut |_| {},
+        )
+        .unwrap();
         writer.finish().unwrap();
         assert_eq!(files, 1);
         let reader = BackupReader::open(&out).unwrap();
@@ -194,7 +207,7 @@ mod tests {
         fs::create_dir_all(&media).unwrap();
         symlink("/etc/passwd", media.join("passwd")).unwrap();
         let mut writer = BackupWriter::create(&dir.path().join("b"), false).unwrap();
-        let error = add_folder(&mut writer, &media, "uploaded", &[]).unwrap_err();
+        let error = add_folder(&mut writer, &media, "uploaded", &[], &mut |_| {}).unwrap_err();
         assert_eq!(error.kind, ErrorKind::Target);
         assert!(
             error

@@ -77,6 +77,7 @@ pub fn file_sums(path: &Path) -> Result<FileSums, Error> {
     let (mut sha, mut md5) = (Sha256::new(), Md5::new());
     let mut buf = vec![0; 1 << 20];
     loop {
+        crate::cancel::check()?;
         let n = file.read(&mut buf).map_err(unreadable)?;
         if n == 0 {
             return Ok(FileSums {

@@ -222,6 +222,7 @@ impl BackupReader {
         progress(name, 0);
         let mut entry = self.open_entry(name)?;
         loop {
+            crate::cancel::check()?;
             match entry.read(buf) {
                 Ok(0) => return Ok(()),
                 Ok(n) => progress(name, n as u64),
@@ -293,6 +294,7 @@ impl BackupReader {
         dest: &Path,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
+        crate::cancel::check()?;
         let write_error = |path: &Path, e: io::Error| {
             Error::new(
                 ErrorKind::Run,

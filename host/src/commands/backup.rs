@@ -7,7 +7,13 @@ use std::{
     ffi::CString,
     fs::{self, File},
     io,
-    os::unix::{ffi::OsStrExt, fs::DirBuilderExt},
+    os::{
+        fd::AsRawFd,
+        unix::{
+            ffi::OsStrExt,
+            fs::{DirBuilderExt, OpenOptionsExt},
+        },
+    },
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -19,9 +25,10 @@ use crate::{
         add_folder, file_sums, write_error, write_in_background, BackupWriter, DatastoreSource,
         GeoServerSource, SiteSource, TableRecord,
     },
+    cancel,
     config::Settings,
     errors::{Error, ErrorKind},
-    fixtures,
+    fixtures::{self, FixtureStats},
     geonode::{GeoNode, TargetInfo},
     geoserver::{
         datadir::{self, DataDir, Selection},
@@ -32,7 +39,7 @@ use crate::{
     requests::BackupRequest,
     swap::{interrupted, real_path},
     time::run_epoch,
-    ui::Ui,
+    ui::{Progress, Ui, Unit},
 };
 
 /// What a backup wrote.
@@ -75,6 +82,7 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let info = target.info()?;
     info.ensure_reachable()?;
     interrupted::settle(&target, &info, &settings, ui)?;
+    cancel::checkpoint("target-ready")?;
     let datastore = datastore_to_dump(request, &settings, &info)?;
     let geoserver = reach_geoserver(request, &settings, &target, ui)?;
     let stamp = archive_stamp(run_epoch()?);
@@ -83,6 +91,7 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
 
     let scratch = crate::scratch::temp_dir("gnbr-dump-")?;
     let fixtures = dump_fixtures(&settings, &target, &mut writer, scratch.path(), ui)?;
+    cancel::checkpoint("fixtures-dumped")?;
     let files = add_media(&info, &mut writer, ui)?;
     let data_dir = match request.geoserver_data_dir(&settings) {
         Some(dir) => add_data_dir(&dir, &request.selection(&settings), &mut writer, ui)?,
@@ -92,6 +101,7 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
         Some(store) => datastore::backup_tables(&settings, store, &mut writer, ui)?,
         None => BTreeMap::new(),
     };
+    cancel::checkpoint("before-catalog")?;
     let catalog = match &geoserver {
         Some(server) => Some(add_catalog(
             server,
@@ -128,6 +138,9 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
         &report,
         tables,
     );
+    cancel::final_step(
+        "the backup is finishing its archive (its checksum, then its name); it ends in a moment",
+    )?;
     let written = finish_archive(writer, &settings)?;
     if written != archive {
         ui.info(&format!(
@@ -202,7 +215,8 @@ fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
 
 /// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in
 /// `scratch` into its `fixtures/<dump>.json` entry, checked on the way;
-/// returns each entry with its objects.
+/// returns each entry with its objects. Shows the bytes dumped as progress
+/// from the first dump on (not while Django starts).
 fn dump_fixtures(
     settings: &Settings,
     target: &GeoNode,
@@ -217,6 +231,8 @@ fn dump_fixtures(
         dumps.push((fixture.app.clone(), fifo));
     }
     let mut written = Vec::new();
+    let mut progress: Option<Progress> = None;
+    let mut dumped = 0;
     target.dump(&dumps, &mut |app, fifo| {
         let fixture = settings
             .fixtures
@@ -225,46 +241,53 @@ fn dump_fixtures(
             .find(|f| f.app == app)
             .expect("gnbr asked for this app");
         let entry = format!("fixtures/{}.json", fixture.dump);
-        ui.info(&format!("dumping {app} -> {entry}"));
-        let objects = add_dump(writer, app, fifo, &entry)?;
-        written.push((entry, objects));
+        cancel::check()?;
+        let progress = progress.get_or_insert_with(|| ui.progress("dumping", Unit::Bytes, None));
+        progress.info(&format!("dumping {app} -> {entry}"));
+        progress.detail(app);
+        let stats = add_dump(writer, app, fifo, &entry, &mut |n| {
+            progress.update(dumped + n);
+        })?;
+        dumped += stats.bytes_in;
+        written.push((entry, stats.objects_out));
         Ok(())
     })?;
     Ok(written)
 }
 
 /// Reads one app's dump from `fifo` into `entry`, checking that it is a
-/// valid fixture; returns its objects.
-fn add_dump(writer: &mut BackupWriter, app: &str, fifo: &Path, entry: &str) -> Result<u64, Error> {
-    let source = File::open(fifo).map_err(|e| {
-        Error::new(
+/// valid fixture; `progress` gets the bytes read so far. Returns its counts.
+fn add_dump(
+    writer: &mut BackupWriter,
+    app: &str,
+    fifo: &Path,
+    entry: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FixtureStats, Error> {
+    let source = open_fifo(fifo).map_err(|e| {
+        cancel::or_cancelled(Error::new(
             ErrorKind::Run,
             format!("cannot read the dump of {app}: {e}"),
-        )
+        ))
     })?;
     let sink = writer.entry(entry)?;
     let no_chain = mangler_api::client::Chain::default();
     let (result, sink) = write_in_background(sink, |out| {
-        fixtures::mangle(
-            source,
-            out,
-            &no_chain,
-            &mut [],
-            &mut Vec::new(),
-            &mut |_| {},
-        )
-        .map(|(stats, _)| stats)
+        fixtures::mangle(source, out, &no_chain, &mut [], &mut Vec::new(), progress)
+            .map(|(stats, _)| stats)
     });
     let stats = result.map_err(|e| {
-        Error::new(
-            ErrorKind::Target,
-            format!("the dump of `{app}` is not a valid fixture: {e}"),
+        cancel::or_cancelled(
+            Error::new(
+                ErrorKind::Target,
+                format!("the dump of `{app}` is not a valid fixture: {e}"),
+            )
+            .hint("GeoNode's dumpdata stopped part way; GNBR_LOG=debug shows Django's output"),
         )
-        .hint("GeoNode's dumpdata stopped part way; GNBR_LOG=debug shows Django's output")
     })?;
     sink.and_then(|s| s.close())
         .map_err(|e| write_error(entry, &e))?;
-    Ok(stats.objects_out)
+    Ok(stats)
 }
 
 /// `MEDIA_ROOT` as `uploaded/` and `ASSETS_ROOT` as `assets/`, a folder
@@ -295,7 +318,10 @@ fn add_media(info: &TargetInfo, writer: &mut BackupWriter, ui: Ui) -> Result<u64
             .filter(|r| **r != real_path(Path::new(root)))
             .cloned()
             .collect();
-        files += add_folder(writer, Path::new(root), prefix, &nested)?;
+        let mut progress = ui.progress(&format!("copying {prefix} files"), Unit::Bytes, None);
+        files += add_folder(writer, Path::new(root), prefix, &nested, &mut |bytes| {
+            progress.update(bytes);
+        })?;
     }
     Ok(files)
 }
@@ -321,7 +347,11 @@ fn add_data_dir(
         datadir::ARCHIVE_PREFIX
     ));
     let scanned = DataDir::scan(dir)?;
-    let done = datadir::backup(&scanned, selection, writer, &mut |_| {})?;
+    let mut progress = ui.progress("GeoServer data directory", Unit::Bytes, None);
+    let done = datadir::backup(&scanned, selection, writer, &mut |bytes| {
+        progress.update(bytes);
+    })?;
+    drop(progress);
     for warning in &done.warnings {
         ui.warn(warning);
     }
@@ -338,6 +368,7 @@ fn add_catalog(
     scratch: &Path,
     ui: Ui,
 ) -> Result<u64, Error> {
+    cancel::check()?;
     ui.info(&format!(
         "backing up GeoServer's catalog with its Backup & Restore module -> {CATALOG_ENTRY}"
     ));
@@ -411,6 +442,46 @@ fn finish_archive(writer: BackupWriter, settings: &Settings) -> Result<PathBuf, 
 fn archive_stamp(epoch: i64) -> String {
     let time = crate::time::format_utc(epoch);
     format!("{}_{}", &time[..10], time[11..].replace(':', ""))
+}
+
+/// Opens the FIFO `path` for reading once its writer opened it, or fails
+/// when the run is cancelled first: a writer killed before it opened the
+/// FIFO would leave a blocking open waiting forever.
+fn open_fifo(path: &Path) -> io::Result<File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    loop {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd. A FIFO no writer has opened yet is not
+        // ready; it is once one has (data, or its end).
+        let ready = unsafe { libc::poll(&mut poll, 1, 200) };
+        if ready > 0 {
+            break;
+        }
+        let error = io::Error::last_os_error();
+        if ready < 0 && error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+        if cancel::requested() {
+            return Err(io::Error::other("the run was cancelled"));
+        }
+    }
+    // SAFETY: fcntl(2) on our own open fd, clearing O_NONBLOCK: reads wait for the writer again.
+    let cleared = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if !cleared {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
 }
 
 fn make_fifo(path: &Path) -> Result<(), Error> {

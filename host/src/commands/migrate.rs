@@ -13,7 +13,7 @@ use crate::{
     fixtures::pass::{mangle_fixtures, FixtureReport},
     plugins::choice::{choose, target_known},
     requests::MigrateRequest,
-    ui::{print_table, Progress, Ui},
+    ui::{print_table, Progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
 
@@ -80,7 +80,7 @@ pub fn run(request: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
     };
 
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
-    let mut progress = ui.progress(total);
+    let mut progress = ui.progress("migrating", Unit::Bytes, Some(total));
     let pass = mangle_fixtures(
         &settings,
         &mut input,

@@ -21,6 +21,7 @@ use crate::{
         targets::{plan_folders, FolderPlan},
         BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
+    cancel,
     config::Settings,
     errors::{Error, ErrorKind},
     fault,
@@ -28,7 +29,9 @@ use crate::{
         self,
         pass::{fixture_coverage, mangle_fixtures, FixtureReport},
     },
-    geonode::{GeoNode, LoadFixture, LoadRequest, PendingLoad, RestoreRecord, TargetInfo},
+    geonode::{
+        shown_load, GeoNode, LoadFixture, LoadRequest, PendingLoad, RestoreRecord, TargetInfo,
+    },
     geoserver::restore::{AppliedGeoServer, GeoServerReport, GeoServerRestore},
     plugins::{
         choice::{choose, target_known, Plan},
@@ -38,7 +41,7 @@ use crate::{
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
     swap::{interrupted, Finished, Journal},
-    ui::Ui,
+    ui::{copy_progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
 
@@ -93,6 +96,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let sha256 = check_archive_sums(&archive)?.sha256;
     let target = GeoNode::new(&settings.geonode)?;
     let info = ready_target(&target, &settings, ui)?;
+    cancel::checkpoint("target-ready")?;
     refuse_if_restored(request, &info, &archive, &sha256)?;
     let mut input = BackupReader::open(&archive)?;
     input.check_against_manifest()?;
@@ -109,6 +113,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         &target,
         ui,
     )?;
+    cancel::checkpoint("checked")?;
 
     let staging = crate::scratch::temp_dir("gnbr-restore-")?;
     let fixtures = stage_fixtures(
@@ -152,9 +157,11 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         return Ok(report);
     }
     confirm(request, &info, &replaced(&folders, &geoserver), &archive)?;
+    cancel::checkpoint("confirmed")?;
 
     let stamp = context.timestamp.replace(':', "");
     report.snapshot = take_snapshot(request, &settings, &info, &stamp, ui)?;
+    cancel::checkpoint("snapshot-taken")?;
     let run = run_id(&stamp)?;
     let mut journal = begin_journal(
         request,
@@ -166,7 +173,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     )?;
     let staged = stage_folders(&mut input, &folders, &mut journal, ui)?;
     geoserver.stage(&mut input, &settings, &info, &stamp, &mut journal, ui)?;
-    fault::point("staged");
+    cancel::checkpoint("staged")?;
 
     let record = restore_record(&archive, sha256, source_label, &info, &run);
     let load = load_request(
@@ -191,12 +198,18 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         Err(e) => return Err(put_back(e, Some(pending), None, &mut journal, ui)),
     };
     fault::point("before-commit");
+    if let Err(e) = cancel::final_step(COMMITTING) {
+        return Err(put_back(e, Some(pending), Some(applied), &mut journal, ui));
+    }
     let applied = commit(pending, &target, &run, applied, &mut journal, ui)?;
     report.folders = finish(journal, swapped, applied, geoserver.report.reloaded, ui)?;
     report.geoserver = geoserver.report;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
+
+/// Why a restore past its commit can no longer be cancelled.
+const COMMITTING: &str = "the restore is committing: the database and the folders swapped in become the GeoNode's; cancelling now would leave it half restored, so it ends as it is";
 
 /// The target's facts, once it is reachable and migrated and any restore a
 /// crash interrupted is settled.
@@ -309,7 +322,7 @@ fn stage_fixtures(
 ) -> Result<StagedFixtures, Error> {
     ui.info(&format!("staging the fixtures in {}", staging.display()));
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
-    let mut progress = ui.progress(total);
+    let mut progress = ui.progress("staging the fixtures", Unit::Bytes, Some(total));
     let mut writer = BackupWriter::create(&staging.join("fixtures"), false)?;
     let pass = mangle_fixtures(
         settings,
@@ -390,7 +403,15 @@ fn stage_folders(
 ) -> Result<Vec<(StagedFolder, String)>, Error> {
     let mut staged = Vec::new();
     for plan in folders {
-        let Some(folder) = stage_folder(input, &plan.prefix, &plan.skip, &plan.folder, journal)?
+        let stage = format!("copying {} files", plan.prefix.trim_end_matches('/'));
+        let Some(folder) = stage_folder(
+            input,
+            &plan.prefix,
+            &plan.skip,
+            &plan.folder,
+            journal,
+            &mut copy_progress(ui, &stage),
+        )?
         else {
             continue;
         };
@@ -469,6 +490,7 @@ fn load_request(
             .map(|(fixture, path)| LoadFixture {
                 path: path.clone(),
                 entry: fixture.entry.clone(),
+                objects: fixture.stats.objects_out,
             })
             .collect(),
         expected: report.objects.clone(),
@@ -499,7 +521,7 @@ fn load_fixtures(
         load.expected.values().sum::<u64>(),
         info.database
     ));
-    target.load(load, &mut |step| ui.info(&format!("database: {step}")))
+    target.load(load, &mut shown_load(ui, "database"))
 }
 
 /// Swaps the staged folders in and puts GeoServer's side in place, while
@@ -515,6 +537,7 @@ fn swap_in(
 ) -> Result<(Vec<(FolderReport, PathBuf)>, AppliedGeoServer), Error> {
     let mut swapped = Vec::new();
     for (folder, prefix) in staged {
+        cancel::check()?;
         folder.swap_in(journal)?;
         let report = FolderReport {
             from: prefix.clone(),
@@ -525,15 +548,16 @@ fn swap_in(
         };
         swapped.push((report, folder.folder().real.clone()));
     }
-    fault::point("swapped");
+    cancel::checkpoint("swapped")?;
     let applied = geoserver.apply(input, settings, journal, ui)?;
     Ok((swapped, applied))
 }
 
-/// Puts the target back as it was after `error`: the database transaction
-/// rolled back when it is still open, GeoServer's side undone when it was
-/// put in place, every folder swapped back by the journal. Returns `error`,
-/// or what the undo must tell, caused by it.
+/// Puts the target back as it was after `error`, which a cancel does not
+/// cut short: the database transaction rolled back when it is still open,
+/// GeoServer's side undone when it was put in place, every folder swapped
+/// back by the journal; says each on `ui`. Returns `error`, or what the
+/// undo must tell, caused by it.
 fn put_back(
     error: Error,
     pending: Option<PendingLoad>,
@@ -541,19 +565,27 @@ fn put_back(
     journal: &mut Journal,
     ui: Ui,
 ) -> Error {
-    if let Some(pending) = pending {
-        pending.rollback();
-    }
-    match geoserver {
-        Some(applied) => applied.undo(journal, ui, error),
-        None => match journal.abort() {
-            Ok(()) => error,
-            Err(undo) => Error {
-                kind: error.kind,
-                ..undo.caused_by(error)
+    cancel::shielded(|| {
+        if let Some(pending) = pending {
+            pending.rollback();
+            ui.info("undone: the database transaction was rolled back");
+        }
+        let failed = error.clone();
+        let error = match geoserver {
+            Some(applied) => applied.undo(journal, ui, error),
+            None => match journal.abort() {
+                Ok(()) => error,
+                Err(undo) => Error {
+                    kind: error.kind,
+                    ..undo.caused_by(error)
+                },
             },
-        },
-    }
+        };
+        if error == failed {
+            ui.info("undone: what the restore had put in place (folders, datastore tables, GeoServer's side) is back as it was, from its journal");
+        }
+        error
+    })
 }
 
 /// Commits the database transaction, and with it the restore. The commit's

@@ -24,7 +24,7 @@ use crate::{
         count_models_in,
         pass::{fixture_coverage, mangle_fixtures, FixtureReport},
     },
-    geonode::{GeoNode, LoadFixture, LoadRequest, RestoreRecord, TargetInfo},
+    geonode::{shown_load, GeoNode, LoadFixture, LoadRequest, RestoreRecord, TargetInfo},
     geoserver::{
         br_archive::check_archive,
         datadir::{self, ARCHIVE_PREFIX},
@@ -38,7 +38,7 @@ use crate::{
     postgres::{tables::check_dump, throwaway::ThrowawayDatabase},
     requests::VerifyRequest,
     scratch::temp_dir,
-    ui::{Progress, Ui},
+    ui::{Progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
 
@@ -226,7 +226,7 @@ pub fn run(request: &VerifyRequest, ui: Ui) -> Result<VerifyReport, Error> {
     report.target_version = target.version.as_ref().map(KnownVersion::label);
 
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
-    let mut progress = ui.progress(total);
+    let mut progress = ui.progress("verifying", Unit::Bytes, Some(total));
     let staging = if request.restore_check {
         Some(temp_dir("gnbr-verify-")?)
     } else {
@@ -409,6 +409,7 @@ fn check_fixtures(
             .map(|f| LoadFixture {
                 path: dir.join(&f.entry),
                 entry: f.entry.clone(),
+                objects: f.stats.objects_out,
             })
             .collect();
     }
@@ -646,7 +647,7 @@ fn load_into_throwaway(
         "loading {} objects into `{name}`",
         objects.values().sum::<u64>()
     ));
-    let pending = geonode.load(&load, &mut |step| ui.info(&format!("{name}: {step}")))?;
+    let pending = geonode.load(&load, &mut shown_load(ui, name))?;
     let rows = serde_json::from_value(pending.rows.clone()).map_err(|e| {
         Error::new(
             ErrorKind::Run,

@@ -21,6 +21,7 @@ use crate::{
     config::GeoNodeSettings,
     errors::{Error, ErrorKind},
     postgres::Database,
+    ui::{Progress, Ui, Unit},
 };
 
 const SCRIPT: &str = include_str!("gnbr_django.py");
@@ -190,6 +191,82 @@ pub struct LoadFixture {
     pub path: PathBuf,
     /// Its entry in the archive (`fixtures/base.json`).
     pub entry: String,
+    /// The objects it holds: the load's progress counts them.
+    pub objects: u64,
+}
+
+/// What the helper says during a load.
+#[derive(Debug)]
+pub enum LoadEvent {
+    /// A step done: `truncated`, `loaded`, `reindexed`.
+    Step(String),
+    /// How far a stage is.
+    Progress(HelperProgress),
+}
+
+/// How far the helper is in a stage (`loading` objects, `reindexing`
+/// resources), at most about once a second.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HelperProgress {
+    /// The stage.
+    pub stage: String,
+    /// What it counts.
+    pub unit: Unit,
+    /// Done so far.
+    pub done: u64,
+    /// Of how many, when known.
+    #[serde(default)]
+    pub total: Option<u64>,
+    /// The fixture being loaded (its archive entry).
+    #[serde(default)]
+    pub fixture: Option<String>,
+    /// Its objects loaded so far.
+    #[serde(default)]
+    pub fixture_done: Option<u64>,
+    /// Its objects.
+    #[serde(default)]
+    pub fixture_total: Option<u64>,
+}
+
+impl HelperProgress {
+    /// The fixture being loaded and its count: `fixtures/base.json 200 of 5,000`.
+    pub fn fixture_detail(&self) -> Option<String> {
+        let fixture = self.fixture.as_deref()?;
+        Some(match (self.fixture_done, self.fixture_total) {
+            (Some(done), Some(total)) => format!(
+                "{fixture} {} of {}",
+                crate::ui::thousands(done),
+                crate::ui::thousands(total)
+            ),
+            (Some(done), None) => format!("{fixture} {}", crate::ui::thousands(done)),
+            _ => fixture.to_owned(),
+        })
+    }
+}
+
+/// Shows a load as it goes: each step as a status line `{prefix}: {step}`,
+/// its counts as progress from the helper's first count on (not while
+/// Django starts); the progress ends when this is dropped.
+pub fn shown_load(ui: Ui, prefix: &str) -> impl FnMut(LoadEvent) + '_ {
+    let mut progress: Option<Progress> = None;
+    move |event| match event {
+        LoadEvent::Step(step) => {
+            let line = format!("{prefix}: {step}");
+            match &progress {
+                Some(progress) => progress.info(&line),
+                None => ui.info(&line),
+            }
+        }
+        LoadEvent::Progress(counts) => {
+            let shown = progress
+                .get_or_insert_with(|| ui.progress(&counts.stage, counts.unit, counts.total));
+            shown.at(&counts.stage, counts.unit, counts.total);
+            if let Some(detail) = counts.fixture_detail() {
+                shown.detail(&detail);
+            }
+            shown.update(counts.done);
+        }
+    }
 }
 
 /// A load done inside an open transaction, waiting for commit or rollback.
@@ -328,7 +405,9 @@ impl GeoNode {
     }
 
     /// Loads fixtures in one transaction and stops before committing.
-    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`).
+    /// `progress` hears each step (`truncated`, `loaded`, `reindexed`),
+    /// with its message when it has one (`reindex_fallback: why`), and how
+    /// far the load and the reindex are.
     ///
     /// # Errors
     ///
@@ -337,7 +416,7 @@ impl GeoNode {
     pub fn load(
         &self,
         request: &LoadRequest,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(LoadEvent),
     ) -> Result<PendingLoad, Error> {
         let request_path = self.work.path().join("load.json");
         std::fs::write(
@@ -354,7 +433,15 @@ impl GeoNode {
         let stdin = child.stdin.take();
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         loop {
-            let event = next_event(&mut lines, &stderr_log)?;
+            let event = match next_event(&mut lines, &stderr_log) {
+                Ok(event) => event,
+                Err(e) => {
+                    // Killed or lost: its transaction rolls back with its connection.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(e);
+                }
+            };
             match event.event.as_str() {
                 "ready" => {
                     return Ok(PendingLoad {
@@ -369,7 +456,12 @@ impl GeoNode {
                     let _ = child.wait();
                     return Err(load_error(&event, &stderr_log));
                 }
-                step => progress(step),
+                "progress" => match serde_json::from_value(serde_json::Value::Object(event.rest)) {
+                    Ok(counts) => progress(LoadEvent::Progress(counts)),
+                    Err(e) => tracing::debug!("a progress event gnbr cannot read: {e}"),
+                },
+                _ if event.message.is_empty() => progress(LoadEvent::Step(event.event)),
+                step => progress(LoadEvent::Step(format!("{step}: {}", event.message))),
             }
         }
     }
@@ -433,7 +525,8 @@ impl GeoNode {
             let _ = child.kill();
         }
         let _ = child.wait();
-        result
+        // A dump cut short by a cancel fails as its reader or Django sees it: said as the cancel.
+        result.map_err(crate::cancel::or_cancelled)
     }
 
     fn run_once(&self, args: &[&str], expected: &str) -> Result<Event, Error> {
@@ -465,8 +558,9 @@ impl GeoNode {
     }
 
     /// Starts `gnbr_django.py args`, its stderr into a log file in the
-    /// work folder; killed when the thread that started it ends, if
-    /// `dies_with_thread` (Linux's parent-death signal follows the thread).
+    /// work folder; if `dies_with_thread`, killed when the thread that
+    /// started it ends (Linux's parent-death signal follows the thread)
+    /// or when its run is cancelled.
     fn spawn_helper(
         &self,
         args: &[&str],
@@ -497,6 +591,9 @@ impl GeoNode {
             )
             .hint("check settings.ini [geonode] python")
         })?;
+        if dies_with_thread {
+            crate::cancel::watch(&child);
+        }
         Ok((child, stderr_log))
     }
 }
@@ -567,10 +664,10 @@ fn next_event(
                 Err(_) => tracing::debug!("django: {line}"),
             },
             Some(Err(e)) => {
-                return Err(Error::new(
+                return Err(crate::cancel::or_cancelled(Error::new(
                     ErrorKind::Target,
                     format!("cannot read from the target's Django process: {e}"),
-                ))
+                )))
             }
             None => {
                 log_stderr(stderr_log);
@@ -582,14 +679,14 @@ fn next_event(
                         .find(|l| !l.trim().is_empty())
                         .map(str::to_owned)
                 });
-                return Err(Error::new(
+                return Err(crate::cancel::or_cancelled(Error::new(
                     ErrorKind::Target,
                     match last {
                         Some(line) => format!("the target's Django process ended without an answer: {}", line.trim()),
                         None => "the target's Django process ended without an answer".to_owned(),
                     },
                 )
-                .hint("check settings.ini [geonode] python and env_file (GNBR_LOG=debug shows Django's whole output)"));
+                .hint("check settings.ini [geonode] python and env_file (GNBR_LOG=debug shows Django's whole output)")));
             }
         }
     }
@@ -630,16 +727,34 @@ fn log_stderr(path: &Path) {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
 
     use super::GeoNode;
     use crate::config::GeoNodeSettings;
 
     /// A GeoNode whose "python" is the shell script `script`, in `dir`.
+    ///
+    /// The script is written by a `sh` child, never through a file this
+    /// process holds open: a test thread forking meanwhile would carry that
+    /// write descriptor into its child until the child execs, and running
+    /// the script then fails with "text file busy" (ETXTBSY).
     pub(super) fn scripted(dir: &std::path::Path, script: &str) -> GeoNode {
         let python = dir.join("python");
-        std::fs::write(&python, format!("#!/bin/sh\n{script}")).unwrap();
-        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut writer = Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(&python)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = writer.stdin.take().unwrap();
+        stdin
+            .write_all(format!("#!/bin/sh\n{script}").as_bytes())
+            .unwrap();
+        drop(stdin);
+        assert!(writer.wait().unwrap().success());
         let settings = GeoNodeSettings {
             python: Some(python),
             settings_module: "geonode.settings".to_owned(),

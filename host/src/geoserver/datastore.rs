@@ -104,6 +104,7 @@ pub fn backup_tables(
     // The rows recorded are those of the dump itself: the table may change
     // between the listing and its dump.
     for (table, _) in found {
+        crate::cancel::check()?;
         let entry = table_entry(&table);
         let mut sink = writer.entry(&entry)?;
         let rows = tables::dump(&settings.database.pg_dump, datastore, &table, &mut sink)?.rows;

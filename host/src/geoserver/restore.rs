@@ -40,7 +40,7 @@ use crate::{
     },
     scratch::TempPath,
     swap::{CatalogRecord, Journal},
-    ui::Ui,
+    ui::{copy_progress, Ui},
 };
 
 /// What the admin chose for GeoServer's side of a restore.
@@ -367,7 +367,14 @@ impl GeoServerRestore {
             return Ok(());
         };
         let selection = Selection::from_settings(&settings.geoserver);
-        let Some(staged) = datadir::stage(input, &dir, &selection, &mapping, journal, &mut |_| {})?
+        let Some(staged) = datadir::stage(
+            input,
+            &dir,
+            &selection,
+            &mapping,
+            journal,
+            &mut copy_progress(ui, "GeoServer data directory"),
+        )?
         else {
             return Ok(());
         };
@@ -516,6 +523,7 @@ impl GeoServerRestore {
         let mut restorer = Restorer::new(&datastore);
         let scratch = crate::scratch::temp_dir("gnbr-tables-")?;
         for archived in &self.tables {
+            crate::cancel::check()?;
             let result = table_sql(input, archived, &settings.database.pg_restore, &scratch)
                 .and_then(|sql| {
                 let rows = restorer.restore(&archived.table, sql, |replaced| {
@@ -580,6 +588,11 @@ impl AppliedGeoServer {
     /// folders and GeoServer's catalog, that, caused by `error` (and ending
     /// as `error` does).
     pub fn undo(self, journal: &mut Journal, ui: Ui, error: Error) -> Error {
+        crate::cancel::shielded(|| self.undo_shielded(journal, ui, error))
+    }
+
+    /// [`AppliedGeoServer::undo`], which a cancel must not cut short.
+    fn undo_shielded(self, journal: &mut Journal, ui: Ui, error: Error) -> Error {
         let mut notes = Vec::new();
         let mut hint = None;
         let swapped = self.datadir.is_some();

@@ -149,18 +149,24 @@ pub fn snapshot(
         .arg("--dbname")
         .arg(&db.name)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|child| {
+            crate::cancel::watch(&child);
+            child.wait_with_output()
+        })
         .map_err(|e| {
             Error::new(ErrorKind::Usage, format!("cannot run `{pg_dump}`: {e}"))
                 .hint("install PostgreSQL's client tools or set [database] pgdump in settings.ini")
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(Error::new(
+        return Err(crate::cancel::or_cancelled(Error::new(
             ErrorKind::Target,
             format!("the snapshot of {db} failed: {}", stderr.trim()),
         )
-        .hint("fix the database access, or pass --no-snapshot to restore without one (not recommended)"));
+        .hint("fix the database access, or pass --no-snapshot to restore without one (not recommended)")));
     }
     std::fs::File::open(temp.path())
         .and_then(|f| f.sync_all())

@@ -48,7 +48,8 @@ pub fn settle(
         settings,
         ui,
     };
-    let notes = recover(&homes, &mut settling)?;
+    // Settling undoes or finishes another run's work: a cancel never cuts it short.
+    let notes = crate::cancel::shielded(|| recover(&homes, &mut settling))?;
     for note in &notes {
         ui.warn(note);
     }

@@ -1,10 +1,11 @@
 //! Runs in the background, one at a time: the same `backup` and `restore`
-//! code as the command line, with their lines kept as the run's log.
+//! code as the command line, with their lines kept as the run's log; a
+//! run can be cancelled until its point of no return ([`crate::cancel`]).
 
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     path::{Path, PathBuf},
-    sync::PoisonError,
+    sync::{Arc, PoisonError},
 };
 
 use serde_json::json;
@@ -17,6 +18,7 @@ use super::{
 };
 use crate::{
     archive::{check_archive_sums, BackupReader},
+    cancel::{self, Cancel},
     commands::{backup, restore},
     errors::{Error, ErrorKind},
     geonode::GeoNode,
@@ -25,6 +27,17 @@ use crate::{
 };
 
 type Work = Box<dyn FnOnce(Ui) -> Result<Outcome, Error> + Send>;
+
+/// The run going on: its id, and what cancels it.
+pub(super) struct Going {
+    /// The run's id.
+    pub(super) id: i64,
+    /// What cancels it.
+    pub(super) cancel: Arc<Cancel>,
+}
+
+/// Why a run that ended can no longer be cancelled.
+const ENDED: &str = "it has ended";
 
 impl App {
     /// Starts `gnbr backup` of a definition into its base folder.
@@ -203,13 +216,18 @@ impl App {
             .current
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(other) = *current {
-            return Err(busy(other));
+        if let Some(other) = current.as_ref() {
+            return Err(busy(other.id));
         }
         let id = self.store().start_run(&run, now())?;
-        *current = Some(id);
+        let cancel = Cancel::new();
+        *current = Some(Going {
+            id,
+            cancel: cancel.clone(),
+        });
         drop(current);
         let shared = self.shared.clone();
+        let kind = run.kind;
         let ui = Ui {
             quiet: self.quiet,
             json: false,
@@ -224,7 +242,9 @@ impl App {
         let spawned = std::thread::Builder::new()
             .name(format!("gnbr-run-{id}"))
             .spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(|| work(ui))).unwrap_or_else(|panic| {
+                let done =
+                    || cancel.run(|| work(ui).and_then(|o| cancel::final_step(ENDED).map(|()| o)));
+                let result = catch_unwind(AssertUnwindSafe(done)).unwrap_or_else(|panic| {
                     let what = panic
                         .downcast_ref::<String>()
                         .cloned()
@@ -236,9 +256,17 @@ impl App {
                     ))
                 });
                 let mut outcome = result.unwrap_or_else(|e| {
-                    ui.info(&format!("error: {e}"));
+                    let cancelled =
+                        e.kind == ErrorKind::Cancelled || cancel.cancelled_by().is_some();
+                    let plain_cancel = e.kind == ErrorKind::Cancelled && e.cause.is_none();
+                    if plain_cancel {
+                        ui.info(&format!("{}: {}", e.message, left_by_cancel(kind)));
+                    } else {
+                        ui.info(&format!("error: {e}"));
+                    }
                     Outcome {
                         error: Some(e.to_string()),
+                        cancelled,
                         ..Outcome::default()
                     }
                 });
@@ -251,6 +279,9 @@ impl App {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = None;
             });
+        let spawned = spawned.map(|thread| {
+            *self.runner.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
+        });
         if let Err(e) = spawned {
             let error = Error::new(ErrorKind::Run, format!("cannot start run #{id}: {e}"));
             let outcome = Outcome {
@@ -266,6 +297,100 @@ impl App {
             return Err(error);
         }
         Ok(id)
+    }
+}
+
+impl App {
+    /// Cancels run `id` for `user` (Cancel on its page): it stops at its
+    /// next check and undoes what it began; its log says who cancelled it.
+    ///
+    /// # Errors
+    ///
+    /// When the run is not going on, or is past its point of no return.
+    pub fn cancel_run(&self, id: i64, user: &str) -> Result<(), Error> {
+        let current = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(going) = current.as_ref().filter(|going| going.id == id) else {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!("run #{id} is not going on: there is nothing to cancel"),
+            )
+            .hint("its page says how it ended"));
+        };
+        match going.cancel.cancel(&format!("`{user}`")) {
+            // Logged under the lock: before any line of the run's undo.
+            Ok(true) => {
+                tracing::info!("run #{id}: cancelled by `{user}`");
+                self.store().append_log(
+                    id,
+                    &format!("cancel asked by `{user}`: the run stops at its next step and undoes what it began"),
+                    now(),
+                )
+            }
+            Ok(false) => Ok(()),
+            Err(why) => Err(Error::new(
+                ErrorKind::Refused,
+                format!("run #{id} can no longer be cancelled: {why}"),
+            )
+            .hint("wait for it to end; its page follows it")),
+        }
+    }
+
+    /// Cancels the run going on as `gnbr serve` stops (`by`: how it was
+    /// asked to), unless it is past its point of no return.
+    pub(super) fn cancel_for_stop(&self, by: &str, ui: Ui) {
+        let current = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(going) = current.as_ref() else {
+            return;
+        };
+        let id = going.id;
+        let line = match going.cancel.cancel(by) {
+            Ok(true) => format!(
+                "cancelled by {by}: the run stops at its next step and undoes what it began"
+            ),
+            Ok(false) => return,
+            Err(why) => format!(
+                "{by}: this run can no longer be cancelled ({why}); gnbr serve waits for its end"
+            ),
+        };
+        ui.info(&format!("run #{id}: {line}"));
+        if let Err(e) = self.store().append_log(id, &line, now()) {
+            tracing::warn!("cannot keep a line of run #{id}: {e}");
+        }
+    }
+
+    /// Waits for the last run started to end (gnbr serve stops after it).
+    pub(super) fn wait_for_run(&self, ui: Ui) {
+        let runner = self
+            .runner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(runner) = runner else {
+            return;
+        };
+        if let Some(id) = self.current() {
+            ui.info(&format!("waiting for run #{id} to end"));
+        }
+        if runner.join().is_err() {
+            tracing::error!("a run's thread ended unexpectedly");
+        }
+    }
+}
+
+/// What a cancelled run of `kind` left, when its error is the cancel alone.
+fn left_by_cancel(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Backup => "the unfinished archive and the temporary files were removed; no archive was written",
+        RunKind::Plan => "a plan changes nothing; its temporary files were removed",
+        RunKind::Restore => "nothing was committed, the target is as it was before the restore; the temporary files were removed",
     }
 }
 

@@ -54,7 +54,7 @@ use crate::{
     exit_codes,
     geonode::GeoNode,
     requests::{ServeRequest, Setup},
-    ui::{LogSink, Ui},
+    ui::{LogSink, ProgressEvent, Ui},
     web::{
         client::Site,
         store::{Run, Session, Store},
@@ -82,13 +82,17 @@ pub struct App {
     site: Site,
     /// How fast logins may be tried.
     throttle: Throttle,
+    /// The thread of the last run started, joined when `gnbr serve` stops.
+    runner: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// What the page and the background run share.
 struct Shared {
     store: Store,
     /// The run going on, if any: one at a time.
-    current: Mutex<Option<i64>>,
+    current: Mutex<Option<jobs::Going>>,
+    /// The latest progress of a run, while one shows it.
+    progress: Mutex<Option<(i64, ProgressEvent)>>,
 }
 
 impl App {
@@ -133,30 +137,50 @@ impl App {
         let shared = Arc::new(Shared {
             store: Store::open(state_dir, now())?,
             current: Mutex::new(None),
+            progress: Mutex::new(None),
         });
         let weak: Weak<Shared> = Arc::downgrade(&shared);
         // One closure per page, alive as long as the process: `Ui` is `Copy`.
         let sink: &'static (dyn Fn(&str) + Send + Sync) = Box::leak(Box::new(move |line: &str| {
             let Some(shared) = weak.upgrade() else { return };
-            let current = *shared
+            let current = shared
                 .current
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(run) = current {
+            if let Some(run) = current.as_ref().map(|going| going.id) {
                 if let Err(e) = shared.store.append_log(run, line, now()) {
                     tracing::warn!("cannot keep a line of run #{run}: {e}");
                 }
             }
         }));
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        let progress: &'static (dyn Fn(Option<&ProgressEvent>) + Send + Sync) =
+            Box::leak(Box::new(move |event: Option<&ProgressEvent>| {
+                let Some(shared) = weak.upgrade() else { return };
+                let current = shared
+                    .current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .map(|going| going.id);
+                *shared
+                    .progress
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = current.zip(event.cloned());
+            }));
         Ok(Arc::new(Self {
             shared,
-            log: LogSink(sink),
+            log: LogSink {
+                line: sink,
+                progress,
+            },
             templates: templates(),
             users,
             setup,
             quiet,
             site: Site::new(serve),
             throttle: Throttle::new(limits),
+            runner: Mutex::new(None),
         }))
     }
 
@@ -169,13 +193,27 @@ impl App {
         self.store().run(self.current()?).ok().flatten()
     }
 
+    /// The latest progress of run `id`, while it shows one.
+    fn progress_of(&self, id: i64) -> Option<ProgressEvent> {
+        let progress = self
+            .shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        progress
+            .as_ref()
+            .filter(|(run, _)| *run == id)
+            .map(|(_, event)| event.clone())
+    }
+
     /// The id of the run going on, if any.
     fn current(&self) -> Option<i64> {
-        *self
-            .shared
+        self.shared
             .current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|going| going.id)
     }
 
     /// A page from `template`, with the session's user and token and the
@@ -209,7 +247,7 @@ impl App {
     fn error_page(&self, session: Option<&Session>, error: &Error) -> Response {
         let status = match error.kind {
             ErrorKind::Usage | ErrorKind::Input => StatusCode::BAD_REQUEST,
-            ErrorKind::Refused => StatusCode::CONFLICT,
+            ErrorKind::Refused | ErrorKind::Cancelled => StatusCode::CONFLICT,
             ErrorKind::Target | ErrorKind::Plugin => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Run => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -258,11 +296,14 @@ pub fn run(request: &ServeRequest, ui: Ui) -> Result<i32, Error> {
         Box::new(users),
         ui.quiet,
     )?;
-    serve(request.listen, app, ui)?;
+    let served = serve(request.listen, app.clone(), ui);
+    app.wait_for_run(ui);
+    served?;
     Ok(exit_codes::SUCCESS)
 }
 
-/// Serves the admin page on `listen` until Ctrl-C or SIGTERM; prints its URL on stdout.
+/// Serves the admin page on `listen` until Ctrl-C or SIGTERM, which
+/// cancel the run going on; prints its URL on stdout.
 ///
 /// # Errors
 ///
@@ -297,33 +338,34 @@ fn serve(listen: SocketAddr, app: Arc<App>, ui: Ui) -> Result<(), Error> {
         ));
         axum::serve(
             listener,
-            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+            router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(shutdown())
+            .with_graceful_shutdown(shutdown(app, ui))
             .await
             .map_err(|e| Error::new(ErrorKind::Run, format!("the web server failed: {e}")))
     })
 }
 
-async fn shutdown() {
+/// Ends when gnbr serve is asked to stop (SIGINT or SIGTERM), having
+/// cancelled the run going on.
+async fn shutdown(app: Arc<App>, ui: Ui) {
+    let signal = stop_signal().await;
+    ui.info(&format!("stopping on {signal}"));
+    app.cancel_for_stop(&format!("gnbr serve stopping ({signal})"), ui);
+}
+
+/// The signal that stops gnbr serve, once it comes.
+async fn stop_signal() -> &'static str {
     let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
-        }
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = interrupt.await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = interrupt => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }
 
 /// The page's routes, behind the login and CSRF guard and the security headers.
@@ -360,6 +402,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/log", get(pages::run_log))
         .route("/runs/{id}/restore", post(pages::restore_start))
+        .route("/runs/{id}/cancel", post(pages::cancel))
         .route("/static/style.css", get(|| async { css() }))
         .route(
             "/static/live.js",
@@ -414,7 +457,9 @@ const READ_GRACE_SECONDS: i64 = 30 * 60;
 /// (the session's, or the login cookie's for the login form), else 403.
 /// A session's user is checked again against GeoNode on every POST, every
 /// archive download and every few minutes: gone, inactive or no longer a superuser, every
-/// session of the user ends.
+/// session of the user ends. A run's Cancel, which only stops and undoes,
+/// goes through while GeoNode cannot answer (the restore it cancels may
+/// hold the users' table), as reads do.
 async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let public = path == "/login" || path.starts_with("/static/");
@@ -450,11 +495,13 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         };
         // An archive holds every user's password hash: its download waits for GeoNode's word, as a POST does.
         let download = path.ends_with("/archives/download");
+        let cancel = post && path.starts_with("/runs/") && path.ends_with("/cancel");
         // Logging out never waits for GeoNode.
         let due =
             path != "/logout" && (post || download || now() - session.checked >= RECHECK_SECONDS);
         if due {
-            if let Err(response) = recheck(&app, &session, &token, post || download).await {
+            let strict = (post && !cancel) || download;
+            if let Err(response) = recheck(&app, &session, &token, strict).await {
                 return response;
             }
         }
@@ -465,12 +512,13 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
 
 /// Asks GeoNode whether a session's user is still an active superuser.
 /// `Err`: the response instead of the page (the login page when the
-/// session ended, 503 when GeoNode cannot say and the request must wait).
+/// session ended, 503 when GeoNode cannot say and the request, being
+/// `strict`, must wait for its word).
 async fn recheck(
     app: &Arc<App>,
     session: &Session,
     token: &str,
-    post: bool,
+    strict: bool,
 ) -> Result<(), Response> {
     let checker = app.clone();
     let username = session.username.clone();
@@ -506,7 +554,7 @@ async fn recheck(
                 .insert(header::SET_COOKIE, app.set_cookie(SESSION_COOKIE, "", 0));
             Err(response)
         }
-        Err(e) if !post && now() - session.checked < READ_GRACE_SECONDS => {
+        Err(e) if !strict && now() - session.checked < READ_GRACE_SECONDS => {
             tracing::warn!(
                 "cannot check `{}`'s session again yet: {e}",
                 session.username

@@ -318,6 +318,18 @@ pub async fn restore_start(
     started(&app, &session, run)
 }
 
+/// `POST /runs/{id}/cancel`: the admin confirmed Cancel on run `id`'s page.
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    match app.cancel_run(id, &session.username) {
+        Ok(()) => Redirect::to(&format!("/runs/{id}")).into_response(),
+        Err(e) => app.error_page(Some(&session), &e),
+    }
+}
+
 /// The run's page once started, else the page saying why not.
 pub(super) fn started(app: &App, session: &Session, run: Result<i64, Error>) -> Response {
     match run {
@@ -369,11 +381,12 @@ pub async fn run(
     };
     let details = run.details.as_ref().map(template_value).unwrap_or_default();
     let elapsed = run.finished.unwrap_or_else(now) - run.started;
+    let progress = progress_shown(&app, &run).as_ref().map(template_value);
     app.render(
         StatusCode::OK,
         "run.html",
         Some(&session),
-        minijinja::context! { run => run, details => details, log => log, elapsed => elapsed },
+        minijinja::context! { run => run, details => details, log => log, elapsed => elapsed, progress => progress },
     )
 }
 
@@ -392,8 +405,20 @@ pub(super) fn run_with_log(
     }
 }
 
-/// `GET /runs/{id}/log?from=N`: the lines after the first N, and whether
-/// the run goes on (the page's polling script).
+/// The latest progress of `run` while it runs, with the line that says it
+/// as `text`; `None` when it shows none.
+fn progress_shown(app: &App, run: &Run) -> Option<serde_json::Value> {
+    let event = app
+        .progress_of(run.id)
+        .filter(|_| run.status == Status::Running)?;
+    let mut shown = serde_json::to_value(&event).expect("a progress event serialises");
+    shown["text"] = event.to_string().into();
+    Some(shown)
+}
+
+/// `GET /runs/{id}/log?from=N`: the lines after the first N, whether the
+/// run goes on, and its latest progress (`null` when it shows none) with
+/// the line that says it as `text` (the page's polling script).
 pub async fn run_log(
     State(app): State<Arc<App>>,
     Extension(session): Extension<Session>,
@@ -413,6 +438,7 @@ pub async fn run_log(
         "next": from + lines.len() as i64,
         "lines": lines,
         "running": run.status == Status::Running,
+        "progress": progress_shown(&app, &run),
         "elapsed": run.finished.unwrap_or_else(now) - run.started,
     });
     (

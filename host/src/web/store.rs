@@ -126,6 +126,9 @@ pub enum Status {
     Failed,
     /// `gnbr serve` stopped while it ran.
     Interrupted,
+    /// Cancelled (its page's Cancel, or `gnbr serve` stopping); what it
+    /// began was undone, its message says by whom.
+    Cancelled,
 }
 
 impl Status {
@@ -422,6 +425,7 @@ impl Store {
         let (status, message) = match &outcome.error {
             None if outcome.warnings.is_empty() => (Status::Succeeded, None),
             None => (Status::SucceededWithWarnings, None),
+            Some(message) if outcome.cancelled => (Status::Cancelled, Some(message.as_str())),
             Some(message) => (Status::Failed, Some(message.as_str())),
         };
         let details = outcome.details.as_ref().map(ToString::to_string);
@@ -610,6 +614,8 @@ impl Store {
 pub struct Outcome {
     /// The error's message, as the command line prints it; `None`: it succeeded.
     pub error: Option<String>,
+    /// Whether the error is that it was cancelled.
+    pub cancelled: bool,
     /// The archive written or restored.
     pub archive: Option<String>,
     /// Its sha256.
@@ -653,6 +659,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         "succeeded" => Status::Succeeded,
         "succeeded_with_warnings" => Status::SucceededWithWarnings,
         "failed" => Status::Failed,
+        "cancelled" => Status::Cancelled,
         _ => Status::Interrupted,
     };
     let details: Option<String> = r.get(11)?;
@@ -692,6 +699,7 @@ fn label(kind: RunKind, status: Status) -> &'static str {
         (_, Status::SucceededWithWarnings) => "succeeded with warnings",
         (_, Status::Failed) => "failed",
         (_, Status::Interrupted) => "interrupted",
+        (_, Status::Cancelled) => "cancelled",
     }
 }
 
@@ -702,6 +710,7 @@ fn status_text(status: Status) -> &'static str {
         Status::SucceededWithWarnings => "succeeded_with_warnings",
         Status::Failed => "failed",
         Status::Interrupted => "interrupted",
+        Status::Cancelled => "cancelled",
     }
 }
 

@@ -1,6 +1,7 @@
 //! The page without a GeoNode: users from a stub, requests straight into
 //! the router. Login, its throttle, sessions and their re-checks, Host,
-//! Origin and CSRF refusals, one run at a time, and a failing run's message.
+//! Origin and CSRF refusals, one run at a time, a failing run's message,
+//! and a running run's live log and progress.
 
 use std::{
     collections::HashMap,
@@ -21,13 +22,15 @@ use axum::{
 };
 use tower::ServiceExt;
 
-use super::{password, router, store::Status, throttle::LoginLimits, App, Users};
+use super::{jobs::Going, password, router, store::Status, throttle::LoginLimits, App, Users};
 use crate::{
+    cancel::Cancel,
     config::ServeSettings,
     errors::{Error, ErrorKind},
     geonode::UserRow,
     geoserver::restore::GeoServerReport,
     requests::Setup,
+    ui::{ProgressEvent, Unit},
 };
 
 /// Django hashes of `admin` (pbkdf2_sha1, 1 iteration: fast in debug builds).
@@ -845,7 +848,10 @@ async fn a_failed_run_shows_the_command_lines_message_and_runs_go_one_at_a_time(
     let id = page.app.store().backups().unwrap()[0].id;
 
     // One at a time: while a run goes on, another is refused.
-    *page.app.shared.current.lock().unwrap() = Some(999);
+    *page.app.shared.current.lock().unwrap() = Some(Going {
+        id: 999,
+        cancel: Cancel::new(),
+    });
     let (status, _, html) = send(
         &page,
         post(
@@ -1218,20 +1224,25 @@ async fn run_pages_show_reports_and_a_plan_is_the_restores_confirmation() {
     }
 }
 
-#[tokio::test]
-async fn warnings_are_part_of_a_runs_result() {
-    use super::store::{NewRun, Outcome, RunKind};
-    let page = page();
-    let (cookie, _) = logged_in(&page).await;
-    let new = NewRun {
-        kind: RunKind::Backup,
+/// A run of `kind` of the definition `nightly` by `admin`, its archive not known yet.
+fn new_run(kind: super::store::RunKind) -> super::store::NewRun {
+    super::store::NewRun {
+        kind,
         backup_id: 1,
         backup_name: "nightly".to_owned(),
         by_user: "admin".to_owned(),
         archive: None,
         sha256: None,
         plan_run: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn warnings_are_part_of_a_runs_result() {
+    use super::store::{Outcome, RunKind};
+    let page = page();
+    let (cookie, _) = logged_in(&page).await;
+    let new = new_run(RunKind::Backup);
     let warned =
         "GeoServer's data directory /srv/gs_data is not there: the archive has no GeoServer part";
     let id = finished(
@@ -1286,6 +1297,106 @@ async fn warnings_are_part_of_a_runs_result() {
         (status(plain), status(failed)),
         (Status::Succeeded, Status::Failed)
     );
+}
+
+#[tokio::test]
+async fn a_running_run_is_cancelled_from_its_page_until_its_point_of_no_return() {
+    use super::store::{Outcome, RunKind};
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let new = new_run(RunKind::Restore);
+    let id = page.app.store().start_run(&new, 1_714_528_800).unwrap();
+    let cancel = Cancel::new();
+    *page.app.shared.current.lock().unwrap() = Some(Going {
+        id,
+        cancel: cancel.clone(),
+    });
+
+    // Its page offers Cancel, behind a confirmation, with the page's token.
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    let text = unescape(&html);
+    for expected in [
+        "<summary>Cancel this restore…</summary>",
+        &format!("<form method=\"post\" action=\"/runs/{id}/cancel\">"),
+        &format!("name=\"csrf\" value=\"{token}\""),
+        "Once it commits it can no longer be cancelled.",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+
+    // Without its token: refused. With it: cancelled, the log saying by whom.
+    let cancel_form = |csrf: &str| post(&format!("/runs/{id}/cancel"), &cookie, &[("csrf", csrf)]);
+    let (status, _, _) = send(&page, cancel_form("forged")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(cancel.cancelled_by(), None);
+    let (status, _, _) = send(&page, cancel_form(&token)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(cancel.cancelled_by().as_deref(), Some("`admin`"));
+    assert_eq!(
+        page.app.store().log(id, 0).unwrap(),
+        ["cancel asked by `admin`: the run stops at its next step and undoes what it began"]
+    );
+    let (status, _, _) = send(&page, cancel_form(&token)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "pressed twice: once");
+    assert_eq!(page.app.store().log(id, 0).unwrap().len(), 1);
+
+    // Past its point of no return, Cancel is refused, saying why.
+    let committing = Cancel::new();
+    committing.run(|| crate::cancel::final_step("the restore is committing").unwrap());
+    *page.app.shared.current.lock().unwrap() = Some(Going {
+        id,
+        cancel: committing,
+    });
+    let (status, _, html) = send(&page, cancel_form(&token)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        unescape(&html).contains(&format!(
+            "run #{id} can no longer be cancelled: the restore is committing"
+        )),
+        "{html}"
+    );
+
+    // A run that is not going on has nothing to cancel.
+    *page.app.shared.current.lock().unwrap() = None;
+    let (status, _, html) = send(&page, cancel_form(&token)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("is not going on"), "{html}");
+
+    // Cancelled: its own status and colour, on its page and in the lists.
+    page.app
+        .store()
+        .finish_run(
+            id,
+            &Outcome {
+                error: Some("cancelled by `admin`".to_owned()),
+                cancelled: true,
+                ..Outcome::default()
+            },
+            1_714_528_860,
+        )
+        .unwrap();
+    let run = page.app.store().run(id).unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.label.as_str()),
+        (Status::Cancelled, "cancelled")
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    let text = unescape(&html);
+    for expected in [
+        "<span class=\"status big cancelled\" id=\"status\">cancelled</span>",
+        "<h2>It was cancelled</h2>",
+        "cancelled by `admin`",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+    assert!(!text.contains("Cancel this restore"), "{text}");
+    for list in ["/runs", "/restores"] {
+        let (_, _, html) = send(&page, get(list, &cookie)).await;
+        assert!(
+            html.contains("<span class=\"status cancelled\">cancelled</span>"),
+            "{html}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1455,6 +1566,98 @@ async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sid
         .await
         .unwrap();
     assert_eq!(body.to_vec(), b"first line\nwarning: second\n");
+}
+
+/// `GET /runs/{id}/log?from=N` as the page's script reads it.
+async fn run_log(page: &Page, cookie: &str, id: i64, from: usize) -> serde_json::Value {
+    let (status, _, body) = send(page, get(&format!("/runs/{id}/log?from={from}"), cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn a_running_runs_log_carries_its_latest_progress_and_not_as_lines() {
+    let page = page();
+    let (cookie, _) = logged_in(&page).await;
+    let run = super::store::NewRun {
+        kind: super::store::RunKind::Restore,
+        backup_id: 1,
+        backup_name: "nightly".to_owned(),
+        by_user: "admin".to_owned(),
+        archive: Some("/srv/backups/2024-05-01_020000.zip".to_owned()),
+        sha256: None,
+        plan_run: None,
+    };
+    let id = page.app.store().start_run(&run, super::now()).unwrap();
+    *page.app.shared.current.lock().unwrap() = Some(Going {
+        id,
+        cancel: Cancel::new(),
+    });
+    assert_eq!(
+        run_log(&page, &cookie, id, 0).await["progress"],
+        serde_json::Value::Null
+    );
+
+    // What a run's Ui hands its sink: a line, then the load's counts.
+    (page.app.log.line)("loading 10000 objects");
+    let loading = ProgressEvent {
+        stage: "loading".to_owned(),
+        done: 1_234,
+        total: Some(10_000),
+        unit: Unit::Objects,
+        rate: Some(250.0),
+        eta_seconds: Some(36),
+        detail: None,
+    };
+    (page.app.log.progress)(Some(&loading));
+    let log = run_log(&page, &cookie, id, 0).await;
+    assert_eq!(log["lines"], serde_json::json!(["loading 10000 objects"]));
+    assert_eq!(
+        log["progress"],
+        serde_json::json!({
+            "stage": "loading", "done": 1234, "total": 10000, "unit": "objects",
+            "rate": 250.0, "eta_seconds": 36,
+            "text": "loading: 1,234 of 10,000 objects, 250/s, about 36 s left"
+        })
+    );
+    // The page shows it above the log (and its script renews it).
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    assert!(
+        html.contains(r#"<progress id="progress" max="10000" value="1234"></progress>"#),
+        "{html}"
+    );
+    assert!(
+        unescape(&html).contains(
+            r#"<p id="progress-line">loading: 1,234 of 10,000 objects, 250/s, about 36 s left</p>"#
+        ),
+        "{html}"
+    );
+
+    // A progress that ended is taken away; so is one of a run that ended.
+    (page.app.log.progress)(None);
+    assert_eq!(
+        run_log(&page, &cookie, id, 1).await["progress"],
+        serde_json::Value::Null
+    );
+    let (_, _, html) = send(&page, get(&format!("/runs/{id}"), &cookie)).await;
+    assert!(
+        html.contains(r#"<progress id="progress"></progress>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<p id="progress-line" hidden></p>"#),
+        "{html}"
+    );
+    (page.app.log.progress)(Some(&loading));
+    let outcome = super::store::Outcome::default();
+    page.app
+        .store()
+        .finish_run(id, &outcome, super::now())
+        .unwrap();
+    *page.app.shared.current.lock().unwrap() = None;
+    let log = run_log(&page, &cookie, id, 1).await;
+    assert_eq!(log["running"], false);
+    assert_eq!(log["progress"], serde_json::Value::Null);
 }
 
 #[test]

@@ -119,6 +119,7 @@ fn copy_into(
     done: &mut u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, Error> {
+    crate::cancel::check()?;
     let read_error = |e: std::io::Error| {
         Error::new(
             ErrorKind::Run,

@@ -61,7 +61,8 @@ pub struct StagedDataDir {
 ///
 /// Each class is replaced only when the backup holds it (a GeoNode archive
 /// holds only `geonode/` and `data/geonode/`: the catalog is then kept);
-/// data files are replaced per top folder the backup holds.
+/// data files are replaced per top folder the backup holds. `progress`
+/// gets the bytes written so far and about how many there are.
 ///
 /// # Errors
 ///
@@ -72,7 +73,7 @@ pub fn stage(
     selection: &Selection,
     mapping: &Mapping,
     journal: &mut Journal,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Option<StagedDataDir>, Error> {
     let archived: Vec<(String, u64)> = input
         .entries()
@@ -169,7 +170,12 @@ pub fn stage(
         externals: Vec::new(),
         report,
     };
+    // Externals left out are only known on the way: the total may be more
+    // than what is written.
+    let total = chosen.iter().map(|(_, _, size)| size).sum::<u64>()
+        + externals.iter().map(|(_, size)| size).sum::<u64>();
     let mut done = 0;
+    progress(done, total);
     for (relative, class, _) in &chosen {
         let name = format!("{ARCHIVE_PREFIX}{relative}");
         let bytes = if rewrite::is_rewritable(relative) && !mapping.is_empty() {
@@ -190,11 +196,11 @@ pub fn stage(
             });
             let out = rewritten.text.map_or(original, String::into_bytes);
             staged.staging.write(relative, &out)?;
-            progress(done + out.len() as u64);
+            progress(done + out.len() as u64, total);
             out.len() as u64
         } else {
             let dest = staged.staging.path(relative);
-            input.extract_entry(&name, &dest, &mut |n| progress(done + n))?
+            input.extract_entry(&name, &dest, &mut |n| progress(done + n, total))?
         };
         done += bytes;
         staged.report.restored.entry(*class).or_default().add(bytes);
@@ -224,7 +230,7 @@ pub fn stage(
         staged.externals.push((path.clone(), dest));
         let bytes =
             input.extract_entry(&format!("{EXTERNAL_PREFIX}{relative}"), &path, &mut |n| {
-                progress(done + n)
+                progress(done + n, total)
             })?;
         done += bytes;
         staged.report.externals.add(bytes);
@@ -386,7 +392,7 @@ mod tests {
             &selection,
             &Mapping::default(),
             &mut journal,
-            &mut |_| {},
+            &mut |_, _| {},
         )
         .unwrap()
         .unwrap();
@@ -457,7 +463,7 @@ mod tests {
             &Selection::all(),
             &Mapping::default(),
             &mut journal,
-            &mut |_| {},
+            &mut |_, _| {},
         )
         .unwrap()
         .unwrap();
@@ -494,7 +500,7 @@ mod tests {
             &Selection::all(),
             &Mapping::default(),
             &mut journal,
-            &mut |_| {},
+            &mut |_, _| {},
         )
         .err()
         .unwrap();
@@ -544,7 +550,7 @@ mod tests {
             &Selection::all(),
             &Mapping::default(),
             &mut journal,
-            &mut |_| {},
+            &mut |_, _| {},
         )
         .unwrap()
         .unwrap();
@@ -597,7 +603,7 @@ mod tests {
             &Selection::all(),
             &Mapping::default(),
             &mut journal,
-            &mut |_| {},
+            &mut |_, _| {},
         )
         .unwrap()
         .unwrap();
@@ -644,7 +650,7 @@ mod tests {
             &Selection::all(),
             &mapping,
             &mut journal,
-            &mut |_| {},
+            &mut |_, _| {},
         )
         .unwrap()
         .unwrap();

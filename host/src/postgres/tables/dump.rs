@@ -86,14 +86,16 @@ pub fn dump(
     let status = child.wait();
     let stderr = stderr.join().unwrap_or_default();
     if !status.is_ok_and(|s| s.success()) {
-        return Err(Error::new(
-            ErrorKind::Target,
-            format!(
-                "pg_dump of table {table} from the datastore ({db}) failed: {}",
-                error_lines(&stderr)
-            ),
-        )
-        .hint("check that the datastore is reachable and that its user can read the table"));
+        return Err(crate::cancel::or_cancelled(
+            Error::new(
+                ErrorKind::Target,
+                format!(
+                    "pg_dump of table {table} from the datastore ({db}) failed: {}",
+                    error_lines(&stderr)
+                ),
+            )
+            .hint("check that the datastore is reachable and that its user can read the table"),
+        ));
     }
     Ok(Dumped { bytes, rows })
 }

@@ -65,7 +65,8 @@ pub(super) fn run_script(
     lock_timeout: Duration,
     script: String,
 ) -> Result<String, Error> {
-    run(psql, db, lock_timeout, script, true)
+    // A psql killed by a cancel fails as psql: said as the cancel.
+    run(psql, db, lock_timeout, script, true).map_err(crate::cancel::or_cancelled)
 }
 
 /// [`run_script`]; `name_holders`: whether a lock wait that timed out
@@ -209,6 +210,8 @@ fn lock_holders(psql: &str, db: &Database) -> Result<Vec<String>, Error> {
         .collect())
 }
 
+/// Starts `command` (`tool`, set by `[database] setting`), its error
+/// output piped; killed if its run is cancelled.
 pub(super) fn spawn(
     command: &mut Command,
     tool: &str,
@@ -216,7 +219,7 @@ pub(super) fn spawn(
     stdin: Stdio,
     stdout: Stdio,
 ) -> Result<Child, Error> {
-    command
+    let child = command
         .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped())
@@ -225,7 +228,9 @@ pub(super) fn spawn(
             Error::new(ErrorKind::Usage, format!("cannot run `{tool}`: {e}")).hint(format!(
                 "install PostgreSQL's client tools or set [database] {setting} in settings.ini"
             ))
-        })
+        })?;
+    crate::cancel::watch(&child);
+    Ok(child)
 }
 
 /// Reads a child's pipe to its end on a thread, so the child never blocks

@@ -207,12 +207,14 @@ impl Restorer {
                 ) {
                     return Err(context(error, &doing));
                 }
-                return Err(Error::new(
-                    ErrorKind::Target,
-                    format!("{doing} failed: {}", error_lines(&stderr)),
-                )
-                .hint(
-                    "the table in the datastore was left as it was; fix the cause and restore again",
+                return Err(crate::cancel::or_cancelled(
+                    Error::new(
+                        ErrorKind::Target,
+                        format!("{doing} failed: {}", error_lines(&stderr)),
+                    )
+                    .hint(
+                        "the table in the datastore was left as it was; fix the cause and restore again",
+                    ),
                 ));
             }
             Fed::Sent => {}

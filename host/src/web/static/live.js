@@ -1,4 +1,5 @@
-// Follows a running run: appends its new log lines every second, reloads
+// Follows a running run: appends its new log lines every second, shows its
+// latest progress (stage, counts, rate, time left) above the log, reloads
 // the page when it ends. Without it, the page refreshes itself (noscript).
 (function () {
   "use strict";
@@ -10,6 +11,19 @@
   var next = Number(live.dataset.next);
   var log = document.getElementById("log");
   var elapsed = document.getElementById("elapsed");
+  var bar = document.getElementById("progress");
+  var line = document.getElementById("progress-line");
+  // A known total fills the bar; otherwise it moves without a value.
+  function showProgress(progress) {
+    if (progress && progress.total) {
+      bar.max = progress.total;
+      bar.value = Math.min(progress.done, progress.total);
+    } else {
+      bar.removeAttribute("value");
+    }
+    line.hidden = !progress;
+    line.textContent = progress ? progress.text : "";
+  }
   function poll() {
     fetch("/runs/" + run + "/log?from=" + next, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
@@ -24,6 +38,7 @@
         });
         next = data.next;
         elapsed.textContent = data.elapsed;
+        showProgress(data.progress);
         if (data.lines.length) {
           log.scrollTop = log.scrollHeight;
         }
