@@ -196,7 +196,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn zip_names(path: &Path) -> Vec<String> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     (0..zip.len())
-        .map(|i| zip.by_index(i).unwrap().name().to_owned())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
         .collect()
 }
 

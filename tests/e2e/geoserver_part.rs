@@ -186,7 +186,10 @@ fn full_backup(services: &Services) -> &'static (PathBuf, serde_json::Value) {
 
 fn zip_names(path: &Path) -> Vec<String> {
     let archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    archive.file_names().map(str::to_owned).collect()
+    archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect()
 }
 
 fn zip_text(path: &Path, name: &str) -> String {
@@ -613,7 +616,7 @@ fn a_geonode_archives_catalog_is_rewritten_for_the_target() {
     let mut output = zip::ZipWriter::new(std::fs::File::create(&foreign).unwrap());
     for index in 0..input.len() {
         let mut entry = input.by_index(index).unwrap();
-        let name = entry.name().to_owned();
+        let name = entry.name().unwrap().into_owned();
         let keep = name.starts_with("fixtures/")
             || name == "geoserver_catalog.zip"
             || name == "gs_data_dir/geonode/Roads.sql";

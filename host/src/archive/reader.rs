@@ -64,9 +64,15 @@ impl BackupReader {
                 if entry.is_dir() {
                     continue;
                 }
-                check_entry_name(entry.name())?;
+                let name = entry.name().map_err(|e| {
+                    input_error(format!(
+                        "{}: entry {i} has no readable name: {e}",
+                        path.display()
+                    ))
+                })?;
+                check_entry_name(&name)?;
                 entries.push(EntryInfo {
-                    name: entry.name().to_owned(),
+                    name: name.into_owned(),
                     size: entry.size(),
                 });
             }

@@ -47,7 +47,7 @@ pub fn rewrite_archive(
     let mut report = RewriteReport::default();
     for index in 0..input.len() {
         let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;
-        let name = entry.name().to_owned();
+        let name = entry.name().map_err(|e| damaged(&e))?.into_owned();
         if entry.is_dir() || !is_rewritable(&name) {
             output.raw_copy_file(entry).map_err(|e| write_failed(&e))?;
             continue;
@@ -126,7 +126,7 @@ pub fn check_archive(path: &Path, source_name: &str) -> Result<u64, Error> {
     let mut files = 0;
     for index in 0..input.len() {
         let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;
-        let name = entry.name().to_owned();
+        let name = entry.name().map_err(|e| damaged(&e))?.into_owned();
         io::copy(&mut entry, &mut io::sink()).map_err(|e| damaged(&format!("{name}: {e}")))?;
         files += u64::from(!entry.is_dir());
     }
