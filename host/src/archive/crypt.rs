@@ -1,16 +1,22 @@
 //! Encrypted archives: a backup zip inside an age file (`<name>.zip.age`),
-//! read as it is decrypted, never written out in the clear. The key is a
-//! passphrase (`GNBR_PASSPHRASE`, scrypt) or an age identity file
-//! (`--identity FILE`, X25519).
+//! written as it is encrypted and read as it is decrypted, never written out
+//! in the clear. The key is a passphrase (`GNBR_PASSPHRASE`, scrypt) or age
+//! X25519 keys: recipients (`--recipient`, `--recipients-file`) to write,
+//! an identity file (`--identity FILE`) to read.
 
 use std::{
     fs::File,
-    io::{self, BufReader, Read, Seek, SeekFrom},
+    io::{self, BufReader, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
+    str::FromStr,
     sync::OnceLock,
 };
 
-use age::{secrecy::SecretString, stream::StreamReader, DecryptError, Decryptor, Identity};
+use age::{
+    secrecy::SecretString,
+    stream::{StreamReader, StreamWriter},
+    DecryptError, Decryptor, Encryptor, Identity, Recipient,
+};
 
 use crate::errors::{Error, ErrorKind};
 
@@ -110,6 +116,109 @@ impl Seek for ArchiveFile {
     }
 }
 
+/// Who can open the encrypted archive a backup writes: whoever knows the
+/// passphrase (scrypt), or holds the identity of one of its X25519 recipients.
+pub struct Encryption {
+    recipients: Vec<Box<dyn Recipient>>,
+}
+
+impl Encryption {
+    /// The age recipients `recipients` (`age1...`) and those of
+    /// `recipients_file` (one a line, `#` comments); without any, the
+    /// passphrase in `GNBR_PASSPHRASE`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ErrorKind::Usage`] error naming the recipient (and its file and
+    /// line) that is not an X25519 one, a recipients file that cannot be read
+    /// or holds none, or no recipient and no passphrase.
+    pub fn for_backup(
+        recipients: &[String],
+        recipients_file: Option<&Path>,
+    ) -> Result<Self, Error> {
+        let mut parsed: Vec<Box<dyn Recipient>> = Vec::new();
+        for text in recipients {
+            parsed.push(Box::new(parse_recipient(text, "--recipient")?));
+        }
+        if let Some(file) = recipients_file {
+            let from_file = read_recipients(file)?;
+            if from_file.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("the recipients file {} holds no recipient", file.display()),
+                )
+                .hint("put one age1... recipient a line in it, as `age-keygen -y` prints them"));
+            }
+            parsed.extend(from_file);
+        }
+        if parsed.is_empty() {
+            let passphrase = std::env::var(PASSPHRASE_VAR)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("--encrypt needs a key: no --recipient, no --recipients-file and {PASSPHRASE_VAR} is not set"),
+                    )
+                    .hint(format!("set {PASSPHRASE_VAR} to a passphrase, or pass --recipient age1... (age-keygen makes a key pair)"))
+                })?;
+            parsed.push(Box::new(age::scrypt::Recipient::new(SecretString::from(
+                passphrase,
+            ))));
+        }
+        Ok(Self { recipients: parsed })
+    }
+
+    /// Encrypts what is written to the writer returned into `output`; the
+    /// age file is complete once [`StreamWriter::finish`] returned.
+    ///
+    /// # Errors
+    ///
+    /// When the header cannot be written to `output`.
+    pub fn wrap<W: Write>(&self, output: W) -> io::Result<StreamWriter<W>> {
+        Encryptor::with_recipients(self.recipients.iter().map(|r| r.as_ref() as &dyn Recipient))
+            .map_err(io::Error::other)?
+            .wrap_output(output)
+    }
+}
+
+/// The X25519 recipient `text`, given as `source` (a flag, or a file and line).
+fn parse_recipient(text: &str, source: &str) -> Result<age::x25519::Recipient, Error> {
+    age::x25519::Recipient::from_str(text).map_err(|why| {
+        let hint = if text.starts_with("ssh-") {
+            "ssh keys are not supported as recipients: make an age key pair with age-keygen and pass its age1... recipient"
+        } else {
+            "pass an age X25519 recipient, age1... as `age-keygen -y` prints it"
+        };
+        Error::new(
+            ErrorKind::Usage,
+            format!("{source}: `{text}` is not an age X25519 recipient: {why}"),
+        )
+        .hint(hint)
+    })
+}
+
+/// The recipients of the recipients file `path`: one a line, blank lines
+/// and `#` comments skipped, as `age -R` reads them.
+fn read_recipients(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("cannot read the recipients file {}: {e}", path.display()),
+        )
+    })?;
+    let mut recipients: Vec<Box<dyn Recipient>> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let source = format!("{} line {}", path.display(), number + 1);
+        recipients.push(Box::new(parse_recipient(line, &source)?));
+    }
+    Ok(recipients)
+}
+
 /// The plaintext of the age file `input` (read from `path`), with the key
 /// it needs: the passphrase for a passphrase-encrypted file, else the
 /// identity file.
@@ -192,8 +301,11 @@ mod tests {
     use age::secrecy::{ExposeSecret, SecretString};
     use zip::ZipArchive;
 
-    use super::{ArchiveFile, Keys};
-    use crate::{archive::BackupWriter, exit_codes};
+    use super::{ArchiveFile, Encryption, Keys};
+    use crate::{
+        archive::{file_sums, BackupWriter},
+        exit_codes,
+    };
 
     const PEOPLE: &str = r#"[{"model": "people.profile", "pk": 1, "fields": {}}]"#;
 
@@ -311,6 +423,155 @@ mod tests {
                 .contains("--identity"),
             "{missing:?}"
         );
+    }
+
+    /// An archive `gnbr backup --encrypt` would write in `dir` with
+    /// `encryption`, sidecars included; returns its path.
+    fn written_encrypted(dir: &Path, encryption: &Encryption) -> PathBuf {
+        let path = dir.join("2026-01-02_030405.zip.age");
+        let mut writer = BackupWriter::create_numbered(&path, Some(encryption)).unwrap();
+        let mut entry = writer.entry("fixtures/people.json").unwrap();
+        entry.write_all(PEOPLE.as_bytes()).unwrap();
+        entry.close().unwrap();
+        writer
+            .finish_with_sidecars(|temp| {
+                let md5 = file_sums(temp).unwrap().md5;
+                Ok(vec![("md5", md5.into_bytes()), ("ini", b"[x]\n".to_vec())])
+            })
+            .unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_passphrase_encrypted_backup_is_written_as_it_is_encrypted_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from("correct horse"));
+        // The lowest work factor age takes: a test, not a real backup.
+        recipient.set_work_factor(1);
+        let encryption = Encryption {
+            recipients: vec![Box::new(recipient)],
+        };
+        let first = written_encrypted(dir.path(), &encryption);
+        let second = written_encrypted(dir.path(), &encryption);
+        assert_eq!(first, dir.path().join("2026-01-02_030405.zip.age"));
+        assert_eq!(second, dir.path().join("2026-01-02_030405_2.zip.age"));
+        assert_eq!(
+            names(dir.path()),
+            [
+                "2026-01-02_030405.zip.age",
+                "2026-01-02_030405.zip.age.ini",
+                "2026-01-02_030405.zip.age.md5",
+                "2026-01-02_030405_2.zip.age",
+                "2026-01-02_030405_2.zip.age.ini",
+                "2026-01-02_030405_2.zip.age.md5",
+            ],
+            "no plaintext zip, no temporary file"
+        );
+        let bytes = std::fs::read(&first).unwrap();
+        assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
+        assert!(!bytes.windows(PEOPLE.len()).any(|w| w == PEOPLE.as_bytes()));
+        let md5 =
+            std::fs::read_to_string(dir.path().join("2026-01-02_030405.zip.age.md5")).unwrap();
+        assert_eq!(
+            md5,
+            file_sums(&first).unwrap().md5,
+            "of the file as written"
+        );
+        let keys = passphrase("correct horse");
+        assert_eq!(
+            people(ArchiveFile::open_with(&first, &keys).unwrap()),
+            PEOPLE
+        );
+        let wrong = open_error(&second, &passphrase("wrong horse"));
+        assert!(wrong.message.contains("does not open it"), "{wrong}");
+    }
+
+    #[test]
+    fn a_backup_encrypted_to_recipients_opens_with_gnbr_and_with_the_age_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (
+            age::x25519::Identity::generate(),
+            age::x25519::Identity::generate(),
+        );
+        let recipients_file = dir.path().join("recipients.txt");
+        std::fs::write(
+            &recipients_file,
+            format!("# the second admin\n\n{}\n", two.to_public()),
+        )
+        .unwrap();
+        let encryption =
+            Encryption::for_backup(&[one.to_public().to_string()], Some(&recipients_file)).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let archive = written_encrypted(dir.path(), &encryption);
+        for (n, identity) in [&one, &two].into_iter().enumerate() {
+            let key_file = elsewhere.path().join(format!("key{n}.txt"));
+            std::fs::write(&key_file, identity.to_string().expose_secret()).unwrap();
+            let keys = Keys {
+                passphrase: None,
+                identity_file: Some(key_file.clone()),
+            };
+            assert_eq!(
+                people(ArchiveFile::open_with(&archive, &keys).unwrap()),
+                PEOPLE
+            );
+
+            let plain = elsewhere.path().join(format!("decrypted{n}.zip"));
+            let status = std::process::Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&key_file)
+                .arg("-o")
+                .arg(&plain)
+                .arg(&archive)
+                .status()
+                .expect("the age CLI (apt-get install age)");
+            assert!(status.success());
+            let mut zip = ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
+            assert!(zip.index_for_name("fixtures/people.json").is_some());
+            assert!(zip.index_for_name(crate::archive::MANIFEST_NAME).is_some());
+            for i in 0..zip.len() {
+                std::io::copy(&mut zip.by_index(i).unwrap(), &mut std::io::sink()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_recipient_that_is_not_x25519_is_refused_naming_it_and_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(flag) = Encryption::for_backup(&["age1nope".to_owned()], None) else {
+            panic!("age1nope taken");
+        };
+        assert_eq!(flag.exit_code(), exit_codes::USAGE, "{flag}");
+        assert!(
+            flag.message.starts_with("--recipient: `age1nope`"),
+            "{flag}"
+        );
+        let file = dir.path().join("recipients.txt");
+        std::fs::write(&file, "# admins\nssh-ed25519 AAAAC3Nza admin@host\n").unwrap();
+        let Err(ssh) = Encryption::for_backup(&[], Some(&file)) else {
+            panic!("an ssh key taken");
+        };
+        assert!(ssh.message.contains("recipients.txt line 2"), "{ssh}");
+        assert!(
+            ssh.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("ssh keys are not supported"),
+            "{ssh:?}"
+        );
+        std::fs::write(&file, "# nobody yet\n").unwrap();
+        let Err(empty) = Encryption::for_backup(&[], Some(&file)) else {
+            panic!("an empty recipients file taken");
+        };
+        assert!(empty.message.contains("holds no recipient"), "{empty}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod reader;
 pub mod targets;
 mod writer;
 
-pub use crypt::{is_encrypted, set_identity_file, PASSPHRASE_VAR};
+pub use crypt::{is_encrypted, set_identity_file, Encryption, PASSPHRASE_VAR};
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
 pub use listing::{

@@ -212,6 +212,19 @@ pub struct BackupArgs {
     /// Leave GeoServer's raster data out.
     #[arg(long, overrides_with = "geoserver_raster_data")]
     pub no_geoserver_raster_data: bool,
+
+    /// Encrypt the archive with age as it is written (`YYYY-MM-DD_HHMMSS.zip.age`):
+    /// to the recipients given, else with the passphrase in GNBR_PASSPHRASE.
+    #[arg(long)]
+    pub encrypt: bool,
+
+    /// An age X25519 recipient (age1...) who can open the encrypted archive; repeatable.
+    #[arg(long, value_name = "AGE1...", requires = "encrypt")]
+    pub recipient: Vec<String>,
+
+    /// A file of age recipients, one a line (as `age -R` reads it).
+    #[arg(long, value_name = "FILE", requires = "encrypt")]
+    pub recipients_file: Option<PathBuf>,
 }
 
 /// `gnbr restore`.

@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        add_folder, file_sums, write_error, write_in_background, BackupWriter, DatastoreSource,
-        GeoServerSource, SiteSource, TableRecord,
+        add_folder, file_sums, sidecar, write_error, write_in_background, BackupWriter,
+        DatastoreSource, Encryption, GeoServerSource, SiteSource, TableRecord,
     },
     cancel,
     config::Settings,
@@ -78,6 +78,11 @@ pub struct BackupReport {
 pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
     let settings = request.setup.load_settings_warned(ui)?;
+    let encryption = request
+        .encrypt
+        .as_ref()
+        .map(|to| Encryption::for_backup(&to.recipients, to.recipients_file.as_deref()))
+        .transpose()?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     info.ensure_reachable()?;
@@ -86,8 +91,8 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let datastore = datastore_to_dump(request, &settings, &info)?;
     let geoserver = reach_geoserver(request, &settings, &target, ui)?;
     let stamp = archive_stamp(run_epoch()?);
-    let archive = create_archive(&request.backup_dir, &stamp)?;
-    let mut writer = BackupWriter::create_numbered(&archive)?;
+    let archive = create_archive(&request.backup_dir, &stamp, encryption.is_some())?;
+    let mut writer = BackupWriter::create_numbered(&archive, encryption.as_ref())?;
 
     let scratch = crate::scratch::temp_dir("gnbr-dump-")?;
     let fixtures = dump_fixtures(&settings, &target, &mut writer, scratch.path(), ui)?;
@@ -115,8 +120,8 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     };
     let mut report = BackupReport {
         archive: archive.clone(),
-        md5_file: archive.with_extension("md5"),
-        ini_file: archive.with_extension("ini"),
+        md5_file: sidecar(&archive, "md5"),
+        ini_file: sidecar(&archive, "ini"),
         geonode_version: info.geonode_version.clone(),
         fixtures,
         files,
@@ -149,8 +154,8 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
             written.display()
         ));
     }
-    report.md5_file = written.with_extension("md5");
-    report.ini_file = written.with_extension("ini");
+    report.md5_file = sidecar(&written, "md5");
+    report.ini_file = sidecar(&written, "ini");
     report.bytes = fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
     report.archive = written;
     report.seconds = started.elapsed().as_secs_f64();
@@ -198,8 +203,8 @@ fn reach_geoserver(
 }
 
 /// The archive's path in `backup_dir` (created 0700 if missing), named by
-/// the run's time.
-fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
+/// the run's time: `<stamp>.zip`, `<stamp>.zip.age` when `encrypted`.
+fn create_archive(backup_dir: &Path, stamp: &str, encrypted: bool) -> Result<PathBuf, Error> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -210,7 +215,12 @@ fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
                 format!("cannot create {}: {e}", backup_dir.display()),
             )
         })?;
-    Ok(backup_dir.join(format!("{stamp}.zip")))
+    let name = if encrypted {
+        format!("{stamp}.zip.age")
+    } else {
+        format!("{stamp}.zip")
+    };
+    Ok(backup_dir.join(name))
 }
 
 /// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in

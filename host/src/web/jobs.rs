@@ -17,7 +17,7 @@ use super::{
     App,
 };
 use crate::{
-    archive::{check_archive_sums, BackupReader},
+    archive::{check_archive_sums, md5_sidecars, BackupReader},
     cancel::{self, Cancel},
     commands::{backup, restore},
     errors::{Error, ErrorKind},
@@ -123,8 +123,7 @@ impl App {
                     "folders": folders,
                     "snapshot_dir": std::path::absolute(&settings.restore.snapshot_dir)
                         .unwrap_or(settings.restore.snapshot_dir),
-                    "md5_sidecar": archive.with_extension("md5").exists()
-                        || PathBuf::from(format!("{}.md5", archive.display())).exists(),
+                    "md5_sidecar": md5_sidecars(&archive).iter().any(|p| p.exists()),
                     "command_line": command_line(&to_run),
                 });
                 Ok(Outcome {
