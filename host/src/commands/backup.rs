@@ -113,7 +113,6 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
             request.ignore_errors,
             &stamp,
             &mut writer,
-            scratch.path(),
             ui,
         )?),
         None => None,
@@ -368,28 +367,29 @@ fn add_data_dir(
     Ok(Some(done))
 }
 
-/// GeoServer's catalog, backed up by its Backup & Restore module into
-/// `scratch` and added as its entry; returns its size.
+/// GeoServer's catalog, backed up by its Backup & Restore module and
+/// downloaded straight into its entry; returns its size.
 fn add_catalog(
     geoserver: &GeoServer,
     ignore_errors: bool,
     stamp: &str,
     writer: &mut BackupWriter,
-    scratch: &Path,
     ui: Ui,
 ) -> Result<u64, Error> {
     cancel::check()?;
     ui.info(&format!(
         "backing up GeoServer's catalog with its Backup & Restore module -> {CATALOG_ENTRY}"
     ));
-    let download = scratch.join(CATALOG_ENTRY);
+    // Straight into the archive: an encrypted backup's catalog is never on disk in the clear.
+    let mut entry = writer.entry(CATALOG_ENTRY)?;
     let bytes = geoserver.backup_catalog(
         &format!("gnbr-backup-{stamp}.zip"),
         ignore_errors,
-        &download,
+        &mut entry,
+        CATALOG_ENTRY,
         &mut |job| ui.info(&format!("GeoServer: {job}")),
     )?;
-    add_file(writer, &download, CATALOG_ENTRY)?;
+    entry.close().map_err(|e| write_error(CATALOG_ENTRY, &e))?;
     Ok(bytes)
 }
 
@@ -508,19 +508,6 @@ fn make_fifo(path: &Path) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Adds the file at `path` as the entry `name`.
-fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Error> {
-    let mut source = File::open(path).map_err(|e| {
-        Error::new(
-            ErrorKind::Target,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut sink = writer.entry(name)?;
-    io::copy(&mut source, &mut sink).map_err(|e| write_error(name, &e))?;
-    sink.close().map(drop).map_err(|e| write_error(name, &e))
 }
 
 /// Prints the report.
