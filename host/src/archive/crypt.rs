@@ -534,6 +534,12 @@ mod tests {
                 .status()
                 .expect("the age CLI (apt-get install age)");
             assert!(status.success());
+            let tested = std::process::Command::new("unzip")
+                .arg("-tq")
+                .arg(&plain)
+                .output()
+                .expect("Info-ZIP's unzip (apt-get install unzip)");
+            assert!(tested.status.success(), "{tested:?}");
             let mut zip = ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
             assert!(zip.index_for_name("fixtures/people.json").is_some());
             assert!(zip.index_for_name(crate::archive::MANIFEST_NAME).is_some());
