@@ -14,7 +14,7 @@ use gnbr::exit_codes;
 
 use crate::{
     geonode::Services,
-    support::{backup, command, expect_code, progress_events, repo, restore, text},
+    support::{age_encrypted, backup, command, expect_code, progress_events, repo, restore, text},
 };
 
 /// The signal a `GNBR_FAULT` point kills gnbr with.
@@ -210,16 +210,6 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     assert_eq!(restored_files, source_files, "the restored data directory");
 }
 
-/// `program ARGS...` (the age CLI's), which must succeed; its stdout.
-fn age_tool(program: &str, args: &[&str]) -> String {
-    let output = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e} (apt-get install age)"));
-    assert!(output.status.success(), "{program}: {}", text(&output).1);
-    String::from_utf8(output.stdout).unwrap()
-}
-
 #[test]
 fn a_gnbr_backup_encrypted_by_the_age_cli_restores_with_its_identity_only() {
     let services = Services::get();
@@ -228,22 +218,8 @@ fn a_gnbr_backup_encrypted_by_the_age_cli_restores_with_its_identity_only() {
     let dir = tempfile::tempdir().unwrap();
     let (report, _) = backup(source_dir, &settings, dir.path().join("plain"), &[]);
     let plain = PathBuf::from(report["archive"].as_str().unwrap());
-    let key = dir.path().join("key.txt");
+    let (key, sealed) = age_encrypted(dir.path(), &plain);
     let key = key.to_str().unwrap();
-    age_tool("age-keygen", &["-o", key]);
-    let recipient = age_tool("age-keygen", &["-y", key]);
-    let sealed = dir.path().join("2026-01-02_030405.zip.age");
-    age_tool(
-        "age",
-        &[
-            "-e",
-            "-r",
-            recipient.trim(),
-            "-o",
-            sealed.to_str().unwrap(),
-            plain.to_str().unwrap(),
-        ],
-    );
     std::fs::remove_dir_all(dir.path().join("plain")).unwrap();
 
     services.fresh_db("gnbr_e2e_encrypted");

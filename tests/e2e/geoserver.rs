@@ -258,7 +258,10 @@ fn backs_up_sending_every_option_and_downloads_the_archive() {
         assert!(names.contains(&name.to_owned()), "{name} not in {names:?}");
     }
     let copy = double.scratch.path().join("downloaded.zip");
-    let bytes = client.download_backup(execution.id, &copy).unwrap();
+    let mut file = std::fs::File::create(&copy).unwrap();
+    let bytes = client
+        .download_backup(execution.id, &mut file, "downloaded.zip")
+        .unwrap();
     assert_eq!(
         std::fs::read(&copy).unwrap(),
         std::fs::read(double.archive()).unwrap()
