@@ -56,6 +56,9 @@ PACKAGES=(
     gcc g++ libpq-dev libmagic1 python3-venv python3-dev
     # The admin page's browser tests (tests/e2e/serve.rs) drive headless Chromium.
     chromium chromium-driver fonts-dejavu-core
+    # The age CLI (age, age-keygen): encrypted archives read and written by hand (host/tests/backups.rs,
+    # host/src/archive/crypt.rs); Info-ZIP's unzip tests the zip age decrypts from gnbr's (crypt.rs).
+    age unzip
 )
 
 say() { echo "test-services: $*"; }

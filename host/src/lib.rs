@@ -43,6 +43,9 @@ pub fn main_impl() -> ! {
     exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
+    if let Some(identity) = cli.global.identity.clone() {
+        archive::set_identity_file(identity);
+    }
     if let Some(limit) = cli.global.max_object_size {
         fixtures::set_object_limit(limit);
     }

@@ -147,6 +147,18 @@ pub struct BackupRequest {
     pub vector_data: Option<bool>,
     /// Whether GeoServer's raster data goes in; `None`: settings.ini `dumprasterdata`.
     pub raster_data: Option<bool>,
+    /// Who can open the archive, when it is encrypted (`.zip.age`).
+    pub encrypt: Option<EncryptTo>,
+}
+
+/// The keys an encrypted backup is written for (`--encrypt`): its age
+/// recipients, else the passphrase in `GNBR_PASSPHRASE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncryptTo {
+    /// X25519 recipients (`age1...`), `--recipient`.
+    pub recipients: Vec<String>,
+    /// A file of recipients, one a line, `--recipients-file`.
+    pub recipients_file: Option<PathBuf>,
 }
 
 impl BackupRequest {
@@ -161,6 +173,7 @@ impl BackupRequest {
             geoserver_data_dir: None,
             vector_data: None,
             raster_data: None,
+            encrypt: None,
         }
     }
 
@@ -567,6 +580,15 @@ impl CommandLine for BackupRequest {
                 Some(true) => arguments.push(format!("--{name}")),
                 Some(false) => arguments.push(format!("--no-{name}")),
                 None => {}
+            }
+        }
+        if let Some(encrypt) = &self.encrypt {
+            arguments.push("--encrypt".to_owned());
+            for recipient in &encrypt.recipients {
+                arguments.extend(["--recipient".to_owned(), recipient.clone()]);
+            }
+            if let Some(file) = &encrypt.recipients_file {
+                arguments.extend(["--recipients-file".to_owned(), shown(file)]);
             }
         }
         arguments

@@ -183,10 +183,15 @@ pub fn temp_dir(prefix: &str) -> Result<TempPath, Error> {
 }
 
 /// `path` for `n` = 1, else `<stem>_<n>.<ext>` (`<name>_<n>` without an
-/// extension): the names tried, in order, for an output whose name is taken.
+/// extension, `<stem>_<n>.zip.age` for an encrypted archive): the names
+/// tried, in order, for an output whose name is taken.
 pub fn numbered(path: &Path, n: usize) -> PathBuf {
     if n == 1 {
         return path.to_owned();
+    }
+    if crate::archive::is_encrypted(path) {
+        let inner = numbered(&path.with_extension(""), n);
+        return PathBuf::from(format!("{}.age", inner.display()));
     }
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     match path.extension() {

@@ -765,3 +765,119 @@ fn credentials_the_bucket_refuses_or_none_are_named_before_anything_is_touched()
         "the older archive and its sidecars went"
     );
 }
+
+/// `program ARGS...` (the age CLI's), run in `dir`, which must succeed; its stdout.
+fn run_tool(dir: &Path, program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (apt-get install age)"));
+    assert!(
+        output.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn an_archive_encrypted_by_the_age_cli_is_listed_and_verified_with_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    let name = "2026-01-02_030405.zip.age";
+    let plain = gnbr_archive(folder, "2026-01-02_030405", "2026-01-02_030405", "5.1.1");
+    run_tool(folder, "age-keygen", &["-o", "key.txt"]);
+    let recipient = run_tool(folder, "age-keygen", &["-y", "key.txt"]);
+    run_tool(
+        folder,
+        "age",
+        &[
+            "-e",
+            "-r",
+            recipient.trim(),
+            "-o",
+            name,
+            "2026-01-02_030405.zip",
+        ],
+    );
+    for file in [
+        plain.clone(),
+        plain.with_extension("md5"),
+        plain.with_extension("ini"),
+    ] {
+        fs::remove_file(file).unwrap();
+    }
+    let md5 = file_sums(&folder.join(name)).unwrap().md5;
+    fs::write(folder.join(format!("{name}.md5")), md5).unwrap();
+
+    let without_key = json(&gnbr(folder, &["backups", "list", "--json"]), 0);
+    let row = &without_key["archives"][0];
+    assert_eq!(row["name"], name);
+    assert_eq!(row["encrypted"], true);
+    assert_eq!(row["kind"], Value::Null);
+    let problem = row["problem"].as_str().unwrap();
+    assert!(problem.contains("no identity file was given"), "{problem}");
+
+    let listed = json(
+        &gnbr(
+            folder,
+            &[
+                "backups",
+                "list",
+                "--json",
+                "--check",
+                "--identity",
+                "key.txt",
+            ],
+        ),
+        0,
+    );
+    let row = &listed["archives"][0];
+    assert_eq!(row["encrypted"], true);
+    assert_eq!(row["kind"], "gnbr");
+    assert_eq!(row["geonode_version"], "5.1.1");
+    assert_eq!(row["created_from"], "manifest");
+    assert_eq!(row["verified"], "yes", "{row}");
+    assert_eq!(row["problem"], Value::Null);
+
+    fs::write(
+        folder.join("settings.ini"),
+        "[fixtures]\napps = base\ndumps = base\n",
+    )
+    .unwrap();
+    let refused = gnbr(folder, &["-c", "settings.ini", "verify", name]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(name) && stderr.contains("--identity"),
+        "{stderr}"
+    );
+    let verified = gnbr(
+        folder,
+        &[
+            "-c",
+            "settings.ini",
+            "verify",
+            name,
+            "--identity",
+            "key.txt",
+        ],
+    );
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert_eq!(
+        names(folder),
+        [
+            name.to_owned(),
+            format!("{name}.md5"),
+            "key.txt".to_owned(),
+            "settings.ini".to_owned()
+        ],
+        "nothing decrypted to disk"
+    );
+}

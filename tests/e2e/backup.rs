@@ -14,7 +14,10 @@ use gnbr::exit_codes;
 
 use crate::{
     geonode::Services,
-    support::{backup, command, expect_code, progress_events, repo, restore, text},
+    support::{
+        age_encrypted, age_tool, backup, command, expect_code, progress_events, repo, restore,
+        run_watched, text,
+    },
 };
 
 /// The signal a `GNBR_FAULT` point kills gnbr with.
@@ -208,6 +211,143 @@ fn a_gnbr_backup_restored_by_gnbr_equals_the_source() {
     source_files.sort();
     restored_files.sort();
     assert_eq!(restored_files, source_files, "the restored data directory");
+}
+
+#[test]
+fn a_gnbr_backup_encrypted_by_the_age_cli_restores_with_its_identity_only() {
+    let services = Services::get();
+    let source_dir = source(&services);
+    let settings = services.settings(source_dir, SOURCE_DB);
+    let dir = tempfile::tempdir().unwrap();
+    let (report, _) = backup(source_dir, &settings, dir.path().join("plain"), &[]);
+    let plain = PathBuf::from(report["archive"].as_str().unwrap());
+    let (key, sealed) = age_encrypted(dir.path(), &plain);
+    let key = key.to_str().unwrap();
+    std::fs::remove_dir_all(dir.path().join("plain")).unwrap();
+
+    services.fresh_db("gnbr_e2e_encrypted");
+    let target = services.settings(dir.path(), "gnbr_e2e_encrypted");
+    let (_, stderr) = expect_code(
+        &restore(
+            dir.path(),
+            &target,
+            &sealed,
+            &["--no-snapshot", "--keep-urls"],
+        ),
+        exit_codes::INPUT,
+    );
+    assert!(
+        stderr.contains("2026-01-02_030405.zip.age") && stderr.contains("--identity"),
+        "{stderr}"
+    );
+    expect_code(
+        &restore(
+            dir.path(),
+            &target,
+            &sealed,
+            &["--no-snapshot", "--keep-urls", "--identity", key],
+        ),
+        0,
+    );
+    assert_eq!(
+        differences(&services, SOURCE_DB, "gnbr_e2e_encrypted"),
+        BTreeSet::new(),
+        "tables that differ from the source"
+    );
+    let temp_files = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()));
+    let zips: Vec<PathBuf> = walk(dir.path())
+        .into_iter()
+        .chain(temp_files)
+        .filter(|p| p.to_string_lossy().contains("2026-01-02_030405.zip") && *p != sealed)
+        .collect();
+    assert_eq!(zips, Vec::<PathBuf>::new(), "the archive decrypted to disk");
+}
+
+#[test]
+fn a_backup_encrypted_to_a_recipient_is_never_a_plain_zip_on_disk_and_restores_with_its_identity() {
+    let services = Services::get();
+    let source_dir = source(&services);
+    let settings = services.settings(source_dir, SOURCE_DB);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.txt");
+    let key = key.to_str().unwrap();
+    age_tool("age-keygen", &["-o", key]);
+    let recipient = age_tool("age-keygen", &["-y", key]);
+    let backups = dir.path().join("backups");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut backup = command(
+        source_dir,
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "backup",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+            "--json",
+            "--encrypt",
+            "--recipient",
+            recipient.trim(),
+        ],
+    );
+    backup.env("TMPDIR", &tmp);
+    let (output, seen) = run_watched(backup, &[&backups, &tmp]);
+    let (stdout, _) = expect_code(&output, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let archive = PathBuf::from(report["archive"].as_str().unwrap());
+    let name = archive.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.ends_with(".zip.age"), "{report}");
+    assert_eq!(report["md5_file"], format!("{}.md5", archive.display()));
+    assert_eq!(
+        names(&backups),
+        [name.clone(), format!("{name}.ini"), format!("{name}.md5")]
+    );
+    let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the archive holds password hashes");
+    assert!(
+        seen.iter().any(|(p, _)| p.starts_with(&backups)),
+        "the watcher saw the archive being written"
+    );
+    let plaintext: Vec<&PathBuf> = seen
+        .iter()
+        .filter(|(p, head)| {
+            p.extension().is_some_and(|e| e == "zip") || head.starts_with(b"PK\x03\x04")
+        })
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(plaintext, Vec::<&PathBuf>::new(), "a plain zip on disk");
+    for (path, head) in seen.iter().filter(|(p, _)| p.starts_with(&backups)) {
+        // Sidecars are written under temporary names of their own first.
+        let is_sidecar = [".md5", ".ini"]
+            .iter()
+            .any(|ext| path.to_string_lossy().contains(ext));
+        assert!(
+            is_sidecar || head.is_empty() || head.starts_with(b"age-encryption.org/v1\n"),
+            "{} is not an age file: {head:?}",
+            path.display()
+        );
+    }
+
+    services.fresh_db("gnbr_e2e_encrypted_backup");
+    let target = services.settings(dir.path(), "gnbr_e2e_encrypted_backup");
+    expect_code(
+        &restore(
+            dir.path(),
+            &target,
+            &archive,
+            &["--no-snapshot", "--keep-urls", "--identity", key],
+        ),
+        0,
+    );
+    assert_eq!(
+        differences(&services, SOURCE_DB, "gnbr_e2e_encrypted_backup"),
+        BTreeSet::new(),
+        "tables that differ from the source"
+    );
+    let restored = std::fs::read(dir.path().join("media/thumbs/ünïcødé.png")).unwrap();
+    assert_eq!(restored, b"\x89PNG\r\n");
 }
 
 #[test]

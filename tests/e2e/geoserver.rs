@@ -196,7 +196,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn zip_names(path: &Path) -> Vec<String> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     (0..zip.len())
-        .map(|i| zip.by_index(i).unwrap().name().to_owned())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
         .collect()
 }
 
@@ -258,7 +258,10 @@ fn backs_up_sending_every_option_and_downloads_the_archive() {
         assert!(names.contains(&name.to_owned()), "{name} not in {names:?}");
     }
     let copy = double.scratch.path().join("downloaded.zip");
-    let bytes = client.download_backup(execution.id, &copy).unwrap();
+    let mut file = std::fs::File::create(&copy).unwrap();
+    let bytes = client
+        .download_backup(execution.id, &mut file, "downloaded.zip")
+        .unwrap();
     assert_eq!(
         std::fs::read(&copy).unwrap(),
         std::fs::read(double.archive()).unwrap()

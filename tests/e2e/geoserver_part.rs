@@ -16,7 +16,9 @@ use gnbr::exit_codes::TARGET;
 use crate::{
     geonode::{set_lock_timeout, Services},
     geoserver::{Double, PASSWORD},
-    support::{backup, expect_code, gnbr, restore, restore_command, text},
+    support::{
+        age_encrypted, backup, expect_code, gnbr, restore, restore_command, run_watched, text,
+    },
     swap::REFUSE_COMMITS,
 };
 
@@ -186,7 +188,10 @@ fn full_backup(services: &Services) -> &'static (PathBuf, serde_json::Value) {
 
 fn zip_names(path: &Path) -> Vec<String> {
     let archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    archive.file_names().map(str::to_owned).collect()
+    archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect()
 }
 
 fn zip_text(path: &Path, name: &str) -> String {
@@ -613,7 +618,7 @@ fn a_geonode_archives_catalog_is_rewritten_for_the_target() {
     let mut output = zip::ZipWriter::new(std::fs::File::create(&foreign).unwrap());
     for index in 0..input.len() {
         let mut entry = input.by_index(index).unwrap();
-        let name = entry.name().to_owned();
+        let name = entry.name().unwrap().into_owned();
         let keep = name.starts_with("fixtures/")
             || name == "geoserver_catalog.zip"
             || name == "gs_data_dir/geonode/Roads.sql";
@@ -735,5 +740,56 @@ fn a_geonode_archives_catalog_is_rewritten_for_the_target() {
     assert_eq!(
         services.psql(datastore, r#"SELECT count(*) FROM "Roads""#),
         "3\n"
+    );
+}
+
+#[test]
+fn an_encrypted_backups_catalog_reaches_geoserver_rewritten_and_never_on_disk_in_scratch() {
+    let services = Services::get();
+    let (archive, _) = full_backup(&services);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, sealed) = age_encrypted(dir.path(), archive);
+    let (db, datastore) = ("gnbr_e2e_gs_sealed", "gnbr_e2e_gs_sealed_ds");
+    let double = Double::start(&[]);
+    let settings = target(&services, dir.path(), db, datastore);
+    // No data directory: the catalog goes through GeoServer's Backup & Restore.
+    let shared = dir.path().join("shared");
+    geoserver_settings(&settings, &double, None, &shared);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut restore = restore_command(
+        dir.path(),
+        &settings,
+        &sealed,
+        &[
+            "--json",
+            "--no-snapshot",
+            "--identity",
+            key.to_str().unwrap(),
+        ],
+    );
+    restore.env("TMPDIR", &tmp);
+    let (output, seen) = run_watched(restore, &[&tmp, dir.path()]);
+    let (stdout, _) = expect_code(&output, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let geoserver = &report["geoserver"];
+    assert_eq!(geoserver["catalog_restored"], true, "{geoserver}");
+    // GeoServer received its archive with the store moved to the target's datastore.
+    assert_eq!(store_database(double.data_dir()), datastore);
+    // The catalog's plaintext was only ever in the folder GeoServer reads it from.
+    let plaintext: Vec<&PathBuf> = seen
+        .iter()
+        .filter(|(p, head)| !p.starts_with(&shared) && head.starts_with(b"PK\x03\x04"))
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        plaintext,
+        Vec::<&PathBuf>::new(),
+        "a zip in the clear on disk"
+    );
+    assert!(
+        seen.iter()
+            .any(|(p, head)| p.starts_with(&shared) && head.starts_with(b"PK\x03\x04")),
+        "the watcher saw the catalog shared with GeoServer"
     );
 }

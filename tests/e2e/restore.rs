@@ -401,7 +401,7 @@ fn archive_without(archive: &Path, name: &str, drop: &str) -> PathBuf {
     let mut output = zip::ZipWriter::new(std::fs::File::create(&copy).unwrap());
     for index in 0..input.len() {
         let entry = input.by_index_raw(index).unwrap();
-        if entry.name() != drop {
+        if entry.name().unwrap() != drop {
             output.raw_copy_file(entry).unwrap();
         }
     }

@@ -318,3 +318,93 @@ pub fn tiny_backup(dir: &Path) -> PathBuf {
     .unwrap();
     backup
 }
+
+/// The files under `dir` at this moment: folders that go while they are
+/// read are skipped.
+fn files_now(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+        if path.is_dir() {
+            files.extend(files_now(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Runs `command` to its end while every regular file under `dirs` is
+/// looked at every few milliseconds: its output, and each file seen with
+/// its first bytes.
+pub fn run_watched(mut command: Command, dirs: &[&Path]) -> (Output, Vec<(PathBuf, Vec<u8>)>) {
+    use std::{
+        io::Read,
+        sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc,
+        },
+    };
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let watching = done.clone();
+    let watcher = std::thread::spawn(move || {
+        let mut seen: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut look = || {
+            for path in dirs.iter().flat_map(|d| files_now(d)) {
+                // FIFOs (the dumps) are not opened: reading one would steal its data.
+                let is_file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                let mut head = Vec::new();
+                if let Some(Ok(file)) = is_file.then(|| std::fs::File::open(&path)) {
+                    let _ = file.take(32).read_to_end(&mut head);
+                }
+                if is_file && !seen.iter().any(|(p, h)| *p == path && *h == head) {
+                    seen.push((path, head));
+                }
+            }
+        };
+        while !watching.load(Ordering::Relaxed) {
+            look();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        look();
+        seen
+    });
+    let output = command.output().expect("gnbr runs");
+    done.store(true, Ordering::Relaxed);
+    (output, watcher.join().unwrap())
+}
+
+/// `program ARGS...` (the age CLI's), which must succeed; its stdout.
+pub fn age_tool(program: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (apt-get install age)"));
+    assert!(output.status.success(), "{program}: {}", text(&output).1);
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A new age key pair in `dir` (`key.txt`), and `archive` encrypted by the
+/// age CLI to its recipient as `dir/2026-01-02_030405.zip.age`: the key
+/// file and the encrypted archive.
+pub fn age_encrypted(dir: &Path, archive: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("key.txt");
+    age_tool("age-keygen", &["-o", key.to_str().unwrap()]);
+    let recipient = age_tool("age-keygen", &["-y", key.to_str().unwrap()]);
+    let sealed = dir.join("2026-01-02_030405.zip.age");
+    age_tool(
+        "age",
+        &[
+            "-e",
+            "-r",
+            recipient.trim(),
+            "-o",
+            sealed.to_str().unwrap(),
+            archive.to_str().unwrap(),
+        ],
+    );
+    (key, sealed)
+}

@@ -92,7 +92,7 @@ fn changed_copy(
     let mut output = zip::ZipWriter::new(std::fs::File::create(&copy).unwrap());
     for index in 0..input.len() {
         let raw = input.by_index_raw(index).unwrap();
-        if raw.name() != entry {
+        if raw.name().unwrap() != entry {
             output.raw_copy_file(raw).unwrap();
             continue;
         }

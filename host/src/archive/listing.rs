@@ -1,4 +1,4 @@
-//! The archives of a backup folder: each `.zip` file in it, what its
+//! The archives of a backup folder: each `.zip` (or encrypted `.zip.age`) file in it, what its
 //! manifest says, and the sidecars gnbr wrote beside it. The one place
 //! that lists a folder (`gnbr backups list`, `gnbr prune`, the admin
 //! page); another kind of location (a bucket) lists through its own
@@ -11,13 +11,13 @@ use std::{
 
 use serde::Serialize;
 
-use super::{is_fixture_entry, md5_sidecars, BackupReader, MANIFEST_NAME};
+use super::{is_encrypted, is_fixture_entry, md5_sidecars, sidecar, BackupReader, MANIFEST_NAME};
 use crate::{
     errors::{Error, ErrorKind},
     time::parse_utc,
 };
 
-/// The sidecars gnbr (and GeoNode) write beside `<stem>.zip`.
+/// The sidecars gnbr (and GeoNode) write beside `<stem>.zip` (see [`sidecar`]).
 pub const SIDECARS: [&str; 2] = ["md5", "ini"];
 
 /// Who wrote an archive, as its content tells.
@@ -40,7 +40,7 @@ pub enum DateSource {
     Name,
 }
 
-/// One `.zip` file of a backup folder.
+/// One `.zip` or `.zip.age` file of a backup folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedArchive {
     /// Its file name.
@@ -54,8 +54,11 @@ pub struct ListedArchive {
     /// When the backup was taken (seconds since the epoch, UTC), and where
     /// that comes from; `None` when neither the manifest nor the name tells.
     pub created: Option<(i64, DateSource)>,
+    /// Whether it is encrypted (its name ends in `.age`).
+    pub encrypted: bool,
     /// Whether its name is one gnbr gives: `YYYY-MM-DD_HHMMSS.zip`, or
-    /// `YYYY-MM-DD_HHMMSS_N.zip` when that name was taken.
+    /// `YYYY-MM-DD_HHMMSS_N.zip` when that name was taken (either with
+    /// `.age` after it when encrypted).
     pub named_by_gnbr: bool,
     /// Who wrote it; `None` when it cannot be read as a backup.
     pub kind: Option<BackupKind>,
@@ -101,7 +104,7 @@ pub struct ArchiveFile {
     pub sidecars: Vec<PathBuf>,
 }
 
-/// The `.zip` archives of `folder`, newest first (by their date, else
+/// The `.zip` and `.zip.age` archives of `folder`, newest first (by their date, else
 /// their modification time; then by modification time, then by name).
 ///
 /// # Errors
@@ -155,6 +158,7 @@ pub fn describe_archive(file: ArchiveFile, reader: Result<BackupReader, Error>) 
     let stamp = name_stamp(&file.name);
     let mut archive = ListedArchive {
         named_by_gnbr: stamp.is_some(),
+        encrypted: is_encrypted(&file.path),
         created: stamp.map(|date| (date, DateSource::Name)),
         md5_sidecar: file.md5_sidecar,
         sidecars: file.sidecars,
@@ -192,9 +196,13 @@ pub fn describe_archive(file: ArchiveFile, reader: Result<BackupReader, Error>) 
 }
 
 /// The time in a name gnbr gives archives, `YYYY-MM-DD_HHMMSS.zip` or
-/// `YYYY-MM-DD_HHMMSS_N.zip` (N from 2), as seconds since the epoch.
+/// `YYYY-MM-DD_HHMMSS_N.zip` (N from 2), either with `.age` after it when
+/// encrypted, as seconds since the epoch.
 pub fn name_stamp(name: &str) -> Option<i64> {
-    let stem = name.strip_suffix(".zip")?;
+    let stem = name
+        .strip_suffix(".age")
+        .unwrap_or(name)
+        .strip_suffix(".zip")?;
     if !stem.is_ascii() || stem.len() < 17 {
         return None;
     }
@@ -213,7 +221,7 @@ pub fn name_stamp(name: &str) -> Option<i64> {
     parse_utc(stamp)
 }
 
-/// The archive `name` in `folder`, when it is one: a plain `.zip` file
+/// The archive `name` in `folder`, when it is one: a plain `.zip` or `.zip.age` file
 /// name (no folder, not hidden) of a regular file, not a link.
 pub fn archive_path(folder: &Path, name: &str) -> Option<PathBuf> {
     let path = folder.join(name);
@@ -224,14 +232,14 @@ pub fn archive_path(folder: &Path, name: &str) -> Option<PathBuf> {
     regular.then_some(path)
 }
 
-/// Whether `name` is one a listed archive may have: a plain `.zip` file
-/// name, no folder, not hidden, no control character.
+/// Whether `name` is one a listed archive may have: a plain `.zip` or
+/// `.zip.age` file name, no folder, not hidden, no control character.
 pub fn is_archive_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && !name.contains('/')
         && !name.chars().any(char::is_control)
-        && name.ends_with(".zip")
+        && (name.ends_with(".zip") || name.ends_with(".zip.age"))
 }
 
 /// `archive` and the sidecars beside it that are there.
@@ -240,7 +248,7 @@ pub fn with_sidecars(archive: &Path) -> Vec<PathBuf> {
         .chain(
             SIDECARS
                 .iter()
-                .map(|ext| archive.with_extension(ext))
+                .map(|ext| sidecar(archive, ext))
                 .filter(|p| p.is_file()),
         )
         .collect()

@@ -1,6 +1,7 @@
 //! Backup archives: a GeoNode backup as a zip file or as a folder, read and
 //! written entry by entry, with gnbr's manifest of checksums.
 
+mod crypt;
 mod extract;
 mod folder;
 mod listing;
@@ -10,6 +11,7 @@ mod reader;
 pub mod targets;
 mod writer;
 
+pub use crypt::{is_encrypted, set_identity_file, Encryption, PASSPHRASE_VAR};
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
 pub use listing::{
@@ -180,11 +182,25 @@ pub fn match_md5_sidecar(
 
 /// Where GeoNode's `.md5` sidecar of `archive` may be: `<stem>.md5`, as
 /// GeoNode and gnbr write it, or `<stem>.zip.md5`, as some copies carry it.
-pub fn md5_sidecars(archive: &Path) -> [PathBuf; 2] {
-    [
-        archive.with_extension("md5"),
-        PathBuf::from(format!("{}.md5", archive.display())),
-    ]
+/// An encrypted archive's is only `<stem>.zip.age.md5` (see [`sidecar`]):
+/// a `<stem>.md5` beside it may be of the plaintext it was made from.
+pub fn md5_sidecars(archive: &Path) -> Vec<PathBuf> {
+    let whole_name = PathBuf::from(format!("{}.md5", archive.display()));
+    if is_encrypted(archive) {
+        return vec![whole_name];
+    }
+    vec![archive.with_extension("md5"), whole_name]
+}
+
+/// The sidecar `ext` (`md5`, `ini`) of `archive`: `<stem>.<ext>` beside a
+/// `<stem>.zip`, `<stem>.zip.age.<ext>` beside an encrypted archive (whose
+/// checksum is of the file as written, not of the zip inside).
+pub fn sidecar(archive: &Path, ext: &str) -> PathBuf {
+    if is_encrypted(archive) {
+        PathBuf::from(format!("{}.{ext}", archive.display()))
+    } else {
+        archive.with_extension(ext)
+    }
 }
 
 /// Whether an entry is where fixtures are kept: `fixtures/<name>.json`, or

@@ -3,7 +3,7 @@
 use std::{
     collections::HashSet,
     fs::{self, File},
-    io::{self, BufReader, Read, Seek, Write},
+    io::{self, Read, Seek, Write},
     os::unix::fs::FileTypeExt,
     path::{Path, PathBuf},
 };
@@ -11,7 +11,7 @@ use std::{
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
-use super::{check_entry_name, Manifest, MANIFEST_NAME};
+use super::{check_entry_name, crypt::ArchiveFile, Manifest, MANIFEST_NAME};
 use crate::errors::{Error, ErrorKind};
 
 /// One file of a backup.
@@ -43,22 +43,18 @@ pub struct BackupReader {
 }
 
 impl BackupReader {
-    /// Opens a backup: a `.zip` file or a folder.
+    /// Opens a backup: a `.zip` file, a `.zip.age` file (decrypted as it is
+    /// read, see [`ArchiveFile`]) or a folder.
     ///
     /// # Errors
     ///
-    /// When it does not exist, is not a zip archive, or holds an unsafe entry name.
+    /// When it does not exist, is not a zip archive, cannot be decrypted,
+    /// or holds an unsafe entry name.
     pub fn open(path: &Path) -> Result<Self, Error> {
         if check_backup_path(path)? {
             return Self::with_source(path, Source::Folder, folder_entries(path)?);
         }
-        let file = File::open(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Input,
-                format!("cannot open backup {}: {e}", path.display()),
-            )
-        })?;
-        Self::open_zip(path, Box::new(BufReader::new(file)))
+        Self::open_zip(path, Box::new(ArchiveFile::open(path)?))
     }
 
     /// Opens the zip archive `input`, shown as `path` in messages.
@@ -73,7 +69,7 @@ impl BackupReader {
                 "{} is not a readable zip archive: {e}",
                 path.display()
             ))
-            .hint("pass a backup archive (.zip) or a backup folder")
+            .hint("pass a backup archive (.zip or .zip.age) or a backup folder")
         })?;
         let mut entries = Vec::with_capacity(zip.len());
         for i in 0..zip.len() {
@@ -83,9 +79,15 @@ impl BackupReader {
             if entry.is_dir() {
                 continue;
             }
-            check_entry_name(entry.name())?;
+            let name = entry.name().map_err(|e| {
+                input_error(format!(
+                    "{}: entry {i} has no readable name: {e}",
+                    path.display()
+                ))
+            })?;
+            check_entry_name(&name)?;
             entries.push(EntryInfo {
-                name: entry.name().to_owned(),
+                name: name.into_owned(),
                 size: entry.size(),
             });
         }

@@ -1,5 +1,6 @@
-//! Writing a backup, zip or folder, under a temporary name that takes its
-//! final name only when everything was written and synced, sidecars first:
+//! Writing a backup, zip, encrypted zip or folder, under a temporary name
+//! that takes its final name only when everything was written and synced,
+//! sidecars first:
 //! a failed or killed run leaves nothing under the output's name, and an
 //! existing file is never touched unless asked to replace it. The final name
 //! is claimed atomically ([`Naming`]), so concurrent runs never overwrite
@@ -7,23 +8,36 @@
 
 use std::{
     fs::{self, File},
-    io::{self, BufWriter, Write},
+    io::{self, BufWriter, Seek, Write},
     os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
 use sha2::{Digest, Sha256};
-use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
+use zip::{
+    write::{SimpleFileOptions, StreamWriter},
+    CompressionMethod, ZipWriter,
+};
 
-use super::{check_entry_name, reader::hex, EntryDigest, Manifest, MANIFEST_NAME};
+use super::{
+    check_entry_name,
+    crypt::{is_encrypted, Encryption},
+    reader::hex,
+    sidecar, EntryDigest, Manifest, MANIFEST_NAME,
+};
 use crate::{
     errors::{Error, ErrorKind},
     fault,
     scratch::{numbered, place_new, sync_dir, TempPath},
 };
 
+/// An encrypted zip: written as a stream (entries with data descriptors,
+/// no seeking back) into the age writer, which encrypts it into the file.
+type EncryptedZip = ZipWriter<StreamWriter<age::stream::StreamWriter<BufWriter<File>>>>;
+
 enum Target {
     Zip(Box<ZipWriter<BufWriter<File>>>),
+    Encrypted(Box<EncryptedZip>),
     Folder(PathBuf),
 }
 
@@ -89,7 +103,8 @@ fn parent_of(path: &Path) -> PathBuf {
 
 impl BackupWriter {
     /// Starts writing the backup `path`: a zip archive when it ends in
-    /// `.zip`, else a folder; either private (0600 files, 0700 folders), under
+    /// `.zip`, else a folder (not `.zip.age`: see
+    /// [`BackupWriter::create_numbered`]); either private (0600 files, 0700 folders), under
     /// a temporary name in the same folder that is removed if gnbr stops.
     /// With `replace`, what has that name when the backup is finished is
     /// replaced; else the backup is refused if its name is taken by then.
@@ -105,6 +120,7 @@ impl BackupWriter {
             } else {
                 Naming::Exact
             },
+            None,
         )
     }
 
@@ -112,17 +128,29 @@ impl BackupWriter {
     /// named `path` if that name (and its sidecars' names) are still free
     /// when it is finished, else the first free of `<stem>_2.<ext>`,
     /// `<stem>_3.<ext>`...: concurrent runs never take the same name.
+    /// With `encryption`, `path` ends in `.zip.age` and the zip is encrypted
+    /// as it is written: no byte of it reaches the disk in the clear.
     ///
     /// # Errors
     ///
     /// When its folder is not writable.
-    pub fn create_numbered(path: &Path) -> Result<Self, Error> {
-        Self::start(path, Naming::NextFree)
+    pub fn create_numbered(path: &Path, encryption: Option<&Encryption>) -> Result<Self, Error> {
+        Self::start(path, Naming::NextFree, encryption)
     }
 
-    fn start(path: &Path, naming: Naming) -> Result<Self, Error> {
+    fn start(path: &Path, naming: Naming, encryption: Option<&Encryption>) -> Result<Self, Error> {
         if naming == Naming::Exact && path.symlink_metadata().is_ok() {
             return Err(exists_error(path));
+        }
+        if is_encrypted(path) != encryption.is_some() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "{}: only gnbr backup --encrypt writes an archive named .zip.age, and always under that name",
+                    path.display()
+                ),
+            )
+            .hint("name the output .zip, or back up with gnbr backup --encrypt"));
         }
         let parent = parent_of(path);
         let prefix = format!(
@@ -133,15 +161,24 @@ impl BackupWriter {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
         let (target, temp) = TempPath::create(|| {
-            if is_zip {
+            if is_zip || encryption.is_some() {
                 let (file, temp) = tempfile::Builder::new()
                     .prefix(&prefix)
                     .suffix(".tmp")
                     .tempfile_in(&parent)
                     .and_then(|f| f.keep().map_err(|e| e.error))
                     .map_err(|e| output_error(&parent, "create a file in this folder", e))?;
-                let zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-                Ok((Target::Zip(Box::new(zip)), temp))
+                let file = BufWriter::with_capacity(1 << 20, file);
+                let target = match encryption {
+                    Some(encryption) => {
+                        let sealed = encryption
+                            .wrap(file)
+                            .map_err(|e| output_error(path, "start encrypting", e))?;
+                        Target::Encrypted(Box::new(ZipWriter::new_stream(sealed)))
+                    }
+                    None => Target::Zip(Box::new(ZipWriter::new(file))),
+                };
+                Ok((target, temp))
             } else {
                 let dir = tempfile::Builder::new()
                     .prefix(&prefix)
@@ -262,7 +299,7 @@ fn claim(
         }
     };
     for (ext, bytes) in sidecars {
-        let name = candidate.with_extension(ext);
+        let name = sidecar(candidate, ext);
         let written = write_synced(parent, &name, bytes)?;
         match place_new(written.path(), &name) {
             Ok(()) => placed.push(name),
@@ -307,7 +344,7 @@ fn replace(
 ) -> Result<PathBuf, Error> {
     let parent = parent_of(path);
     for (ext, bytes) in sidecars {
-        let name = path.with_extension(ext);
+        let name = sidecar(path, ext);
         let written = write_synced(&parent, &name, bytes)?;
         fs::rename(written.path(), &name).map_err(|e| output_error(&name, "write", e))?;
     }
@@ -365,16 +402,8 @@ fn raw_entry<'a>(
 ) -> Result<Box<dyn Write + Send + 'a>, Error> {
     check_entry_name(name)?;
     let out: Box<dyn Write + Send + 'a> = match target {
-        Target::Zip(zip) => {
-            let options = SimpleFileOptions::default()
-                .compression_method(CompressionMethod::Deflated)
-                .compression_level(Some(1))
-                .large_file(true)
-                .unix_permissions(0o600);
-            zip.start_file(name, options)
-                .map_err(|e| output_error(path, &format!("write entry {name}"), e))?;
-            Box::new(zip)
-        }
+        Target::Zip(zip) => zip_entry(zip, path, name)?,
+        Target::Encrypted(zip) => zip_entry(zip, path, name)?,
         Target::Folder(dir) => {
             let mut folder = dir.clone();
             let mut parts = name.split('/').peekable();
@@ -404,6 +433,22 @@ fn raw_entry<'a>(
     Ok(out)
 }
 
+/// Starts the entry `name` of the zip `zip` (written to `path`).
+fn zip_entry<'a, W: Write + Seek + Send>(
+    zip: &'a mut ZipWriter<W>,
+    path: &Path,
+    name: &str,
+) -> Result<Box<dyn Write + Send + 'a>, Error> {
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true)
+        .unix_permissions(0o600);
+    zip.start_file(name, options)
+        .map_err(|e| output_error(path, &format!("write entry {name}"), e))?;
+    Ok(Box::new(zip))
+}
+
 /// Renames an existing output out of the way, next to it.
 fn move_aside(path: &Path) -> Result<PathBuf, Error> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -413,19 +458,25 @@ fn move_aside(path: &Path) -> Result<PathBuf, Error> {
     Ok(aside)
 }
 
-/// Finishes the temporary output: the zip's central directory written and
-/// the file synced to disk.
+/// Finishes the temporary output: the zip's central directory written (and
+/// the age file's last chunk), the file synced to disk.
 fn complete(target: Target, path: &Path) -> Result<(), Error> {
-    if let Target::Zip(zip) = target {
-        let file = zip
+    let file = match target {
+        Target::Zip(zip) => zip
+            .finish()
+            .map_err(|e| output_error(path, "finish the archive", e))?,
+        Target::Encrypted(zip) => zip
             .finish()
             .map_err(|e| output_error(path, "finish the archive", e))?
             .into_inner()
-            .map_err(|e| output_error(path, "write", e.error()))?;
-        file.sync_all()
-            .map_err(|e| output_error(path, "write", e))?;
-    }
-    Ok(())
+            .finish()
+            .map_err(|e| output_error(path, "finish encrypting the archive", e))?,
+        Target::Folder(_) => return Ok(()),
+    };
+    file.into_inner()
+        .map_err(|e| output_error(path, "write", e.error()))?
+        .sync_all()
+        .map_err(|e| output_error(path, "write", e))
 }
 
 impl EntryWriter<'_> {
@@ -545,8 +596,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("2026-01-01_000000.zip");
         // Both started before either finished: each claims its name at the end.
-        let mut first = BackupWriter::create_numbered(&path).unwrap();
-        let mut second = BackupWriter::create_numbered(&path).unwrap();
+        let mut first = BackupWriter::create_numbered(&path, None).unwrap();
+        let mut second = BackupWriter::create_numbered(&path, None).unwrap();
         write_one(&mut first, "[]");
         write_one(&mut second, "[ ]");
         // A stray archive without sidecars takes `_2` before anyone.

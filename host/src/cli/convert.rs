@@ -8,7 +8,7 @@ use super::{
 use crate::{
     geoserver::restore::GeoServerChoices,
     requests::{
-        BackupLocation, BackupRequest, BackupsListRequest, CheckRequest, MigrateRequest,
+        BackupLocation, BackupRequest, BackupsListRequest, CheckRequest, EncryptTo, MigrateRequest,
         PlanRequest, PluginsAction, PluginsRequest, PruneRequest, RestoreRequest, ServeRequest,
         Setup, SourceGiven, VerifyRequest,
     },
@@ -53,6 +53,10 @@ impl BackupArgs {
             geoserver_data_dir: self.geoserver_data_dir.clone(),
             vector_data: either(self.geoserver_vector_data, self.no_geoserver_vector_data),
             raster_data: either(self.geoserver_raster_data, self.no_geoserver_raster_data),
+            encrypt: self.encrypt.then(|| EncryptTo {
+                recipients: self.recipient.clone(),
+                recipients_file: self.recipients_file.clone(),
+            }),
         }
     }
 }
@@ -207,7 +211,8 @@ mod tests {
         cli::{Cli, Command},
         geoserver::restore::GeoServerChoices,
         requests::{
-            command_line, BackupLocation, BackupRequest, RestoreRequest, Setup, SourceGiven,
+            command_line, BackupLocation, BackupRequest, EncryptTo, RestoreRequest, Setup,
+            SourceGiven,
         },
     };
 
@@ -227,7 +232,15 @@ mod tests {
     /// set here too): its command line must parse back into it.
     #[test]
     fn a_backup_request_is_the_command_line_it_shows() {
-        for (vector_data, raster_data) in [(Some(true), Some(false)), (None, None)] {
+        let to_recipients = EncryptTo {
+            recipients: vec!["age1a".to_owned(), "age1b".to_owned()],
+            recipients_file: Some(PathBuf::from("/etc/gnbr/backup recipients.txt")),
+        };
+        for (vector_data, raster_data, encrypt) in [
+            (Some(true), Some(false), Some(to_recipients)),
+            (None, None, None),
+            (None, None, Some(EncryptTo::default())),
+        ] {
             let request = BackupRequest {
                 setup: setup(),
                 backup_dir: PathBuf::from("/srv/my backups"),
@@ -237,6 +250,7 @@ mod tests {
                 geoserver_data_dir: Some(PathBuf::from("/srv/gs data")),
                 vector_data,
                 raster_data,
+                encrypt,
             };
             let cli = parsed(&command_line(&request));
             let Command::Backup(args) = &cli.command else {

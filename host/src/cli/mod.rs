@@ -64,6 +64,12 @@ pub struct GlobalArgs {
     )]
     pub max_object_size: Option<usize>,
 
+    /// The age identity file that opens encrypted archives (`.zip.age`)
+    /// encrypted to its recipients; a passphrase-encrypted archive is
+    /// opened with GNBR_PASSPHRASE instead.
+    #[arg(long, value_name = "FILE", env = "GNBR_IDENTITY_FILE", global = true)]
+    pub identity: Option<PathBuf>,
+
     /// More log output (-v info, -vv debug); GNBR_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -207,6 +213,19 @@ pub struct BackupArgs {
     /// Leave GeoServer's raster data out.
     #[arg(long, overrides_with = "geoserver_raster_data")]
     pub no_geoserver_raster_data: bool,
+
+    /// Encrypt the archive with age as it is written (`YYYY-MM-DD_HHMMSS.zip.age`):
+    /// to the recipients given, else with the passphrase in GNBR_PASSPHRASE.
+    #[arg(long)]
+    pub encrypt: bool,
+
+    /// An age X25519 recipient (age1...) who can open the encrypted archive; repeatable.
+    #[arg(long, value_name = "AGE1...", requires = "encrypt")]
+    pub recipient: Vec<String>,
+
+    /// A file of age recipients, one a line (as `age -R` reads it).
+    #[arg(long, value_name = "FILE", requires = "encrypt")]
+    pub recipients_file: Option<PathBuf>,
 }
 
 /// `gnbr restore`.
@@ -222,7 +241,7 @@ pub struct RestoreArgs {
     )]
     pub backup_file: Option<PathBuf>,
 
-    /// Restore the newest .zip archive in this folder.
+    /// Restore the newest .zip (or encrypted .zip.age) archive in this folder.
     #[arg(long, value_name = "DIR")]
     pub backup_files_dir: Option<PathBuf>,
 

@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        add_folder, file_sums, write_error, write_in_background, BackupWriter, DatastoreSource,
-        GeoServerSource, SiteSource, TableRecord,
+        add_folder, file_sums, sidecar, write_error, write_in_background, BackupWriter,
+        DatastoreSource, Encryption, GeoServerSource, SiteSource, TableRecord,
     },
     cancel,
     config::Settings,
@@ -79,6 +79,11 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
     crate::storage::local_only(&request.backup_dir, "--backup-dir")?;
     let settings = request.setup.load_settings_warned(ui)?;
+    let encryption = request
+        .encrypt
+        .as_ref()
+        .map(|to| Encryption::for_backup(&to.recipients, to.recipients_file.as_deref()))
+        .transpose()?;
     let target = GeoNode::new(&settings.geonode)?;
     let info = target.info()?;
     info.ensure_reachable()?;
@@ -87,8 +92,8 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let datastore = datastore_to_dump(request, &settings, &info)?;
     let geoserver = reach_geoserver(request, &settings, &target, ui)?;
     let stamp = archive_stamp(run_epoch()?);
-    let archive = create_archive(&request.backup_dir, &stamp)?;
-    let mut writer = BackupWriter::create_numbered(&archive)?;
+    let archive = create_archive(&request.backup_dir, &stamp, encryption.is_some())?;
+    let mut writer = BackupWriter::create_numbered(&archive, encryption.as_ref())?;
 
     let scratch = crate::scratch::temp_dir("gnbr-dump-")?;
     let fixtures = dump_fixtures(&settings, &target, &mut writer, scratch.path(), ui)?;
@@ -109,15 +114,14 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
             request.ignore_errors,
             &stamp,
             &mut writer,
-            scratch.path(),
             ui,
         )?),
         None => None,
     };
     let mut report = BackupReport {
         archive: archive.clone(),
-        md5_file: archive.with_extension("md5"),
-        ini_file: archive.with_extension("ini"),
+        md5_file: sidecar(&archive, "md5"),
+        ini_file: sidecar(&archive, "ini"),
         geonode_version: info.geonode_version.clone(),
         fixtures,
         files,
@@ -150,8 +154,8 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
             written.display()
         ));
     }
-    report.md5_file = written.with_extension("md5");
-    report.ini_file = written.with_extension("ini");
+    report.md5_file = sidecar(&written, "md5");
+    report.ini_file = sidecar(&written, "ini");
     report.bytes = fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
     report.archive = written;
     report.seconds = started.elapsed().as_secs_f64();
@@ -199,8 +203,8 @@ fn reach_geoserver(
 }
 
 /// The archive's path in `backup_dir` (created 0700 if missing), named by
-/// the run's time.
-fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
+/// the run's time: `<stamp>.zip`, `<stamp>.zip.age` when `encrypted`.
+fn create_archive(backup_dir: &Path, stamp: &str, encrypted: bool) -> Result<PathBuf, Error> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -211,7 +215,12 @@ fn create_archive(backup_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
                 format!("cannot create {}: {e}", backup_dir.display()),
             )
         })?;
-    Ok(backup_dir.join(format!("{stamp}.zip")))
+    let name = if encrypted {
+        format!("{stamp}.zip.age")
+    } else {
+        format!("{stamp}.zip")
+    };
+    Ok(backup_dir.join(name))
 }
 
 /// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in
@@ -362,28 +371,29 @@ fn add_data_dir(
     Ok(Some(done))
 }
 
-/// GeoServer's catalog, backed up by its Backup & Restore module into
-/// `scratch` and added as its entry; returns its size.
+/// GeoServer's catalog, backed up by its Backup & Restore module and
+/// downloaded straight into its entry; returns its size.
 fn add_catalog(
     geoserver: &GeoServer,
     ignore_errors: bool,
     stamp: &str,
     writer: &mut BackupWriter,
-    scratch: &Path,
     ui: Ui,
 ) -> Result<u64, Error> {
     cancel::check()?;
     ui.info(&format!(
         "backing up GeoServer's catalog with its Backup & Restore module -> {CATALOG_ENTRY}"
     ));
-    let download = scratch.join(CATALOG_ENTRY);
+    // Straight into the archive: an encrypted backup's catalog is never on disk in the clear.
+    let mut entry = writer.entry(CATALOG_ENTRY)?;
     let bytes = geoserver.backup_catalog(
         &format!("gnbr-backup-{stamp}.zip"),
         ignore_errors,
-        &download,
+        &mut entry,
+        CATALOG_ENTRY,
         &mut |job| ui.info(&format!("GeoServer: {job}")),
     )?;
-    add_file(writer, &download, CATALOG_ENTRY)?;
+    entry.close().map_err(|e| write_error(CATALOG_ENTRY, &e))?;
     Ok(bytes)
 }
 
@@ -511,19 +521,6 @@ fn make_fifo(path: &Path) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Adds the file at `path` as the entry `name`.
-fn add_file(writer: &mut BackupWriter, path: &Path, name: &str) -> Result<(), Error> {
-    let mut source = File::open(path).map_err(|e| {
-        Error::new(
-            ErrorKind::Target,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut sink = writer.entry(name)?;
-    io::copy(&mut source, &mut sink).map_err(|e| write_error(name, &e))?;
-    sink.close().map(drop).map_err(|e| write_error(name, &e))
 }
 
 /// Prints the report.

@@ -49,7 +49,7 @@ pub struct ArchiveListing {
     pub geonode_version: Option<String>,
     /// Its size in bytes.
     pub bytes: u64,
-    /// Whether it is encrypted (gnbr does not encrypt yet: always false).
+    /// Whether it is encrypted (a `.zip.age` archive).
     pub encrypted: bool,
     /// Whether it matches its `.md5` sidecar.
     pub verified: Verified,
@@ -125,7 +125,7 @@ fn listing(dir: &BackupDir, archive: ListedArchive, check: bool, ui: Ui) -> Arch
         kind: archive.kind,
         geonode_version: archive.geonode_version,
         bytes: archive.bytes,
-        encrypted: false,
+        encrypted: archive.encrypted,
         verified,
         md5_sidecar: archive.md5_sidecar,
         problem,

@@ -318,6 +318,7 @@ mod tests {
             modified,
             created: stamp.map(|date| (date, DateSource::Name)),
             named_by_gnbr: stamp.is_some(),
+            encrypted: false,
             kind: readable.then_some(BackupKind::Gnbr),
             geonode_version: None,
             md5_sidecar: None,

@@ -676,7 +676,7 @@ fn run_id(stamp: &str) -> Result<String, Error> {
     Ok(format!("{stamp}-{}", hex(&random)))
 }
 
-/// The archive named, or the newest `.zip` in the folder named.
+/// The archive named, or the newest `.zip` or `.zip.age` in the folder named.
 fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
     let dir = match backup {
         BackupLocation::File(file) => return Ok(file.clone()),
@@ -691,13 +691,15 @@ fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
             )
         })?
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "zip"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|e| {
+            let path = crate::archive::archive_path(dir, &e.file_name().into_string().ok()?)?;
+            Some((e.metadata().ok()?.modified().ok()?, path))
+        })
         .max();
     newest.map(|(_, path)| path).ok_or_else(|| {
         Error::new(
             ErrorKind::Usage,
-            format!("no .zip archive in {}", dir.display()),
+            format!("no .zip or .zip.age archive in {}", dir.display()),
         )
         .hint("pass --backup-file, or the folder that holds the backups")
     })

@@ -4,7 +4,7 @@
 
 use std::{
     fs::File,
-    io::{self, Read, Write},
+    io::{self, Read, Seek, Write},
     path::Path,
 };
 
@@ -13,19 +13,21 @@ use zip::{write::SimpleFileOptions, CompressionMethod, ZipArchive, ZipWriter};
 use super::rewrite::{is_rewritable, rewrite_text, Mapping, RewriteReport};
 use crate::errors::{Error, ErrorKind};
 
-/// Writes `source` to `dest` with `mapping` applied; returns every value
-/// changed. `source_name` is what messages call `source` (the backup and its entry,
-/// `backup.zip: geoserver_catalog.zip`, for one extracted from a backup).
+/// Writes the archive `source` to `dest` (a file, or memory) with
+/// `mapping` applied; returns every value changed. `source_name` and
+/// `dest_name` are what messages call them (the backup and its entry,
+/// `backup.zip: geoserver_catalog.zip`, for one read from a backup).
 ///
 /// # Errors
 ///
 /// `source` is not a zip archive or an entry cannot be read; `dest` cannot
 /// be written. An entry that is not well-formed XML is copied unchanged,
 /// with a warning in the report.
-pub fn rewrite_archive(
-    source: &Path,
+pub fn rewrite_archive<R: Read + Seek, W: Write + Seek>(
+    source: R,
     source_name: &str,
-    dest: &Path,
+    dest: W,
+    dest_name: &str,
     mapping: &Mapping,
 ) -> Result<RewriteReport, Error> {
     let damaged = |e: &dyn std::fmt::Display| {
@@ -35,19 +37,15 @@ pub fn rewrite_archive(
         )
     };
     let write_failed = |e: &dyn std::fmt::Display| {
-        Error::new(
-            ErrorKind::Run,
-            format!("cannot write {}: {e}", dest.display()),
-        )
+        Error::new(ErrorKind::Run, format!("cannot write {dest_name}: {e}"))
     };
-    let file = File::open(source).map_err(|e| damaged(&e))?;
-    let mut input = ZipArchive::new(file).map_err(|e| damaged(&e))?;
-    let mut output = ZipWriter::new(File::create(dest).map_err(|e| write_failed(&e))?);
+    let mut input = ZipArchive::new(source).map_err(|e| damaged(&e))?;
+    let mut output = ZipWriter::new(dest);
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     let mut report = RewriteReport::default();
     for index in 0..input.len() {
         let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;
-        let name = entry.name().to_owned();
+        let name = entry.name().map_err(|e| damaged(&e))?.into_owned();
         if entry.is_dir() || !is_rewritable(&name) {
             output.raw_copy_file(entry).map_err(|e| write_failed(&e))?;
             continue;
@@ -126,7 +124,7 @@ pub fn check_archive(path: &Path, source_name: &str) -> Result<u64, Error> {
     let mut files = 0;
     for index in 0..input.len() {
         let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;
-        let name = entry.name().to_owned();
+        let name = entry.name().map_err(|e| damaged(&e))?.into_owned();
         io::copy(&mut entry, &mut io::sink()).map_err(|e| damaged(&format!("{name}: {e}")))?;
         files += u64::from(!entry.is_dir());
     }
@@ -192,7 +190,14 @@ mod tests {
             ..Mapping::default()
         };
         let dest = dir.path().join("out.zip");
-        let report = rewrite_archive(&source, "catalog.zip", &dest, &mapping).unwrap();
+        let report = rewrite_archive(
+            File::open(&source).unwrap(),
+            "catalog.zip",
+            File::create(&dest).unwrap(),
+            "out.zip",
+            &mapping,
+        )
+        .unwrap();
         let changed: Vec<(&str, &str, &str)> = report
             .changes
             .iter()
@@ -233,9 +238,10 @@ mod tests {
         let source = dir.path().join("catalog.zip");
         std::fs::write(&source, b"not a zip").unwrap();
         let error = rewrite_archive(
-            &source,
+            File::open(&source).unwrap(),
             "backup.zip: geoserver_catalog.zip",
-            &dir.path().join("out.zip"),
+            std::io::Cursor::new(Vec::new()),
+            "memory",
             &Mapping::default(),
         )
         .unwrap_err();

@@ -19,7 +19,6 @@
 use std::{
     fmt,
     io::{Read, Write},
-    path::Path,
     time::{Duration, Instant},
 };
 
@@ -436,13 +435,18 @@ impl Client {
     }
 
     /// Downloads a finished backup's archive (`GET rest/br/backup/<id>.zip`)
-    /// to `dest`, through a temporary file beside it: GeoServer and gnbr then
-    /// need no shared folder. Returns the bytes written.
+    /// into `dest` (a file, or a backup's entry: GeoServer and gnbr then need
+    /// no shared folder), `dest_name` in messages. Returns the bytes written.
     ///
     /// # Errors
     ///
-    /// GeoServer cannot be reached or refuses; `dest`'s folder is not writable.
-    pub fn download_backup(&self, id: u64, dest: &Path) -> Result<u64, Error> {
+    /// GeoServer cannot be reached or refuses; `dest` cannot be written.
+    pub fn download_backup(
+        &self,
+        id: u64,
+        dest: &mut dyn Write,
+        dest_name: &str,
+    ) -> Result<u64, Error> {
         let what = format!("send the archive of backup job {id}");
         let url = self.url(&format!("rest/br/backup/{id}.zip"))?;
         let deadline = Instant::now() + self.timing.deadline;
@@ -472,19 +476,8 @@ impl Client {
             return Err(self.refused(&what, status, &body, BR_MISSING));
         }
         let write_error = |e: &dyn fmt::Display| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot write {}: {e}", dest.display()),
-            )
+            Error::new(ErrorKind::Run, format!("cannot write {dest_name}: {e}"))
         };
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut file = tempfile::Builder::new()
-            .prefix(".gnbr-download-")
-            .tempfile_in(dir)
-            .map_err(|e| write_error(&e))?;
         let mut buf = vec![0; 1 << 16];
         let mut bytes = 0u64;
         loop {
@@ -501,11 +494,10 @@ impl Client {
             if n == 0 {
                 break;
             }
-            file.write_all(&buf[..n]).map_err(|e| write_error(&e))?;
+            dest.write_all(&buf[..n]).map_err(|e| write_error(&e))?;
             bytes += n as u64;
         }
-        file.flush().map_err(|e| write_error(&e))?;
-        file.persist(dest).map_err(|e| write_error(&e.error))?;
+        dest.flush().map_err(|e| write_error(&e))?;
         Ok(bytes)
     }
 

@@ -14,6 +14,7 @@
 use std::{
     collections::BTreeSet,
     fs::File,
+    io::{Cursor, Read, Seek},
     path::{Path, PathBuf},
 };
 
@@ -28,7 +29,7 @@ use super::{
     Secret,
 };
 use crate::{
-    archive::{BackupReader, FolderReport},
+    archive::{is_encrypted, BackupReader, FolderReport},
     config::Settings,
     errors::{Error, ErrorKind},
     fault,
@@ -92,7 +93,7 @@ pub struct GeoServerRestore {
     purge: bool,
     recovery: Option<Recovery>,
     /// GeoServer's archive, extracted (and rewritten) for its restore.
-    catalog_file: Option<(TempPath, PathBuf)>,
+    catalog_file: Option<StagedCatalog>,
     datadir: Option<(StagedDataDir, FolderReport)>,
     /// What it did or will do.
     pub report: GeoServerReport,
@@ -338,12 +339,25 @@ impl GeoServerRestore {
                         ),
                     )
                 })?;
+                let write_failed = |e: &dyn std::fmt::Display| {
+                    Error::new(
+                        ErrorKind::Run,
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                };
+                // Under a temporary name beside it until it is whole.
+                let mut file = tempfile::Builder::new()
+                    .prefix(".gnbr-download-")
+                    .tempfile_in(&settings.restore.snapshot_dir)
+                    .map_err(|e| write_failed(&e))?;
                 server.backup_catalog(
                     &format!("gnbr-before-restore-{stamp}.zip"),
                     false,
-                    &path,
+                    file.as_file_mut(),
+                    &path.display().to_string(),
                     &mut |job| ui.info(&format!("GeoServer: {job}")),
                 )?;
+                file.persist(&path).map_err(|e| write_failed(&e.error))?;
                 self.recovery = Some(Recovery {
                     path,
                     is_catalog: true,
@@ -405,7 +419,9 @@ impl GeoServerRestore {
         Ok(())
     }
 
-    /// Extracts GeoServer's archive for its restore, rewritten for the target.
+    /// Extracts GeoServer's archive for its restore, rewritten for the
+    /// target: to a scratch file, or into memory from an encrypted backup
+    /// (its plaintext never on disk but in the folder GeoServer reads it from).
     fn stage_catalog(
         &mut self,
         input: &mut BackupReader,
@@ -415,31 +431,71 @@ impl GeoServerRestore {
         if !self.catalog {
             return Ok(());
         }
-        let scratch = crate::scratch::temp_dir("gnbr-catalog-")?;
-        let extracted = scratch.path().join(CATALOG_ENTRY);
-        save(&mut input.open_entry(CATALOG_ENTRY)?, &extracted)?;
-        check_catalog(&extracted).map_err(|why| {
-            Error::new(
-                ErrorKind::Input,
-                format!("{}: {CATALOG_ENTRY} {why}", input.path().display()),
-            )
-            .hint("the archive is damaged: restore another one, or pass --skip-geoserver")
-        })?;
-        let file = if mapping.is_empty() {
-            extracted
-        } else {
-            let rewritten = scratch.path().join(format!("rewritten-{CATALOG_ENTRY}"));
-            let name = format!("{}: {CATALOG_ENTRY}", input.path().display());
-            let report = rewrite_archive(&extracted, &name, &rewritten, mapping)?;
-            for warning in &report.warnings {
-                ui.warn(warning);
-            }
-            show_changes(&report, ui);
-            self.report.rewrite.merge(report);
-            rewritten
+        let name = format!("{}: {CATALOG_ENTRY}", input.path().display());
+        let damaged = |why: String| {
+            Error::new(ErrorKind::Input, format!("{name} {why}"))
+                .hint("the archive is damaged: restore another one, or pass --skip-geoserver")
         };
-        self.catalog_file = Some((scratch, file));
+        let staged = if is_encrypted(input.path()) {
+            let bytes = catalog_in_memory(input, &name)?;
+            check_catalog(Cursor::new(&bytes)).map_err(damaged)?;
+            if mapping.is_empty() {
+                StagedCatalog::Memory(bytes)
+            } else {
+                let mut rewritten = Cursor::new(Vec::new());
+                let report = rewrite_archive(
+                    Cursor::new(&bytes),
+                    &name,
+                    &mut rewritten,
+                    "GeoServer's catalog in memory",
+                    mapping,
+                )?;
+                self.note_rewrite(report, ui);
+                StagedCatalog::Memory(rewritten.into_inner())
+            }
+        } else {
+            let scratch = crate::scratch::temp_dir("gnbr-catalog-")?;
+            let extracted = scratch.path().join(CATALOG_ENTRY);
+            save(&mut input.open_entry(CATALOG_ENTRY)?, &extracted)?;
+            check_catalog(open(&extracted)?).map_err(damaged)?;
+            if mapping.is_empty() {
+                StagedCatalog::File {
+                    path: extracted,
+                    _scratch: scratch,
+                }
+            } else {
+                let rewritten = scratch.path().join(format!("rewritten-{CATALOG_ENTRY}"));
+                let output = File::create(&rewritten).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Run,
+                        format!("cannot write {}: {e}", rewritten.display()),
+                    )
+                })?;
+                let report = rewrite_archive(
+                    open(&extracted)?,
+                    &name,
+                    output,
+                    &rewritten.display().to_string(),
+                    mapping,
+                )?;
+                self.note_rewrite(report, ui);
+                StagedCatalog::File {
+                    path: rewritten,
+                    _scratch: scratch,
+                }
+            }
+        };
+        self.catalog_file = Some(staged);
         Ok(())
+    }
+
+    /// Tells and keeps what rewriting GeoServer's archive changed.
+    fn note_rewrite(&mut self, report: RewriteReport, ui: Ui) {
+        for warning in &report.warnings {
+            ui.warn(warning);
+        }
+        show_changes(&report, ui);
+        self.report.rewrite.merge(report);
     }
 
     /// Names what this restore replaces, for the confirmation.
@@ -559,7 +615,7 @@ impl GeoServerRestore {
         let Some(server) = applied.server.as_ref().filter(|_| self.catalog) else {
             return Ok(());
         };
-        let (_, file) = self.catalog_file.as_ref().expect("extracted when checked");
+        let staged = self.catalog_file.as_ref().expect("extracted when checked");
         ui.info(&format!(
             "GeoServer: restoring the catalog from {CATALOG_ENTRY} with its Backup & Restore module"
         ));
@@ -568,7 +624,10 @@ impl GeoServerRestore {
             is_catalog: applied.recovery.as_ref().is_some_and(|r| r.is_catalog),
         })?;
         applied.catalog_replaced = true;
-        let shared = server.share(file)?;
+        let shared = match staged {
+            StagedCatalog::File { path, .. } => server.share(&mut open(path)?)?,
+            StagedCatalog::Memory(bytes) => server.share(&mut bytes.as_slice())?,
+        };
         server.restore_catalog(&shared, self.purge, &mut |job| {
             ui.info(&format!("GeoServer: {job}"));
         })?;
@@ -643,8 +702,7 @@ impl AppliedGeoServer {
 const BR_INDEX: &str = "br_index.xml";
 
 /// Why a file is not a Backup & Restore archive, if it is not.
-fn check_catalog(path: &Path) -> Result<(), String> {
-    let file = open(path).map_err(|e| e.message)?;
+fn check_catalog(file: impl Read + Seek) -> Result<(), String> {
     let archive = zip::ZipArchive::new(file).map_err(|e| format!("is not a zip archive: {e}"))?;
     if archive.index_for_name(BR_INDEX).is_none() {
         return Err(format!(
@@ -652,6 +710,54 @@ fn check_catalog(path: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// GeoServer's archive staged for its restore.
+enum StagedCatalog {
+    /// A file in a scratch folder, removed with it when dropped.
+    File { path: PathBuf, _scratch: TempPath },
+    /// In memory: from an encrypted backup, whose plaintext stays off the disk.
+    Memory(Vec<u8>),
+}
+
+/// The most of an encrypted backup's GeoServer archive held in memory.
+const CATALOG_MEMORY_LIMIT: u64 = 512 << 20;
+
+/// The GeoServer archive of the encrypted backup `input`, `name`d so in
+/// messages, read into memory up to [`CATALOG_MEMORY_LIMIT`].
+///
+/// # Errors
+///
+/// When it is larger, or cannot be read.
+fn catalog_in_memory(input: &mut BackupReader, name: &str) -> Result<Vec<u8>, Error> {
+    let too_large = || {
+        Error::new(
+            ErrorKind::Refused,
+            format!(
+                "{name} is larger than the {} MiB of an encrypted backup's GeoServer catalog gnbr holds in memory (it never writes it to disk in the clear)",
+                CATALOG_MEMORY_LIMIT >> 20
+            ),
+        )
+        .hint("decrypt the archive by hand (age -d) into a private folder and restore the .zip, or restore with --skip-geoserver")
+    };
+    let size = input
+        .entries()
+        .iter()
+        .find(|e| e.name == CATALOG_ENTRY)
+        .map_or(0, |e| e.size);
+    if size > CATALOG_MEMORY_LIMIT {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    input
+        .open_entry(CATALOG_ENTRY)?
+        .take(CATALOG_MEMORY_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::new(ErrorKind::Input, format!("cannot read {name}: {e}")))?;
+    if bytes.len() as u64 > CATALOG_MEMORY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Puts GeoServer's previous catalog back from `catalog`'s recovery
@@ -684,7 +790,7 @@ pub fn put_back_catalog(
             )?;
             extracted
         };
-        let shared = server.share(&archive)?;
+        let shared = server.share(&mut open(&archive)?)?;
         server.restore_catalog(&shared, true, &mut |job| {
             ui.info(&format!("GeoServer: {job}"));
         })

@@ -10,6 +10,7 @@
 
 use std::{
     fs,
+    io::{self, Read, Write},
     path::{Path, PathBuf},
     sync::atomic::{AtomicUsize, Ordering},
 };
@@ -114,7 +115,8 @@ impl GeoServer {
     }
 
     /// Backs its catalog up with the Backup & Restore module (after a reset
-    /// and a reload, as GeoNode does) and downloads the archive to `dest`.
+    /// and a reload, as GeoNode does) and downloads the archive into `dest`
+    /// (`dest_name` in messages).
     /// Settings and security go in as `[geoserver] settings`/`security` say.
     /// Returns the archive's size.
     ///
@@ -125,7 +127,8 @@ impl GeoServer {
         &self,
         name: &str,
         best_effort: bool,
-        dest: &Path,
+        dest: &mut dyn Write,
+        dest_name: &str,
         progress: &mut dyn FnMut(&Execution),
     ) -> Result<u64, Error> {
         let remote = self.remote_path(name)?;
@@ -143,7 +146,7 @@ impl GeoServer {
             ..BackupJob::new(remote)
         };
         let done = self.client.run_backup(&job, progress)?;
-        let bytes = self.client.download_backup(done.id, dest)?;
+        let bytes = self.client.download_backup(done.id, dest, dest_name)?;
         if let Some(folder) = &self.folder {
             // GeoServer's copy, when gnbr can see it: the download is the backup.
             let _ = fs::remove_file(folder.join(name));
@@ -186,16 +189,16 @@ impl GeoServer {
         self.client.check_backup_restore()
     }
 
-    /// Copies the Backup & Restore archive at `source` into the shared
+    /// Writes the Backup & Restore archive `source` into the shared
     /// folder under a name of its own, for [`GeoServer::restore_catalog`];
     /// the copy is removed when dropped. It must stay readable by GeoServer
-    /// (which may run as another user), so it keeps the folder's default
+    /// (which may run as another user), so it takes the folder's default
     /// permissions while the job runs.
     ///
     /// # Errors
     ///
-    /// The folder cannot be written.
-    pub fn share(&self, source: &Path) -> Result<SharedArchive, Error> {
+    /// The folder cannot be written, or `source` read.
+    pub fn share(&self, source: &mut dyn Read) -> Result<SharedArchive, Error> {
         let folder = self.local_folder()?;
         let name = format!(
             "gnbr-{}-{}-{CATALOG_ENTRY}",
@@ -203,7 +206,8 @@ impl GeoServer {
             SHARED.fetch_add(1, Ordering::Relaxed)
         );
         let local = folder.join(&name);
-        if let Err(e) = fs::copy(source, &local) {
+        let copied = fs::File::create(&local).and_then(|mut file| io::copy(source, &mut file));
+        if let Err(e) = copied {
             let _ = fs::remove_file(&local);
             return Err(Error::new(
                 ErrorKind::Target,

@@ -17,7 +17,7 @@ use super::{
     App,
 };
 use crate::{
-    archive::{check_archive_sums, BackupReader},
+    archive::{check_archive_sums, md5_sidecars, BackupReader},
     cancel::{self, Cancel},
     commands::{backup, prune, restore},
     errors::{Error, ErrorKind},
@@ -58,6 +58,7 @@ impl App {
             ..BackupRequest::new(self.setup.clone(), PathBuf::from(&backup.base_folder))
         };
         let retention = (!backup.keep.is_empty()).then(|| PruneRequest {
+            setup: self.setup.clone(),
             backup_dir: PathBuf::from(&backup.base_folder),
             policy: backup.keep,
             dry_run: false,
@@ -147,8 +148,7 @@ impl App {
                     "folders": folders,
                     "snapshot_dir": std::path::absolute(&settings.restore.snapshot_dir)
                         .unwrap_or(settings.restore.snapshot_dir),
-                    "md5_sidecar": archive.with_extension("md5").exists()
-                        || PathBuf::from(format!("{}.md5", archive.display())).exists(),
+                    "md5_sidecar": md5_sidecars(&archive).iter().any(|p| p.exists()),
                     "command_line": command_line(&to_run),
                 });
                 Ok(Outcome {

@@ -310,7 +310,12 @@ pub async fn backup_confirm(
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .filter(|e| e.path().extension().is_some_and(|x| x == "zip"))
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|name| crate::archive::archive_path(folder, name))
+                        .is_some()
+                })
                 .count()
         })
         .ok();

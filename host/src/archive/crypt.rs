@@ -1,0 +1,597 @@
+//! Encrypted archives: a backup zip inside an age file (`<name>.zip.age`),
+//! written as it is encrypted and read as it is decrypted, never written out
+//! in the clear. The key is a passphrase (`GNBR_PASSPHRASE`, scrypt) or age
+//! X25519 keys: recipients (`--recipient`, `--recipients-file`) to write,
+//! an identity file (`--identity FILE`) to read.
+
+use std::{
+    fs::File,
+    io::{self, BufReader, Read, Seek, SeekFrom, Write},
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::OnceLock,
+};
+
+use age::{
+    secrecy::SecretString,
+    stream::{StreamReader, StreamWriter},
+    DecryptError, Decryptor, Encryptor, Identity, Recipient,
+};
+
+use crate::errors::{Error, ErrorKind};
+
+/// The environment variable holding the passphrase of scrypt-encrypted archives.
+pub const PASSPHRASE_VAR: &str = "GNBR_PASSPHRASE";
+
+/// The identity file given with `--identity` (or `GNBR_IDENTITY_FILE`).
+static IDENTITY_FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes `path` the age identity file encrypted archives are read with,
+/// for the rest of the run (the first one given counts).
+pub fn set_identity_file(path: PathBuf) {
+    let _ = IDENTITY_FILE.set(path);
+}
+
+/// The keys an encrypted archive may be opened with.
+#[derive(Default)]
+pub struct Keys {
+    /// The passphrase of a passphrase-encrypted (scrypt) archive.
+    pub passphrase: Option<SecretString>,
+    /// An age identity file for an archive encrypted to recipients.
+    pub identity_file: Option<PathBuf>,
+}
+
+impl Keys {
+    /// The keys this run was given: `GNBR_PASSPHRASE` and `--identity`.
+    pub fn of_run() -> Self {
+        Self {
+            passphrase: std::env::var(PASSPHRASE_VAR).ok().map(SecretString::from),
+            identity_file: IDENTITY_FILE.get().cloned(),
+        }
+    }
+}
+
+/// Whether `path` names an encrypted archive: its name ends in `.age`.
+pub fn is_encrypted(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("age"))
+}
+
+/// A backup archive's bytes as zip reads them: the file itself, or the
+/// plaintext of an encrypted one, decrypted as it is read.
+pub enum ArchiveFile {
+    /// A plain `.zip`.
+    Plain(BufReader<File>),
+    /// A `.zip.age`, decrypted chunk by chunk (each chunk authenticated).
+    Encrypted(Box<StreamReader<BufReader<File>>>),
+}
+
+impl ArchiveFile {
+    /// Opens the archive at `path`, decrypting it with [`Keys::of_run`] if
+    /// its name ends in `.age`.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Input`] error naming the archive when it cannot be
+    /// opened, is not an age file, or no key given opens it.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        Self::open_with(path, &Keys::of_run())
+    }
+
+    /// [`ArchiveFile::open`] with the keys `keys`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ArchiveFile::open`].
+    pub fn open_with(path: &Path, keys: &Keys) -> Result<Self, Error> {
+        let file = File::open(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Input,
+                format!("cannot open backup {}: {e}", path.display()),
+            )
+        })?;
+        let input = BufReader::with_capacity(1 << 16, file);
+        if !is_encrypted(path) {
+            return Ok(Self::Plain(input));
+        }
+        decrypt(path, input, keys).map(|r| Self::Encrypted(Box::new(r)))
+    }
+}
+
+impl Read for ArchiveFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(r) => r.read(buf),
+            Self::Encrypted(r) => r.read(buf),
+        }
+    }
+}
+
+impl Seek for ArchiveFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Self::Plain(r) => r.seek(pos),
+            Self::Encrypted(r) => r.seek(pos),
+        }
+    }
+}
+
+/// Who can open the encrypted archive a backup writes: whoever knows the
+/// passphrase (scrypt), or holds the identity of one of its X25519 recipients.
+pub struct Encryption {
+    recipients: Vec<Box<dyn Recipient>>,
+}
+
+impl Encryption {
+    /// The age recipients `recipients` (`age1...`) and those of
+    /// `recipients_file` (one a line, `#` comments); without any, the
+    /// passphrase in `GNBR_PASSPHRASE`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ErrorKind::Usage`] error naming the recipient (and its file and
+    /// line) that is not an X25519 one, a recipients file that cannot be read
+    /// or holds none, or no recipient and no passphrase.
+    pub fn for_backup(
+        recipients: &[String],
+        recipients_file: Option<&Path>,
+    ) -> Result<Self, Error> {
+        let mut parsed: Vec<Box<dyn Recipient>> = Vec::new();
+        for text in recipients {
+            parsed.push(Box::new(parse_recipient(text, "--recipient")?));
+        }
+        if let Some(file) = recipients_file {
+            let from_file = read_recipients(file)?;
+            if from_file.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("the recipients file {} holds no recipient", file.display()),
+                )
+                .hint("put one age1... recipient a line in it, as `age-keygen -y` prints them"));
+            }
+            parsed.extend(from_file);
+        }
+        if parsed.is_empty() {
+            let passphrase = std::env::var(PASSPHRASE_VAR)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("--encrypt needs a key: no --recipient, no --recipients-file and {PASSPHRASE_VAR} is not set"),
+                    )
+                    .hint(format!("set {PASSPHRASE_VAR} to a passphrase, or pass --recipient age1... (age-keygen makes a key pair)"))
+                })?;
+            parsed.push(Box::new(age::scrypt::Recipient::new(SecretString::from(
+                passphrase,
+            ))));
+        }
+        Ok(Self { recipients: parsed })
+    }
+
+    /// Encrypts what is written to the writer returned into `output`; the
+    /// age file is complete once [`StreamWriter::finish`] returned.
+    ///
+    /// # Errors
+    ///
+    /// When the header cannot be written to `output`.
+    pub fn wrap<W: Write>(&self, output: W) -> io::Result<StreamWriter<W>> {
+        Encryptor::with_recipients(self.recipients.iter().map(|r| r.as_ref() as &dyn Recipient))
+            .map_err(io::Error::other)?
+            .wrap_output(output)
+    }
+}
+
+/// The X25519 recipient `text`, given as `source` (a flag, or a file and line).
+fn parse_recipient(text: &str, source: &str) -> Result<age::x25519::Recipient, Error> {
+    age::x25519::Recipient::from_str(text).map_err(|why| {
+        let hint = if text.starts_with("ssh-") {
+            "ssh keys are not supported as recipients: make an age key pair with age-keygen and pass its age1... recipient"
+        } else {
+            "pass an age X25519 recipient, age1... as `age-keygen -y` prints it"
+        };
+        Error::new(
+            ErrorKind::Usage,
+            format!("{source}: `{text}` is not an age X25519 recipient: {why}"),
+        )
+        .hint(hint)
+    })
+}
+
+/// The recipients of the recipients file `path`: one a line, blank lines
+/// and `#` comments skipped, as `age -R` reads them.
+fn read_recipients(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("cannot read the recipients file {}: {e}", path.display()),
+        )
+    })?;
+    let mut recipients: Vec<Box<dyn Recipient>> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let source = format!("{} line {}", path.display(), number + 1);
+        recipients.push(Box::new(parse_recipient(line, &source)?));
+    }
+    Ok(recipients)
+}
+
+/// The plaintext of the age file `input` (read from `path`), with the key
+/// it needs: the passphrase for a passphrase-encrypted file, else the
+/// identity file.
+fn decrypt(
+    path: &Path,
+    input: BufReader<File>,
+    keys: &Keys,
+) -> Result<StreamReader<BufReader<File>>, Error> {
+    let failed = |what: String, hint: &str| {
+        Error::new(
+            ErrorKind::Input,
+            format!("cannot decrypt {}: {what}", path.display()),
+        )
+        .hint(hint)
+    };
+    let decryptor = Decryptor::new_buffered(input).map_err(|e| {
+        failed(
+            format!("it is not an age file: {e}"),
+            "an archive named .age must be one `gnbr backup --encrypt` or `age -e` wrote; copy it again",
+        )
+    })?;
+    let scrypt = decryptor.is_scrypt();
+    let identities: Vec<Box<dyn Identity>> = if scrypt {
+        let Some(passphrase) = &keys.passphrase else {
+            return Err(failed(
+                "it is encrypted with a passphrase and GNBR_PASSPHRASE is not set".to_owned(),
+                "set GNBR_PASSPHRASE to the passphrase it was encrypted with",
+            ));
+        };
+        vec![Box::new(age::scrypt::Identity::new(passphrase.clone()))]
+    } else {
+        let Some(file) = &keys.identity_file else {
+            return Err(failed(
+                "it is encrypted to age recipients and no identity file was given".to_owned(),
+                "pass --identity FILE (or set GNBR_IDENTITY_FILE) with the age identity of one of its recipients",
+            ));
+        };
+        read_identities(file)?
+    };
+    decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref()))
+        .map_err(|e| match e {
+            DecryptError::DecryptionFailed | DecryptError::NoMatchingKeys => failed(
+                "the key given does not open it".to_owned(),
+                if scrypt {
+                    "set GNBR_PASSPHRASE to the passphrase it was encrypted with"
+                } else {
+                    "pass --identity with the age identity of one of its recipients"
+                },
+            ),
+            other => failed(
+                other.to_string(),
+                "the archive is damaged or was not written by age; copy it again",
+            ),
+        })
+}
+
+/// The identities of the age identity file `path`.
+fn read_identities(path: &Path) -> Result<Vec<Box<dyn Identity>>, Error> {
+    let unreadable = |e: String| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("cannot read the identity file {}: {e}", path.display()),
+        )
+        .hint("pass an age identity file (AGE-SECRET-KEY-1... lines), as `age-keygen` writes")
+    };
+    age::IdentityFile::from_file(path.to_string_lossy().into_owned())
+        .map_err(|e| unreadable(e.to_string()))?
+        .into_identities()
+        .map_err(|e| unreadable(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{Read, Write},
+        path::{Path, PathBuf},
+    };
+
+    use age::secrecy::{ExposeSecret, SecretString};
+    use zip::ZipArchive;
+
+    use super::{ArchiveFile, Encryption, Keys};
+    use crate::{
+        archive::{file_sums, BackupWriter},
+        exit_codes,
+    };
+
+    const PEOPLE: &str = r#"[{"model": "people.profile", "pk": 1, "fields": {}}]"#;
+
+    /// A real gnbr archive, then that archive encrypted by `encryptor` beside it.
+    fn encrypted_archive(dir: &Path, encryptor: age::Encryptor) -> PathBuf {
+        let plain = dir.join("2026-01-02_030405.zip");
+        let mut writer = BackupWriter::create(&plain, false).unwrap();
+        let mut entry = writer.entry("fixtures/people.json").unwrap();
+        entry.write_all(PEOPLE.as_bytes()).unwrap();
+        entry.close().unwrap();
+        writer.finish().unwrap();
+        let sealed = dir.join("2026-01-02_030405.zip.age");
+        let mut out = encryptor
+            .wrap_output(std::fs::File::create(&sealed).unwrap())
+            .unwrap();
+        out.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+        out.finish().unwrap();
+        std::fs::remove_file(plain).unwrap();
+        sealed
+    }
+
+    fn passphrase_encryptor(passphrase: &str) -> age::Encryptor {
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase));
+        recipient.set_work_factor(10);
+        age::Encryptor::with_recipients(std::iter::once(&recipient as _)).unwrap()
+    }
+
+    fn passphrase(text: &str) -> Keys {
+        Keys {
+            passphrase: Some(SecretString::from(text)),
+            identity_file: None,
+        }
+    }
+
+    fn people(file: ArchiveFile) -> String {
+        let mut zip = ZipArchive::new(file).unwrap();
+        let mut text = String::new();
+        zip.by_name("fixtures/people.json")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(zip.by_name(crate::archive::MANIFEST_NAME).is_ok());
+        text
+    }
+
+    fn open_error(path: &Path, keys: &Keys) -> crate::errors::Error {
+        match ArchiveFile::open_with(path, keys) {
+            Ok(file) => ZipArchive::new(file)
+                .map(drop)
+                .map_err(|e| {
+                    crate::errors::Error::new(crate::errors::ErrorKind::Input, e.to_string())
+                })
+                .unwrap_err(),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_passphrase_encrypted_archive_reads_as_the_zip_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed = encrypted_archive(dir.path(), passphrase_encryptor("correct horse"));
+        let file = ArchiveFile::open_with(&sealed, &passphrase("correct horse")).unwrap();
+        assert_eq!(people(file), PEOPLE);
+
+        let wrong = open_error(&sealed, &passphrase("wrong horse"));
+        assert_eq!(wrong.exit_code(), exit_codes::INPUT, "{wrong}");
+        assert!(
+            wrong.message.contains("2026-01-02_030405.zip.age"),
+            "{wrong}"
+        );
+        assert!(wrong.message.contains("does not open it"), "{wrong}");
+        let missing = open_error(&sealed, &Keys::default());
+        assert_eq!(missing.exit_code(), exit_codes::INPUT, "{missing}");
+        assert!(
+            missing.message.contains("GNBR_PASSPHRASE is not set"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn an_archive_encrypted_to_a_recipient_reads_with_its_identity_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _)).unwrap();
+        let sealed = encrypted_archive(dir.path(), encryptor);
+        let key_file = dir.path().join("key.txt");
+        std::fs::write(&key_file, identity.to_string().expose_secret()).unwrap();
+        let keys = Keys {
+            passphrase: None,
+            identity_file: Some(key_file),
+        };
+        assert_eq!(
+            people(ArchiveFile::open_with(&sealed, &keys).unwrap()),
+            PEOPLE
+        );
+
+        let other_file = dir.path().join("other.txt");
+        let other = age::x25519::Identity::generate();
+        std::fs::write(&other_file, other.to_string().expose_secret()).unwrap();
+        let other_keys = Keys {
+            passphrase: None,
+            identity_file: Some(other_file),
+        };
+        let wrong = open_error(&sealed, &other_keys);
+        assert_eq!(wrong.exit_code(), exit_codes::INPUT, "{wrong}");
+        assert!(wrong.message.contains("does not open it"), "{wrong}");
+        let missing = open_error(&sealed, &passphrase("a passphrase is not an identity"));
+        assert!(missing.message.contains("no identity file"), "{missing}");
+        assert!(
+            missing
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("--identity"),
+            "{missing:?}"
+        );
+    }
+
+    /// An archive `gnbr backup --encrypt` would write in `dir` with
+    /// `encryption`, sidecars included; returns its path.
+    fn written_encrypted(dir: &Path, encryption: &Encryption) -> PathBuf {
+        let path = dir.join("2026-01-02_030405.zip.age");
+        let mut writer = BackupWriter::create_numbered(&path, Some(encryption)).unwrap();
+        let mut entry = writer.entry("fixtures/people.json").unwrap();
+        entry.write_all(PEOPLE.as_bytes()).unwrap();
+        entry.close().unwrap();
+        writer
+            .finish_with_sidecars(|temp| {
+                let md5 = file_sums(temp).unwrap().md5;
+                Ok(vec![("md5", md5.into_bytes()), ("ini", b"[x]\n".to_vec())])
+            })
+            .unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_passphrase_encrypted_backup_is_written_as_it_is_encrypted_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from("correct horse"));
+        // The lowest work factor age takes: a test, not a real backup.
+        recipient.set_work_factor(1);
+        let encryption = Encryption {
+            recipients: vec![Box::new(recipient)],
+        };
+        let first = written_encrypted(dir.path(), &encryption);
+        let second = written_encrypted(dir.path(), &encryption);
+        assert_eq!(first, dir.path().join("2026-01-02_030405.zip.age"));
+        assert_eq!(second, dir.path().join("2026-01-02_030405_2.zip.age"));
+        assert_eq!(
+            names(dir.path()),
+            [
+                "2026-01-02_030405.zip.age",
+                "2026-01-02_030405.zip.age.ini",
+                "2026-01-02_030405.zip.age.md5",
+                "2026-01-02_030405_2.zip.age",
+                "2026-01-02_030405_2.zip.age.ini",
+                "2026-01-02_030405_2.zip.age.md5",
+            ],
+            "no plaintext zip, no temporary file"
+        );
+        let bytes = std::fs::read(&first).unwrap();
+        assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
+        assert!(!bytes.windows(PEOPLE.len()).any(|w| w == PEOPLE.as_bytes()));
+        let md5 =
+            std::fs::read_to_string(dir.path().join("2026-01-02_030405.zip.age.md5")).unwrap();
+        assert_eq!(
+            md5,
+            file_sums(&first).unwrap().md5,
+            "of the file as written"
+        );
+        let keys = passphrase("correct horse");
+        assert_eq!(
+            people(ArchiveFile::open_with(&first, &keys).unwrap()),
+            PEOPLE
+        );
+        let wrong = open_error(&second, &passphrase("wrong horse"));
+        assert!(wrong.message.contains("does not open it"), "{wrong}");
+    }
+
+    #[test]
+    fn a_backup_encrypted_to_recipients_opens_with_gnbr_and_with_the_age_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (
+            age::x25519::Identity::generate(),
+            age::x25519::Identity::generate(),
+        );
+        let recipients_file = dir.path().join("recipients.txt");
+        std::fs::write(
+            &recipients_file,
+            format!("# the second admin\n\n{}\n", two.to_public()),
+        )
+        .unwrap();
+        let encryption =
+            Encryption::for_backup(&[one.to_public().to_string()], Some(&recipients_file)).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let archive = written_encrypted(dir.path(), &encryption);
+        for (n, identity) in [&one, &two].into_iter().enumerate() {
+            let key_file = elsewhere.path().join(format!("key{n}.txt"));
+            std::fs::write(&key_file, identity.to_string().expose_secret()).unwrap();
+            let keys = Keys {
+                passphrase: None,
+                identity_file: Some(key_file.clone()),
+            };
+            assert_eq!(
+                people(ArchiveFile::open_with(&archive, &keys).unwrap()),
+                PEOPLE
+            );
+
+            let plain = elsewhere.path().join(format!("decrypted{n}.zip"));
+            let status = std::process::Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&key_file)
+                .arg("-o")
+                .arg(&plain)
+                .arg(&archive)
+                .status()
+                .expect("the age CLI (apt-get install age)");
+            assert!(status.success());
+            let tested = std::process::Command::new("unzip")
+                .arg("-tq")
+                .arg(&plain)
+                .output()
+                .expect("Info-ZIP's unzip (apt-get install unzip)");
+            assert!(tested.status.success(), "{tested:?}");
+            let mut zip = ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
+            assert!(zip.index_for_name("fixtures/people.json").is_some());
+            assert!(zip.index_for_name(crate::archive::MANIFEST_NAME).is_some());
+            for i in 0..zip.len() {
+                std::io::copy(&mut zip.by_index(i).unwrap(), &mut std::io::sink()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_recipient_that_is_not_x25519_is_refused_naming_it_and_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(flag) = Encryption::for_backup(&["age1nope".to_owned()], None) else {
+            panic!("age1nope taken");
+        };
+        assert_eq!(flag.exit_code(), exit_codes::USAGE, "{flag}");
+        assert!(
+            flag.message.starts_with("--recipient: `age1nope`"),
+            "{flag}"
+        );
+        let file = dir.path().join("recipients.txt");
+        std::fs::write(&file, "# admins\nssh-ed25519 AAAAC3Nza admin@host\n").unwrap();
+        let Err(ssh) = Encryption::for_backup(&[], Some(&file)) else {
+            panic!("an ssh key taken");
+        };
+        assert!(ssh.message.contains("recipients.txt line 2"), "{ssh}");
+        assert!(
+            ssh.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("ssh keys are not supported"),
+            "{ssh:?}"
+        );
+        std::fs::write(&file, "# nobody yet\n").unwrap();
+        let Err(empty) = Encryption::for_backup(&[], Some(&file)) else {
+            panic!("an empty recipients file taken");
+        };
+        assert!(empty.message.contains("holds no recipient"), "{empty}");
+    }
+
+    #[test]
+    fn a_truncated_or_foreign_age_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed = encrypted_archive(dir.path(), passphrase_encryptor("p"));
+        let bytes = std::fs::read(&sealed).unwrap();
+        std::fs::write(&sealed, &bytes[..bytes.len() - 100]).unwrap();
+        let truncated = open_error(&sealed, &passphrase("p"));
+        assert_eq!(truncated.exit_code(), exit_codes::INPUT, "{truncated}");
+
+        std::fs::write(&sealed, b"PK\x03\x04 a plain zip named .age").unwrap();
+        let foreign = open_error(&sealed, &passphrase("p"));
+        assert_eq!(foreign.exit_code(), exit_codes::INPUT, "{foreign}");
+        assert!(foreign.message.contains("not an age file"), "{foreign}");
+    }
+}
