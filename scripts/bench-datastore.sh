@@ -42,7 +42,7 @@ in_db gnbr_bench_ds_source "CREATE TABLE roads (id serial PRIMARY KEY, name text
         FROM generate_series(1, $ROWS) g;
     CREATE INDEX roads_geom ON roads USING gist (geom);"
 echo "ROWS = $ROWS in one PostGIS table of $(in_db gnbr_bench_ds_source "SELECT pg_size_pretty(pg_total_relation_size('roads'))")"
-printf '%-34s %10s %12s\n' run "wall" "peak RSS"
+printf '%-34s %10s %12s %12s\n' run "wall" "peak RSS" "own RSS"
 export PGPASSWORD=$GNBR_TEST_PGPASSWORD
 pg() { echo "-h $GNBR_TEST_PGHOST -p $GNBR_TEST_PGPORT -U $GNBR_TEST_PGUSER --no-password"; }
 # shellcheck disable=SC2046

@@ -27,9 +27,21 @@ settings_for() {  # DIR DB: a settings.ini and env file for gnbr
         grep -E '^(apps|dumps) =' tests/data/geonode-5.1.1-backup/settings-as-written-by-backup.ini
     } >"$1/settings.ini"
 }
-measure() {  # LABEL COMMAND...: prints "LABEL  seconds  peak-RSS-MB"
+measure() {  # LABEL COMMAND...: prints "LABEL  seconds  peak-RSS-MB  own-peak-RSS-MB"
+    # Peak RSS is the largest process of the run (Django children included);
+    # own peak RSS is the command's own process alone: its VmHWM, read from
+    # /proc each 0.2 s while it runs (VmHWM only grows, so the last reading
+    # before it exits is its peak up to then).
     local label=$1; shift
-    /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/$label.log" 2>&1 || { cat "$WORK/$label.log"; exit 1; }
+    /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/$label.log" 2>&1 &
+    local timer=$! own=0 pid hwm
+    while kill -0 "$timer" 2>/dev/null; do
+        pid=$(pgrep -P "$timer" | head -1) || true
+        hwm=$( [ -n "$pid" ] && awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || true
+        [ -n "$hwm" ] && [ "$hwm" -gt "$own" ] && own=$hwm
+        sleep 0.2
+    done
+    wait "$timer" || { cat "$WORK/$label.log"; exit 1; }
     read -r secs kb <"$WORK/time"
-    printf '%-34s %8.1f s %9.0f MB\n' "$label" "$secs" "$((kb / 1024))"
+    printf '%-34s %8.1f s %9.0f MB %9.0f MB\n' "$label" "$secs" "$((kb / 1024))" "$((own / 1024))"
 }
