@@ -21,9 +21,10 @@ gnbr on stdin whether to commit, so that gnbr dying at any point before
 how far it is (`progress` events, at most about once a second).
 
 `dump` serves a backup with one Django start: it says what `info` says, then
-waits on stdin for the dump request's path; it dumps every app from one
-read-only repeatable-read snapshot, writing what `dumpdata` writes byte for
-byte, with the many-to-many values read a chunk of objects at a time.
+waits on stdin for the dump request's path; it runs `dumpdata` of every app
+in one read-only repeatable-read snapshot, with a serializer that writes what
+Django's JSON serializer writes byte for byte but reads many-to-many values a
+chunk of objects at a time.
 
 `users` stays up for `gnbr serve`: one JSON request a line on stdin
 (`{"username": ...}`), one answer a line on stdout, until stdin ends; so a
@@ -31,6 +32,7 @@ login costs a query, not a Django start.
 """
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -1038,51 +1040,64 @@ def check_dump_label(label):
         )
 
 
-def dump_models(label):
-    """The models `dumpdata label` writes, in its order: an app's models as
-    Django lists them, or the one model of `app_label.ModelName`."""
-    from django.apps import apps
-
-    app, _, model = label.partition(".")
-    config = apps.get_app_config(app)
-    if config.models_module is None:
-        return []
-    return [config.get_model(model)] if model else list(config.get_models())
-
-
 DUMP_CHUNK = 2000
+DUMP_FORMAT = "gnbr-json"
 
 
-def dump_objects(models):
-    """The objects `dumpdata` gives for `models` (default manager, pk order,
-    proxies and models the router keeps off the database left out), read
-    DUMP_CHUNK at a time with every serialized many-to-many field prefetched
-    per chunk: one query a chunk and field, where dumpdata asks one per
-    object and field."""
-    from django.db import DEFAULT_DB_ALIAS, router
+def m2m_prefetches(model):
+    """The many-to-many fields Django's serializer writes for `model` (those
+    with an auto-created link table), each to be fetched with the related
+    objects' pks only, in the related model's own order. A related model
+    without one gets pk order: `dumpdata`'s is then the plan's, which for a
+    lookup through the link table's unique (from, to) index is pk order too,
+    where one query for many objects would give the rows in any order."""
     from django.db.models import Prefetch
 
-    for model in models:
-        if model._meta.proxy or not router.allow_migrate_model(DEFAULT_DB_ALIAS, model):
-            continue
-        prefetches = [
-            Prefetch(field.name, queryset=field.remote_field.model._default_manager.select_related(None).only("pk"))
-            for field in model._meta.local_many_to_many
-            if field.serialize and field.remote_field.through._meta.auto_created
-        ]
-        queryset = model._default_manager.using(DEFAULT_DB_ALIAS).order_by(model._meta.pk.name)
-        yield from queryset.prefetch_related(*prefetches).iterator(chunk_size=DUMP_CHUNK)
+    def related(field):
+        queryset = field.remote_field.model._default_manager.select_related(None).only("pk")
+        return queryset if queryset.ordered else queryset.order_by("pk")
+
+    return [
+        Prefetch(field.name, queryset=related(field))
+        for field in model._meta.concrete_model._meta.local_many_to_many
+        if field.serialize and field.remote_field.through._meta.auto_created
+    ]
 
 
-def dump_serializer():
-    """Django's JSON serializer, writing what `dumpdata` writes byte for
-    byte, faster: prefetched many-to-many values are read from the prefetch
-    (Django's own would build a query per object first, then not run it),
-    and an object is encoded in one call of the C encoder rather than
-    streamed piece by piece through the pure-Python one."""
-    from django.core.serializers.json import Serializer
+def prefetched_in_chunks(objects):
+    """`objects` as `dumpdata` gives them (model after model, pk order),
+    DUMP_CHUNK at a time, each chunk's many-to-many values fetched with one
+    query per model and field: `dumpdata` asks one per object and field."""
+    from django.db.models import prefetch_related_objects
 
-    class PrefetchedJSONSerializer(Serializer):
+    objects = iter(objects)
+    while True:
+        chunk = list(itertools.islice(objects, DUMP_CHUNK))
+        if not chunk:
+            return
+        for model, group in itertools.groupby(chunk, key=type):
+            lookups = m2m_prefetches(model)
+            if lookups:
+                prefetch_related_objects(list(group), *lookups)
+        yield from chunk
+
+
+def dump_format():
+    """Registers (once) and names the serializer `dumpdata` is run with:
+    Django's JSON serializer, writing what it writes byte for byte, faster.
+    Many-to-many values come from the chunk's prefetch (Django's own reads
+    them with a query per object, or builds that query before it looks for
+    a prefetch), and an object is encoded in one call of the C encoder
+    rather than streamed piece by piece through the pure-Python one."""
+    import types
+
+    from django.core import serializers
+    from django.core.serializers import json as django_json
+
+    class PrefetchedJSONSerializer(django_json.Serializer):
+        def serialize(self, queryset, **options):
+            return super().serialize(prefetched_in_chunks(queryset), **options)
+
         def handle_m2m_field(self, obj, field):
             prefetched = getattr(obj, "_prefetched_objects_cache", {}).get(field.name)
             if prefetched is None:
@@ -1096,7 +1111,13 @@ def dump_serializer():
             self.stream.write(json.dumps(self.get_dump_object(obj), **self.json_kwargs))
             self._current = None
 
-    return PrefetchedJSONSerializer()
+    if DUMP_FORMAT not in serializers.get_serializer_formats():
+        module = types.ModuleType("gnbr_json_serializer")
+        module.Serializer = PrefetchedJSONSerializer
+        module.Deserializer = django_json.Deserializer
+        sys.modules[module.__name__] = module
+        serializers.register_serializer(DUMP_FORMAT, module.__name__)
+    return DUMP_FORMAT
 
 
 @contextlib.contextmanager
@@ -1116,8 +1137,9 @@ def dump_snapshot():
 def dump():
     """Says `info` first, then waits for the path of the dump request on
     stdin (none: gnbr stopped before dumping), so that a backup starts Django
-    once. Then each app's `dumpdata` output goes into the path gnbr names (a
-    FIFO it reads), in order, from one snapshot of the database."""
+    once. Then `dumpdata` of each app into the path gnbr names (a FIFO it
+    reads), in order, from one snapshot of the database."""
+    from django.core.management import call_command
     from django.db import connections
 
     from geonode.utils import DisableDjangoSignals
@@ -1129,16 +1151,15 @@ def dump():
         return
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
-    # An unknown label fails before its output is opened: gnbr would wait on
-    # that FIFO forever. Every label is checked before the first dump.
+    # An unknown label fails dumpdata before it opens its output: gnbr would
+    # wait on that FIFO forever. Every label is checked before the first dump.
     for item in request["dumps"]:
         check_dump_label(item["app"])
     with DisableDjangoSignals(), dump_snapshot():
         for item in request["dumps"]:
             say(event="dumping", app=item["app"], path=item["path"])
             try:
-                with open(item["path"], "w", encoding="utf-8") as out:
-                    dump_serializer().serialize(dump_objects(dump_models(item["app"])), stream=out, indent=None)
+                call_command("dumpdata", item["app"], format=dump_format(), output=item["path"], verbosity=0)
             except Exception as e:  # noqa: BLE001 - named with its app
                 traceback.print_exc()
                 raise Refused(f"dumpdata of `{item['app']}` failed: {' '.join(str(e).split())}")
