@@ -392,6 +392,69 @@ fn archives_cross_between_gnbr_and_geonodes_own_tools() {
     );
 }
 
+/// gnbr's fixtures are what Django's `dumpdata` (GeoNode's own backup)
+/// writes, byte for byte, although gnbr reads many-to-many values a chunk
+/// of objects at a time and encodes objects its own way: here with every
+/// resource in several regions (an ordered relation, its links inserted out
+/// of order) and users in several groups (an unordered one).
+#[test]
+fn a_gnbr_backups_fixtures_are_what_dumpdata_writes_byte_for_byte() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let db = "gnbr_e2e_dumpdata_bytes";
+    services.fresh_db(db);
+    services.python(dir.path(), db, &repo().join("tests/data/seed_geonode.py"));
+    services.psql(
+        db,
+        "INSERT INTO base_resourcebase_regions (resourcebase_id, region_id) \
+         SELECT r.id, g.id FROM base_resourcebase r JOIN base_region g ON g.id % 37 = r.id % 37 \
+         ORDER BY md5(r.id::text || g.id::text)",
+    );
+    let settings = services.settings(dir.path(), db);
+    let (report, _) = backup(
+        dir.path(),
+        &settings,
+        dir.path().join("backups"),
+        &["--skip-geoserver"],
+    );
+    let written = std::fs::read_to_string(&settings).unwrap();
+    let list = |key: &str| {
+        written
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .expect("settings.ini has [fixtures] apps and dumps")
+            .to_owned()
+    };
+    let (apps, dumps) = (list("apps = "), list("dumps = "));
+    let reference = dir.path().join("dumpdata");
+    std::fs::create_dir_all(&reference).unwrap();
+    services.python_with_args(
+        dir.path(),
+        db,
+        &repo().join("tests/data/dumpdata_apps.py"),
+        &[reference.to_str().unwrap(), &apps],
+    );
+    let archive = std::fs::File::open(report["archive"].as_str().unwrap()).unwrap();
+    let mut archive = zip::ZipArchive::new(archive).unwrap();
+    let regions = services.psql(db, "SELECT count(*) FROM base_resourcebase_regions");
+    assert!(regions.trim().parse::<u32>().unwrap() > 100, "{regions}");
+    for (app, dump) in apps.split(',').zip(dumps.split(',')) {
+        let mut ours = Vec::new();
+        std::io::Read::read_to_end(
+            &mut archive.by_name(&format!("fixtures/{dump}.json")).unwrap(),
+            &mut ours,
+        )
+        .unwrap();
+        let theirs = std::fs::read(reference.join(format!("{app}.json"))).unwrap();
+        assert!(
+            ours == theirs,
+            "fixtures/{dump}.json differs from dumpdata's of {app} ({} bytes, dumpdata {})",
+            ours.len(),
+            theirs.len()
+        );
+    }
+}
+
 #[test]
 fn an_app_the_geonode_lacks_is_refused_before_anything_is_written() {
     let services = Services::get();

@@ -29,7 +29,7 @@ use crate::{
     config::Settings,
     errors::{Error, ErrorKind},
     fixtures::{self, FixtureStats},
-    geonode::{GeoNode, TargetInfo},
+    geonode::{Dumper, GeoNode, TargetInfo},
     geoserver::{
         datadir::{self, DataDir, Selection},
         datastore,
@@ -85,7 +85,9 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
         .map(|to| Encryption::for_backup(&to.recipients, to.recipients_file.as_deref()))
         .transpose()?;
     let target = GeoNode::new(&settings.geonode)?;
-    let info = target.info()?;
+    // One Django start: the helper that describes the target dumps it later.
+    let mut dumper = target.start_dump()?;
+    let info = dumper.info().clone();
     info.ensure_reachable()?;
     interrupted::settle(&target, &info, &settings, ui)?;
     cancel::checkpoint("target-ready")?;
@@ -96,7 +98,8 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let mut writer = BackupWriter::create_numbered(&archive, encryption.as_ref())?;
 
     let scratch = crate::scratch::temp_dir("gnbr-dump-")?;
-    let fixtures = dump_fixtures(&settings, &target, &mut writer, scratch.path(), ui)?;
+    let fixtures = dump_fixtures(&settings, &mut dumper, &mut writer, scratch.path(), ui)?;
+    drop(dumper);
     cancel::checkpoint("fixtures-dumped")?;
     let files = add_media(&info, &mut writer, ui)?;
     let data_dir = match request.geoserver_data_dir(&settings) {
@@ -226,10 +229,10 @@ fn create_archive(backup_dir: &Path, stamp: &str, encrypted: bool) -> Result<Pat
 /// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in
 /// `scratch` into its `fixtures/<dump>.json` entry, checked on the way;
 /// returns each entry with its objects. Shows the bytes dumped as progress
-/// from the first dump on (not while Django starts).
+/// from the first dump on.
 fn dump_fixtures(
     settings: &Settings,
-    target: &GeoNode,
+    dumper: &mut Dumper<'_>,
     writer: &mut BackupWriter,
     scratch: &Path,
     ui: Ui,
@@ -243,7 +246,7 @@ fn dump_fixtures(
     let mut written = Vec::new();
     let mut progress: Option<Progress> = None;
     let mut dumped = 0;
-    target.dump(&dumps, &mut |app, fifo, writer_exited| {
+    dumper.dump(&dumps, &mut |app, fifo, writer_exited| {
         let fixture = settings
             .fixtures
             .fixtures

@@ -7,7 +7,7 @@ to stderr (gnbr's debug log).
     python gnbr_django.py info
     python gnbr_django.py maxpks
     python gnbr_django.py load REQUEST.json
-    python gnbr_django.py dump REQUEST.json
+    python gnbr_django.py dump          (says info, then reads REQUEST.json's path on stdin)
     python gnbr_django.py users
 
 `load` restores fixtures in ONE transaction: truncate GeoNode's tables (never
@@ -20,12 +20,21 @@ gnbr on stdin whether to commit, so that gnbr dying at any point before
 "commit" leaves the database as it was. While it loads and reindexes it says
 how far it is (`progress` events, at most about once a second).
 
+`dump` serves a backup with one Django start: it says what `info` says, then
+waits on stdin for the dump request's path; it runs `dumpdata` of every app
+in one read-only repeatable-read snapshot, with a serializer that writes what
+Django's JSON serializer writes byte for byte but reads many-to-many values a
+chunk of objects at a time.
+
 `users` stays up for `gnbr serve`: one JSON request a line on stdin
 (`{"username": ...}`), one answer a line on stdout, until stdin ends; so a
 login costs a query, not a Django start.
 """
 
+import contextlib
+import itertools
 import json
+import os
 import sys
 import time
 import traceback
@@ -96,8 +105,6 @@ DATABASE_NAME_ENV = "GNBR_DATABASE_NAME"
 
 
 def setup():
-    import os
-
     import django
 
     # `gnbr verify --restore-check`: Django's default database is swapped
@@ -180,6 +187,8 @@ def geoserver_public_url(settings):
 
 
 def info():
+    """What gnbr needs of the target (version, databases, folders, restore
+    history) as one `info` event; returns whether the database answered."""
     from django.conf import settings
     from django.db import connection
 
@@ -199,13 +208,14 @@ def info():
         result["reachable"] = False
         result["problem"] = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         say(event="info", **result)
-        return
+        return False
     result["reachable"] = True
     result["unapplied_migrations"] = unapplied_migrations(connection)
     with connection.cursor() as cursor:
         result["tables"] = len(public_tables(cursor))
         result["restores"] = restore_log(cursor)
     say(event="info", **result)
+    return True
 
 
 def maxpks():
@@ -1030,27 +1040,131 @@ def check_dump_label(label):
         )
 
 
-def dump(request_path):
-    """dumpdata of each app into the path gnbr names (a FIFO it reads), in order."""
+DUMP_CHUNK = 2000
+DUMP_FORMAT = "gnbr-json"
+
+
+def m2m_prefetches(model):
+    """The many-to-many fields Django's serializer writes for `model` (those
+    with an auto-created link table), each to be fetched with the related
+    objects' pks only, in the related model's own order. A related model
+    without one gets pk order: `dumpdata`'s is then the plan's, which for a
+    lookup through the link table's unique (from, to) index is pk order too,
+    where one query for many objects would give the rows in any order."""
+    from django.db.models import Prefetch
+
+    def related(field):
+        queryset = field.remote_field.model._default_manager.select_related(None).only("pk")
+        return queryset if queryset.ordered else queryset.order_by("pk")
+
+    return [
+        Prefetch(field.name, queryset=related(field))
+        for field in model._meta.concrete_model._meta.local_many_to_many
+        if field.serialize and field.remote_field.through._meta.auto_created
+    ]
+
+
+def prefetched_in_chunks(objects):
+    """`objects` as `dumpdata` gives them (model after model, pk order),
+    DUMP_CHUNK at a time, each chunk's many-to-many values fetched with one
+    query per model and field: `dumpdata` asks one per object and field."""
+    from django.db.models import prefetch_related_objects
+
+    objects = iter(objects)
+    while True:
+        chunk = list(itertools.islice(objects, DUMP_CHUNK))
+        if not chunk:
+            return
+        for model, group in itertools.groupby(chunk, key=type):
+            lookups = m2m_prefetches(model)
+            if lookups:
+                prefetch_related_objects(list(group), *lookups)
+        yield from chunk
+
+
+def dump_format():
+    """Registers (once) and names the serializer `dumpdata` is run with:
+    Django's JSON serializer, writing what it writes byte for byte, faster.
+    Many-to-many values come from the chunk's prefetch (Django's own reads
+    them with a query per object, or builds that query before it looks for
+    a prefetch), and an object is encoded in one call of the C encoder
+    rather than streamed piece by piece through the pure-Python one."""
+    import types
+
+    from django.core import serializers
+    from django.core.serializers import json as django_json
+
+    class PrefetchedJSONSerializer(django_json.Serializer):
+        def serialize(self, queryset, **options):
+            return super().serialize(prefetched_in_chunks(queryset), **options)
+
+        def handle_m2m_field(self, obj, field):
+            prefetched = getattr(obj, "_prefetched_objects_cache", {}).get(field.name)
+            if prefetched is None:
+                super().handle_m2m_field(obj, field)
+                return
+            self._current[field.name] = [self._value_from_field(related, related._meta.pk) for related in prefetched]
+
+        def end_object(self, obj):
+            if not self.first:
+                self.stream.write(", ")
+            self.stream.write(json.dumps(self.get_dump_object(obj), **self.json_kwargs))
+            self._current = None
+
+    if DUMP_FORMAT not in serializers.get_serializer_formats():
+        module = types.ModuleType("gnbr_json_serializer")
+        module.Serializer = PrefetchedJSONSerializer
+        module.Deserializer = django_json.Deserializer
+        sys.modules[module.__name__] = module
+        serializers.register_serializer(DUMP_FORMAT, module.__name__)
+    return DUMP_FORMAT
+
+
+@contextlib.contextmanager
+def dump_snapshot():
+    """One read-only repeatable-read transaction for the whole dump: every
+    app is dumped as the database was at its first query, so fixtures that
+    point at each other agree even while GeoNode keeps writing."""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def dump():
+    """Says `info` first, then waits for the path of the dump request on
+    stdin (none: gnbr stopped before dumping), so that a backup starts Django
+    once. Then `dumpdata` of each app into the path gnbr names (a FIFO it
+    reads), in order, from one snapshot of the database."""
     from django.core.management import call_command
+    from django.db import connections
 
     from geonode.utils import DisableDjangoSignals
 
+    if not info():
+        return
+    request_path = sys.stdin.readline().strip()
+    if not request_path:
+        return
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
     # An unknown label fails dumpdata before it opens its output: gnbr would
     # wait on that FIFO forever. Every label is checked before the first dump.
     for item in request["dumps"]:
         check_dump_label(item["app"])
-    with DisableDjangoSignals():
+    with DisableDjangoSignals(), dump_snapshot():
         for item in request["dumps"]:
             say(event="dumping", app=item["app"], path=item["path"])
             try:
-                call_command("dumpdata", item["app"], output=item["path"], verbosity=0)
+                call_command("dumpdata", item["app"], format=dump_format(), output=item["path"], verbosity=0)
             except Exception as e:  # noqa: BLE001 - named with its app
                 traceback.print_exc()
                 raise Refused(f"dumpdata of `{item['app']}` failed: {' '.join(str(e).split())}")
             say(event="dumped", app=item["app"])
+    connections.close_all()
     say(event="done")
 
 
@@ -1109,7 +1223,12 @@ def main():
         elif command == "load":
             load(sys.argv[2])
         elif command == "dump":
-            dump(sys.argv[2])
+            dump()
+            # The transaction is over, the connection closed, every dump
+            # written: Python's own teardown of Django would add a second.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         elif command == "users":
             users()
         elif command == "run":

@@ -5,8 +5,11 @@
 //! and `DJANGO_SETTINGS_MODULE`. Credentials found there stay in memory and
 //! in child environments; they are never printed or logged.
 
+mod dump;
 mod env_file;
 mod users;
+
+pub use dump::{DumpReceiver, Dumper};
 
 use std::{
     fmt,
@@ -288,10 +291,6 @@ struct Event {
     rest: serde_json::Map<String, serde_json::Value>,
 }
 
-/// What `GeoNode::dump` hands each dump to: the app, its FIFO, and
-/// whether Django's helper, the FIFO's writer, has exited.
-pub type DumpReceiver<'a> = dyn FnMut(&str, &Path, &dyn Fn() -> bool) -> Result<(), Error> + 'a;
-
 impl GeoNode {
     /// Prepares to drive the GeoNode of `settings`.
     ///
@@ -363,13 +362,7 @@ impl GeoNode {
     ///
     /// When Django cannot start with these settings.
     pub fn info(&self) -> Result<TargetInfo, Error> {
-        let event = self.run_once(&["info"], "info")?;
-        serde_json::from_value(serde_json::Value::Object(event.rest)).map_err(|e| {
-            Error::new(
-                ErrorKind::Target,
-                format!("gnbr's Django helper answered oddly: {e}"),
-            )
-        })
+        target_info(self.run_once(&["info"], "info")?)
     }
 
     /// The highest pk of every model with rows (`app.model` -> pk).
@@ -470,95 +463,13 @@ impl GeoNode {
         }
     }
 
-    /// Runs Django's `dumpdata` for each `(app, fifo)` in order; `receive`
-    /// is called with each app, its FIFO and whether Django's helper has
-    /// exited (so that a reader waiting for the FIFO's writer stops when
-    /// there is none) once the dump into it started, and must read the
-    /// FIFO to its end.
-    ///
-    /// # Errors
-    ///
-    /// A failing dumpdata (naming the app), or `receive`'s error.
-    pub fn dump(
-        &self,
-        dumps: &[(String, PathBuf)],
-        receive: &mut DumpReceiver<'_>,
-    ) -> Result<(), Error> {
-        let request_path = self.work.path().join("dump.json");
-        let request = serde_json::json!({
-            "dumps": dumps.iter().map(|(app, path)| serde_json::json!({"app": app, "path": path})).collect::<Vec<_>>(),
-        });
-        std::fs::write(&request_path, request.to_string()).map_err(|e| {
-            Error::new(
-                ErrorKind::Run,
-                format!("cannot write the dump request: {e}"),
-            )
-        })?;
-        let (mut child, stderr_log) = self.spawn(&["dump", &request_path.to_string_lossy()])?;
-        let helper = child.id();
-        let helper_exited = move || crate::process::has_exited(helper);
-        drop(child.stdin.take());
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let result = (|| loop {
-            let event = next_event(&mut lines, &stderr_log)?;
-            match event.event.as_str() {
-                "dumping" => {
-                    let app = event
-                        .rest
-                        .get("app")
-                        .and_then(|a| a.as_str())
-                        .unwrap_or_default();
-                    let path = dumps
-                        .iter()
-                        .find(|(a, _)| a == app)
-                        .map(|(_, p)| p.clone())
-                        .unwrap_or_default();
-                    if let Err(e) = receive(app, &path, &helper_exited) {
-                        return Err(with_django_reason(e, &mut lines, &stderr_log));
-                    }
-                }
-                "dumped" => {}
-                "done" => return Ok(()),
-                _ => {
-                    log_stderr(&stderr_log);
-                    return Err(Error::new(
-                        ErrorKind::Target,
-                        format!("the backup of the target GeoNode failed: {}", event.message),
-                    )
-                    .hint("nothing was written; GNBR_LOG=debug shows Django's output"));
-                }
-            }
-        })();
-        if result.is_err() {
-            let _ = child.kill();
-        }
-        let _ = child.wait();
-        // A dump cut short by a cancel fails as its reader or Django sees it: said as the cancel.
-        result.map_err(crate::cancel::or_cancelled)
-    }
-
     fn run_once(&self, args: &[&str], expected: &str) -> Result<Event, Error> {
         let (mut child, stderr_log) = self.spawn(args)?;
         drop(child.stdin.take());
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         let event = next_event(&mut lines, &stderr_log);
         let _ = child.wait();
-        let event = event?;
-        if event.event == "error" {
-            log_stderr(&stderr_log);
-            return Err(Error::new(
-                ErrorKind::Target,
-                format!("the target GeoNode: {}", event.message),
-            )
-            .hint("check settings.ini [geonode] and its env_file (GNBR_LOG=debug shows Django's output)"));
-        }
-        if event.event != expected {
-            return Err(Error::new(
-                ErrorKind::Target,
-                format!("gnbr's Django helper answered `{}`", event.event),
-            ));
-        }
-        Ok(event)
+        expect_event(event?, expected, &stderr_log)
     }
 
     fn spawn(&self, args: &[&str]) -> Result<(Child, PathBuf), Error> {
@@ -638,6 +549,38 @@ impl PendingLoad {
         drop(self.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// The helper's answer when it is the `expected` event; its error, or an
+/// odd answer, otherwise.
+fn expect_event(event: Event, expected: &str, stderr_log: &Path) -> Result<Event, Error> {
+    if event.event == "error" {
+        log_stderr(stderr_log);
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!("the target GeoNode: {}", event.message),
+        )
+        .hint(
+            "check settings.ini [geonode] and its env_file (GNBR_LOG=debug shows Django's output)",
+        ));
+    }
+    if event.event != expected {
+        return Err(Error::new(
+            ErrorKind::Target,
+            format!("gnbr's Django helper answered `{}`", event.event),
+        ));
+    }
+    Ok(event)
+}
+
+/// The target described by the helper's `info` event.
+fn target_info(event: Event) -> Result<TargetInfo, Error> {
+    serde_json::from_value(serde_json::Value::Object(event.rest)).map_err(|e| {
+        Error::new(
+            ErrorKind::Target,
+            format!("gnbr's Django helper answered oddly: {e}"),
+        )
+    })
 }
 
 /// A dump gnbr could not take: when the stream ended early (the dump's
