@@ -269,7 +269,12 @@ impl BackupWriter {
             .filter_map(|o| o.location.filename().map(str::to_owned))
             .collect();
         let wanted = PathBuf::from(name);
-        if is_encrypted(&wanted) != encryption.is_some() || !name.contains(".zip") {
+        let extension = if encryption.is_some() {
+            ".zip.age"
+        } else {
+            ".zip"
+        };
+        if !name.ends_with(extension) {
             return Err(Error::new(
                 ErrorKind::Usage,
                 format!("{name}: a backup in a bucket is a .zip, or a .zip.age with --encrypt"),
