@@ -438,7 +438,7 @@ fn finish_upload(
         }
         _ => unreachable!("a bucket's output is an upload"),
     };
-    let (md5, _) = upload.finish()?;
+    let md5 = upload.finish()?;
     let sidecars: Vec<(String, Vec<u8>)> = sidecars(&Finished::Uploaded(md5))?
         .into_iter()
         .map(|(ext, bytes)| {

@@ -1,6 +1,7 @@
 //! An object of a bucket written as a stream: a multipart upload whose
 //! parts go up in the background while the next one fills, never staged on
-//! local disk. Nothing has the object's name until [`Upload::complete`];
+//! local disk. Nothing has the object's name until
+//! [`Upload::complete_with_sidecars`];
 //! an upload dropped before that (an error, a cancelled run) is aborted,
 //! and so is one under way when gnbr is stopped by SIGINT, SIGTERM or
 //! SIGHUP. One killed outright stays an unfinished upload, invisible, until
@@ -30,7 +31,8 @@ pub const FIRST_PART_SIZE: usize = 8 << 20;
 /// How many parts have one size before the size doubles.
 pub const PARTS_PER_SIZE: usize = 1000;
 
-/// Parts sent and not yet answered, at most: writing waits for the oldest beyond.
+/// Parts sent and not yet answered, at most, while the next one fills:
+/// writing waits for the oldest beyond.
 pub const PARTS_IN_FLIGHT: usize = 4;
 
 /// A multipart upload being written.
@@ -42,7 +44,6 @@ pub struct Upload {
     sent: VecDeque<JoinHandle<object_store::Result<PartId>>>,
     stored: Vec<PartId>,
     md5: Md5,
-    bytes: u64,
     error: Option<String>,
     open: bool,
     _stop: StopGuard,
@@ -78,7 +79,6 @@ impl Upload {
             sent: VecDeque::new(),
             stored: Vec::new(),
             md5: Md5::new(),
-            bytes: 0,
             error: None,
             open: true,
             _stop: stop,
@@ -92,7 +92,7 @@ impl Upload {
     }
 
     /// Sends the part filled so far; waits for the oldest part sent when
-    /// [`PARTS_IN_FLIGHT`] are going up.
+    /// more than [`PARTS_IN_FLIGHT`] are going up.
     fn send(&mut self) -> Result<(), Error> {
         let index = self.stored.len() + self.sent.len();
         let next = Vec::with_capacity(Self::part_size(index + 1));
@@ -101,7 +101,7 @@ impl Upload {
             self.bucket
                 .send_part(&self.key, &self.id, index, data.into()),
         );
-        while self.sent.len() >= PARTS_IN_FLIGHT {
+        while self.sent.len() > PARTS_IN_FLIGHT {
             self.wait_oldest()?;
         }
         Ok(())
@@ -117,12 +117,12 @@ impl Upload {
     }
 
     /// Sends the last part and waits for every part: the object is whole
-    /// on the store, still without its name. Returns its md5 (hex) and size.
+    /// on the store, still without its name. Returns its md5 (hex).
     ///
     /// # Errors
     ///
     /// A part the store did not take.
-    pub fn finish(&mut self) -> Result<(String, u64), Error> {
+    pub fn finish(&mut self) -> Result<String, Error> {
         if let Some(error) = &self.error {
             return Err(Error::new(
                 crate::errors::ErrorKind::Run,
@@ -139,7 +139,7 @@ impl Upload {
         while !self.sent.is_empty() {
             self.wait_oldest()?;
         }
-        Ok((hex(&self.md5.clone().finalize()), self.bytes))
+        Ok(hex(&self.md5.clone().finalize()))
     }
 
     /// Gives the finished upload ([`Upload::finish`]) its name, its
@@ -198,7 +198,6 @@ impl io::Write for Upload {
         let n = buf.len().min(size - self.part.len());
         self.part.extend_from_slice(&buf[..n]);
         self.md5.update(&buf[..n]);
-        self.bytes += n as u64;
         if self.part.len() == size {
             if let Err(e) = self.send() {
                 let shown = e.to_string();
