@@ -228,3 +228,21 @@ impl Drop for Upload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Upload, FIRST_PART_SIZE, PARTS_IN_FLIGHT, PARTS_PER_SIZE};
+
+    #[test]
+    fn parts_double_each_thousand_so_that_s3s_ten_thousand_hold_terabytes() {
+        assert_eq!(Upload::part_size(0), FIRST_PART_SIZE);
+        assert_eq!(Upload::part_size(PARTS_PER_SIZE - 1), FIRST_PART_SIZE);
+        assert_eq!(Upload::part_size(PARTS_PER_SIZE), 2 * FIRST_PART_SIZE);
+        let total: u64 = (0..10_000).map(|i| Upload::part_size(i) as u64).sum();
+        assert!(total > 7 << 40, "{total} bytes in S3's 10,000 parts");
+        let first_thousand = (PARTS_PER_SIZE * FIRST_PART_SIZE) as u64;
+        assert!(first_thousand > 7 << 30, "7.8 GiB at 8 MiB a part");
+        // The memory the README states: the parts in flight and the one filling.
+        assert_eq!((PARTS_IN_FLIGHT + 1) * FIRST_PART_SIZE, 40 << 20);
+    }
+}
