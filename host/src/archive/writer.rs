@@ -56,8 +56,8 @@ enum Target {
 enum Place {
     /// A temporary file or folder beside the output's path.
     Local(TempPath),
-    /// An unfinished upload to the output's key of a bucket (`url`: the
-    /// prefix it is in), invisible until completed.
+    /// An unfinished upload to the output's object (its bucket and key),
+    /// invisible until completed.
     Bucket(BucketUrl),
 }
 
