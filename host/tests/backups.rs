@@ -45,9 +45,9 @@ fn gnbr_archive(dir: &Path, stem: &str, created: &str, version: &str) -> PathBuf
     entry.write_all(b"[]").unwrap();
     entry.close().unwrap();
     writer
-        .finish_with_sidecars(|temp| {
+        .finish_with_sidecars(|finished| {
             Ok(vec![
-                ("md5", file_sums(temp)?.md5.into_bytes()),
+                ("md5", finished.md5()?.into_bytes()),
                 ("ini", b"[fixtures]\napps = base\n".to_vec()),
             ])
         })
@@ -880,4 +880,471 @@ fn an_archive_encrypted_by_the_age_cli_is_listed_and_verified_with_its_identity(
         ],
         "nothing decrypted to disk"
     );
+}
+
+/// `len` bytes that do not compress (xorshift), so that an archive holding
+/// them is uploaded in several parts.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// What [`S3::bucket`] connects with: the server's key in this process's
+/// environment (set once, for every test; the child commands get theirs
+/// explicitly).
+fn keyed_environment(s3: &S3) {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| {
+        std::env::set_var("AWS_ACCESS_KEY_ID", s3.var("AWS_ACCESS_KEY_ID"));
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", s3.var("AWS_SECRET_ACCESS_KEY"));
+    });
+}
+
+impl S3 {
+    /// The test bucket as gnbr reaches it, at `endpoint` (the server's, or
+    /// a proxy's in front of it).
+    fn bucket(&self, endpoint: &str) -> std::sync::Arc<gnbr::storage::Bucket> {
+        keyed_environment(self);
+        let settings = gnbr::config::StorageSettings {
+            endpoint: Some(endpoint.to_owned()),
+            region: Some(self.var("GNBR_TEST_S3_REGION").to_owned()),
+            path_style: None,
+        };
+        gnbr::storage::Bucket::connect(self.var("GNBR_TEST_S3_BUCKET"), &settings).unwrap()
+    }
+
+    /// The bucket location `s3://BUCKET/PREFIX`.
+    fn location(&self, prefix: &str) -> gnbr::storage::BucketUrl {
+        gnbr::storage::BucketUrl::parse(Path::new(&self.url(prefix)))
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Starts a backup `name` (`2026-02-01_000000.zip`...) into `prefix`
+    /// through `endpoint`, holding `fixtures/base.json` and `payload` as
+    /// `uploaded/noise.bin`, not finished yet.
+    fn start_backup(
+        &self,
+        endpoint: &str,
+        prefix: &str,
+        name: &str,
+        encryption: Option<&gnbr::archive::Encryption>,
+        payload: &[u8],
+    ) -> std::io::Result<BackupWriter> {
+        let bucket = self.bucket(endpoint);
+        let mut writer =
+            BackupWriter::create_in_bucket(&bucket, &self.location(prefix), name, encryption)
+                .unwrap();
+        let manifest = writer.manifest_mut();
+        manifest.format = 1;
+        manifest.gnbr_version = "0.1.0".to_owned();
+        manifest.created = name[..17].to_owned();
+        manifest.geonode_version = Some("5.1.1".to_owned());
+        for (entry_name, bytes) in [
+            ("fixtures/base.json", &b"[]"[..]),
+            ("uploaded/noise.bin", payload),
+        ] {
+            let mut entry = writer.entry(entry_name).unwrap();
+            entry.write_all(bytes)?;
+            entry.close()?;
+        }
+        Ok(writer)
+    }
+}
+
+/// Finishes `writer` with its `.md5` and `.ini`, as `gnbr backup` does.
+fn finish_backup(writer: BackupWriter) -> Result<PathBuf, gnbr::errors::Error> {
+    writer.finish_with_sidecars(|finished| {
+        Ok(vec![
+            ("md5", finished.md5()?.into_bytes()),
+            ("ini", b"[fixtures]\napps = base\n".to_vec()),
+        ])
+    })
+}
+
+/// `gnbr -c SETTINGS backups list --backup-dir URL --json EXTRA...` in
+/// `dir`, with the server's key: its report.
+fn bucket_list(s3: &S3, dir: &Path, settings: &str, url: &str, extra: &[&str]) -> Value {
+    let args = [
+        &[
+            "-c",
+            settings,
+            "backups",
+            "list",
+            "--backup-dir",
+            url,
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    json(&s3.gnbr_keyed(dir, &args), 0)
+}
+
+/// A settings.ini for `verify` of the archives [`S3::start_backup`] writes.
+fn verify_settings(s3: &S3, dir: &Path) -> PathBuf {
+    let settings = s3.settings(dir);
+    let mut text = fs::read_to_string(&settings).unwrap();
+    text.push_str("[fixtures]\napps = base\ndumps = base\n");
+    fs::write(&settings, text).unwrap();
+    settings
+}
+
+#[test]
+fn a_backup_streamed_into_a_bucket_takes_its_name_whole_with_its_sidecars_and_verifies() {
+    let s3 = S3::get();
+    let endpoint = s3.var("GNBR_TEST_S3_ENDPOINT");
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = S3::fresh_prefix("upload");
+    let url = s3.url(&prefix);
+    let payload = noise(2 * gnbr::storage::FIRST_PART_SIZE + (1 << 20));
+    let name = "2026-02-01_000000.zip";
+
+    // Two backups of the same second started before either is finished:
+    // the first to finish takes the name, the other is refused and leaves nothing.
+    let first = s3
+        .start_backup(endpoint, &prefix, name, None, &payload)
+        .unwrap();
+    let second = s3
+        .start_backup(endpoint, &prefix, name, None, b"second")
+        .unwrap();
+    assert!(s3.keys(&prefix).is_empty(), "nothing named while uploading");
+    let written = finish_backup(first).unwrap();
+    assert_eq!(written, PathBuf::from(format!("{url}/{name}")));
+    let refused = finish_backup(second).unwrap_err();
+    assert_eq!(refused.exit_code(), 6, "{refused}");
+    assert!(
+        refused
+            .message
+            .contains(&format!("{url}/{name} already exists")),
+        "{refused}"
+    );
+    let stem = "2026-02-01_000000";
+    let ours = [
+        format!("{stem}.ini"),
+        format!("{stem}.md5"),
+        name.to_owned(),
+    ];
+    assert_eq!(s3.keys(&prefix), ours);
+
+    // Started once the name is taken: the next free one.
+    let third = s3
+        .start_backup(endpoint, &prefix, name, None, b"third")
+        .unwrap();
+    assert_eq!(
+        finish_backup(third).unwrap(),
+        PathBuf::from(format!("{url}/{stem}_2.zip"))
+    );
+
+    let settings = verify_settings(&s3, dir.path());
+    let settings = settings.to_str().unwrap();
+    let listed = bucket_list(&s3, dir.path(), settings, &url, &["--check"]);
+    let row = &listed["archives"][1];
+    assert_eq!(row["name"], name, "{listed}");
+    assert_eq!(row["kind"], "gnbr");
+    assert_eq!(
+        row["verified"], "yes",
+        "the .md5 put is the md5 of what was uploaded"
+    );
+    assert!(row["bytes"].as_u64().unwrap() > payload.len() as u64);
+    let verified = s3.gnbr_keyed(
+        dir.path(),
+        &["-c", settings, "verify", &format!("{url}/{name}"), "--json"],
+    );
+    assert_eq!(json(&verified, 0)["ok"], true);
+}
+
+#[test]
+fn an_encrypted_backup_streamed_into_a_bucket_is_read_back_with_its_identity() {
+    use age::secrecy::ExposeSecret;
+    let s3 = S3::get();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = S3::fresh_prefix("encrypted");
+    let url = s3.url(&prefix);
+    let identity = age::x25519::Identity::generate();
+    fs::write(
+        dir.path().join("key.txt"),
+        identity.to_string().expose_secret(),
+    )
+    .unwrap();
+    let encryption =
+        gnbr::archive::Encryption::for_backup(&[identity.to_public().to_string()], None).unwrap();
+    let name = "2026-02-02_000000.zip.age";
+    let payload = noise(FIRST_PART + 1);
+    let writer = s3
+        .start_backup(
+            s3.var("GNBR_TEST_S3_ENDPOINT"),
+            &prefix,
+            name,
+            Some(&encryption),
+            &payload,
+        )
+        .unwrap();
+    finish_backup(writer).unwrap();
+    assert_eq!(
+        s3.keys(&prefix),
+        [
+            name.to_owned(),
+            format!("{name}.ini"),
+            format!("{name}.md5")
+        ]
+    );
+
+    let settings = verify_settings(&s3, dir.path());
+    let settings = settings.to_str().unwrap();
+    let list = |extra: &[&str]| bucket_list(&s3, dir.path(), settings, &url, extra);
+    let without_key = list(&[]);
+    let row = &without_key["archives"][0];
+    assert_eq!(row["encrypted"], true);
+    assert!(
+        row["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no identity file was given"),
+        "{row}"
+    );
+    let with_key = list(&["--check", "--identity", "key.txt"]);
+    let row = &with_key["archives"][0];
+    assert_eq!(row["kind"], "gnbr", "{row}");
+    assert_eq!(row["geonode_version"], "5.1.1");
+    assert_eq!(row["verified"], "yes");
+    assert_eq!(row["md5_sidecar"], format!("{url}/{name}.md5"));
+
+    let archive = format!("{url}/{name}");
+    let refused = s3.gnbr_keyed(dir.path(), &["-c", settings, "verify", &archive]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&archive) && stderr.contains("--identity"),
+        "{stderr}"
+    );
+    let verified = s3.gnbr_keyed(
+        dir.path(),
+        &[
+            "-c",
+            settings,
+            "verify",
+            &archive,
+            "--identity",
+            "key.txt",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&verified, 0)["ok"], true);
+    let files: Vec<String> = names(dir.path())
+        .into_iter()
+        .filter(|name| name != ".cache")
+        .collect();
+    assert_eq!(
+        files,
+        ["key.txt", "settings.ini"],
+        "nothing decrypted to disk (.cache: the plugins' probe cache, HOME being here)"
+    );
+}
+
+/// The first part's size: an archive larger is uploaded in two parts at least.
+const FIRST_PART: usize = gnbr::storage::FIRST_PART_SIZE;
+
+/// A TCP proxy on loopback in front of `upstream` that passes `limit` bytes
+/// from its clients, then cuts every connection and refuses new ones: a
+/// connection lost at an exact point of an upload. Returns its address.
+fn cutting_proxy(upstream: &str, limit: u64) -> String {
+    use std::{
+        net::{Shutdown, TcpListener, TcpStream},
+        sync::{
+            atomic::{AtomicU64, Ordering},
+            Arc,
+        },
+    };
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let passed = Arc::new(AtomicU64::new(0));
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            if passed.load(Ordering::SeqCst) >= limit {
+                continue;
+            }
+            let server = TcpStream::connect(&upstream).unwrap();
+            let (mut from_client, mut to_server) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut from_server, mut to_client) = (server, client);
+            let passed = passed.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0; 64 << 10];
+                loop {
+                    let n = match std::io::Read::read(&mut from_client, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let before = passed.fetch_add(n as u64, Ordering::SeqCst);
+                    let allowed = usize::try_from(limit.saturating_sub(before))
+                        .unwrap()
+                        .min(n);
+                    if to_server.write_all(&buf[..allowed]).is_err() || allowed < n {
+                        break;
+                    }
+                }
+                let _ = from_client.shutdown(Shutdown::Both);
+                let _ = to_server.shutdown(Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+                let _ = to_client.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn a_connection_lost_mid_upload_leaves_nothing_under_the_archive_name() {
+    let s3 = S3::get();
+    let prefix = S3::fresh_prefix("cut");
+    // The first part goes through, the second is cut part way.
+    let proxy = cutting_proxy(
+        s3.var("GNBR_TEST_S3_ENDPOINT"),
+        (FIRST_PART + (FIRST_PART / 2)) as u64,
+    );
+    let payload = noise(3 * FIRST_PART);
+    let name = "2026-02-03_000000.zip";
+    let failed = match s3.start_backup(&proxy, &prefix, name, None, &payload) {
+        Err(write) => write.to_string(),
+        Ok(writer) => finish_backup(writer).unwrap_err().to_string(),
+    };
+    assert!(
+        failed.contains(&format!(
+            "s3://{}/{prefix}/{name}",
+            s3.var("GNBR_TEST_S3_BUCKET")
+        )),
+        "{failed}"
+    );
+    assert!(s3.keys(&prefix).is_empty(), "no archive, no sidecar");
+}
+
+/// Run by [`a_backup_killed_mid_upload_leaves_nothing_under_the_archive_name`]
+/// as a child process with `GNBR_FAULT` set: writes a backup of
+/// `GNBR_TEST_PARTS` parts into `GNBR_TEST_PREFIX`.
+#[test]
+#[ignore = "the child process of another test"]
+fn child_writing_a_backup_into_a_bucket() {
+    let s3 = S3::get();
+    let prefix = std::env::var("GNBR_TEST_PREFIX").unwrap();
+    let parts: usize = std::env::var("GNBR_TEST_PARTS").unwrap().parse().unwrap();
+    let writer = s3
+        .start_backup(
+            s3.var("GNBR_TEST_S3_ENDPOINT"),
+            &prefix,
+            "2026-02-04_000000.zip",
+            None,
+            &noise(parts * FIRST_PART),
+        )
+        .unwrap();
+    finish_backup(writer).unwrap();
+}
+
+#[test]
+fn a_backup_killed_mid_upload_leaves_nothing_under_the_archive_name() {
+    use std::os::unix::process::ExitStatusExt;
+    let s3 = S3::get();
+    for (fault, killed_at) in [
+        ("part-uploaded:1", "its first part stored"),
+        (
+            "before-archive-rename",
+            "its sidecars put, the upload not completed",
+        ),
+    ] {
+        let prefix = S3::fresh_prefix("killed");
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_writing_a_backup_into_a_bucket",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("GNBR_FAULT", fault)
+            .env("GNBR_TEST_PREFIX", &prefix)
+            .env("GNBR_TEST_PARTS", "3")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.signal(),
+            Some(libc::SIGKILL),
+            "{killed_at}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let left = s3.keys(&prefix);
+        assert!(
+            !left.contains(&"2026-02-04_000000.zip".to_owned()),
+            "{killed_at}: {left:?}"
+        );
+        if fault.starts_with("part") {
+            assert!(left.is_empty(), "{killed_at}: {left:?}");
+        }
+    }
+}
+
+#[test]
+fn a_backup_into_a_bucket_it_cannot_use_stops_before_the_geonode_is_asked_anything() {
+    let s3 = S3::get();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = s3.settings(dir.path());
+    // A GeoNode gnbr cannot even start: reaching it would be the first thing a backup does.
+    let mut text = fs::read_to_string(&settings).unwrap();
+    text.push_str("[geonode]\npython = /nonexistent/bin/python\n");
+    fs::write(&settings, text).unwrap();
+    let settings = settings.to_str().unwrap();
+    let prefix = S3::fresh_prefix("refused");
+    let url = s3.url(&prefix);
+    let endpoint = s3.var("GNBR_TEST_S3_ENDPOINT");
+    let backup = |to: &str, key: Option<(&str, &str)>| {
+        let output = s3.gnbr(
+            dir.path(),
+            &["-c", settings, "backup", "--backup-dir", to],
+            key,
+        );
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let wrong_secret = "0".repeat(64);
+    let (code, stderr) = backup(&url, Some((s3.var("AWS_ACCESS_KEY_ID"), &wrong_secret)));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{endpoint} refused to list {url} with the credentials of AWS_ACCESS_KEY_ID from the environment"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("python") && !stderr.contains(&wrong_secret),
+        "{stderr}"
+    );
+
+    let key = (s3.var("AWS_ACCESS_KEY_ID"), s3.var("AWS_SECRET_ACCESS_KEY"));
+    let (code, stderr) = backup("s3://gnbr-no-such-bucket/site-a", Some(key));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot list s3://gnbr-no-such-bucket/site-a")
+            && stderr.contains("check the bucket's name (gnbr-no-such-bucket)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("python"), "{stderr}");
+
+    // A bucket it can use: the upload is started, then the GeoNode is asked
+    // (and fails here): the upload is aborted, nothing is left anywhere.
+    let (code, stderr) = backup(&url, Some(key));
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("/nonexistent/bin/python"), "{stderr}");
+    assert!(s3.keys(&prefix).is_empty());
+    assert_eq!(names(dir.path()), ["settings.ini"], "no local file written");
 }

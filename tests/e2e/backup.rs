@@ -25,7 +25,7 @@ const SIGKILL: i32 = 9;
 
 /// The source instance: GeoNode's initial data and test content, plus
 /// non-ASCII text, quotes, newlines, null fields and permissions.
-const SOURCE_DB: &str = "gnbr_e2e_source";
+pub const SOURCE_DB: &str = "gnbr_e2e_source";
 
 /// A copy of the source for GeoNode's own backup, which switches its
 /// instance to read-only while it runs.
@@ -56,7 +56,8 @@ const RESTORE_ONLY: &[&str] = &[
     "br_restoredbackup",
 ];
 
-fn source(services: &Services) -> &'static PathBuf {
+/// The source instance's folder (`media/`, `gs_data/`), made once.
+pub fn source(services: &Services) -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
@@ -76,7 +77,8 @@ fn source(services: &Services) -> &'static PathBuf {
     })
 }
 
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+/// Copies every file under `from` to the same place under `to`.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for entry in walk(from) {
         let target = to.join(entry.strip_prefix(from).unwrap());
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
@@ -98,7 +100,7 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// Tables of `restored` that differ from `source`, beyond the known differences.
-fn differences(services: &Services, source: &str, restored: &str) -> BTreeSet<String> {
+pub fn differences(services: &Services, source: &str, restored: &str) -> BTreeSet<String> {
     let expected = services.digest_ms(source, KNOWN_DIFFERENCES);
     let actual = services.digest_ms(restored, KNOWN_DIFFERENCES);
     expected

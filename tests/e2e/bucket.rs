@@ -1,6 +1,8 @@
-//! Archives read from a bucket of the test S3 server (Garage, which
+//! Archives in a bucket of the test S3 server (Garage, which
 //! `scripts/test-services.sh up` starts): a restore and a verify from
-//! `s3://...` do what they do with the same archive on disk.
+//! `s3://...` do what they do with the same archive on disk, and a backup
+//! written into the bucket (plain or encrypted) restores as the source was;
+//! one killed mid-upload, or refused the bucket, leaves nothing behind.
 
 use std::{
     collections::BTreeMap,
@@ -13,8 +15,9 @@ use object_store::ObjectStoreExt;
 use serde_json::Value;
 
 use crate::{
+    backup::{copy_tree, differences, source, SOURCE_DB},
     geonode::{env_file, gn511_archive, Services},
-    support::{command, expect_code, restore, restore_command},
+    support::{age_tool, backup_command, command, expect_code, restore, restore_command},
 };
 
 /// The test S3 server's env file: `GNBR_TEST_S3_ENV`, default
@@ -40,17 +43,21 @@ impl TestBucket {
             .unwrap_or_else(|| panic!("{key} missing from the S3 env file"))
     }
 
-    /// Puts the files `files` under a prefix of their own; returns its `s3://` URL.
-    fn upload(&self, files: &[PathBuf]) -> String {
-        let prefix = format!(
+    /// A prefix no other run uses.
+    fn fresh_prefix() -> String {
+        format!(
             "e2e-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_nanos()
-        );
-        let store = object_store::aws::AmazonS3Builder::new()
+        )
+    }
+
+    /// The bucket, reached directly with the server's key.
+    fn store(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
             .with_endpoint(self.var("GNBR_TEST_S3_ENDPOINT"))
             .with_allow_http(true)
             .with_region(self.var("GNBR_TEST_S3_REGION"))
@@ -58,11 +65,14 @@ impl TestBucket {
             .with_access_key_id(self.var("AWS_ACCESS_KEY_ID"))
             .with_secret_access_key(self.var("AWS_SECRET_ACCESS_KEY"))
             .build()
-            .unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Puts the files `files` under a prefix of their own; returns its `s3://` URL.
+    fn upload(&self, files: &[PathBuf]) -> String {
+        let prefix = Self::fresh_prefix();
+        let store = self.store();
+        let runtime = runtime();
         for file in files {
             let name = file.file_name().unwrap().to_str().unwrap();
             let key = object_store::path::Path::from(format!("{prefix}/{name}"));
@@ -70,6 +80,25 @@ impl TestBucket {
             runtime.block_on(store.put(&key, bytes.into())).unwrap();
         }
         format!("s3://{}/{prefix}", self.var("GNBR_TEST_S3_BUCKET"))
+    }
+
+    /// The names of the objects under `url` (`s3://BUCKET/PREFIX`), sorted.
+    fn names(&self, url: &str) -> Vec<String> {
+        let prefix = url.rsplit('/').next().unwrap();
+        let store = self.store();
+        let listing = runtime()
+            .block_on(object_store::ObjectStore::list_with_delimiter(
+                &store,
+                Some(&object_store::path::Path::from(prefix)),
+            ))
+            .unwrap();
+        let mut names: Vec<String> = listing
+            .objects
+            .iter()
+            .map(|o| o.location.filename().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     /// `settings` with the server's `[storage]` added.
@@ -91,7 +120,28 @@ impl TestBucket {
     }
 }
 
+/// A runtime for the direct calls to the bucket.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn no_edit(_: &str, _: &mut Vec<Value>) {}
+
+/// `len` bytes that do not compress (xorshift).
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
 
 /// A report without what differs between two runs and two places: the
 /// archive's and its sidecar's paths, and every `seconds`.
@@ -119,15 +169,7 @@ fn a_restore_and_a_verify_from_a_bucket_do_what_they_do_from_disk() {
     let bucket = TestBucket::get();
     let dir = tempfile::tempdir().unwrap();
     // 5 MB that do not compress: read by many ranges, the read-ahead growing.
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let noise: Vec<u8> = (0..5 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect();
+    let noise = noise(5 << 20);
     let archive = gn511_archive(
         dir.path(),
         "2026-01-10_200000.zip",
@@ -221,4 +263,254 @@ fn a_restore_and_a_verify_from_a_bucket_do_what_they_do_from_disk() {
         !ours["base_resourcebase"].starts_with("0:"),
         "the restore loaded resources"
     );
+}
+
+/// A copy of the backup source's folders in a folder of its own, with
+/// `media/noise.bin` of `noise_bytes` added, and its settings.ini reaching
+/// the test bucket.
+fn bucket_source(
+    services: &Services,
+    bucket: &TestBucket,
+    noise_bytes: usize,
+) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    for folder in ["media", "gs_data"] {
+        copy_tree(&source(services).join(folder), &dir.path().join(folder));
+    }
+    let payload = noise(noise_bytes);
+    std::fs::write(dir.path().join("media/noise.bin"), &payload).unwrap();
+    let settings = services.settings(dir.path(), SOURCE_DB);
+    bucket.add_storage(&settings);
+    (dir, settings, payload)
+}
+
+/// `gnbr backup` of `settings` into `url` with the bucket's key, `extra`
+/// added: its output.
+fn backup_into(
+    bucket: &TestBucket,
+    cwd: &Path,
+    settings: &Path,
+    url: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    bucket
+        .keyed(&mut backup_command(cwd, settings, url, extra))
+        .output()
+        .unwrap()
+}
+
+/// Restores `archive` into the fresh database `db` with the bucket's key and
+/// `extra`; checks the tables and `media/noise.bin` are the source's.
+fn restore_from_bucket(
+    services: &Services,
+    bucket: &TestBucket,
+    archive: &str,
+    db: &str,
+    payload: &[u8],
+    extra: &[&str],
+) {
+    let dir = tempfile::tempdir().unwrap();
+    services.fresh_db(db);
+    let target = services.settings(dir.path(), db);
+    bucket.add_storage(&target);
+    let args = [&["--no-snapshot", "--keep-urls"][..], extra].concat();
+    let output = bucket
+        .keyed(&mut restore_command(dir.path(), &target, archive, &args))
+        .output()
+        .unwrap();
+    expect_code(&output, 0);
+    assert_eq!(
+        differences(services, SOURCE_DB, db),
+        std::collections::BTreeSet::new(),
+        "tables that differ from the source"
+    );
+    let restored = std::fs::read(dir.path().join("media/noise.bin")).unwrap();
+    assert!(
+        restored == payload,
+        "media/noise.bin restored byte for byte"
+    );
+}
+
+#[test]
+fn a_backup_into_a_bucket_restores_as_the_source_was() {
+    let services = Services::get();
+    let bucket = TestBucket::get();
+    // Three parts of the upload at least (8 MiB each).
+    let (dir, settings, payload) = bucket_source(&services, &bucket, 20 << 20);
+    let url = format!(
+        "s3://{}/{}",
+        bucket.var("GNBR_TEST_S3_BUCKET"),
+        TestBucket::fresh_prefix()
+    );
+    let (stdout, _) = expect_code(&backup_into(&bucket, dir.path(), &settings, &url, &[]), 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let name = "2023-11-14_221320.zip";
+    assert_eq!(report["archive"], format!("{url}/{name}"));
+    assert_eq!(report["md5_file"], format!("{url}/2023-11-14_221320.md5"));
+    assert!(
+        report["bytes"].as_u64().unwrap() > payload.len() as u64,
+        "{report}"
+    );
+    assert_eq!(
+        bucket.names(&url),
+        ["2023-11-14_221320.ini", "2023-11-14_221320.md5", name]
+    );
+    let local: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".zip") || n.contains("gnbr-"))
+        .collect();
+    assert_eq!(
+        local,
+        Vec::<String>::new(),
+        "nothing staged beside the source"
+    );
+
+    // A second backup of the same second takes the next name.
+    let (stdout, _) = expect_code(
+        &backup_into(&bucket, dir.path(), &settings, &url, &["--skip-geoserver"]),
+        0,
+    );
+    let second: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(second["archive"], format!("{url}/2023-11-14_221320_2.zip"));
+
+    restore_from_bucket(
+        &services,
+        &bucket,
+        &format!("{url}/{name}"),
+        "gnbr_e2e_from_bucket_backup",
+        &payload,
+        &[],
+    );
+}
+
+#[test]
+fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
+    let services = Services::get();
+    let bucket = TestBucket::get();
+    let (dir, settings, payload) = bucket_source(&services, &bucket, 1 << 20);
+    let key = dir.path().join("key.txt");
+    let key = key.to_str().unwrap();
+    age_tool("age-keygen", &["-o", key]);
+    let recipient = age_tool("age-keygen", &["-y", key]);
+    let url = format!(
+        "s3://{}/{}",
+        bucket.var("GNBR_TEST_S3_BUCKET"),
+        TestBucket::fresh_prefix()
+    );
+    let output = backup_into(
+        &bucket,
+        dir.path(),
+        &settings,
+        &url,
+        &["--encrypt", "--recipient", recipient.trim()],
+    );
+    let (stdout, _) = expect_code(&output, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let name = "2023-11-14_221320.zip.age";
+    let archive = format!("{url}/{name}");
+    assert_eq!(report["archive"], archive.as_str());
+    assert_eq!(
+        bucket.names(&url),
+        [
+            name.to_owned(),
+            format!("{name}.ini"),
+            format!("{name}.md5")
+        ]
+    );
+    let head = runtime()
+        .block_on(object_store::ObjectStoreExt::get_range(
+            &bucket.store(),
+            &object_store::path::Path::from(
+                archive
+                    .split_once(&format!("{}/", bucket.var("GNBR_TEST_S3_BUCKET")))
+                    .unwrap()
+                    .1,
+            ),
+            0..22,
+        ))
+        .unwrap();
+    assert_eq!(
+        &head[..],
+        b"age-encryption.org/v1\n",
+        "encrypted before it left gnbr"
+    );
+
+    let refused_dir = tempfile::tempdir().unwrap();
+    let target = services.settings(refused_dir.path(), "gnbr_e2e_bucket_no_key");
+    bucket.add_storage(&target);
+    let output = bucket
+        .keyed(&mut restore_command(
+            refused_dir.path(),
+            &target,
+            &archive,
+            &["--no-snapshot"],
+        ))
+        .output()
+        .unwrap();
+    let (_, stderr) = expect_code(&output, INPUT);
+    assert!(
+        stderr.contains(&archive) && stderr.contains("--identity"),
+        "{stderr}"
+    );
+
+    restore_from_bucket(
+        &services,
+        &bucket,
+        &archive,
+        "gnbr_e2e_from_bucket_encrypted",
+        &payload,
+        &["--identity", key],
+    );
+}
+
+#[test]
+fn a_backup_killed_mid_upload_or_refused_the_bucket_leaves_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let services = Services::get();
+    let bucket = TestBucket::get();
+    let (dir, settings, _) = bucket_source(&services, &bucket, 20 << 20);
+    let url = format!(
+        "s3://{}/{}",
+        bucket.var("GNBR_TEST_S3_BUCKET"),
+        TestBucket::fresh_prefix()
+    );
+    // Killed once its first part is stored: the upload is left unfinished,
+    // which no listing shows and no name has.
+    let output = bucket
+        .keyed(&mut backup_command(dir.path(), &settings, &url, &[]))
+        .env("GNBR_FAULT", "part-uploaded:1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.signal(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(bucket.names(&url), Vec::<String>::new());
+
+    // Credentials the bucket refuses: said before the GeoNode is asked anything.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let output = backup_command(dir.path(), &settings, &url, &[])
+        .env("AWS_ACCESS_KEY_ID", bucket.var("AWS_ACCESS_KEY_ID"))
+        .env("AWS_SECRET_ACCESS_KEY", "0".repeat(64))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let (_, stderr) = expect_code(&output, gnbr::exit_codes::USAGE);
+    assert!(
+        stderr.contains(&format!(
+            "refused to list {url} with the credentials of AWS_ACCESS_KEY_ID"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("dumping"), "no dump started: {stderr}");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "no local file written"
+    );
+    assert_eq!(bucket.names(&url), Vec::<String>::new());
 }

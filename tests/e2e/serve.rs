@@ -1349,9 +1349,9 @@ fn seeded_archive(dir: &Path, stem: &str) {
     entry.write_all(b"[]").unwrap();
     entry.close().unwrap();
     writer
-        .finish_with_sidecars(|temp| {
+        .finish_with_sidecars(|finished| {
             Ok(vec![
-                ("md5", gnbr::archive::file_sums(temp)?.md5.into_bytes()),
+                ("md5", finished.md5()?.into_bytes()),
                 ("ini", b"[fixtures]\napps = base\n".to_vec()),
             ])
         })

@@ -76,6 +76,20 @@ pub fn backup(
     backup_dir: impl AsRef<Path>,
     extra: &[&str],
 ) -> (serde_json::Value, String) {
+    let output = backup_command(cwd, settings, backup_dir, extra)
+        .output()
+        .expect("gnbr runs");
+    let (stdout, stderr) = expect_code(&output, 0);
+    (serde_json::from_str(&stdout).unwrap(), stderr)
+}
+
+/// `gnbr -c SETTINGS backup --backup-dir DIR --json -f EXTRA...` in `cwd`, not started yet.
+pub fn backup_command(
+    cwd: &Path,
+    settings: impl AsRef<Path>,
+    backup_dir: impl AsRef<Path>,
+    extra: &[&str],
+) -> Command {
     let mut args = vec![
         "-c",
         settings.as_ref().to_str().unwrap(),
@@ -86,8 +100,7 @@ pub fn backup(
         "-f",
     ];
     args.extend(extra);
-    let (stdout, stderr) = expect_code(&gnbr(cwd, &args), 0);
-    (serde_json::from_str(&stdout).unwrap(), stderr)
+    command(cwd, &args)
 }
 
 /// The `--json` progress events (`{"event":"progress",...}`) among stderr's lines.

@@ -219,14 +219,33 @@ fn read_recipients(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Error> {
     Ok(recipients)
 }
 
+/// The plaintext of the encrypted archive `input` (shown as `path`: a
+/// bucket's object read by ranges, say), decrypted as it is read with the
+/// keys of the run ([`Keys::of_run`]); it seeks as `input` does.
+///
+/// # Errors
+///
+/// As [`ArchiveFile::open`].
+pub fn decrypt_reader<R: Read + Seek + Send + 'static>(
+    path: &Path,
+    input: R,
+) -> Result<Box<dyn super::ArchiveRead>, Error> {
+    let reader = decrypt(
+        path,
+        BufReader::with_capacity(1 << 16, input),
+        &Keys::of_run(),
+    )?;
+    Ok(Box::new(reader))
+}
+
 /// The plaintext of the age file `input` (read from `path`), with the key
 /// it needs: the passphrase for a passphrase-encrypted file, else the
 /// identity file.
-fn decrypt(
+fn decrypt<R: Read + Seek>(
     path: &Path,
-    input: BufReader<File>,
+    input: BufReader<R>,
     keys: &Keys,
-) -> Result<StreamReader<BufReader<File>>, Error> {
+) -> Result<StreamReader<BufReader<R>>, Error> {
     let failed = |what: String, hint: &str| {
         Error::new(
             ErrorKind::Input,
@@ -434,8 +453,8 @@ mod tests {
         entry.write_all(PEOPLE.as_bytes()).unwrap();
         entry.close().unwrap();
         writer
-            .finish_with_sidecars(|temp| {
-                let md5 = file_sums(temp).unwrap().md5;
+            .finish_with_sidecars(|finished| {
+                let md5 = finished.md5().unwrap();
                 Ok(vec![("md5", md5.into_bytes()), ("ini", b"[x]\n".to_vec())])
             })
             .unwrap()

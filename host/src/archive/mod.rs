@@ -11,7 +11,7 @@ mod reader;
 pub mod targets;
 mod writer;
 
-pub use crypt::{is_encrypted, set_identity_file, Encryption, PASSPHRASE_VAR};
+pub use crypt::{decrypt_reader, is_encrypted, set_identity_file, Encryption, PASSPHRASE_VAR};
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
 pub use listing::{
@@ -23,7 +23,7 @@ pub use manifest::{
 };
 pub use pipe::write_in_background;
 pub use reader::{check_backup_path, hex, ArchiveRead, BackupReader, EntryInfo};
-pub use writer::{write_error, BackupWriter, EntrySink, EntryWriter};
+pub use writer::{write_error, BackupWriter, EntrySink, EntryWriter, Finished};
 
 use std::{
     fs::File,

@@ -4,13 +4,16 @@
 //! a failed or killed run leaves nothing under the output's name, and an
 //! existing file is never touched unless asked to replace it. The final name
 //! is claimed atomically ([`Naming`]), so concurrent runs never overwrite
-//! each other.
+//! each other. A zip (encrypted or not) can go to a bucket instead, as a
+//! multipart upload ([`Upload`]) that takes its name when completed.
 
 use std::{
+    collections::HashSet,
     fs::{self, File},
     io::{self, BufWriter, Seek, Write},
     os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use sha2::{Digest, Sha256};
@@ -22,23 +25,66 @@ use zip::{
 use super::{
     check_entry_name,
     crypt::{is_encrypted, Encryption},
+    file_sums,
     reader::hex,
-    sidecar, EntryDigest, Manifest, MANIFEST_NAME,
+    sidecar, EntryDigest, Manifest, MANIFEST_NAME, SIDECARS,
 };
 use crate::{
     errors::{Error, ErrorKind},
     fault,
     scratch::{numbered, place_new, sync_dir, TempPath},
+    storage::{Bucket, BucketUrl, Upload},
 };
 
 /// An encrypted zip: written as a stream (entries with data descriptors,
 /// no seeking back) into the age writer, which encrypts it into the file.
 type EncryptedZip = ZipWriter<StreamWriter<age::stream::StreamWriter<BufWriter<File>>>>;
 
+/// A zip streamed into a bucket, plain or encrypted.
+type UploadedZip = ZipWriter<StreamWriter<Upload>>;
+type EncryptedUploadedZip = ZipWriter<StreamWriter<age::stream::StreamWriter<Upload>>>;
+
 enum Target {
     Zip(Box<ZipWriter<BufWriter<File>>>),
     Encrypted(Box<EncryptedZip>),
     Folder(PathBuf),
+    Uploaded(Box<UploadedZip>),
+    EncryptedUploaded(Box<EncryptedUploadedZip>),
+}
+
+/// Where the output is until it has its name.
+enum Place {
+    /// A temporary file or folder beside the output's path.
+    Local(TempPath),
+    /// An unfinished upload to the output's object (its bucket and key),
+    /// invisible until completed.
+    Bucket(BucketUrl),
+}
+
+/// A finished output, before it takes its name, as its sidecars are made from it.
+pub enum Finished<'a> {
+    /// A file (or folder) under its temporary name.
+    File(&'a Path),
+    /// An upload, whole on the store, with the md5 of what was sent.
+    Uploaded(String),
+}
+
+impl Finished<'_> {
+    /// The output's md5, hex, as GeoNode's `.md5` sidecar holds it: a file
+    /// read once more, an upload's as it was sent.
+    ///
+    /// # Errors
+    ///
+    /// A file that cannot be read (an [`ErrorKind::Run`] error naming it).
+    pub fn md5(&self) -> Result<String, Error> {
+        match self {
+            Self::File(path) => file_sums(path).map(|sums| sums.md5).map_err(|e| Error {
+                kind: ErrorKind::Run,
+                ..e
+            }),
+            Self::Uploaded(md5) => Ok(md5.clone()),
+        }
+    }
 }
 
 /// How a finished backup takes its name. Never by a rename over a file:
@@ -64,7 +110,7 @@ const MAX_NAMES: usize = 1000;
 pub struct BackupWriter {
     path: PathBuf,
     target: Target,
-    temp: TempPath,
+    place: Place,
     naming: Naming,
     manifest: Manifest,
 }
@@ -192,10 +238,85 @@ impl BackupWriter {
         Ok(Self {
             path: path.to_owned(),
             target,
-            temp,
+            place: Place::Local(temp),
             naming,
             manifest: Manifest::default(),
         })
+    }
+
+    /// Starts writing the backup `name` (`.zip`, or `.zip.age` with
+    /// `encryption`) into the prefix `url` of `bucket`, as a zip streamed
+    /// (sizes after each entry's data) into a multipart upload: under that
+    /// name if it and its sidecars' are free now, else the first free of
+    /// `<stem>_2.zip`, `<stem>_3.zip`... The upload takes its name only when
+    /// finished ([`BackupWriter::finish_with_sidecars`]), and only if the
+    /// name is still free then.
+    ///
+    /// # Errors
+    ///
+    /// The prefix cannot be listed, or the store refuses the upload
+    /// (credentials without the right to write): an [`ErrorKind::Usage`]
+    /// error naming the bucket and the fix.
+    pub fn create_in_bucket(
+        bucket: &Arc<Bucket>,
+        url: &BucketUrl,
+        name: &str,
+        encryption: Option<&Encryption>,
+    ) -> Result<Self, Error> {
+        let taken: HashSet<String> = bucket
+            .list(&url.key)?
+            .iter()
+            .filter_map(|o| o.location.filename().map(str::to_owned))
+            .collect();
+        let wanted = PathBuf::from(name);
+        let extension = if encryption.is_some() {
+            ".zip.age"
+        } else {
+            ".zip"
+        };
+        if !name.ends_with(extension) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{name}: a backup in a bucket is a .zip, or a .zip.age with --encrypt"),
+            ));
+        }
+        let free = (1..=MAX_NAMES)
+            .map(|n| numbered(&wanted, n))
+            .find(|candidate| {
+                std::iter::once(candidate.clone())
+                    .chain(SIDECARS.iter().map(|ext| sidecar(candidate, ext)))
+                    .all(|file| !taken.contains(&file.display().to_string()))
+            });
+        let Some(free) = free else {
+            return Err(names_taken_error(&url.url_of(&url.child(name)), MAX_NAMES));
+        };
+        let key = url.child(&free.display().to_string());
+        let path = url.url_of(&key);
+        let upload = Upload::start(bucket.clone(), &key)?;
+        let target = match encryption {
+            Some(encryption) => {
+                let sealed = encryption
+                    .wrap(upload)
+                    .map_err(|e| output_error(&path, "start encrypting", e))?;
+                Target::EncryptedUploaded(Box::new(ZipWriter::new_stream(sealed)))
+            }
+            None => Target::Uploaded(Box::new(ZipWriter::new_stream(upload))),
+        };
+        Ok(Self {
+            path,
+            target,
+            place: Place::Bucket(BucketUrl {
+                bucket: url.bucket.clone(),
+                key,
+            }),
+            naming: Naming::Exact,
+            manifest: Manifest::default(),
+        })
+    }
+
+    /// The path (a bucket's `s3://` URL) the backup is written to, and takes when finished.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The manifest being built (fill in versions and settings before [`BackupWriter::finish`]).
@@ -230,18 +351,20 @@ impl BackupWriter {
     }
 
     /// Writes the manifest, then the sidecars `sidecars` makes from the
-    /// finished output (extension and content: `<name>.md5`, `<name>.ini`),
-    /// each written, synced and given its name before the backup takes its
-    /// own: a backup under its final name always has complete sidecars.
-    /// Returns the backup's path, the sidecars' are beside it.
+    /// finished output (extension and content: `<name>.md5`,
+    /// `<name>.ini`), each written, synced and given its name before the
+    /// backup takes its own: a backup under its final name always has
+    /// complete sidecars. Returns the backup's path, the sidecars' are
+    /// beside it. In a bucket: the sidecars are put, then the upload
+    /// completed, when neither the archive's name nor theirs is taken by then.
     ///
     /// # Errors
     ///
     /// When writing fails or no name can be claimed; the temporary output
-    /// and any sidecar written are removed.
+    /// (the unfinished upload) and any sidecar written are removed.
     pub fn finish_with_sidecars(
         mut self,
-        sidecars: impl FnOnce(&Path) -> Result<Vec<(&'static str, Vec<u8>)>, Error>,
+        sidecars: impl FnOnce(&Finished) -> Result<Vec<(&'static str, Vec<u8>)>, Error>,
     ) -> Result<PathBuf, Error> {
         let manifest = serde_json::to_vec_pretty(&self.manifest)
             .map_err(|e| output_error(&self.path, "write the manifest", e))?;
@@ -250,11 +373,17 @@ impl BackupWriter {
             .and_then(|()| out.flush())
             .map_err(|e| output_error(&self.path, "write the manifest", e))?;
         drop(out);
+        let temp = match self.place {
+            Place::Local(temp) => temp,
+            Place::Bucket(url) => {
+                return finish_upload(self.target, &self.path, &url, sidecars);
+            }
+        };
         complete(self.target, &self.path)?;
-        let sidecars = sidecars(self.temp.path())?;
+        let sidecars = sidecars(&Finished::File(temp.path()))?;
         let parent = parent_of(&self.path);
         if self.naming == Naming::Replace {
-            return replace(&self.path, self.temp, &sidecars);
+            return replace(&self.path, temp, &sidecars);
         }
         let names = match self.naming {
             Naming::NextFree => MAX_NAMES,
@@ -262,24 +391,67 @@ impl BackupWriter {
         };
         for n in 1..=names {
             let candidate = numbered(&self.path, n);
-            if claim(&parent, &candidate, self.temp.path(), &sidecars)? {
+            if claim(&parent, &candidate, temp.path(), &sidecars)? {
                 // The temporary name goes (a link of the backup, or gone with a rename).
-                drop(self.temp);
+                drop(temp);
                 return Ok(candidate);
             }
         }
         Err(match self.naming {
-            Naming::NextFree => Error::new(
-                ErrorKind::Refused,
-                format!(
-                    "{} and the next {} names are taken",
-                    self.path.display(),
-                    MAX_NAMES - 1
-                ),
-            )
-            .hint("move older backups away, or choose another folder"),
+            Naming::NextFree => names_taken_error(&self.path, MAX_NAMES),
             _ => exists_error(&self.path),
         })
+    }
+}
+
+/// `path` and the next `names - 1` names are all taken.
+fn names_taken_error(path: &Path, names: usize) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        format!(
+            "{} and the next {} names are taken",
+            path.display(),
+            names - 1
+        ),
+    )
+    .hint("move older backups away, or choose another folder")
+}
+
+/// Finishes the zip streamed into the upload to `url`'s key (shown as
+/// `path`): its last parts sent, its sidecars put, then the upload
+/// completed, if neither its name nor theirs was taken meanwhile.
+fn finish_upload(
+    target: Target,
+    path: &Path,
+    url: &BucketUrl,
+    sidecars: impl FnOnce(&Finished) -> Result<Vec<(&'static str, Vec<u8>)>, Error>,
+) -> Result<PathBuf, Error> {
+    let finish_zip = |e| output_error(path, "finish the archive", e);
+    let mut upload = match target {
+        Target::Uploaded(zip) => zip.finish().map_err(finish_zip)?.into_inner(),
+        Target::EncryptedUploaded(zip) => {
+            zip.finish()
+                .map_err(finish_zip)?
+                .into_inner()
+                .finish()
+                .map_err(|e| output_error(path, "finish encrypting the archive", e))?
+        }
+        _ => unreachable!("a bucket's output is an upload"),
+    };
+    let md5 = upload.finish()?;
+    let sidecars: Vec<(String, Vec<u8>)> = sidecars(&Finished::Uploaded(md5))?
+        .into_iter()
+        .map(|(ext, bytes)| {
+            let name = sidecar(Path::new(&url.key), ext);
+            (name.display().to_string(), bytes)
+        })
+        .collect();
+    if upload.complete_with_sidecars(&sidecars)? {
+        Ok(path.to_owned())
+    } else {
+        Err(exists_error(path).hint(
+            "another backup took this name while this one was written (they started within the same second); nothing was written: run the backup again",
+        ))
     }
 }
 
@@ -404,6 +576,8 @@ fn raw_entry<'a>(
     let out: Box<dyn Write + Send + 'a> = match target {
         Target::Zip(zip) => zip_entry(zip, path, name)?,
         Target::Encrypted(zip) => zip_entry(zip, path, name)?,
+        Target::Uploaded(zip) => zip_entry(zip, path, name)?,
+        Target::EncryptedUploaded(zip) => zip_entry(zip, path, name)?,
         Target::Folder(dir) => {
             let mut folder = dir.clone();
             let mut parts = name.split('/').peekable();
@@ -472,6 +646,9 @@ fn complete(target: Target, path: &Path) -> Result<(), Error> {
             .finish()
             .map_err(|e| output_error(path, "finish encrypting the archive", e))?,
         Target::Folder(_) => return Ok(()),
+        Target::Uploaded(_) | Target::EncryptedUploaded(_) => {
+            unreachable!("an upload is finished by finish_upload")
+        }
     };
     file.into_inner()
         .map_err(|e| output_error(path, "write", e.error()))?
@@ -568,19 +745,16 @@ pub fn write_error(entry: &str, err: &io::Error) -> Error {
 mod tests {
     use std::{io::Write, os::unix::fs::PermissionsExt, path::Path};
 
-    use super::BackupWriter;
-    use crate::exit_codes;
+    use super::{BackupWriter, Finished};
+    use crate::{archive::file_sums, exit_codes};
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
-    fn sidecars(temp: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    fn sidecars(finished: &Finished) -> Vec<(&'static str, Vec<u8>)> {
         vec![
-            (
-                "md5",
-                std::fs::read(temp).unwrap().len().to_string().into_bytes(),
-            ),
+            ("md5", finished.md5().unwrap().into_bytes()),
             ("ini", b"[fixtures]\n".to_vec()),
         ]
     }
@@ -602,14 +776,18 @@ mod tests {
         write_one(&mut second, "[ ]");
         // A stray archive without sidecars takes `_2` before anyone.
         std::fs::write(dir.path().join("2026-01-01_000000_2.zip"), "not ours").unwrap();
-        let second = second.finish_with_sidecars(|t| Ok(sidecars(t))).unwrap();
-        let first = first.finish_with_sidecars(|t| Ok(sidecars(t))).unwrap();
+        let second = second.finish_with_sidecars(|f| Ok(sidecars(f))).unwrap();
+        let first = first.finish_with_sidecars(|f| Ok(sidecars(f))).unwrap();
         assert_eq!(second, path);
         assert_eq!(first, dir.path().join("2026-01-01_000000_3.zip"));
         for archive in [&first, &second] {
-            let size = std::fs::metadata(archive).unwrap().len();
             let md5 = std::fs::read_to_string(archive.with_extension("md5")).unwrap();
-            assert_eq!(md5, size.to_string(), "{}", archive.display());
+            assert_eq!(
+                md5,
+                file_sums(archive).unwrap().md5,
+                "{}",
+                archive.display()
+            );
             assert_eq!(mode(archive), 0o600);
             assert_eq!(mode(&archive.with_extension("md5")), 0o600);
         }

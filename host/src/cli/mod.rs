@@ -174,9 +174,11 @@ pub struct MigrateArgs {
 /// `gnbr backup`.
 #[derive(Debug, Clone, Args)]
 pub struct BackupArgs {
-    /// Folder to write the archive into (created if missing); it is named by
-    /// the time, `YYYY-MM-DD_HHMMSS.zip`, with `.md5` and `.ini` beside it,
-    /// or `YYYY-MM-DD_HHMMSS_2.zip` (`_3`...) when that name is taken.
+    /// Folder to write the archive into (created if missing), or a bucket's
+    /// prefix (s3://BUCKET/PREFIX, settings [storage]: streamed up as a
+    /// multipart upload); it is named by the time, `YYYY-MM-DD_HHMMSS.zip`,
+    /// with `.md5` and `.ini` beside it, or `YYYY-MM-DD_HHMMSS_2.zip`
+    /// (`_3`...) when that name is taken.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: PathBuf,
 

@@ -15,6 +15,7 @@ use std::{
         },
     },
     path::{Path, PathBuf},
+    sync::Arc,
     time::Instant,
 };
 
@@ -22,8 +23,8 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        add_folder, file_sums, sidecar, write_error, write_in_background, BackupWriter,
-        DatastoreSource, Encryption, GeoServerSource, SiteSource, TableRecord,
+        add_folder, sidecar, write_error, write_in_background, BackupWriter, DatastoreSource,
+        Encryption, GeoServerSource, SiteSource, TableRecord,
     },
     cancel,
     config::Settings,
@@ -37,6 +38,7 @@ use crate::{
     },
     postgres::Database,
     requests::BackupRequest,
+    storage::{Bucket, BucketUrl},
     swap::{interrupted, real_path},
     time::run_epoch,
     ui::{Progress, Ui, Unit},
@@ -77,13 +79,24 @@ pub struct BackupReport {
 /// archive is left.
 pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     let started = Instant::now();
-    crate::storage::local_only(&request.backup_dir, "--backup-dir")?;
     let settings = request.setup.load_settings_warned(ui)?;
     let encryption = request
         .encrypt
         .as_ref()
         .map(|to| Encryption::for_backup(&to.recipients, to.recipients_file.as_deref()))
         .transpose()?;
+    let stamp = archive_stamp(run_epoch()?);
+    // A bucket is checked, and its upload started, before the GeoNode is asked anything.
+    let uploading = match BucketUrl::parse(&request.backup_dir) {
+        Some(url) => Some(start_upload(
+            &url?,
+            &settings,
+            &stamp,
+            encryption.as_ref(),
+            ui,
+        )?),
+        None => None,
+    };
     let target = GeoNode::new(&settings.geonode)?;
     // One Django start: the helper that describes the target dumps it later.
     let mut dumper = target.start_dump()?;
@@ -93,9 +106,15 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     cancel::checkpoint("target-ready")?;
     let datastore = datastore_to_dump(request, &settings, &info)?;
     let geoserver = reach_geoserver(request, &settings, &target, ui)?;
-    let stamp = archive_stamp(run_epoch()?);
-    let archive = create_archive(&request.backup_dir, &stamp, encryption.is_some())?;
-    let mut writer = BackupWriter::create_numbered(&archive, encryption.as_ref())?;
+    let (bucket, mut writer) = match uploading {
+        Some((bucket, writer)) => (Some(bucket), writer),
+        None => {
+            let archive = create_archive(&request.backup_dir, &stamp, encryption.is_some())?;
+            let writer = BackupWriter::create_numbered(&archive, encryption.as_ref())?;
+            (None, writer)
+        }
+    };
+    let archive = writer.path().to_owned();
 
     let scratch = crate::scratch::temp_dir("gnbr-dump-")?;
     let fixtures = dump_fixtures(&settings, &mut dumper, &mut writer, scratch.path(), ui)?;
@@ -159,10 +178,46 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     }
     report.md5_file = sidecar(&written, "md5");
     report.ini_file = sidecar(&written, "ini");
-    report.bytes = fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
+    report.bytes = match &bucket {
+        Some((bucket, url)) => url
+            .key_of(&written)
+            .and_then(|key| bucket.size(&key).ok())
+            .unwrap_or(0),
+        None => fs::metadata(&written).map(|m| m.len()).unwrap_or(0),
+    };
     report.archive = written;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Starts the backup's upload into the bucket prefix `url`, as
+/// `<stamp>.zip` (`.zip.age` with `encryption`), `<stamp>_2.zip`... when
+/// taken: the bucket is listed and the upload started before anything else
+/// is done, so that credentials it refuses or a bucket that is missing stop
+/// the backup before it begins.
+///
+/// # Errors
+///
+/// An [`ErrorKind::Usage`] error naming the bucket and the fix.
+fn start_upload(
+    url: &BucketUrl,
+    settings: &Settings,
+    stamp: &str,
+    encryption: Option<&Encryption>,
+    ui: Ui,
+) -> Result<((Arc<Bucket>, BucketUrl), BackupWriter), Error> {
+    let bucket = Bucket::connect(&url.bucket, &settings.storage)?;
+    let name = archive_name(stamp, encryption.is_some());
+    let writer = BackupWriter::create_in_bucket(&bucket, url, &name, encryption)?;
+    let wanted = url.url_of(&url.child(&name));
+    if writer.path() != wanted {
+        ui.info(&format!(
+            "{} is taken: the archive is {}",
+            wanted.display(),
+            writer.path().display()
+        ));
+    }
+    Ok(((bucket, url.clone()), writer))
 }
 
 /// The datastore whose tables go in, when GeoServer's vector data does;
@@ -218,12 +273,16 @@ fn create_archive(backup_dir: &Path, stamp: &str, encrypted: bool) -> Result<Pat
                 format!("cannot create {}: {e}", backup_dir.display()),
             )
         })?;
-    let name = if encrypted {
+    Ok(backup_dir.join(archive_name(stamp, encrypted)))
+}
+
+/// The archive's name: `<stamp>.zip`, `<stamp>.zip.age` when `encrypted`.
+fn archive_name(stamp: &str, encrypted: bool) -> String {
+    if encrypted {
         format!("{stamp}.zip.age")
     } else {
         format!("{stamp}.zip")
-    };
-    Ok(backup_dir.join(name))
+    }
 }
 
 /// Django's `dumpdata` of every `apps` entry, streamed through a FIFO in
@@ -444,14 +503,11 @@ fn fill_manifest(
 /// the name it took.
 fn finish_archive(writer: BackupWriter, settings: &Settings) -> Result<PathBuf, Error> {
     let ini = settings.geonode_ini();
-    writer.finish_with_sidecars(|temp| {
-        let md5 = file_sums(temp)
-            .map_err(|e| Error {
-                kind: ErrorKind::Run,
-                ..e
-            })?
-            .md5;
-        Ok(vec![("md5", md5.into_bytes()), ("ini", ini.into_bytes())])
+    writer.finish_with_sidecars(|finished| {
+        Ok(vec![
+            ("md5", finished.md5()?.into_bytes()),
+            ("ini", ini.into_bytes()),
+        ])
     })
 }
 

@@ -1,14 +1,18 @@
 //! One bucket of an S3-compatible object store, driven through
 //! `object_store` from a small tokio runtime of its own: gnbr's commands
-//! are blocking, each call here waits for its answer.
+//! are blocking, each call here waits for its answer; the parts of an
+//! upload ([`super::Upload`]) go up on the runtime's two threads while
+//! gnbr goes on writing.
 
 use std::{ops::Range, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use object_store::{
     aws::{AmazonS3, AmazonS3Builder},
+    multipart::{MultipartStore, PartId},
     path::Path as ObjectPath,
-    ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig,
+    MultipartId, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig,
 };
 
 use super::credentials;
@@ -72,7 +76,9 @@ impl Bucket {
             )
             .hint("check settings.ini [storage] endpoint, region and path_style")
         })?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("gnbr-s3")
             .enable_all()
             .build()
             .map_err(|e| {
@@ -111,6 +117,138 @@ impl Bucket {
                     e,
                     ErrorKind::Usage,
                 )
+            })
+    }
+
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the object `key` exists.
+    ///
+    /// # Errors
+    ///
+    /// As [`Bucket::list`].
+    pub fn exists(&self, key: &str) -> Result<bool, Error> {
+        match self.runtime.block_on(self.store.head(&object_path(key))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error(
+                &format!("look for s3://{}/{key}", self.name),
+                e,
+                ErrorKind::Usage,
+            )),
+        }
+    }
+
+    /// Writes the small object `key` (a sidecar) unless it exists: false
+    /// when it does. The put is conditional (`If-None-Match: *`) where the
+    /// store honours it; one that ignores it (Garage 2.5) is asked first.
+    ///
+    /// # Errors
+    ///
+    /// A put the store refuses, as [`Bucket::list`] names it.
+    pub fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, Error> {
+        if self.exists(key)? {
+            return Ok(false);
+        }
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let path = object_path(key);
+        match self
+            .runtime
+            .block_on(self.store.put_opts(&path, bytes.into(), options))
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.failed_write(&format!("write s3://{}/{key}", self.name), e)),
+        }
+    }
+
+    /// Starts a multipart upload of the object `key`: nothing has that
+    /// name until it is completed.
+    ///
+    /// # Errors
+    ///
+    /// The store refusing it (credentials without the right to write):
+    /// an [`ErrorKind::Usage`] error naming the bucket and the fix.
+    pub fn start_upload(&self, key: &str) -> Result<MultipartId, Error> {
+        self.runtime
+            .block_on(self.store.create_multipart(&object_path(key)))
+            .map_err(|e| {
+                self.error(
+                    &format!("start writing s3://{}/{key}", self.name),
+                    e,
+                    ErrorKind::Usage,
+                )
+            })
+    }
+
+    /// Sends the part `index` (from 0) of the upload `id` of `key` in the
+    /// background; [`Bucket::wait_part`] waits for its answer.
+    pub fn send_part(
+        &self,
+        key: &str,
+        id: &MultipartId,
+        index: usize,
+        data: PutPayload,
+    ) -> tokio::task::JoinHandle<object_store::Result<PartId>> {
+        let (store, path, id) = (self.store.clone(), object_path(key), id.clone());
+        self.runtime
+            .spawn(async move { store.put_part(&path, &id, index, data).await })
+    }
+
+    /// The answer to a part sent with [`Bucket::send_part`].
+    ///
+    /// # Errors
+    ///
+    /// The part not stored (the connection lost, retries spent): an
+    /// [`ErrorKind::Run`] error naming the object.
+    pub fn wait_part(
+        &self,
+        key: &str,
+        part: tokio::task::JoinHandle<object_store::Result<PartId>>,
+    ) -> Result<PartId, Error> {
+        let what = format!("write s3://{}/{key}", self.name);
+        match self.runtime.block_on(part) {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(e)) => Err(self.failed_write(&what, e)),
+            Err(e) => Err(Error::new(ErrorKind::Run, format!("cannot {what}: {e}"))),
+        }
+    }
+
+    /// Completes the upload `id` of `key` from its parts: the object takes
+    /// its name, whole.
+    ///
+    /// # Errors
+    ///
+    /// The store refusing it: an [`ErrorKind::Run`] error naming the object.
+    pub fn complete_upload(
+        &self,
+        key: &str,
+        id: &MultipartId,
+        parts: Vec<PartId>,
+    ) -> Result<(), Error> {
+        self.runtime
+            .block_on(self.store.complete_multipart(&object_path(key), id, parts))
+            .map(drop)
+            .map_err(|e| self.failed_write(&format!("complete s3://{}/{key}", self.name), e))
+    }
+
+    /// Aborts the upload `id` of `key`: the store drops its parts.
+    ///
+    /// # Errors
+    ///
+    /// The store not answering: the parts stay until a lifecycle rule
+    /// expires them.
+    pub fn abort_upload(&self, key: &str, id: &MultipartId) -> Result<(), Error> {
+        self.runtime
+            .block_on(self.store.abort_multipart(&object_path(key), id))
+            .map_err(|e| {
+                self.failed_write(&format!("abort the upload of s3://{}/{key}", self.name), e)
             })
     }
 
@@ -195,6 +333,22 @@ impl Bucket {
             })
     }
 
+    /// The error of a write that failed doing `what` once the run was
+    /// under way: as [`Bucket::error`] says it, an [`ErrorKind::Run`] error
+    /// unless the store refused the credentials.
+    fn failed_write(&self, what: &str, error: object_store::Error) -> Error {
+        let refused = is_refused(&error);
+        let shown = self.error(what, error, ErrorKind::Run);
+        if refused {
+            shown
+        } else {
+            Error {
+                kind: ErrorKind::Run,
+                ..shown
+            }
+        }
+    }
+
     /// The error of a call that failed doing `what`: refused credentials
     /// and an unreachable endpoint are [`ErrorKind::Usage`] errors naming
     /// the endpoint and the fix; a missing object or bucket is `missing`'s kind.
@@ -223,9 +377,7 @@ impl Bucket {
             ))
         };
         let shown = match (&error, http_status(&error)) {
-            (object_store::Error::PermissionDenied { .. }, _)
-            | (object_store::Error::Unauthenticated { .. }, _)
-            | (_, Some(401 | 403)) => refused(),
+            _ if is_refused(&error) => refused(),
             (object_store::Error::NotFound { .. }, _) | (_, Some(404)) => not_found(),
             _ => Error::new(
                 ErrorKind::Usage,
@@ -235,6 +387,15 @@ impl Bucket {
         };
         shown.caused_by(Error::new(ErrorKind::Usage, error.to_string()))
     }
+}
+
+/// Whether the store refused the credentials (or their rights) of the call
+/// that made `error`.
+fn is_refused(error: &object_store::Error) -> bool {
+    matches!(
+        error,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || matches!(http_status(error), Some(401 | 403))
 }
 
 /// The HTTP status of the answer that made `error`, when one did: some of

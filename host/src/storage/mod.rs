@@ -1,13 +1,15 @@
 //! Where backups are kept: a local folder, or a prefix of an S3-compatible
 //! bucket, `s3://bucket/prefix` ([`BucketUrl`]). A bucket is reached
 //! through Apache Arrow's `object_store` ([`Bucket`]), its archives read by
-//! ranges as they are needed ([`RangeReader`]), never copied whole to disk.
+//! ranges as they are needed ([`RangeReader`]) and written as multipart
+//! uploads ([`Upload`]), never staged whole on local disk.
 //! The endpoint comes from settings.ini `[storage]`, the credentials from
 //! the environment or a profile ([`credentials`]).
 
 mod bucket;
 pub mod credentials;
 mod ranged;
+mod upload;
 
 use std::{
     path::{Path, PathBuf},
@@ -16,12 +18,13 @@ use std::{
 
 pub use bucket::Bucket;
 pub use ranged::{RangeReader, READ_AHEAD_FIRST, READ_AHEAD_MAX};
+pub use upload::{Upload, FIRST_PART_SIZE, PARTS_IN_FLIGHT, PARTS_PER_SIZE};
 
 use crate::{
     archive::{
-        check_archive_sums, describe_archive, is_archive_name, list_archives, match_md5_sidecar,
-        read_sums, sort_newest_first, ArchiveFile, ArchiveSums, BackupReader, ListedArchive,
-        SIDECARS,
+        check_archive_sums, decrypt_reader, describe_archive, is_archive_name, is_encrypted,
+        list_archives, match_md5_sidecar, md5_sidecars, read_sums, sidecar, sort_newest_first,
+        ArchiveFile, ArchiveRead, ArchiveSums, BackupReader, ListedArchive, SIDECARS,
     },
     config::StorageSettings,
     errors::{Error, ErrorKind},
@@ -152,26 +155,26 @@ impl BackupDir {
             .iter()
             .filter(|(name, _)| is_archive_name(name))
             .map(|(name, meta)| {
-                let stem = name.strip_suffix(".zip").unwrap_or(name);
-                let sidecar = |file: &str| {
+                let sidecar_url = |file: PathBuf| {
+                    let file = file.display().to_string();
                     names
-                        .contains_key(file)
-                        .then(|| url.url_of(&url.child(file)))
+                        .contains_key(file.as_str())
+                        .then(|| url.url_of(&url.child(&file)))
                 };
                 let file = ArchiveFile {
                     name: (*name).to_owned(),
                     path: url.url_of(meta.location.as_ref()),
                     bytes: meta.size,
                     modified: meta.last_modified.timestamp(),
-                    md5_sidecar: sidecar(&format!("{stem}.md5"))
-                        .or_else(|| sidecar(&format!("{name}.md5"))),
+                    md5_sidecar: md5_sidecars(Path::new(name))
+                        .into_iter()
+                        .find_map(sidecar_url),
                     sidecars: SIDECARS
                         .iter()
-                        .filter_map(|ext| sidecar(&format!("{stem}.{ext}")))
+                        .filter_map(|ext| sidecar_url(sidecar(Path::new(name), ext)))
                         .collect(),
                 };
-                let reader = RangeReader::new(bucket.clone(), meta.location.as_ref(), meta.size);
-                let opened = BackupReader::open_zip(&file.path, Box::new(reader));
+                let opened = open_object(bucket, meta.location.as_ref(), meta.size, &file.path);
                 describe_archive(file, opened)
             })
             .collect();
@@ -224,14 +227,35 @@ impl BackupDir {
     }
 }
 
+/// The archive `key` of `bucket`, `size` bytes long (shown as `shown`),
+/// read by ranges; a `.zip.age` decrypted as it is read.
+///
+/// # Errors
+///
+/// As [`BackupReader::open`].
+fn open_object(
+    bucket: &Arc<Bucket>,
+    key: &str,
+    size: u64,
+    shown: &Path,
+) -> Result<BackupReader, Error> {
+    let reader = RangeReader::new(bucket.clone(), key, size);
+    let input: Box<dyn ArchiveRead> = if is_encrypted(Path::new(key)) {
+        decrypt_reader(shown, reader)?
+    } else {
+        Box::new(reader)
+    };
+    BackupReader::open_zip(shown, input)
+}
+
 /// The sums of the object `key` of `bucket`, read whole, checked against
 /// its `.md5` sidecar when the bucket has one beside it.
 fn bucket_sums(bucket: &Arc<Bucket>, key: &str, shown: &Path) -> Result<ArchiveSums, Error> {
     let size = bucket.size(key)?;
     let sums = read_sums(RangeReader::new(bucket.clone(), key, size), shown)?;
-    let stem = key.strip_suffix(".zip").unwrap_or(key);
     let mut sidecar = None;
-    for candidate in [format!("{stem}.md5"), format!("{key}.md5")] {
+    for candidate in md5_sidecars(Path::new(key)) {
+        let candidate = candidate.display().to_string();
         if let Some(text) = bucket.read_small(&candidate)? {
             let path = shown.with_file_name(candidate.rsplit('/').next().unwrap_or(&candidate));
             sidecar = Some((path, text));
@@ -255,11 +279,11 @@ pub fn local_only(path: &Path, what: &str) -> Result<(), Error> {
         ErrorKind::Usage,
         format!("{what} {}: a bucket is not supported here yet, only a local folder or file", path.display()),
     )
-    .hint("gnbr reads archives from a bucket (backups list, prune, verify, plan, migrate, restore --backup-file) but does not write them there yet: use a local folder, then copy the archive with its .md5 and .ini to the bucket"))
+    .hint("gnbr reads archives from a bucket (backups list, prune, verify, plan, migrate, restore --backup-file) and gnbr backup writes them there, but this output must be local: use a local folder, then copy what it wrote to the bucket"))
 }
 
 /// Opens the backup `path`: a folder, a zip file, or an `s3://` URL of a
-/// zip archive in a bucket, read by ranges.
+/// zip archive in a bucket, read by ranges (a `.zip.age` decrypted as it is read).
 ///
 /// # Errors
 ///
@@ -271,7 +295,7 @@ pub fn open_backup(path: &Path, settings: &StorageSettings) -> Result<BackupRead
     let url = url?;
     let bucket = Bucket::connect(&url.bucket, settings)?;
     let size = bucket.size(&url.key)?;
-    BackupReader::open_zip(path, Box::new(RangeReader::new(bucket, &url.key, size)))
+    open_object(&bucket, &url.key, size, path)
 }
 
 /// The backup's sums, as [`check_archive_sums`] gives them, for a local
