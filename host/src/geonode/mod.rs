@@ -441,12 +441,12 @@ impl GeoNode {
     /// as what is returned lives (the load, and its commit: a failed
     /// commit names the objects at fault, reading the fixtures again).
     fn serve_sealed(&self, request: &LoadRequest) -> Result<(LoadRequest, Option<Served>), Error> {
-        let mut served = request.clone();
+        let mut for_django = request.clone();
         let Some(key) = request.sealed.clone() else {
-            return Ok((served, None));
+            return Ok((for_django, None));
         };
         let mut fifos = Vec::new();
-        for fixture in &mut served.fixtures {
+        for fixture in &mut for_django.fixtures {
             let path = self.work.path().join("fixtures").join(&fixture.entry);
             if let Some(folder) = path.parent() {
                 std::fs::DirBuilder::new()
@@ -466,7 +466,7 @@ impl GeoNode {
         }
         let files: Vec<PathBuf> = request.fixtures.iter().map(|f| f.path.clone()).collect();
         let content = move |index: usize| sealed::open(&files[index], Some(&key));
-        Ok((served, Some(fifo::serve(fifos, Box::new(content)))))
+        Ok((for_django, Some(fifo::serve(fifos, Box::new(content)))))
     }
 
     /// Runs the load of `request`, whose fixtures `served` serves if sealed.
