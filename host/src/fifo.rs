@@ -147,14 +147,14 @@ pub fn serve(fifos: Vec<PathBuf>, content: Box<Content>) -> Served {
             while !stop.load(Ordering::SeqCst) {
                 let mut served = false;
                 for (index, fifo) in fifos.iter().enumerate() {
-                    let Some(reader) = open_read_end(fifo) else {
+                    let Some(opened) = writer_for_reader(fifo) else {
                         continue;
                     };
-                    served = true;
+                    served |= opened.is_ok();
                     // Closed only after a failure is recorded: the reader
                     // sees the end, and then may ask for the failure.
                     let mut out = None;
-                    let written = reader.and_then(|file| {
+                    let written = opened.and_then(|file| {
                         let out = out.insert(file);
                         renew(fifo)?;
                         io::copy(&mut content(index)?, out)
@@ -186,7 +186,7 @@ pub fn serve(fifos: Vec<PathBuf>, content: Box<Content>) -> Served {
 
 /// The FIFO `path` opened for writing when a reader has it open (its
 /// writes then block as usual), `None` while none has.
-fn open_read_end(path: &Path) -> Option<io::Result<File>> {
+fn writer_for_reader(path: &Path) -> Option<io::Result<File>> {
     let file = match fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NONBLOCK)

@@ -339,7 +339,7 @@ fn a_backup_encrypted_to_a_recipient_is_never_a_plain_zip_on_disk_and_restores_w
     );
     let title = services.psql(
         SOURCE_DB,
-        "SELECT title FROM base_resourcebase WHERE length(title) > 12 ORDER BY id LIMIT 1",
+        "SELECT title FROM base_resourcebase WHERE title ~ '^[A-Za-z0-9 ]{13,}$' ORDER BY id LIMIT 1",
     );
     let markers = [hash.trim(), title.trim()];
     assert!(markers.iter().all(|m| m.len() > 12), "{markers:?}");
