@@ -16,7 +16,7 @@ use crate::{
     geonode::Services,
     support::{
         age_encrypted, age_tool, backup, command, expect_code, progress_events, repo, restore,
-        run_watched, text,
+        restore_command, run_watched, run_watched_for, text,
     },
 };
 
@@ -332,17 +332,48 @@ fn a_backup_encrypted_to_a_recipient_is_never_a_plain_zip_on_disk_and_restores_w
         );
     }
 
+    // Nothing decrypted from the archive is written to the restore's
+    // scratch folders: its fixtures are staged sealed, and Django and psql
+    // read them (and the tables' dumps) through pipes.
+    let hash = services.psql(
+        SOURCE_DB,
+        "SELECT password FROM people_profile WHERE password LIKE 'pbkdf2%' ORDER BY id LIMIT 1",
+    );
+    let title = services.psql(
+        SOURCE_DB,
+        "SELECT title FROM base_resourcebase WHERE title ~ '^[A-Za-z0-9 ]{13,}$' ORDER BY id LIMIT 1",
+    );
+    let markers = [hash.trim(), title.trim()];
+    assert!(markers.iter().all(|m| m.len() > 12), "{markers:?}");
     services.fresh_db("gnbr_e2e_encrypted_backup");
     let target = services.settings(dir.path(), "gnbr_e2e_encrypted_backup");
-    expect_code(
-        &restore(
-            dir.path(),
-            &target,
-            &archive,
-            &["--no-snapshot", "--keep-urls", "--identity", key],
-        ),
-        0,
+    let mut restore = restore_command(
+        dir.path(),
+        &target,
+        &archive,
+        &["--no-snapshot", "--keep-urls", "--identity", key],
     );
+    restore.env("TMPDIR", &tmp);
+    let (output, seen, found) = run_watched_for(restore, &[&tmp], &markers);
+    expect_code(&output, 0);
+    assert_eq!(found, Vec::new(), "plaintext of the archive in scratch");
+    let staged: Vec<&(PathBuf, Vec<u8>)> = seen
+        .iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("/gnbr-restore-"))
+        .collect();
+    assert!(
+        staged
+            .iter()
+            .any(|(p, _)| p.ends_with("fixtures/people.json")),
+        "the watcher saw the staged fixtures: {staged:?}"
+    );
+    for (path, head) in staged {
+        assert!(
+            head.is_empty() || head.starts_with(b"age-encryption.org/v1\n"),
+            "{} is not sealed: {head:?}",
+            path.display()
+        );
+    }
     assert_eq!(
         differences(&services, SOURCE_DB, "gnbr_e2e_encrypted_backup"),
         BTreeSet::new(),

@@ -352,7 +352,22 @@ fn files_now(dir: &Path) -> Vec<PathBuf> {
 /// Runs `command` to its end while every regular file under `dirs` is
 /// looked at every few milliseconds: its output, and each file seen with
 /// its first bytes.
-pub fn run_watched(mut command: Command, dirs: &[&Path]) -> (Output, Vec<(PathBuf, Vec<u8>)>) {
+pub fn run_watched(command: Command, dirs: &[&Path]) -> (Output, Seen) {
+    let (output, seen, _) = run_watched_for(command, dirs, &[]);
+    (output, seen)
+}
+
+/// Each file a watch saw, with its first bytes.
+pub type Seen = Vec<(PathBuf, Vec<u8>)>;
+
+/// [`run_watched`], each file also read whole whenever its size or time
+/// changed and searched for each of `markers`: also every file in which
+/// one was found, with the marker.
+pub fn run_watched_for(
+    mut command: Command,
+    dirs: &[&Path],
+    markers: &[&str],
+) -> (Output, Seen, Vec<(PathBuf, String)>) {
     use std::{
         io::Read,
         sync::{
@@ -361,20 +376,44 @@ pub fn run_watched(mut command: Command, dirs: &[&Path]) -> (Output, Vec<(PathBu
         },
     };
     let dirs: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    let markers: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
     let done = Arc::new(AtomicBool::new(false));
     let watching = done.clone();
     let watcher = std::thread::spawn(move || {
-        let mut seen: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut seen: Seen = Vec::new();
+        let mut found: Vec<(PathBuf, String)> = Vec::new();
+        let mut searched = Vec::new();
         let mut look = || {
             for path in dirs.iter().flat_map(|d| files_now(d)) {
                 // FIFOs (the dumps) are not opened: reading one would steal its data.
-                let is_file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
                 let mut head = Vec::new();
-                if let Some(Ok(file)) = is_file.then(|| std::fs::File::open(&path)) {
+                if let Ok(file) = std::fs::File::open(&path) {
                     let _ = file.take(32).read_to_end(&mut head);
                 }
-                if is_file && !seen.iter().any(|(p, h)| *p == path && *h == head) {
-                    seen.push((path, head));
+                if !seen.iter().any(|(p, h)| *p == path && *h == head) {
+                    seen.push((path.clone(), head));
+                }
+                let version = (path.clone(), meta.len(), meta.modified().ok());
+                if markers.is_empty() || searched.contains(&version) {
+                    continue;
+                }
+                searched.push(version);
+                let Ok(content) = std::fs::read(&path) else {
+                    continue;
+                };
+                for marker in &markers {
+                    let hit = content
+                        .windows(marker.len())
+                        .any(|w| w == marker.as_bytes());
+                    if hit && !found.iter().any(|(p, m)| *p == path && m == marker) {
+                        found.push((path.clone(), marker.clone()));
+                    }
                 }
             }
         };
@@ -383,11 +422,12 @@ pub fn run_watched(mut command: Command, dirs: &[&Path]) -> (Output, Vec<(PathBu
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         look();
-        seen
+        (seen, found)
     });
     let output = command.output().expect("gnbr runs");
     done.store(true, Ordering::Relaxed);
-    (output, watcher.join().unwrap())
+    let (seen, found) = watcher.join().unwrap();
+    (output, seen, found)
 }
 
 /// `program ARGS...` (the age CLI's), which must succeed; its stdout.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::{
     geonode::{gn511_archive, set_resource_field, Services},
-    support::{backup, command, expect_code, gnbr, repo, signal_at_line},
+    support::{age_encrypted, backup, command, expect_code, gnbr, repo, signal_at_line},
 };
 
 /// The seeded instance the archives are taken from.
@@ -401,6 +401,40 @@ fn a_restore_check_leaves_the_target_and_the_database_list_as_they_were() {
         services.digest(target, &[]),
         tables,
         "the target's tables changed"
+    );
+}
+
+#[test]
+fn an_encrypted_archives_restore_check_reads_its_sealed_fixtures_again_to_name_a_refused_object() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let target = "gnbr_e2e_verify_sealed";
+    services.fresh_db(target);
+    let settings = services.settings(dir.path(), target);
+    let bad = gn511_archive(
+        dir.path(),
+        "dangling.zip",
+        |fixture, objects| set_resource_field(fixture, objects, "owner", 9999.into()),
+        &[],
+    );
+    let (key, sealed) = age_encrypted(dir.path(), &bad);
+    // Django reads the fixtures through FIFOs gnbr serves them decrypted
+    // into, and once more after the refused load to name the object.
+    let (report, _) = verify(
+        dir.path(),
+        &settings,
+        &sealed,
+        &["--restore-check", "--identity", key.to_str().unwrap()],
+        RUN_FAILED,
+    );
+    let found = problems(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "restore");
+    let causes = report["problems"][0]["causes"].to_string();
+    assert!(
+        causes.contains("2026-01-02_030405.zip.age: fixtures/base.json object #")
+            && causes.contains("base.resourcebase.owner = 9999"),
+        "{causes}"
     );
 }
 

@@ -11,7 +11,7 @@ use std::{
     collections::HashSet,
     fs::{self, File},
     io::{self, BufWriter, Seek, Write},
-    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
+    os::unix::fs::{DirBuilderExt, PermissionsExt},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -33,6 +33,7 @@ use crate::{
     errors::{Error, ErrorKind},
     fault,
     scratch::{numbered, place_new, sync_dir, TempPath},
+    sealed::{self, ScratchKey, ScratchWriter},
     storage::{Bucket, BucketUrl, Upload},
 };
 
@@ -47,7 +48,11 @@ type EncryptedUploadedZip = ZipWriter<StreamWriter<age::stream::StreamWriter<Upl
 enum Target {
     Zip(Box<ZipWriter<BufWriter<File>>>),
     Encrypted(Box<EncryptedZip>),
-    Folder(PathBuf),
+    /// A folder, its files sealed with `key` when there is one.
+    Folder {
+        dir: PathBuf,
+        key: Option<Arc<ScratchKey>>,
+    },
     Uploaded(Box<UploadedZip>),
     EncryptedUploaded(Box<EncryptedUploadedZip>),
 }
@@ -117,7 +122,7 @@ pub struct BackupWriter {
 
 /// One entry being written; hashes what passes through it.
 pub struct EntryWriter<'a> {
-    out: Box<dyn Write + Send + 'a>,
+    out: EntryOut<'a>,
     hasher: Sha256,
     size: u64,
     name: String,
@@ -232,7 +237,13 @@ impl BackupWriter {
                     .tempdir_in(&parent)
                     .map_err(|e| output_error(&parent, "create a folder in this folder", e))?
                     .keep();
-                Ok((Target::Folder(dir.clone()), dir))
+                Ok((
+                    Target::Folder {
+                        dir: dir.clone(),
+                        key: None,
+                    },
+                    dir,
+                ))
             }
         })?;
         Ok(Self {
@@ -319,6 +330,23 @@ impl BackupWriter {
         &self.path
     }
 
+    /// Starts writing the folder `path` as [`BackupWriter::create`] does,
+    /// its files sealed with `key` when there is one ([`crate::sealed`]):
+    /// a restore's staged fixtures, only ciphertext on disk when the
+    /// archive is encrypted.
+    ///
+    /// # Errors
+    ///
+    /// As [`BackupWriter::create`]; and when `path` names a zip, not a folder.
+    pub fn create_scratch(path: &Path, key: Option<Arc<ScratchKey>>) -> Result<Self, Error> {
+        let mut writer = Self::create(path, false)?;
+        match &mut writer.target {
+            Target::Folder { key: sealed, .. } => *sealed = key,
+            _ => return Err(output_error(path, "stage files", "not a folder")),
+        }
+        Ok(writer)
+    }
+
     /// The manifest being built (fill in versions and settings before [`BackupWriter::finish`]).
     pub fn manifest_mut(&mut self) -> &mut Manifest {
         &mut self.manifest
@@ -370,9 +398,8 @@ impl BackupWriter {
             .map_err(|e| output_error(&self.path, "write the manifest", e))?;
         let mut out = raw_entry(&mut self.target, &self.path, MANIFEST_NAME)?;
         out.write_all(&manifest)
-            .and_then(|()| out.flush())
+            .and_then(|()| out.close())
             .map_err(|e| output_error(&self.path, "write the manifest", e))?;
-        drop(out);
         let temp = match self.place {
             Place::Local(temp) => temp,
             Place::Bucket(url) => {
@@ -567,18 +594,14 @@ fn write_synced(parent: &Path, name: &Path, bytes: &[u8]) -> Result<TempPath, Er
 }
 
 /// Starts an entry of the temporary output.
-fn raw_entry<'a>(
-    target: &'a mut Target,
-    path: &Path,
-    name: &str,
-) -> Result<Box<dyn Write + Send + 'a>, Error> {
+fn raw_entry<'a>(target: &'a mut Target, path: &Path, name: &str) -> Result<EntryOut<'a>, Error> {
     check_entry_name(name)?;
-    let out: Box<dyn Write + Send + 'a> = match target {
-        Target::Zip(zip) => zip_entry(zip, path, name)?,
-        Target::Encrypted(zip) => zip_entry(zip, path, name)?,
-        Target::Uploaded(zip) => zip_entry(zip, path, name)?,
-        Target::EncryptedUploaded(zip) => zip_entry(zip, path, name)?,
-        Target::Folder(dir) => {
+    let out = match target {
+        Target::Zip(zip) => EntryOut::Zip(zip_entry(zip, path, name)?),
+        Target::Encrypted(zip) => EntryOut::Zip(zip_entry(zip, path, name)?),
+        Target::Uploaded(zip) => EntryOut::Zip(zip_entry(zip, path, name)?),
+        Target::EncryptedUploaded(zip) => EntryOut::Zip(zip_entry(zip, path, name)?),
+        Target::Folder { dir, key } => {
             let mut folder = dir.clone();
             let mut parts = name.split('/').peekable();
             while let Some(part) = parts.next() {
@@ -594,17 +617,45 @@ fn raw_entry<'a>(
                     Err(e) => return Err(output_error(path, &format!("create {name}"), e)),
                 }
             }
-            let file = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&folder)
-                .map_err(|e| output_error(path, &format!("create {name}"), e))?;
-            Box::new(BufWriter::with_capacity(1 << 20, file))
+            EntryOut::File(
+                sealed::create(&folder, key.as_deref())
+                    .map_err(|e| output_error(path, &format!("create {name}"), e))?,
+            )
         }
     };
     Ok(out)
+}
+
+/// Where an entry's bytes go: into the zip, or a file of the folder.
+enum EntryOut<'a> {
+    Zip(Box<dyn Write + Send + 'a>),
+    File(ScratchWriter),
+}
+
+impl EntryOut<'_> {
+    /// Ends the entry: flushed, a sealed file's last chunk written.
+    fn close(self) -> io::Result<()> {
+        match self {
+            Self::Zip(mut zip) => zip.flush(),
+            Self::File(file) => file.finish().map(drop),
+        }
+    }
+}
+
+impl Write for EntryOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Zip(zip) => zip.write(buf),
+            Self::File(file) => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Zip(zip) => zip.flush(),
+            Self::File(file) => file.flush(),
+        }
+    }
 }
 
 /// Starts the entry `name` of the zip `zip` (written to `path`).
@@ -645,7 +696,7 @@ fn complete(target: Target, path: &Path) -> Result<(), Error> {
             .into_inner()
             .finish()
             .map_err(|e| output_error(path, "finish encrypting the archive", e))?,
-        Target::Folder(_) => return Ok(()),
+        Target::Folder { .. } => return Ok(()),
         Target::Uploaded(_) | Target::EncryptedUploaded(_) => {
             unreachable!("an upload is finished by finish_upload")
         }
@@ -662,8 +713,8 @@ impl EntryWriter<'_> {
     /// # Errors
     ///
     /// When flushing fails.
-    pub fn close(mut self) -> io::Result<u64> {
-        self.out.flush()?;
+    pub fn close(self) -> io::Result<u64> {
+        self.out.close()?;
         let digest = EntryDigest {
             size: self.size,
             sha256: hex(&self.hasher.finalize()),
@@ -763,6 +814,41 @@ mod tests {
         let mut entry = writer.entry("fixtures/people.json").unwrap();
         entry.write_all(text.as_bytes()).unwrap();
         entry.close().unwrap();
+    }
+
+    #[test]
+    fn a_scratch_folder_with_a_key_holds_only_sealed_files() {
+        use std::io::Read;
+
+        use crate::sealed::{self, ScratchKey};
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = std::sync::Arc::new(ScratchKey::generate());
+        let mut writer =
+            BackupWriter::create_scratch(&dir.path().join("fixtures"), Some(key.clone())).unwrap();
+        write_one(&mut writer, r#"[{"model": "people.profile", "pk": 1}]"#);
+        let staged = writer.finish().unwrap();
+        for name in ["fixtures/people.json", "manifest.json"] {
+            let path = staged.join(name);
+            assert!(std::fs::read(&path)
+                .unwrap()
+                .starts_with(b"age-encryption.org/v1\n"));
+            assert_eq!(mode(&path), 0o600);
+            let mut text = String::new();
+            sealed::open(&path, Some(&key))
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            assert!(text.contains("people"), "{name}: {text}");
+        }
+        let mut plain = BackupWriter::create_scratch(&dir.path().join("plain"), None).unwrap();
+        write_one(&mut plain, "[]");
+        let plain = plain.finish().unwrap();
+        assert_eq!(
+            std::fs::read(plain.join("fixtures/people.json")).unwrap(),
+            b"[]"
+        );
+        assert!(BackupWriter::create_scratch(&dir.path().join("x.zip"), None).is_err());
     }
 
     #[test]

@@ -4,16 +4,8 @@
 
 use std::{
     collections::BTreeMap,
-    ffi::CString,
-    fs::{self, File},
-    io,
-    os::{
-        fd::AsRawFd,
-        unix::{
-            ffi::OsStrExt,
-            fs::{DirBuilderExt, OpenOptionsExt},
-        },
-    },
+    fs,
+    os::unix::fs::DirBuilderExt,
     path::{Path, PathBuf},
     sync::Arc,
     time::Instant,
@@ -29,6 +21,7 @@ use crate::{
     cancel,
     config::Settings,
     errors::{Error, ErrorKind},
+    fifo,
     fixtures::{self, FixtureStats},
     geonode::{Dumper, GeoNode, TargetInfo},
     geoserver::{
@@ -299,7 +292,7 @@ fn dump_fixtures(
     let mut dumps = Vec::new();
     for fixture in &settings.fixtures.fixtures {
         let fifo = scratch.join(format!("{}.fifo", fixture.position));
-        make_fifo(&fifo)?;
+        fifo::make(&fifo)?;
         dumps.push((fixture.app.clone(), fifo));
     }
     let mut written = Vec::new();
@@ -339,7 +332,7 @@ fn add_dump(
     entry: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FixtureStats, Error> {
-    let source = open_fifo(fifo, writer_exited).map_err(|e| {
+    let source = fifo::open_for_reading(fifo, writer_exited).map_err(|e| {
         cancel::or_cancelled(Error::new(
             ErrorKind::Run,
             format!("cannot read the dump of {app}: {e}"),
@@ -517,71 +510,6 @@ fn archive_stamp(epoch: i64) -> String {
     format!("{}_{}", &time[..10], time[11..].replace(':', ""))
 }
 
-/// Opens the FIFO `path` for reading once its writer opened it, or fails
-/// when the run is cancelled or the writer exited first (`writer_exited`):
-/// a writer that died before it opened the FIFO would leave a blocking
-/// open waiting forever.
-fn open_fifo(path: &Path, writer_exited: &dyn Fn() -> bool) -> io::Result<File> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let fd = file.as_raw_fd();
-    loop {
-        // Asked before the poll: a writer gone by then has either opened
-        // the FIFO (the poll sees it) or never will.
-        let exited = writer_exited();
-        let mut poll = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd. A FIFO no writer has opened yet is not
-        // ready; it is once one has (data, or its end).
-        let ready = unsafe { libc::poll(&mut poll, 1, if exited { 0 } else { 200 }) };
-        if ready > 0 {
-            break;
-        }
-        let error = io::Error::last_os_error();
-        if ready < 0 && error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-        if cancel::requested() {
-            return Err(io::Error::other("the run was cancelled"));
-        }
-        if exited && ready == 0 {
-            return Err(io::Error::other(
-                "GeoNode's dump helper exited before it wrote the dump",
-            ));
-        }
-    }
-    // SAFETY: fcntl(2) on our own open fd, clearing O_NONBLOCK: reads wait for the writer again.
-    let cleared = unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
-    };
-    if !cleared {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(file)
-}
-
-fn make_fifo(path: &Path) -> Result<(), Error> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).expect("a temporary path has no NUL");
-    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
-    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
-        return Err(Error::new(
-            ErrorKind::Run,
-            format!(
-                "cannot create {}: {}",
-                path.display(),
-                io::Error::last_os_error()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Prints the report.
 pub fn print_report(report: &BackupReport, ui: Ui) {
     if !ui.report(report) {
@@ -620,49 +548,5 @@ pub fn print_report(report: &BackupReport, ui: Ui) {
     }
     if let Some(bytes) = report.geoserver_catalog {
         println!("GeoServer catalog (Backup & Restore): {CATALOG_ENTRY}, {bytes} bytes");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{make_fifo, open_fifo};
-    use std::io::{Read, Write};
-
-    #[test]
-    fn a_fifo_whose_writer_died_unopened_is_an_error_not_a_wait() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("1.fifo");
-        make_fifo(&fifo).unwrap();
-        let error = open_fifo(&fifo, &|| true).unwrap_err();
-        assert!(
-            error.to_string().contains("exited before it wrote"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn a_fifo_written_by_a_writer_now_gone_is_still_read() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("1.fifo");
-        make_fifo(&fifo).unwrap();
-        // The writer is gone only once it has written and closed the FIFO.
-        let gone = Arc::new(AtomicBool::new(false));
-        let reader = {
-            let (fifo, gone) = (fifo.clone(), gone.clone());
-            std::thread::spawn(move || {
-                let mut file = open_fifo(&fifo, &|| gone.load(Ordering::SeqCst)).unwrap();
-                let mut text = String::new();
-                file.read_to_string(&mut text).unwrap();
-                text
-            })
-        };
-        // Opening for writing waits for the reader's open.
-        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-        writer.write_all(b"[]").unwrap();
-        drop(writer);
-        gone.store(true, Ordering::SeqCst);
-        assert_eq!(reader.join().unwrap(), "[]");
     }
 }

@@ -9,6 +9,7 @@ use std::{
     collections::BTreeMap,
     io::{self, BufRead, IsTerminal, Write},
     path::{Path, PathBuf},
+    sync::Arc,
     time::Instant,
 };
 
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use crate::{
     archive::{
-        hex, stage_folder,
+        hex, is_encrypted, stage_folder,
         targets::{plan_folders, FolderPlan},
         BackupReader, BackupWriter, FolderReport, StagedFolder,
     },
@@ -40,6 +41,7 @@ use crate::{
     postgres,
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
+    sealed::ScratchKey,
     storage::{backup_sums, local_only, open_backup},
     swap::{interrupted, Finished, Journal},
     ui::{copy_progress, Ui, Unit},
@@ -117,7 +119,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     cancel::checkpoint("checked")?;
 
     let staging = crate::scratch::temp_dir("gnbr-restore-")?;
-    let fixtures = stage_fixtures(
+    let mut fixtures = stage_fixtures(
         &settings,
         &mut input,
         manglers,
@@ -131,8 +133,10 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         &info,
         &context.siteurl,
         &fixtures.files,
+        fixtures.key.as_deref(),
         ui,
     )?;
+    let objects = fixtures::count_models_in(&fixtures.files, fixtures.key.as_deref())?;
     let mut report = RestoreReport {
         archive: archive.clone(),
         sha256: sha256.clone(),
@@ -141,11 +145,11 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
         source_version: source_label.clone(),
         plugins: plan.plugins.clone(),
         plan,
-        fixtures: fixtures.reports,
-        objects: fixtures::count_models_in(&fixtures.files)?,
+        fixtures: std::mem::take(&mut fixtures.reports),
+        objects,
         snapshot: None,
         folders: Vec::new(),
-        notes: fixtures.notes,
+        notes: std::mem::take(&mut fixtures.notes),
         geoserver: GeoServerReport::default(),
         relocation,
         dry_run: request.dry_run,
@@ -177,14 +181,7 @@ pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     cancel::checkpoint("staged")?;
 
     let record = restore_record(&archive, sha256, source_label, &info, &run);
-    let load = load_request(
-        request,
-        &settings,
-        &archive,
-        &report,
-        &fixtures.files,
-        record,
-    );
+    let load = load_request(request, &settings, &archive, &report, &fixtures, record);
     let pending = load_fixtures(&target, &load, &info, ui)?;
     fault::point("loaded");
     let (swapped, applied) = match swap_in(
@@ -305,14 +302,17 @@ struct StagedFixtures {
     reports: Vec<FixtureReport>,
     /// Their staged files, in load order.
     files: Vec<PathBuf>,
+    /// The key they are sealed with: the archive's is encrypted.
+    key: Option<Arc<ScratchKey>>,
     /// What the plugins reported, and the fixtures left out.
     notes: Vec<String>,
 }
 
-/// Sends every fixture through its plugins into `staging`, and reads every
-/// other entry to its end: a damaged file in `uploaded/` or a datastore
-/// table's dump is found before anything is changed (and in a dry run),
-/// not half way through the run.
+/// Sends every fixture through its plugins into `staging` (sealed with a
+/// key of the run's when the archive is encrypted: no plaintext of it on
+/// disk), and reads every other entry to its end: a damaged file in
+/// `uploaded/` or a datastore table's dump is found before anything is
+/// changed (and in a dry run), not half way through the run.
 fn stage_fixtures(
     settings: &Settings,
     input: &mut BackupReader,
@@ -324,7 +324,8 @@ fn stage_fixtures(
     ui.info(&format!("staging the fixtures in {}", staging.display()));
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress("staging the fixtures", Unit::Bytes, Some(total));
-    let mut writer = BackupWriter::create(&staging.join("fixtures"), false)?;
+    let key = is_encrypted(input.path()).then(|| Arc::new(ScratchKey::generate()));
+    let mut writer = BackupWriter::create_scratch(&staging.join("fixtures"), key.clone())?;
     let pass = mangle_fixtures(
         settings,
         input,
@@ -353,6 +354,7 @@ fn stage_fixtures(
     Ok(StagedFixtures {
         files: pass.fixtures.iter().map(|f| dir.join(&f.entry)).collect(),
         reports: pass.fixtures,
+        key,
         notes,
     })
 }
@@ -479,7 +481,7 @@ fn load_request(
     settings: &Settings,
     archive: &Path,
     report: &RestoreReport,
-    files: &[PathBuf],
+    staged: &StagedFixtures,
     record: RestoreRecord,
 ) -> LoadRequest {
     LoadRequest {
@@ -487,7 +489,7 @@ fn load_request(
         fixtures: report
             .fixtures
             .iter()
-            .zip(files)
+            .zip(&staged.files)
             .map(|(fixture, path)| LoadFixture {
                 path: path.clone(),
                 entry: fixture.entry.clone(),
@@ -507,6 +509,7 @@ fn load_request(
                 .collect()
         }),
         record,
+        sealed: staged.key.clone(),
     }
 }
 

@@ -9,14 +9,17 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
+    fs::File,
+    io::Cursor,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Instant,
 };
 
 use serde::Serialize;
 
 use crate::{
-    archive::{hex, BackupReader, BackupWriter, MANIFEST_NAME},
+    archive::{hex, is_encrypted, BackupReader, BackupWriter, MANIFEST_NAME},
     config::Settings,
     errors::{Error, ErrorKind},
     exit_codes,
@@ -26,7 +29,7 @@ use crate::{
     },
     geonode::{shown_load, GeoNode, LoadFixture, LoadRequest, RestoreRecord, TargetInfo},
     geoserver::{
-        br_archive::check_archive,
+        br_archive::{catalog_in_memory, check_archive},
         datadir::{self, ARCHIVE_PREFIX},
         datastore::{archived_tables, ArchivedTable},
         server::CATALOG_ENTRY,
@@ -38,6 +41,7 @@ use crate::{
     postgres::{tables::check_dump, throwaway::ThrowawayDatabase},
     requests::VerifyRequest,
     scratch::temp_dir,
+    sealed::ScratchKey,
     storage::{backup_sums, open_backup},
     ui::{Progress, Ui, Unit},
     versions::{source_version, KnownVersion},
@@ -313,6 +317,8 @@ fn target(request: &VerifyRequest, settings: &Settings) -> Result<Target, Error>
 struct Staged {
     /// Each fixture's staged file and entry, in load order (`--restore-check`).
     files: Vec<LoadFixture>,
+    /// The key they are sealed with: the archive is encrypted.
+    key: Option<Arc<ScratchKey>>,
     /// Whether every fixture went through.
     ok: bool,
 }
@@ -363,13 +369,15 @@ fn check_fixtures(
 ) -> Staged {
     let mut staged = Staged {
         files: Vec::new(),
+        key: is_encrypted(input.path()).then(|| Arc::new(ScratchKey::generate())),
         ok: false,
     };
     let Some((mut manglers, plan)) = report.check(FIXTURES, chosen) else {
         return staged;
     };
     report.plugins = plan.plugins;
-    let writer = staging.map(|dir| BackupWriter::create(&dir.join("fixtures"), false));
+    let writer =
+        staging.map(|dir| BackupWriter::create_scratch(&dir.join("fixtures"), staged.key.clone()));
     let Some(mut writer) = report.check(FIXTURES, writer.transpose()) else {
         return staged;
     };
@@ -510,17 +518,28 @@ fn check_datastore(input: &mut BackupReader, tables: &[ArchivedTable], report: &
 }
 
 /// Reads GeoServer's Backup & Restore archive, when the backup has one:
-/// its checksum, then every file in it.
+/// its checksum, then every file in it; from a scratch copy, or in memory
+/// from an encrypted backup (its plaintext never on disk).
 fn check_catalog(input: &mut BackupReader, report: &mut VerifyReport) {
     if !input.has(CATALOG_ENTRY) {
         return;
     }
     let name = format!("{}: {CATALOG_ENTRY}", input.path().display());
-    let checked = temp_dir("gnbr-catalog-").and_then(|dir| {
-        let path = dir.path().join(CATALOG_ENTRY);
-        input.extract_entry(CATALOG_ENTRY, &path, &mut |_| {})?;
-        check_archive(&path, &name)
-    });
+    let checked = if is_encrypted(input.path()) {
+        catalog_in_memory(input, &name).and_then(|bytes| check_archive(Cursor::new(bytes), &name))
+    } else {
+        temp_dir("gnbr-catalog-").and_then(|dir| {
+            let path = dir.path().join(CATALOG_ENTRY);
+            input.extract_entry(CATALOG_ENTRY, &path, &mut |_| {})?;
+            let file = File::open(&path).map_err(|e| {
+                Error::new(
+                    ErrorKind::Run,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            check_archive(file, &name)
+        })
+    };
     report.geoserver_catalog_files = report.check(GEOSERVER, checked);
 }
 
@@ -620,7 +639,7 @@ fn load_into_throwaway(
         .hint("the settings module must build DATABASES['default'] as GeoNode's does; run verify without --restore-check"));
     }
     let paths: Vec<PathBuf> = staged.files.iter().map(|f| f.path.clone()).collect();
-    let objects = count_models_in(&paths)?;
+    let objects = count_models_in(&paths, staged.key.as_deref())?;
     let load = LoadRequest {
         archive: report.archive.display().to_string(),
         fixtures: staged.files.clone(),
@@ -643,6 +662,7 @@ fn load_into_throwaway(
             target_version: Some(info.geonode_version.clone()),
             run_id: None,
         },
+        sealed: staged.key.clone(),
     };
     ui.info(&format!(
         "loading {} objects into `{name}`",

@@ -14,8 +14,10 @@ pub use dump::{DumpReceiver, Dumper};
 use std::{
     fmt,
     io::{BufRead, BufReader, Lines, Write},
+    os::unix::fs::DirBuilderExt,
     path::{Path, PathBuf},
     process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    sync::Arc,
 };
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::GeoNodeSettings,
     errors::{Error, ErrorKind},
+    fifo::{self, Served},
     postgres::Database,
+    sealed::{self, ScratchKey},
     ui::{Progress, Ui, Unit},
 };
 
@@ -184,6 +188,10 @@ pub struct LoadRequest {
     pub only: Option<Vec<String>>,
     /// The restore record.
     pub record: RestoreRecord,
+    /// The key the staged fixtures are sealed with, if they are: Django
+    /// then reads them through FIFOs gnbr serves them decrypted into.
+    #[serde(skip)]
+    pub sealed: Option<Arc<ScratchKey>>,
 }
 
 /// A staged fixture file of a load, and the archive entry it came from:
@@ -280,6 +288,8 @@ pub struct PendingLoad {
     stderr_log: PathBuf,
     /// Rows per table after the load.
     pub rows: serde_json::Value,
+    /// The sealed fixtures served to Django, until the commit or rollback.
+    served: Option<Served>,
 }
 
 #[derive(Deserialize)]
@@ -415,6 +425,58 @@ impl GeoNode {
         request: &LoadRequest,
         progress: &mut dyn FnMut(LoadEvent),
     ) -> Result<PendingLoad, Error> {
+        let (request, served) = self.serve_sealed(request)?;
+        self.load_served(&request, served, progress)
+    }
+
+    /// `request` as Django reads it: each sealed fixture replaced by a FIFO
+    /// in the work folder that gnbr serves it into, decrypted, for as long
+    /// as what is returned lives (the load, and its commit: a failed
+    /// commit names the objects at fault, reading the fixtures again).
+    fn serve_sealed(&self, request: &LoadRequest) -> Result<(LoadRequest, Option<Served>), Error> {
+        let mut for_django = request.clone();
+        let Some(key) = request.sealed.clone() else {
+            return Ok((for_django, None));
+        };
+        let mut fifos = Vec::new();
+        for fixture in &mut for_django.fixtures {
+            let path = self.work.path().join("fixtures").join(&fixture.entry);
+            if let Some(folder) = path.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(folder)
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Run,
+                            format!("cannot create {}: {e}", folder.display()),
+                        )
+                    })?;
+            }
+            fifo::make(&path)?;
+            fifos.push(path.clone());
+            fixture.path = path;
+        }
+        let files: Vec<PathBuf> = request.fixtures.iter().map(|f| f.path.clone()).collect();
+        let content = move |index: usize| sealed::open(&files[index], Some(&key));
+        Ok((for_django, Some(fifo::serve(fifos, Box::new(content)))))
+    }
+
+    /// Runs the load of `request`, whose fixtures `served` serves if sealed.
+    fn load_served(
+        &self,
+        request: &LoadRequest,
+        served: Option<Served>,
+        progress: &mut dyn FnMut(LoadEvent),
+    ) -> Result<PendingLoad, Error> {
+        let feed_failed = |error: Error| match served.as_ref().and_then(Served::failure) {
+            Some(failure) => Error::new(
+                ErrorKind::Run,
+                format!("cannot serve a staged fixture to Django: {failure}"),
+            )
+            .caused_by(error),
+            None => error,
+        };
         let request_path = self.work.path().join("load.json");
         std::fs::write(
             &request_path,
@@ -436,7 +498,7 @@ impl GeoNode {
                     // Killed or lost: its transaction rolls back with its connection.
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(e);
+                    return Err(feed_failed(e));
                 }
             };
             match event.event.as_str() {
@@ -447,11 +509,12 @@ impl GeoNode {
                         lines,
                         stderr_log,
                         rows: event.rest.get("rows").cloned().unwrap_or_default(),
+                        served,
                     })
                 }
                 "error" => {
                     let _ = child.wait();
-                    return Err(load_error(&event, &stderr_log));
+                    return Err(feed_failed(load_error(&event, &stderr_log)));
                 }
                 "progress" => match serde_json::from_value(serde_json::Value::Object(event.rest)) {
                     Ok(counts) => progress(LoadEvent::Progress(counts)),
@@ -538,6 +601,7 @@ impl PendingLoad {
         crate::fault::point("commit-sent");
         let event = next_event(&mut self.lines, &self.stderr_log);
         let _ = self.child.wait();
+        drop(self.served.take());
         match event? {
             e if e.event == "committed" => Ok(()),
             e => Err(load_error(&e, &self.stderr_log)),
@@ -548,6 +612,7 @@ impl PendingLoad {
     pub fn rollback(mut self) {
         drop(self.stdin.take());
         let _ = self.child.wait();
+        drop(self.served.take());
     }
 }
 

@@ -10,8 +10,14 @@ use std::{
 
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipArchive, ZipWriter};
 
-use super::rewrite::{is_rewritable, rewrite_text, Mapping, RewriteReport};
-use crate::errors::{Error, ErrorKind};
+use super::{
+    rewrite::{is_rewritable, rewrite_text, Mapping, RewriteReport},
+    server::CATALOG_ENTRY,
+};
+use crate::{
+    archive::BackupReader,
+    errors::{Error, ErrorKind},
+};
 
 /// Writes the archive `source` to `dest` (a file, or memory) with
 /// `mapping` applied; returns every value changed. `source_name` and
@@ -103,7 +109,47 @@ pub fn save(reader: &mut dyn Read, path: &Path) -> Result<(), Error> {
         })
 }
 
-/// Reads every entry of the archive at `path` (each checked by its
+/// The most of an encrypted backup's GeoServer archive held in memory.
+const CATALOG_MEMORY_LIMIT: u64 = 512 << 20;
+
+/// The GeoServer archive of the encrypted backup `input`, `name`d so in
+/// messages, read into memory up to [`CATALOG_MEMORY_LIMIT`].
+///
+/// # Errors
+///
+/// When it is larger, or cannot be read.
+pub fn catalog_in_memory(input: &mut BackupReader, name: &str) -> Result<Vec<u8>, Error> {
+    let too_large = || {
+        Error::new(
+            ErrorKind::Refused,
+            format!(
+                "{name} is larger than the {} MiB of an encrypted backup's GeoServer catalog gnbr holds in memory (it never writes it to disk in the clear)",
+                CATALOG_MEMORY_LIMIT >> 20
+            ),
+        )
+        .hint("decrypt the archive by hand (age -d) into a private folder and restore the .zip, or restore with --skip-geoserver")
+    };
+    let size = input
+        .entries()
+        .iter()
+        .find(|e| e.name == CATALOG_ENTRY)
+        .map_or(0, |e| e.size);
+    if size > CATALOG_MEMORY_LIMIT {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    input
+        .open_entry(CATALOG_ENTRY)?
+        .take(CATALOG_MEMORY_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::new(ErrorKind::Input, format!("cannot read {name}: {e}")))?;
+    if bytes.len() as u64 > CATALOG_MEMORY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Reads every entry of the archive `archive` (each checked by its
 /// CRC-32); returns how many files it holds. `source_name` is what messages
 /// call it, as for [`rewrite_archive`].
 ///
@@ -111,7 +157,7 @@ pub fn save(reader: &mut dyn Read, path: &Path) -> Result<(), Error> {
 ///
 /// An [`ErrorKind::Input`] error when it is not a zip archive or an entry
 /// cannot be read.
-pub fn check_archive(path: &Path, source_name: &str) -> Result<u64, Error> {
+pub fn check_archive(archive: impl Read + Seek, source_name: &str) -> Result<u64, Error> {
     let damaged = |e: &dyn std::fmt::Display| {
         Error::new(
             ErrorKind::Input,
@@ -119,8 +165,7 @@ pub fn check_archive(path: &Path, source_name: &str) -> Result<u64, Error> {
         )
         .hint("the backup's GeoServer catalog is damaged: use another backup, or restore with --skip-geoserver")
     };
-    let mut input =
-        ZipArchive::new(File::open(path).map_err(|e| damaged(&e))?).map_err(|e| damaged(&e))?;
+    let mut input = ZipArchive::new(archive).map_err(|e| damaged(&e))?;
     let mut files = 0;
     for index in 0..input.len() {
         let mut entry = input.by_index(index).map_err(|e| damaged(&e))?;

@@ -21,7 +21,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    br_archive::{rewrite_archive, save},
+    br_archive::{catalog_in_memory, rewrite_archive, save},
     datadir::{self, Class, Selection, StagedDataDir},
     datastore::{archived_tables, check_separate, ArchivedTable},
     rewrite::{Mapping, PathRule, RewriteReport, StoreMatch, StoreRule, StoreTarget, UrlRule},
@@ -35,7 +35,6 @@ use crate::{
     fault,
     geonode::{GeoNode, TargetInfo},
     postgres::{
-        self,
         tables::{self, Datastore, Restorer},
         Database,
     },
@@ -577,25 +576,34 @@ impl GeoServerRestore {
             lock_timeout: settings.restore.lock_timeout,
         };
         let mut restorer = Restorer::new(&datastore);
-        let scratch = crate::scratch::temp_dir("gnbr-tables-")?;
         for archived in &self.tables {
             crate::cancel::check()?;
-            let result = table_sql(input, archived, &settings.database.pg_restore, &scratch)
-                .and_then(|sql| {
-                let rows = restorer.restore(&archived.table, sql, |replaced| {
+            let mut dump = input.open_entry(&archived.entry)?;
+            let mut restore = |sql: &mut dyn std::io::Read| {
+                restorer.restore(&archived.table, sql, |replaced| {
                     journal.replacing(&datastore, replaced)
-                })?;
-                match archived.rows {
-                    Some(expected) if expected != rows => Err(Error::new(
-                        ErrorKind::Input,
-                        format!(
-                            "{}: the datastore table {} has {rows} rows after its restore, the backup had {expected}",
-                            archived.entry, archived.table
-                        ),
-                    )
-                    .hint("the archive is damaged: restore another one")),
-                    _ => Ok(rows),
-                }
+                })
+            };
+            let restored = if archived.custom_format {
+                tables::with_custom_dump_sql(
+                    &settings.database.pg_restore,
+                    &archived.entry,
+                    dump,
+                    restore,
+                )?
+            } else {
+                restore(&mut dump)
+            };
+            let result = restored.and_then(|rows| match archived.rows {
+                Some(expected) if expected != rows => Err(Error::new(
+                    ErrorKind::Input,
+                    format!(
+                        "{}: the datastore table {} has {rows} rows after its restore, the backup had {expected}",
+                        archived.entry, archived.table
+                    ),
+                )
+                .hint("the archive is damaged: restore another one")),
+                _ => Ok(rows),
             });
             let rows = result?;
             ui.info(&format!("datastore table {}: {rows} rows", archived.table));
@@ -720,46 +728,6 @@ enum StagedCatalog {
     Memory(Vec<u8>),
 }
 
-/// The most of an encrypted backup's GeoServer archive held in memory.
-const CATALOG_MEMORY_LIMIT: u64 = 512 << 20;
-
-/// The GeoServer archive of the encrypted backup `input`, `name`d so in
-/// messages, read into memory up to [`CATALOG_MEMORY_LIMIT`].
-///
-/// # Errors
-///
-/// When it is larger, or cannot be read.
-fn catalog_in_memory(input: &mut BackupReader, name: &str) -> Result<Vec<u8>, Error> {
-    let too_large = || {
-        Error::new(
-            ErrorKind::Refused,
-            format!(
-                "{name} is larger than the {} MiB of an encrypted backup's GeoServer catalog gnbr holds in memory (it never writes it to disk in the clear)",
-                CATALOG_MEMORY_LIMIT >> 20
-            ),
-        )
-        .hint("decrypt the archive by hand (age -d) into a private folder and restore the .zip, or restore with --skip-geoserver")
-    };
-    let size = input
-        .entries()
-        .iter()
-        .find(|e| e.name == CATALOG_ENTRY)
-        .map_or(0, |e| e.size);
-    if size > CATALOG_MEMORY_LIMIT {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    input
-        .open_entry(CATALOG_ENTRY)?
-        .take(CATALOG_MEMORY_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::new(ErrorKind::Input, format!("cannot read {name}: {e}")))?;
-    if bytes.len() as u64 > CATALOG_MEMORY_LIMIT {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
 /// Puts GeoServer's previous catalog back from `catalog`'s recovery
 /// archive; says how it went.
 ///
@@ -809,25 +777,6 @@ pub fn put_back_catalog(
             ..e
         }),
     }
-}
-
-/// A table's SQL: its entry, or for a custom-format dump, the SQL
-/// `pg_restore` makes of it (in `scratch`).
-fn table_sql<'a>(
-    input: &'a mut BackupReader,
-    archived: &ArchivedTable,
-    pg_restore: &str,
-    scratch: &TempPath,
-) -> Result<Box<dyn std::io::Read + 'a>, Error> {
-    if !archived.custom_format {
-        return Ok(input.open_entry(&archived.entry)?);
-    }
-    let dump = scratch.path().join("table.dump");
-    let sql = scratch.path().join("table.sql");
-    save(&mut input.open_entry(&archived.entry)?, &dump)?;
-    postgres::custom_dump_to_sql(pg_restore, &dump, &sql)
-        .map_err(|e| e.context(format!("{}: cannot turn it into SQL", archived.entry)))?;
-    Ok(Box::new(open(&sql)?))
 }
 
 /// Says every value rewritten for the target.

@@ -193,35 +193,6 @@ pub fn snapshot(
     .hint("move older snapshots away, or set [restore] snapshot_dir in settings.ini"))
 }
 
-/// Converts a dump in PostgreSQL's custom format (`pg_dump -Fc`, as
-/// GeoNode before 4.2 wrote its vector tables) into plain SQL at `sql`,
-/// without owners or grants. Needs no database.
-///
-/// # Errors
-///
-/// When `pg_restore` is missing or cannot read the dump.
-pub fn custom_dump_to_sql(pg_restore: &str, dump: &Path, sql: &Path) -> Result<(), Error> {
-    let output = Command::new(pg_restore)
-        .args(["--no-owner", "--no-privileges", "--file"])
-        .arg(sql)
-        .arg(dump)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            Error::new(ErrorKind::Usage, format!("cannot run `{pg_restore}`: {e}")).hint(
-                "install PostgreSQL's client tools or set [database] pgrestore in settings.ini",
-            )
-        })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    Err(Error::new(
-        ErrorKind::Input,
-        format!("pg_restore cannot read the dump: {}", stderr.trim()),
-    ))
-}
-
 /// The version line of a PostgreSQL tool (`pg_dump (PostgreSQL) 15.18`), if it runs.
 pub fn tool_version(tool: &str) -> Option<String> {
     let output = Command::new(tool)

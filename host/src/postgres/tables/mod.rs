@@ -11,7 +11,8 @@
 //! environment only (`PGPASSWORD`), never the command line.
 //!
 //! One file per job: `query` (questions to the datastore), `dump`,
-//! `restore`, and `process` (running `psql` and `pg_dump`).
+//! `restore`, `custom` (a custom-format dump as the SQL `restore` reads),
+//! and `process` (running `psql` and `pg_dump`).
 
 use std::{
     fmt,
@@ -22,11 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, ErrorKind};
 
+mod custom;
 mod dump;
 mod process;
 mod query;
 mod restore;
 
+pub use custom::with_custom_dump_sql;
 pub use dump::{dump, Dumped};
 pub(crate) use process::error_lines;
 pub use query::{check_postgis, conflicts, dependents, list};
