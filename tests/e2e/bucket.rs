@@ -437,6 +437,7 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
     );
 
     let refused_dir = tempfile::tempdir().unwrap();
+    services.fresh_db("gnbr_e2e_bucket_no_key");
     let target = services.settings(refused_dir.path(), "gnbr_e2e_bucket_no_key");
     bucket.add_storage(&target);
     let output = bucket
