@@ -26,7 +26,7 @@ use crate::errors::{Error, ErrorKind};
 /// Opens the FIFO `path` for reading once its writer opened it, or fails
 /// when the run is cancelled or the writer exited first (`writer_exited`):
 /// a writer that died before it opened the FIFO would leave a blocking
-/// open waiting forever.
+/// open waiting forever (an [`io::ErrorKind::UnexpectedEof`] error).
 pub fn open_for_reading(path: &Path, writer_exited: &dyn Fn() -> bool) -> io::Result<File> {
     let file = fs::OpenOptions::new()
         .read(true)
@@ -56,8 +56,9 @@ pub fn open_for_reading(path: &Path, writer_exited: &dyn Fn() -> bool) -> io::Re
             return Err(io::Error::other("the run was cancelled"));
         }
         if exited && ready == 0 {
-            return Err(io::Error::other(
-                "GeoNode's dump helper exited before it wrote the dump",
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "its writer exited before it opened it",
             ));
         }
     }
@@ -225,10 +226,7 @@ mod tests {
         let fifo = dir.path().join("1.fifo");
         make(&fifo).unwrap();
         let error = open_for_reading(&fifo, &|| true).unwrap_err();
-        assert!(
-            error.to_string().contains("exited before it wrote"),
-            "{error}"
-        );
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{error}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Scratch files that are only ever ciphertext on disk: what a restore of
-//! an encrypted archive stages (its fixtures, a custom-format table dump)
-//! is encrypted to an age X25519 key made for the run, held in memory only
+//! an encrypted archive stages (its fixtures, relocated and counted before
+//! the load) is encrypted to an age X25519 key made for the run, held in memory only
 //! and gone with it, and decrypted only as it is read back.
 //!
 //! [`create`] and [`open`] take the key as an `Option`: without one, a

@@ -274,11 +274,6 @@ impl BackupWriter {
         name: &str,
         encryption: Option<&Encryption>,
     ) -> Result<Self, Error> {
-        let taken: HashSet<String> = bucket
-            .list(&url.key)?
-            .iter()
-            .filter_map(|o| o.location.filename().map(str::to_owned))
-            .collect();
         let wanted = PathBuf::from(name);
         let extension = if encryption.is_some() {
             ".zip.age"
@@ -291,6 +286,11 @@ impl BackupWriter {
                 format!("{name}: a backup in a bucket is a .zip, or a .zip.age with --encrypt"),
             ));
         }
+        let taken: HashSet<String> = bucket
+            .list(&url.key)?
+            .iter()
+            .filter_map(|o| o.location.filename().map(str::to_owned))
+            .collect();
         let free = (1..=MAX_NAMES)
             .map(|n| numbered(&wanted, n))
             .find(|candidate| {

@@ -333,10 +333,12 @@ fn add_dump(
     progress: &mut dyn FnMut(u64),
 ) -> Result<FixtureStats, Error> {
     let source = fifo::open_for_reading(fifo, writer_exited).map_err(|e| {
-        cancel::or_cancelled(Error::new(
-            ErrorKind::Run,
-            format!("cannot read the dump of {app}: {e}"),
-        ))
+        let message = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            format!("GeoNode's dump helper exited before it wrote the dump of {app}")
+        } else {
+            format!("cannot read the dump of {app}: {e}")
+        };
+        cancel::or_cancelled(Error::new(ErrorKind::Run, message))
     })?;
     let sink = writer.entry(entry)?;
     let no_chain = mangler_api::client::Chain::default();

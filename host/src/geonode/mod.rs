@@ -469,14 +469,7 @@ impl GeoNode {
         served: Option<Served>,
         progress: &mut dyn FnMut(LoadEvent),
     ) -> Result<PendingLoad, Error> {
-        let feed_failed = |error: Error| match served.as_ref().and_then(Served::failure) {
-            Some(failure) => Error::new(
-                ErrorKind::Run,
-                format!("cannot serve a staged fixture to Django: {failure}"),
-            )
-            .caused_by(error),
-            None => error,
-        };
+        let feed_failed = |error: Error| with_feed_failure(error, served.as_ref());
         let request_path = self.work.path().join("load.json");
         std::fs::write(
             &request_path,
@@ -580,6 +573,19 @@ impl GeoNode {
     }
 }
 
+/// `error` of a load or its commit, behind the reason a sealed fixture
+/// could not be served to Django when that is what cut Django's read short.
+fn with_feed_failure(error: Error, served: Option<&Served>) -> Error {
+    match served.and_then(Served::failure) {
+        Some(failure) => Error::new(
+            ErrorKind::Run,
+            format!("cannot serve a staged fixture to Django: {failure}"),
+        )
+        .caused_by(error),
+        None => error,
+    }
+}
+
 impl PendingLoad {
     /// Commits the transaction.
     ///
@@ -601,11 +607,14 @@ impl PendingLoad {
         crate::fault::point("commit-sent");
         let event = next_event(&mut self.lines, &self.stderr_log);
         let _ = self.child.wait();
+        let outcome = match event {
+            Ok(e) if e.event == "committed" => Ok(()),
+            Ok(e) => Err(load_error(&e, &self.stderr_log)),
+            Err(e) => Err(e),
+        };
+        let outcome = outcome.map_err(|e| with_feed_failure(e, self.served.as_ref()));
         drop(self.served.take());
-        match event? {
-            e if e.event == "committed" => Ok(()),
-            e => Err(load_error(&e, &self.stderr_log)),
-        }
+        outcome
     }
 
     /// Rolls the transaction back.

@@ -125,26 +125,24 @@ impl Bucket {
         &self.name
     }
 
-    /// Whether the object `key` exists.
+    /// Whether the object `key` exists (asked while a backup is under way).
     ///
     /// # Errors
     ///
-    /// As [`Bucket::list`].
+    /// A store that cannot be asked: an [`ErrorKind::Run`] error, a usage
+    /// one when it refuses the credentials.
     pub fn exists(&self, key: &str) -> Result<bool, Error> {
         match self.runtime.block_on(self.store.head(&object_path(key))) {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.error(
-                &format!("look for s3://{}/{key}", self.name),
-                e,
-                ErrorKind::Usage,
-            )),
+            Err(e) => Err(self.failed_write(&format!("look for s3://{}/{key}", self.name), e)),
         }
     }
 
     /// Writes the small object `key` (a sidecar) unless it exists: false
     /// when it does. The put is conditional (`If-None-Match: *`) where the
-    /// store honours it; one that ignores it (Garage 2.5) is asked first.
+    /// store honours it, after asking the store first (a store that ignores
+    /// it, Garage 2.5, has only that check).
     ///
     /// # Errors
     ///

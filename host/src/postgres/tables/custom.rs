@@ -185,7 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn sql_left_unread_stops_pg_restore() {
+    fn sql_read_in_part_returns_without_waiting_for_pg_restore() {
         let dump = dump();
         let first = with_custom_dump_sql("pg_restore", "roads.dump", dump.as_slice(), |sql| {
             let mut head = [0; 8];
