@@ -109,17 +109,21 @@ impl Dumper<'_> {
             };
             match event.event.as_str() {
                 "dumping" => {
-                    let app = event
-                        .rest
-                        .get("app")
-                        .and_then(|a| a.as_str())
-                        .unwrap_or_default();
-                    let path = dumps
-                        .iter()
-                        .find(|(a, _)| a == app)
-                        .map(|(_, p)| p.clone())
-                        .unwrap_or_default();
-                    if let Err(e) = receive(app, &path, &helper_exited) {
+                    let app = event.rest.get("app").and_then(|a| a.as_str());
+                    let Some((app, path)) = dumps.iter().find(|(a, _)| Some(a.as_str()) == app)
+                    else {
+                        log_stderr(&self.stderr_log);
+                        break Err(Error::new(
+                            ErrorKind::Target,
+                            format!(
+                                "the target's Django process began a dump gnbr did not ask for \
+                                 (app {}); nothing was written",
+                                app.unwrap_or("not named")
+                            ),
+                        )
+                        .hint("a gnbr bug: please report it with the output of GNBR_LOG=debug"));
+                    };
+                    if let Err(e) = receive(app, path, &helper_exited) {
                         break Err(with_django_reason(e, &mut self.lines, &self.stderr_log));
                     }
                 }
@@ -213,10 +217,67 @@ mod tests {
     }
 
     #[test]
-    fn a_dump_helper_dropped_before_its_dump_ends() {
+    fn each_dump_is_handed_over_with_the_fifo_gnbr_named_for_its_app() {
+        let dir = tempfile::tempdir().unwrap();
+        let geonode = helper(
+            dir.path(),
+            r#"{"event":"dumping","app":"documents","path":"ignored"}'; echo '{"event":"dumped","app":"documents"}'; echo '{"event":"dumping","app":"base","path":"ignored"}'; echo '{"event":"done"}"#,
+        );
+        let mut dumper = geonode.start_dump().unwrap();
+        let mut received = Vec::new();
+        dumper
+            .dump(
+                &[
+                    ("base".to_owned(), PathBuf::from("1.fifo")),
+                    ("documents".to_owned(), PathBuf::from("2.fifo")),
+                ],
+                &mut |app, path, _| {
+                    received.push((app.to_owned(), path.to_owned()));
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            received,
+            [
+                ("documents".to_owned(), PathBuf::from("2.fifo")),
+                ("base".to_owned(), PathBuf::from("1.fifo")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dump_of_an_app_gnbr_did_not_ask_for_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let geonode = helper(
+            dir.path(),
+            r#"{"event":"dumping","app":"people","path":"3.fifo"}"#,
+        );
+        let mut dumper = geonode.start_dump().unwrap();
+        let mut received = Vec::new();
+        let error = dumper
+            .dump(
+                &[("base".to_owned(), PathBuf::from("1.fifo"))],
+                &mut |app, _, _| {
+                    received.push(app.to_owned());
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        assert!(error.message.contains("(app people)"), "{}", error.message);
+        assert!(received.is_empty(), "{received:?}");
+    }
+
+    #[test]
+    fn a_dump_helper_dropped_before_its_dump_ends_has_ended() {
         let dir = tempfile::tempdir().unwrap();
         let geonode = helper(dir.path(), r#"{"event":"done"}"#);
         let dumper = geonode.start_dump().unwrap();
+        let pid = dumper.child.id();
         drop(dumper);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "the helper {pid} is still there"
+        );
     }
 }
