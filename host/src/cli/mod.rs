@@ -117,7 +117,9 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "IN")]
     pub backup_file: PathBuf,
 
-    /// Where to write the migrated backup: a path ending in .zip, or a folder.
+    /// Where to write the migrated backup: a path ending in .zip, a folder,
+    /// or an archive in a bucket (s3://BUCKET/PREFIX/NAME.zip, settings
+    /// [storage]), streamed up with its .md5 and .ini, never replaced.
     #[arg(long, value_name = "OUT", required_unless_present = "dry_run")]
     pub output: Option<PathBuf>,
 
@@ -243,7 +245,9 @@ pub struct RestoreArgs {
     )]
     pub backup_file: Option<PathBuf>,
 
-    /// Restore the newest .zip (or encrypted .zip.age) archive in this folder.
+    /// Restore the newest .zip (or encrypted .zip.age) archive in this
+    /// folder, or in this bucket prefix (s3://BUCKET/PREFIX): the last
+    /// modified, not looking into sub-folders.
     #[arg(long, value_name = "DIR")]
     pub backup_files_dir: Option<PathBuf>,
 
