@@ -423,7 +423,7 @@ fn a_backup_into_a_bucket_restores_as_the_source_was() {
 }
 
 #[test]
-fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
+fn an_encrypted_backup_into_a_bucket_restores_with_an_identity_only_an_ssh_key_too() {
     let services = Services::get();
     let bucket = TestBucket::get();
     let (dir, settings, payload) = bucket_source(&services, &bucket, 1 << 20);
@@ -431,6 +431,26 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
     let key = key.to_str().unwrap();
     age_tool("age-keygen", &["-o", key]);
     let recipient = age_tool("age-keygen", &["-y", key]);
+    // An admin's ssh key, in a recipients file as `age -R` reads it.
+    let ssh_key = dir.path().join("id_ed25519");
+    let ssh_key = ssh_key.to_str().unwrap();
+    let made = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "admin@geonode",
+            "-f",
+            ssh_key,
+        ])
+        .output()
+        .expect("OpenSSH's ssh-keygen (apt-get install openssh-client)");
+    assert!(made.status.success(), "{made:?}");
+    let recipients = dir.path().join("recipients.txt");
+    std::fs::copy(format!("{ssh_key}.pub"), &recipients).unwrap();
     let url = format!(
         "s3://{}/{}",
         bucket.var("GNBR_TEST_S3_BUCKET"),
@@ -441,7 +461,13 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
         dir.path(),
         &settings,
         &url,
-        &["--encrypt", "--recipient", recipient.trim()],
+        &[
+            "--encrypt",
+            "--recipient",
+            recipient.trim(),
+            "--recipients-file",
+            recipients.to_str().unwrap(),
+        ],
     );
     let (stdout, _) = expect_code(&output, 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -456,23 +482,48 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
             format!("{name}.md5")
         ]
     );
-    let head = runtime()
-        .block_on(object_store::ObjectStoreExt::get_range(
-            &bucket.store(),
-            &object_store::path::Path::from(
-                archive
-                    .split_once(&format!("{}/", bucket.var("GNBR_TEST_S3_BUCKET")))
-                    .unwrap()
-                    .1,
-            ),
-            0..22,
-        ))
+    let object = runtime()
+        .block_on(async {
+            bucket
+                .store()
+                .get(&object_store::path::Path::from(
+                    archive
+                        .split_once(&format!("{}/", bucket.var("GNBR_TEST_S3_BUCKET")))
+                        .unwrap()
+                        .1,
+                ))
+                .await?
+                .bytes()
+                .await
+        })
         .unwrap();
-    assert_eq!(
-        &head[..],
-        b"age-encryption.org/v1\n",
+    assert!(
+        object.starts_with(b"age-encryption.org/v1\n"),
         "encrypted before it left gnbr"
     );
+    // The age CLI opens it with either key.
+    let copy = dir.path().join("copy.zip.age");
+    std::fs::write(&copy, &object).unwrap();
+    for identity in [key, ssh_key] {
+        let plain = dir.path().join("plain.zip");
+        age_tool(
+            "age",
+            &[
+                "-d",
+                "-i",
+                identity,
+                "-o",
+                plain.to_str().unwrap(),
+                copy.to_str().unwrap(),
+            ],
+        );
+        let zip = zip::ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
+        assert!(
+            zip.index_for_name("uploaded/noise.bin").is_some(),
+            "{identity}"
+        );
+        std::fs::remove_file(plain).unwrap();
+    }
 
     let refused_dir = tempfile::tempdir().unwrap();
     services.fresh_db("gnbr_e2e_bucket_no_key");
@@ -499,7 +550,7 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
         &archive,
         "gnbr_e2e_from_bucket_encrypted",
         &payload,
-        &["--identity", key],
+        &["--identity", ssh_key],
     );
 }
 

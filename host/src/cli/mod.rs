@@ -64,9 +64,9 @@ pub struct GlobalArgs {
     )]
     pub max_object_size: Option<usize>,
 
-    /// The age identity file that opens encrypted archives (`.zip.age`)
-    /// encrypted to its recipients; a passphrase-encrypted archive is
-    /// opened with GNBR_PASSPHRASE instead.
+    /// The age identity file (or unencrypted ssh private key) that opens
+    /// encrypted archives (`.zip.age`) encrypted to its recipients; a
+    /// passphrase-encrypted archive is opened with GNBR_PASSPHRASE instead.
     #[arg(long, value_name = "FILE", env = "GNBR_IDENTITY_FILE", global = true)]
     pub identity: Option<PathBuf>,
 
@@ -223,11 +223,13 @@ pub struct BackupArgs {
     #[arg(long)]
     pub encrypt: bool,
 
-    /// An age X25519 recipient (age1...) who can open the encrypted archive; repeatable.
-    #[arg(long, value_name = "AGE1...", requires = "encrypt")]
+    /// A recipient who can open the encrypted archive, as the age CLI takes
+    /// them: age1..., or an ssh public key ("ssh-ed25519 AAAA...",
+    /// "ssh-rsa AAAA..."); repeatable.
+    #[arg(long, value_name = "RECIPIENT", requires = "encrypt")]
     pub recipient: Vec<String>,
 
-    /// A file of age recipients, one a line (as `age -R` reads it).
+    /// A file of recipients (age1... or ssh public keys), one a line (as `age -R` reads it).
     #[arg(long, value_name = "FILE", requires = "encrypt")]
     pub recipients_file: Option<PathBuf>,
 }
