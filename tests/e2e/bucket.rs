@@ -380,7 +380,15 @@ fn a_backup_into_a_bucket_restores_as_the_source_was() {
         bucket.var("GNBR_TEST_S3_BUCKET"),
         TestBucket::fresh_prefix()
     );
-    let (stdout, _) = expect_code(&backup_into(&bucket, dir.path(), &settings, &url, &[]), 0);
+    // Its scratch folders go to TMPDIR: they are gone when it ends.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let output = bucket
+        .keyed(&mut backup_command(dir.path(), &settings, &url, &[]))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let (stdout, _) = expect_code(&output, 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let name = "2023-11-14_221320.zip";
     assert_eq!(report["archive"], format!("{url}/{name}"));
@@ -393,15 +401,10 @@ fn a_backup_into_a_bucket_restores_as_the_source_was() {
         bucket.names(&url),
         ["2023-11-14_221320.ini", "2023-11-14_221320.md5", name]
     );
-    let local: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.contains(".zip") || n.contains("gnbr-"))
-        .collect();
     assert_eq!(
-        local,
-        Vec::<String>::new(),
-        "nothing staged beside the source"
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "nothing left in TMPDIR"
     );
 
     // A second backup of the same second takes the next name.
@@ -566,10 +569,14 @@ fn a_backup_killed_mid_upload_or_refused_the_bucket_leaves_nothing() {
         TestBucket::fresh_prefix()
     );
     // Killed once its first part is stored: the upload is left unfinished,
-    // which no listing shows and no name has.
+    // which no listing shows and no name has. A kill leaves gnbr's scratch
+    // folders in TMPDIR: none holds the archive's bytes (8 MiB were sent).
+    let killed_tmp = dir.path().join("killed-tmp");
+    std::fs::create_dir(&killed_tmp).unwrap();
     let output = bucket
         .keyed(&mut backup_command(dir.path(), &settings, &url, &[]))
         .env("GNBR_FAULT", "part-uploaded:1")
+        .env("TMPDIR", &killed_tmp)
         .output()
         .unwrap();
     assert_eq!(

@@ -850,9 +850,13 @@ impl Write for EntrySink<'_> {
     }
 }
 
-/// A write error on an entry of the output.
+/// A write error on an entry of the output; one the output's own upload
+/// met ([`Upload`]'s error, inside `err`) keeps its kind, as its cause.
 pub fn write_error(entry: &str, err: &io::Error) -> Error {
-    Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}"))
+    match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(cause) => cause.clone().context(format!("cannot write {entry}")),
+        None => Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}")),
+    }
 }
 
 #[cfg(test)]
