@@ -1271,6 +1271,10 @@ fn a_connection_lost_mid_upload_leaves_nothing_under_the_archive_name() {
         )),
         "{failed}"
     );
+    assert!(
+        !failed.contains(&format!("{name}: cannot write s3://")),
+        "said once: {failed}"
+    );
     assert!(s3.keys(&prefix).is_empty(), "no archive, no sidecar");
 }
 

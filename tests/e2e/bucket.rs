@@ -792,7 +792,7 @@ fn a_migrated_backup_streamed_into_a_bucket_is_the_newest_there_and_restores_as_
 }
 
 #[test]
-fn a_migrate_killed_mid_upload_leaves_nothing_under_the_archive_name() {
+fn a_migrate_killed_or_failing_mid_upload_leaves_nothing_under_the_archive_name() {
     use std::os::unix::process::ExitStatusExt;
     let bucket = TestBucket::get();
     let dir = tempfile::tempdir().unwrap();
@@ -847,4 +847,27 @@ fn a_migrate_killed_mid_upload_leaves_nothing_under_the_archive_name() {
         0,
         "nothing staged locally"
     );
+
+    // An input whose last entry (the noise) fails its CRC once 20 MiB of it
+    // were read, and two parts sent: the upload is aborted, nothing is left.
+    let mut bytes = std::fs::read(&input).unwrap();
+    let inside_the_noise = bytes.len() - (2 << 20);
+    bytes[inside_the_noise] ^= 0xff;
+    std::fs::write(&input, bytes).unwrap();
+    let url = format!(
+        "s3://{}/{}",
+        bucket.var("GNBR_TEST_S3_BUCKET"),
+        TestBucket::fresh_prefix()
+    );
+    let output = migrate_into(
+        &bucket,
+        dir.path(),
+        &settings,
+        &input,
+        &format!("{url}/migrated.zip"),
+        &[],
+    );
+    let (_, stderr) = expect_code(&output, INPUT);
+    assert!(stderr.contains("uploaded/noise.bin"), "{stderr}");
+    assert_eq!(bucket.names(&url), Vec::<String>::new());
 }
