@@ -57,8 +57,9 @@ PACKAGES=(
     # The admin page's browser tests (tests/e2e/serve.rs) drive headless Chromium.
     chromium chromium-driver fonts-dejavu-core
     # The age CLI (age, age-keygen): encrypted archives read and written by hand (host/tests/backups.rs,
-    # host/src/archive/crypt.rs); Info-ZIP's unzip tests the zip age decrypts from gnbr's (crypt.rs).
-    age unzip
+    # host/src/archive/crypt.rs); Info-ZIP's unzip tests the zip age decrypts from gnbr's (crypt.rs);
+    # OpenSSH's ssh-keygen makes the ssh keys archives are encrypted to (crypt.rs, tests/e2e/bucket.rs).
+    age unzip openssh-client
 )
 
 say() { echo "test-services: $*"; }

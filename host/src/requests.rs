@@ -205,7 +205,7 @@ impl BackupRequest {
 pub enum BackupLocation {
     /// This archive (GeoNode's or gnbr's) or backup folder.
     File(PathBuf),
-    /// The newest `.zip` archive in this folder.
+    /// The newest `.zip` or `.zip.age` archive in this folder or bucket prefix.
     NewestIn(PathBuf),
 }
 
@@ -350,9 +350,10 @@ impl RestoreRequest {
 pub struct MigrateRequest {
     /// Settings and plugins.
     pub setup: Setup,
-    /// The backup to migrate: a zip archive or a folder.
+    /// The backup to migrate: a zip archive, a folder, or an `s3://` URL.
     pub backup_file: PathBuf,
-    /// Where to write the migrated backup (a `.zip` path or a folder);
+    /// Where to write the migrated backup (a `.zip` path, a folder, or
+    /// an `s3://` URL of a `.zip` in a bucket);
     /// `None` only in a dry run.
     pub output: Option<PathBuf>,
     /// Offset added to resource pks; `None`: settings.ini `[migrate]

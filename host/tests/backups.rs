@@ -896,22 +896,53 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// What [`S3::bucket`] connects with: the server's key in this process's
-/// environment (set once, for every test; the child commands get theirs
-/// explicitly).
-fn keyed_environment(s3: &S3) {
-    static SET: std::sync::Once = std::sync::Once::new();
-    SET.call_once(|| {
-        std::env::set_var("AWS_ACCESS_KEY_ID", s3.var("AWS_ACCESS_KEY_ID"));
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", s3.var("AWS_SECRET_ACCESS_KEY"));
-    });
-}
+/// Set in the child process [`S3::in_keyed_child`] runs a test in.
+const KEYED_CHILD: &str = "GNBR_TEST_KEYED_CHILD";
 
 impl S3 {
+    /// Runs the test `name` of this binary again, in a child process with
+    /// the server's key in its environment, where gnbr's own code reaches
+    /// the bucket ([`S3::bucket`] reads the key from the environment as gnbr
+    /// does): true in that child, false in this process once the child
+    /// passed. The key is never set in this process's own environment,
+    /// which other tests read while they spawn their children.
+    fn in_keyed_child(&self, name: &str) -> bool {
+        if std::env::var_os(KEYED_CHILD).is_some() {
+            return true;
+        }
+        let output = self
+            .keyed_test(name)
+            .env(KEYED_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("test result: ok. 1 passed"),
+            "{name}, run with the key: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        false
+    }
+
+    /// The test `name` of this binary (ignored ones too), as a command
+    /// with the server's key in its environment.
+    fn keyed_test(&self, name: &str) -> Command {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", name, "--include-ignored", "--nocapture"])
+            .env("AWS_ACCESS_KEY_ID", self.var("AWS_ACCESS_KEY_ID"))
+            .env("AWS_SECRET_ACCESS_KEY", self.var("AWS_SECRET_ACCESS_KEY"));
+        command
+    }
+
     /// The test bucket as gnbr reaches it, at `endpoint` (the server's, or
-    /// a proxy's in front of it).
+    /// a proxy's in front of it), with the key of the environment: only in
+    /// a test run by [`S3::in_keyed_child`].
     fn bucket(&self, endpoint: &str) -> std::sync::Arc<gnbr::storage::Bucket> {
-        keyed_environment(self);
+        assert!(
+            std::env::var_os(KEYED_CHILD).is_some(),
+            "S3::bucket outside a keyed child process"
+        );
         let settings = gnbr::config::StorageSettings {
             endpoint: Some(endpoint.to_owned()),
             region: Some(self.var("GNBR_TEST_S3_REGION").to_owned()),
@@ -1000,6 +1031,11 @@ fn verify_settings(s3: &S3, dir: &Path) -> PathBuf {
 #[test]
 fn a_backup_streamed_into_a_bucket_takes_its_name_whole_with_its_sidecars_and_verifies() {
     let s3 = S3::get();
+    if !s3.in_keyed_child(
+        "a_backup_streamed_into_a_bucket_takes_its_name_whole_with_its_sidecars_and_verifies",
+    ) {
+        return;
+    }
     let endpoint = s3.var("GNBR_TEST_S3_ENDPOINT");
     let dir = tempfile::tempdir().unwrap();
     let prefix = S3::fresh_prefix("upload");
@@ -1065,6 +1101,11 @@ fn a_backup_streamed_into_a_bucket_takes_its_name_whole_with_its_sidecars_and_ve
 fn an_encrypted_backup_streamed_into_a_bucket_is_read_back_with_its_identity() {
     use age::secrecy::ExposeSecret;
     let s3 = S3::get();
+    if !s3
+        .in_keyed_child("an_encrypted_backup_streamed_into_a_bucket_is_read_back_with_its_identity")
+    {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let prefix = S3::fresh_prefix("encrypted");
     let url = s3.url(&prefix);
@@ -1208,6 +1249,9 @@ fn cutting_proxy(upstream: &str, limit: u64) -> String {
 #[test]
 fn a_connection_lost_mid_upload_leaves_nothing_under_the_archive_name() {
     let s3 = S3::get();
+    if !s3.in_keyed_child("a_connection_lost_mid_upload_leaves_nothing_under_the_archive_name") {
+        return;
+    }
     let prefix = S3::fresh_prefix("cut");
     // The first part goes through, the second is cut part way.
     let proxy = cutting_proxy(
@@ -1226,6 +1270,10 @@ fn a_connection_lost_mid_upload_leaves_nothing_under_the_archive_name() {
             s3.var("GNBR_TEST_S3_BUCKET")
         )),
         "{failed}"
+    );
+    assert!(
+        !failed.contains(&format!("{name}: cannot write s3://")),
+        "said once: {failed}"
     );
     assert!(s3.keys(&prefix).is_empty(), "no archive, no sidecar");
 }
@@ -1255,21 +1303,20 @@ fn child_writing_a_backup_into_a_bucket() {
 fn a_backup_killed_mid_upload_leaves_nothing_under_the_archive_name() {
     use std::os::unix::process::ExitStatusExt;
     let s3 = S3::get();
-    for (fault, killed_at) in [
-        ("part-uploaded:1", "its first part stored"),
+    let stem = "2026-02-04_000000";
+    let sidecars = [format!("{stem}.ini"), format!("{stem}.md5")];
+    for (fault, killed_at, left) in [
+        ("part-uploaded:1", "its first part stored", &[][..]),
         (
             "before-archive-rename",
-            "its sidecars put, the upload not completed",
+            "its sidecars put, the upload not completed: they stay, as the README says",
+            &sidecars[..],
         ),
     ] {
         let prefix = S3::fresh_prefix("killed");
-        let output = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_writing_a_backup_into_a_bucket",
-                "--ignored",
-                "--nocapture",
-            ])
+        let output = s3
+            .keyed_test("child_writing_a_backup_into_a_bucket")
+            .env(KEYED_CHILD, "1")
             .env("GNBR_FAULT", fault)
             .env("GNBR_TEST_PREFIX", &prefix)
             .env("GNBR_TEST_PARTS", "3")
@@ -1281,14 +1328,7 @@ fn a_backup_killed_mid_upload_leaves_nothing_under_the_archive_name() {
             "{killed_at}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let left = s3.keys(&prefix);
-        assert!(
-            !left.contains(&"2026-02-04_000000.zip".to_owned()),
-            "{killed_at}: {left:?}"
-        );
-        if fault.starts_with("part") {
-            assert!(left.is_empty(), "{killed_at}: {left:?}");
-        }
+        assert_eq!(s3.keys(&prefix), left, "{killed_at}");
     }
 }
 

@@ -163,6 +163,46 @@ fn comparable(mut report: Value) -> Value {
     report
 }
 
+/// The GeoNode 5.1.1 test archive `name` in `dir`, with `noise` as `uploaded/noise.bin`.
+fn noisy_archive(dir: &Path, name: &str, noise: &[u8]) -> PathBuf {
+    gn511_archive(dir, name, no_edit, &[("uploaded/noise.bin", noise)])
+}
+
+/// Two restore targets under `dir`: `bucket/` with the fresh database
+/// `bucket_db` and settings that reach the test bucket, and `disk/` with
+/// `disk_db`: each folder and its settings.ini.
+struct Targets {
+    from_bucket: PathBuf,
+    bucket_settings: PathBuf,
+    from_disk: PathBuf,
+    disk_settings: PathBuf,
+}
+
+impl Targets {
+    fn new(
+        services: &Services,
+        bucket: &TestBucket,
+        dir: &Path,
+        bucket_db: &str,
+        disk_db: &str,
+    ) -> Self {
+        let (from_bucket, from_disk) = (dir.join("bucket"), dir.join("disk"));
+        std::fs::create_dir_all(&from_bucket).unwrap();
+        std::fs::create_dir_all(&from_disk).unwrap();
+        services.fresh_db(bucket_db);
+        services.fresh_db(disk_db);
+        let bucket_settings = services.settings(&from_bucket, bucket_db);
+        bucket.add_storage(&bucket_settings);
+        let disk_settings = services.settings(&from_disk, disk_db);
+        Self {
+            from_bucket,
+            bucket_settings,
+            from_disk,
+            disk_settings,
+        }
+    }
+}
+
 #[test]
 fn a_restore_and_a_verify_from_a_bucket_do_what_they_do_from_disk() {
     let services = Services::get();
@@ -170,24 +210,16 @@ fn a_restore_and_a_verify_from_a_bucket_do_what_they_do_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     // 5 MB that do not compress: read by many ranges, the read-ahead growing.
     let noise = noise(5 << 20);
-    let archive = gn511_archive(
-        dir.path(),
-        "2026-01-10_200000.zip",
-        no_edit,
-        &[("uploaded/noise.bin", &noise)],
-    );
+    let archive = noisy_archive(dir.path(), "2026-01-10_200000.zip", &noise);
     let url = bucket.upload(&[archive.clone(), archive.with_extension("md5")]);
     let remote = format!("{url}/2026-01-10_200000.zip");
-    let (from_bucket, from_disk) = (dir.path().join("bucket"), dir.path().join("disk"));
-    std::fs::create_dir_all(&from_bucket).unwrap();
-    std::fs::create_dir_all(&from_disk).unwrap();
-    let bucket_db = "gnbr_e2e_from_bucket";
-    let disk_db = "gnbr_e2e_from_disk";
-    services.fresh_db(bucket_db);
-    services.fresh_db(disk_db);
-    let bucket_settings = services.settings(&from_bucket, bucket_db);
-    bucket.add_storage(&bucket_settings);
-    let disk_settings = services.settings(&from_disk, disk_db);
+    let (bucket_db, disk_db) = ("gnbr_e2e_from_bucket", "gnbr_e2e_from_disk");
+    let Targets {
+        from_bucket,
+        bucket_settings,
+        from_disk,
+        disk_settings,
+    } = Targets::new(&services, &bucket, dir.path(), bucket_db, disk_db);
 
     let verify = |cwd: &Path, settings: &Path, archive: &str| {
         let args = [
@@ -251,13 +283,19 @@ fn a_restore_and_a_verify_from_a_bucket_do_what_they_do_from_disk() {
     let restored = std::fs::read(from_bucket.join("media/noise.bin")).unwrap();
     assert!(restored == noise, "uploaded/ restored byte for byte");
 
+    loaded_the_same(&services, bucket_db, disk_db);
+}
+
+/// Checks that the databases `ours` and `theirs`, each restored once, hold
+/// the same rows in every table but the restore log, resources among them.
+fn loaded_the_same(services: &Services, ours: &str, theirs: &str) {
     let loaded = |db: &str| {
         let mut digest = services.digest(db, &[]);
         let log = digest.remove("gnbr_restore_log").unwrap();
         assert!(log.starts_with("1:"), "{db}: one restore recorded: {log}");
         digest
     };
-    let (ours, theirs) = (loaded(bucket_db), loaded(disk_db));
+    let (ours, theirs) = (loaded(ours), loaded(theirs));
     assert_eq!(ours, theirs, "every table but the restore log");
     assert!(
         !ours["base_resourcebase"].starts_with("0:"),
@@ -342,7 +380,15 @@ fn a_backup_into_a_bucket_restores_as_the_source_was() {
         bucket.var("GNBR_TEST_S3_BUCKET"),
         TestBucket::fresh_prefix()
     );
-    let (stdout, _) = expect_code(&backup_into(&bucket, dir.path(), &settings, &url, &[]), 0);
+    // Its scratch folders go to TMPDIR: they are gone when it ends.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let output = bucket
+        .keyed(&mut backup_command(dir.path(), &settings, &url, &[]))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let (stdout, _) = expect_code(&output, 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let name = "2023-11-14_221320.zip";
     assert_eq!(report["archive"], format!("{url}/{name}"));
@@ -355,15 +401,10 @@ fn a_backup_into_a_bucket_restores_as_the_source_was() {
         bucket.names(&url),
         ["2023-11-14_221320.ini", "2023-11-14_221320.md5", name]
     );
-    let local: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.contains(".zip") || n.contains("gnbr-"))
-        .collect();
     assert_eq!(
-        local,
-        Vec::<String>::new(),
-        "nothing staged beside the source"
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "nothing left in TMPDIR"
     );
 
     // A second backup of the same second takes the next name.
@@ -385,7 +426,7 @@ fn a_backup_into_a_bucket_restores_as_the_source_was() {
 }
 
 #[test]
-fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
+fn an_encrypted_backup_into_a_bucket_restores_with_an_identity_only_an_ssh_key_too() {
     let services = Services::get();
     let bucket = TestBucket::get();
     let (dir, settings, payload) = bucket_source(&services, &bucket, 1 << 20);
@@ -393,6 +434,26 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
     let key = key.to_str().unwrap();
     age_tool("age-keygen", &["-o", key]);
     let recipient = age_tool("age-keygen", &["-y", key]);
+    // An admin's ssh key, in a recipients file as `age -R` reads it.
+    let ssh_key = dir.path().join("id_ed25519");
+    let ssh_key = ssh_key.to_str().unwrap();
+    let made = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "admin@geonode",
+            "-f",
+            ssh_key,
+        ])
+        .output()
+        .expect("OpenSSH's ssh-keygen (apt-get install openssh-client)");
+    assert!(made.status.success(), "{made:?}");
+    let recipients = dir.path().join("recipients.txt");
+    std::fs::copy(format!("{ssh_key}.pub"), &recipients).unwrap();
     let url = format!(
         "s3://{}/{}",
         bucket.var("GNBR_TEST_S3_BUCKET"),
@@ -403,7 +464,13 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
         dir.path(),
         &settings,
         &url,
-        &["--encrypt", "--recipient", recipient.trim()],
+        &[
+            "--encrypt",
+            "--recipient",
+            recipient.trim(),
+            "--recipients-file",
+            recipients.to_str().unwrap(),
+        ],
     );
     let (stdout, _) = expect_code(&output, 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -418,23 +485,48 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
             format!("{name}.md5")
         ]
     );
-    let head = runtime()
-        .block_on(object_store::ObjectStoreExt::get_range(
-            &bucket.store(),
-            &object_store::path::Path::from(
-                archive
-                    .split_once(&format!("{}/", bucket.var("GNBR_TEST_S3_BUCKET")))
-                    .unwrap()
-                    .1,
-            ),
-            0..22,
-        ))
+    let object = runtime()
+        .block_on(async {
+            bucket
+                .store()
+                .get(&object_store::path::Path::from(
+                    archive
+                        .split_once(&format!("{}/", bucket.var("GNBR_TEST_S3_BUCKET")))
+                        .unwrap()
+                        .1,
+                ))
+                .await?
+                .bytes()
+                .await
+        })
         .unwrap();
-    assert_eq!(
-        &head[..],
-        b"age-encryption.org/v1\n",
+    assert!(
+        object.starts_with(b"age-encryption.org/v1\n"),
         "encrypted before it left gnbr"
     );
+    // The age CLI opens it with either key.
+    let copy = dir.path().join("copy.zip.age");
+    std::fs::write(&copy, &object).unwrap();
+    for identity in [key, ssh_key] {
+        let plain = dir.path().join("plain.zip");
+        age_tool(
+            "age",
+            &[
+                "-d",
+                "-i",
+                identity,
+                "-o",
+                plain.to_str().unwrap(),
+                copy.to_str().unwrap(),
+            ],
+        );
+        let zip = zip::ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
+        assert!(
+            zip.index_for_name("uploaded/noise.bin").is_some(),
+            "{identity}"
+        );
+        std::fs::remove_file(plain).unwrap();
+    }
 
     let refused_dir = tempfile::tempdir().unwrap();
     services.fresh_db("gnbr_e2e_bucket_no_key");
@@ -461,7 +553,7 @@ fn an_encrypted_backup_into_a_bucket_restores_with_its_identity_only() {
         &archive,
         "gnbr_e2e_from_bucket_encrypted",
         &payload,
-        &["--identity", key],
+        &["--identity", ssh_key],
     );
 }
 
@@ -477,10 +569,14 @@ fn a_backup_killed_mid_upload_or_refused_the_bucket_leaves_nothing() {
         TestBucket::fresh_prefix()
     );
     // Killed once its first part is stored: the upload is left unfinished,
-    // which no listing shows and no name has.
+    // which no listing shows and no name has. A kill leaves gnbr's scratch
+    // folders in TMPDIR: none holds the archive's bytes (8 MiB were sent).
+    let killed_tmp = dir.path().join("killed-tmp");
+    std::fs::create_dir(&killed_tmp).unwrap();
     let output = bucket
         .keyed(&mut backup_command(dir.path(), &settings, &url, &[]))
         .env("GNBR_FAULT", "part-uploaded:1")
+        .env("TMPDIR", &killed_tmp)
         .output()
         .unwrap();
     assert_eq!(
@@ -490,6 +586,14 @@ fn a_backup_killed_mid_upload_or_refused_the_bucket_leaves_nothing() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(bucket.names(&url), Vec::<String>::new());
+    let staged: Vec<(String, u64)> = walkdir::WalkDir::new(&killed_tmp)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().display().to_string(), e.metadata().unwrap().len()))
+        .collect();
+    let bytes: u64 = staged.iter().map(|(_, size)| size).sum();
+    assert!(bytes < 1 << 20, "nothing staged in TMPDIR: {staged:?}");
 
     // Credentials the bucket refuses: said before the GeoNode is asked anything.
     let tmp = dir.path().join("tmp");
@@ -513,5 +617,257 @@ fn a_backup_killed_mid_upload_or_refused_the_bucket_leaves_nothing() {
         0,
         "no local file written"
     );
+    assert_eq!(bucket.names(&url), Vec::<String>::new());
+}
+
+/// `gnbr -c SETTINGS migrate --backup-file IN --output OUT --json EXTRA...`
+/// in `cwd` with the bucket's key: its output.
+fn migrate_into(
+    bucket: &TestBucket,
+    cwd: &Path,
+    settings: &Path,
+    input: &Path,
+    output: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let args = [
+        &[
+            "-c",
+            settings.to_str().unwrap(),
+            "migrate",
+            "--backup-file",
+            input.to_str().unwrap(),
+            "--output",
+            output,
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    bucket.keyed(&mut command(cwd, &args)).output().unwrap()
+}
+
+#[test]
+fn a_migrated_backup_streamed_into_a_bucket_is_the_newest_there_and_restores_as_the_local_one() {
+    let services = Services::get();
+    let bucket = TestBucket::get();
+    let dir = tempfile::tempdir().unwrap();
+    // Three parts of the upload at least (8 MiB each).
+    let noise = noise(20 << 20);
+    let input = noisy_archive(dir.path(), "2026-01-10_200000.zip", &noise);
+    // An older archive already in the prefix (older by when it was put,
+    // though its name says a later date).
+    let older = dir.path().join("older");
+    std::fs::create_dir(&older).unwrap();
+    let older_archive = gn511_archive(&older, "2026-01-11_000000.zip", no_edit, &[]);
+    let url = bucket.upload(&[older_archive.clone(), older_archive.with_extension("md5")]);
+    let (bucket_db, disk_db) = ("gnbr_e2e_migrated_into_bucket", "gnbr_e2e_migrated_on_disk");
+    let Targets {
+        from_bucket,
+        bucket_settings,
+        from_disk,
+        disk_settings,
+    } = Targets::new(&services, &bucket, dir.path(), bucket_db, disk_db);
+
+    let remote = format!("{url}/migrated.zip");
+    let output = migrate_into(
+        &bucket,
+        &from_bucket,
+        &bucket_settings,
+        &input,
+        &remote,
+        &[],
+    );
+    let (stdout, _) = expect_code(&output, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["output"], remote.as_str());
+    assert_eq!(
+        bucket.names(&url),
+        [
+            "2026-01-11_000000.md5",
+            "2026-01-11_000000.zip",
+            "migrated.ini",
+            "migrated.md5",
+            "migrated.zip"
+        ]
+    );
+    let local = from_disk.join("migrated.zip");
+    let output = command(
+        &from_disk,
+        &[
+            "-c",
+            disk_settings.to_str().unwrap(),
+            "migrate",
+            "--backup-file",
+            input.to_str().unwrap(),
+            "--output",
+            local.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    expect_code(&output, 0);
+
+    // Its name is never taken twice, nor replaced with --force.
+    let (_, stderr) = expect_code(
+        &migrate_into(
+            &bucket,
+            &from_bucket,
+            &bucket_settings,
+            &input,
+            &remote,
+            &[],
+        ),
+        gnbr::exit_codes::REFUSED,
+    );
+    assert!(
+        stderr.contains(&format!("{remote} (or its .md5 or .ini) already exists")),
+        "{stderr}"
+    );
+    let (_, stderr) = expect_code(
+        &migrate_into(
+            &bucket,
+            &from_bucket,
+            &bucket_settings,
+            &input,
+            &remote,
+            &["-f"],
+        ),
+        gnbr::exit_codes::USAGE,
+    );
+    assert!(
+        stderr.contains("never replaces an object of a bucket"),
+        "{stderr}"
+    );
+    let (_, stderr) = expect_code(
+        &migrate_into(&bucket, &from_bucket, &bucket_settings, &input, &url, &[]),
+        gnbr::exit_codes::USAGE,
+    );
+    assert!(stderr.contains("NAME.zip"), "{stderr}");
+
+    // The newest archive of the prefix is the migrated one: restored from
+    // there, it loads what the local migrated archive loads.
+    let args = [
+        "-c",
+        bucket_settings.to_str().unwrap(),
+        "restore",
+        "--backup-files-dir",
+        &url,
+        "-f",
+        "--json",
+    ];
+    let output = bucket
+        .keyed(&mut command(&from_bucket, &args))
+        .output()
+        .unwrap();
+    let (stdout, _) = expect_code(&output, 0);
+    let ours: Value = serde_json::from_str(&stdout).unwrap();
+    let (stdout, _) = expect_code(&restore(&from_disk, &disk_settings, &local, &["--json"]), 0);
+    let theirs: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(ours["archive"], remote.as_str());
+    assert_eq!(theirs["archive"], local.to_str().unwrap());
+    let restored = std::fs::read(from_bucket.join("media/noise.bin")).unwrap();
+    assert!(restored == noise, "uploaded/ restored byte for byte");
+    loaded_the_same(&services, bucket_db, disk_db);
+
+    // An empty prefix has no newest archive: said before anything is touched.
+    let empty = format!("{url}-empty");
+    let args = [
+        "-c",
+        bucket_settings.to_str().unwrap(),
+        "restore",
+        "--backup-files-dir",
+        &empty,
+        "-f",
+    ];
+    let output = bucket
+        .keyed(&mut command(&from_bucket, &args))
+        .output()
+        .unwrap();
+    let (_, stderr) = expect_code(&output, gnbr::exit_codes::USAGE);
+    assert!(
+        stderr.contains(&format!("no .zip or .zip.age archive in {empty}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_migrate_killed_or_failing_mid_upload_leaves_nothing_under_the_archive_name() {
+    use std::os::unix::process::ExitStatusExt;
+    let bucket = TestBucket::get();
+    let dir = tempfile::tempdir().unwrap();
+    let input = noisy_archive(dir.path(), "2026-01-10_200000.zip", &noise(20 << 20));
+    let settings = dir.path().join("settings.ini");
+    std::fs::write(&settings, "").unwrap();
+    bucket.add_storage(&settings);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for (fault, left) in [
+        // Its first part stored: an unfinished upload, which no listing shows.
+        ("part-uploaded:1", &[][..]),
+        // Its sidecars put, the upload not completed: they stay (as a kill
+        // of a backup leaves them), the archive has no name.
+        (
+            "before-archive-rename",
+            &["migrated.ini", "migrated.md5"][..],
+        ),
+    ] {
+        let url = format!(
+            "s3://{}/{}",
+            bucket.var("GNBR_TEST_S3_BUCKET"),
+            TestBucket::fresh_prefix()
+        );
+        let output = bucket
+            .keyed(&mut command(
+                dir.path(),
+                &[
+                    "-c",
+                    settings.to_str().unwrap(),
+                    "migrate",
+                    "--backup-file",
+                    input.to_str().unwrap(),
+                    "--output",
+                    &format!("{url}/migrated.zip"),
+                ],
+            ))
+            .env("GNBR_FAULT", fault)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.signal(),
+            Some(9),
+            "{fault}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(bucket.names(&url), left, "{fault}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "nothing staged locally"
+    );
+
+    // An input whose last entry (the noise) fails its CRC once 20 MiB of it
+    // were read, and two parts sent: the upload is aborted, nothing is left.
+    let mut bytes = std::fs::read(&input).unwrap();
+    let inside_the_noise = bytes.len() - (2 << 20);
+    bytes[inside_the_noise] ^= 0xff;
+    std::fs::write(&input, bytes).unwrap();
+    let url = format!(
+        "s3://{}/{}",
+        bucket.var("GNBR_TEST_S3_BUCKET"),
+        TestBucket::fresh_prefix()
+    );
+    let output = migrate_into(
+        &bucket,
+        dir.path(),
+        &settings,
+        &input,
+        &format!("{url}/migrated.zip"),
+        &[],
+    );
+    let (_, stderr) = expect_code(&output, INPUT);
+    assert!(stderr.contains("uploaded/noise.bin"), "{stderr}");
     assert_eq!(bucket.names(&url), Vec::<String>::new());
 }

@@ -1,8 +1,10 @@
 //! Encrypted archives: a backup zip inside an age file (`<name>.zip.age`),
 //! written as it is encrypted and read as it is decrypted, never written out
-//! in the clear. The key is a passphrase (`GNBR_PASSPHRASE`, scrypt) or age
-//! X25519 keys: recipients (`--recipient`, `--recipients-file`) to write,
-//! an identity file (`--identity FILE`) to read.
+//! in the clear. The key is a passphrase (`GNBR_PASSPHRASE`, scrypt) or
+//! public keys, age X25519 ones or ssh ones (`ssh-ed25519`, `ssh-rsa`), as
+//! the `age` CLI takes them: recipients (`--recipient`, `--recipients-file`)
+//! to write, an identity file (`--identity FILE`: age identities, or an
+//! unencrypted OpenSSH private key) to read.
 
 use std::{
     fs::File,
@@ -117,20 +119,21 @@ impl Seek for ArchiveFile {
 }
 
 /// Who can open the encrypted archive a backup writes: whoever knows the
-/// passphrase (scrypt), or holds the identity of one of its X25519 recipients.
+/// passphrase (scrypt), or holds the identity (age X25519 or ssh private
+/// key) of one of its recipients.
 pub struct Encryption {
     recipients: Vec<Box<dyn Recipient>>,
 }
 
 impl Encryption {
-    /// The age recipients `recipients` (`age1...`) and those of
-    /// `recipients_file` (one a line, `#` comments); without any, the
-    /// passphrase in `GNBR_PASSPHRASE`.
+    /// The age recipients `recipients` (`age1...`, `ssh-ed25519 ...`,
+    /// `ssh-rsa ...`) and those of `recipients_file` (one a line, `#`
+    /// comments); without any, the passphrase in `GNBR_PASSPHRASE`.
     ///
     /// # Errors
     ///
     /// A [`ErrorKind::Usage`] error naming the recipient (and its file and
-    /// line) that is not an X25519 one, a recipients file that cannot be read
+    /// line) that is not one age takes, a recipients file that cannot be read
     /// or holds none, or no recipient and no passphrase.
     pub fn for_backup(
         recipients: &[String],
@@ -138,7 +141,7 @@ impl Encryption {
     ) -> Result<Self, Error> {
         let mut parsed: Vec<Box<dyn Recipient>> = Vec::new();
         for text in recipients {
-            parsed.push(Box::new(parse_recipient(text, "--recipient")?));
+            parsed.push(parse_recipient(text, "--recipient")?);
         }
         if let Some(file) = recipients_file {
             let from_file = read_recipients(file)?;
@@ -147,7 +150,7 @@ impl Encryption {
                     ErrorKind::Usage,
                     format!("the recipients file {} holds no recipient", file.display()),
                 )
-                .hint("put one age1... recipient a line in it, as `age-keygen -y` prints them"));
+                .hint("put one recipient a line in it: age1... as `age-keygen -y` prints them, or an ssh-ed25519 or ssh-rsa public key"));
             }
             parsed.extend(from_file);
         }
@@ -182,20 +185,45 @@ impl Encryption {
     }
 }
 
-/// The X25519 recipient `text`, given as `source` (a flag, or a file and line).
-fn parse_recipient(text: &str, source: &str) -> Result<age::x25519::Recipient, Error> {
-    age::x25519::Recipient::from_str(text).map_err(|why| {
-        let hint = if text.starts_with("ssh-") {
-            "ssh keys are not supported as recipients: make an age key pair with age-keygen and pass its age1... recipient"
-        } else {
-            "pass an age X25519 recipient, age1... as `age-keygen -y` prints it"
-        };
+/// The recipient `text`, given as `source` (a flag, or a file and line):
+/// an age X25519 one (`age1...`), or an ssh public key (`ssh-ed25519 ...`,
+/// `ssh-rsa ...`, its comment ignored), as the `age` CLI takes them.
+fn parse_recipient(text: &str, source: &str) -> Result<Box<dyn Recipient>, Error> {
+    let refused = |why: String, hint: &str| {
         Error::new(
             ErrorKind::Usage,
-            format!("{source}: `{text}` is not an age X25519 recipient: {why}"),
+            format!("{source}: `{text}` is not an age recipient: {why}"),
         )
         .hint(hint)
-    })
+    };
+    let x25519 = match age::x25519::Recipient::from_str(text) {
+        Ok(recipient) => return Ok(Box::new(recipient)),
+        Err(why) => why,
+    };
+    let ssh_types = "age takes ssh-ed25519 and ssh-rsa keys (2048 bits or more); make one with ssh-keygen -t ed25519, or an age key pair with age-keygen";
+    match age::ssh::Recipient::from_str(text) {
+        Ok(recipient) => Ok(Box::new(recipient)),
+        Err(age::ssh::ParseRecipientKeyError::Unsupported(kind)) => Err(refused(
+            format!("ssh keys of type {kind} are not supported"),
+            ssh_types,
+        )),
+        Err(age::ssh::ParseRecipientKeyError::RsaModulusTooSmall) => Err(refused(
+            "the ssh-rsa key is shorter than 2048 bits".to_owned(),
+            ssh_types,
+        )),
+        Err(age::ssh::ParseRecipientKeyError::RsaModulusTooLarge) => Err(refused(
+            "the ssh-rsa key is longer than age takes".to_owned(),
+            ssh_types,
+        )),
+        Err(_) if text.starts_with("ssh-") => Err(refused(
+            "it is not a valid ssh public key".to_owned(),
+            "copy the whole line of the .pub file: its type, its base64 key and, if you like, its comment",
+        )),
+        Err(_) => Err(refused(
+            x25519.to_string(),
+            "pass an age X25519 recipient, age1... as `age-keygen -y` prints it, or an ssh-ed25519 or ssh-rsa public key (a line of ~/.ssh/id_ed25519.pub)",
+        )),
+    }
 }
 
 /// The recipients of the recipients file `path`: one a line, blank lines
@@ -214,7 +242,7 @@ fn read_recipients(path: &Path) -> Result<Vec<Box<dyn Recipient>>, Error> {
             continue;
         }
         let source = format!("{} line {}", path.display(), number + 1);
-        recipients.push(Box::new(parse_recipient(line, &source)?));
+        recipients.push(parse_recipient(line, &source)?);
     }
     Ok(recipients)
 }
@@ -272,7 +300,7 @@ fn decrypt<R: Read + Seek>(
         let Some(file) = &keys.identity_file else {
             return Err(failed(
                 "it is encrypted to age recipients and no identity file was given".to_owned(),
-                "pass --identity FILE (or set GNBR_IDENTITY_FILE) with the age identity of one of its recipients",
+                "pass --identity FILE (or set GNBR_IDENTITY_FILE) with the age identity (or ssh private key) of one of its recipients",
             ));
         };
         read_identities(file)?
@@ -285,7 +313,7 @@ fn decrypt<R: Read + Seek>(
                 if scrypt {
                     "set GNBR_PASSPHRASE to the passphrase it was encrypted with"
                 } else {
-                    "pass --identity with the age identity of one of its recipients"
+                    "pass --identity with the age identity (or ssh private key) of one of its recipients"
                 },
             ),
             other => failed(
@@ -295,19 +323,47 @@ fn decrypt<R: Read + Seek>(
         })
 }
 
-/// The identities of the age identity file `path`.
+/// The identities of the identity file `path`: an age identity file
+/// (`AGE-SECRET-KEY-1...` lines), or an OpenSSH (or PEM) private key, which
+/// must not be encrypted: nobody is there to type its passphrase.
 fn read_identities(path: &Path) -> Result<Vec<Box<dyn Identity>>, Error> {
-    let unreadable = |e: String| {
+    let refused = |e: String, hint: &str| {
         Error::new(
             ErrorKind::Usage,
             format!("cannot read the identity file {}: {e}", path.display()),
         )
-        .hint("pass an age identity file (AGE-SECRET-KEY-1... lines), as `age-keygen` writes")
+        .hint(hint)
     };
-    age::IdentityFile::from_file(path.to_string_lossy().into_owned())
-        .map_err(|e| unreadable(e.to_string()))?
-        .into_identities()
-        .map_err(|e| unreadable(e.to_string()))
+    let unreadable = |e: String| {
+        refused(
+            e,
+            "pass an age identity file (AGE-SECRET-KEY-1... lines, as `age-keygen` writes) or an unencrypted ssh private key",
+        )
+    };
+    let text = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    if !text.trim_ascii_start().starts_with(b"-----BEGIN ") {
+        return age::IdentityFile::from_buffer(text.as_slice())
+            .map_err(|e| unreadable(e.to_string()))?
+            .into_identities()
+            .map_err(|e| unreadable(e.to_string()));
+    }
+    let identity = age::ssh::Identity::from_buffer(text.as_slice(), None)
+        .map_err(|e| unreadable(format!("not an ssh private key age takes: {e}")))?;
+    let encrypted = "it is an ssh private key protected by a passphrase, which gnbr cannot ask for (it runs unattended, and the age CLI cannot prompt from a service either)";
+    let decrypt_copy = "give gnbr a copy without a passphrase, readable by gnbr's user only: `install -m 600 KEY KEY.gnbr && ssh-keygen -p -N '' -f KEY.gnbr` (ssh-keygen asks the old passphrase once), kept off the backups' disk; or encrypt to an age key (age-keygen) as well";
+    match identity {
+        age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(identity)]),
+        age::ssh::Identity::Encrypted(_)
+        | age::ssh::Identity::Unsupported(
+            age::ssh::UnsupportedKey::EncryptedSsh(_) | age::ssh::UnsupportedKey::EncryptedPem,
+        ) => Err(refused(encrypted.to_owned(), decrypt_copy)),
+        age::ssh::Identity::Unsupported(
+            age::ssh::UnsupportedKey::Type(kind) | age::ssh::UnsupportedKey::Hardware(kind),
+        ) => Err(refused(
+            format!("ssh keys of type {kind} are not supported"),
+            "age takes ssh-ed25519 and ssh-rsa keys; pass one of those, or an age identity file",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -533,38 +589,46 @@ mod tests {
         for (n, identity) in [&one, &two].into_iter().enumerate() {
             let key_file = elsewhere.path().join(format!("key{n}.txt"));
             std::fs::write(&key_file, identity.to_string().expose_secret()).unwrap();
-            let keys = Keys {
-                passphrase: None,
-                identity_file: Some(key_file.clone()),
-            };
-            assert_eq!(
-                people(ArchiveFile::open_with(&archive, &keys).unwrap()),
-                PEOPLE
-            );
+            opens_with_gnbr_and_the_age_cli(&archive, &key_file);
+        }
+    }
 
-            let plain = elsewhere.path().join(format!("decrypted{n}.zip"));
-            let status = std::process::Command::new("age")
-                .arg("-d")
-                .arg("-i")
-                .arg(&key_file)
-                .arg("-o")
-                .arg(&plain)
-                .arg(&archive)
-                .status()
-                .expect("the age CLI (apt-get install age)");
-            assert!(status.success());
-            let tested = std::process::Command::new("unzip")
-                .arg("-tq")
-                .arg(&plain)
-                .output()
-                .expect("Info-ZIP's unzip (apt-get install unzip)");
-            assert!(tested.status.success(), "{tested:?}");
-            let mut zip = ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
-            assert!(zip.index_for_name("fixtures/people.json").is_some());
-            assert!(zip.index_for_name(crate::archive::MANIFEST_NAME).is_some());
-            for i in 0..zip.len() {
-                std::io::copy(&mut zip.by_index(i).unwrap(), &mut std::io::sink()).unwrap();
-            }
+    /// Checks that `archive` opens with the identity file `key_file`, in
+    /// gnbr and in the age CLI (decrypted beside `key_file`, a zip that
+    /// Info-ZIP's unzip tests whole).
+    fn opens_with_gnbr_and_the_age_cli(archive: &Path, key_file: &Path) {
+        let keys = Keys {
+            passphrase: None,
+            identity_file: Some(key_file.to_owned()),
+        };
+        assert_eq!(
+            people(ArchiveFile::open_with(archive, &keys).unwrap()),
+            PEOPLE,
+            "{}",
+            key_file.display()
+        );
+        let plain = key_file.with_extension("decrypted.zip");
+        let status = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(key_file)
+            .arg("-o")
+            .arg(&plain)
+            .arg(archive)
+            .status()
+            .expect("the age CLI (apt-get install age)");
+        assert!(status.success(), "{}", key_file.display());
+        let tested = std::process::Command::new("unzip")
+            .arg("-tq")
+            .arg(&plain)
+            .output()
+            .expect("Info-ZIP's unzip (apt-get install unzip)");
+        assert!(tested.status.success(), "{tested:?}");
+        let mut zip = ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
+        assert!(zip.index_for_name("fixtures/people.json").is_some());
+        assert!(zip.index_for_name(crate::archive::MANIFEST_NAME).is_some());
+        for i in 0..zip.len() {
+            std::io::copy(&mut zip.by_index(i).unwrap(), &mut std::io::sink()).unwrap();
         }
     }
 
@@ -585,18 +649,105 @@ mod tests {
             panic!("an ssh key taken");
         };
         assert!(ssh.message.contains("recipients.txt line 2"), "{ssh}");
+        assert!(ssh.message.contains("not a valid ssh public key"), "{ssh}");
+        // A key type age does not take (age's own test key).
+        std::fs::write(&file, "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHFliOyIZs1gxGF3fmDxFykQhE88wy6AKDGFBfn0R6ZuvRmENABZQa9+pj9hMki+LX0qDJbmHTiWDbYv/cmFt/Q=\n").unwrap();
+        let Err(ecdsa) = Encryption::for_backup(&[], Some(&file)) else {
+            panic!("an ecdsa key taken");
+        };
         assert!(
-            ssh.hint
+            ecdsa.message.contains("recipients.txt line 1")
+                && ecdsa
+                    .message
+                    .contains("ssh keys of type ecdsa-sha2-nistp256 are not supported"),
+            "{ecdsa}"
+        );
+        assert!(
+            ecdsa
+                .hint
                 .as_deref()
                 .unwrap_or_default()
-                .contains("ssh keys are not supported"),
-            "{ssh:?}"
+                .contains("ssh-ed25519"),
+            "{ecdsa:?}"
         );
         std::fs::write(&file, "# nobody yet\n").unwrap();
         let Err(empty) = Encryption::for_backup(&[], Some(&file)) else {
             panic!("an empty recipients file taken");
         };
         assert!(empty.message.contains("holds no recipient"), "{empty}");
+    }
+
+    /// A key pair `ssh-keygen -t kind` makes in `dir`, protected by
+    /// `passphrase` (none when empty): the private key's file and the
+    /// public key's line, comment included.
+    fn ssh_key(dir: &Path, kind: &str, passphrase: &str) -> (PathBuf, String) {
+        let key = dir.join(format!("id_{kind}"));
+        let made = std::process::Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                kind,
+                "-N",
+                passphrase,
+                "-C",
+                "admin@geonode",
+                "-f",
+            ])
+            .arg(&key)
+            .output()
+            .expect("OpenSSH's ssh-keygen (apt-get install openssh-client)");
+        assert!(made.status.success(), "{made:?}");
+        let public = std::fs::read_to_string(dir.join(format!("id_{kind}.pub"))).unwrap();
+        (key, public.trim().to_owned())
+    }
+
+    #[test]
+    fn a_backup_encrypted_to_ssh_keys_opens_with_their_private_keys_and_the_age_cli() {
+        let keys = tempfile::tempdir().unwrap();
+        let (ed25519, ed25519_public) = ssh_key(keys.path(), "ed25519", "");
+        let (rsa, rsa_public) = ssh_key(keys.path(), "rsa", "");
+        let recipients_file = keys.path().join("recipients.txt");
+        std::fs::write(
+            &recipients_file,
+            format!("# the admin's RSA key\n{rsa_public}\n"),
+        )
+        .unwrap();
+        let encryption = Encryption::for_backup(&[ed25519_public], Some(&recipients_file)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let archive = written_encrypted(dir.path(), &encryption);
+        for key_file in [ed25519, rsa] {
+            opens_with_gnbr_and_the_age_cli(&archive, &key_file);
+        }
+    }
+
+    #[test]
+    fn an_ssh_key_protected_by_a_passphrase_is_refused_saying_what_to_do() {
+        let keys = tempfile::tempdir().unwrap();
+        let (key, public) = ssh_key(keys.path(), "ed25519", "a passphrase");
+        let encryption = Encryption::for_backup(&[public], None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let archive = written_encrypted(dir.path(), &encryption);
+        let refused = open_error(
+            &archive,
+            &Keys {
+                passphrase: None,
+                identity_file: Some(key.clone()),
+            },
+        );
+        assert_eq!(refused.exit_code(), exit_codes::USAGE, "{refused}");
+        assert!(
+            refused.message.contains(&key.display().to_string())
+                && refused.message.contains("protected by a passphrase"),
+            "{refused}"
+        );
+        assert!(
+            refused
+                .hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("ssh-keygen -p -N ''"),
+            "{refused:?}"
+        );
     }
 
     #[test]

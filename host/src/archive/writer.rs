@@ -144,6 +144,15 @@ fn exists_error(path: &Path) -> Error {
     .hint("choose another output path, or pass --force to replace it")
 }
 
+/// The object `path` of a bucket, or one of its sidecars, exists: never replaced.
+fn exists_in_bucket_error(path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        format!("{} (or its .md5 or .ini) already exists", path.display()),
+    )
+    .hint("choose another name: gnbr never replaces an object of a bucket (remove it and its .md5 and .ini first if it must go)")
+}
+
 /// The folder `path` is in.
 fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
@@ -274,32 +283,66 @@ impl BackupWriter {
         name: &str,
         encryption: Option<&Encryption>,
     ) -> Result<Self, Error> {
+        Self::upload(bucket, url, name, MAX_NAMES, encryption)
+    }
+
+    /// Starts writing the backup `url` (an object's `s3://` URL, a `.zip`)
+    /// into `bucket` as [`BackupWriter::create_in_bucket`] does, under that
+    /// name only: refused when it or its sidecars' name is taken, now or
+    /// when it is finished. An object of a bucket is never replaced.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Refused`] error when the name is taken; a URL that
+    /// does not name a `.zip`, or a bucket that cannot be used, as
+    /// [`BackupWriter::create_in_bucket`].
+    pub fn create_object_in_bucket(bucket: &Arc<Bucket>, url: &BucketUrl) -> Result<Self, Error> {
+        let (prefix, name) = url.parent_and_name();
+        Self::upload(bucket, &prefix, name, 1, None)
+    }
+
+    /// Starts the upload of `name` into the prefix `url` of `bucket`, under
+    /// the first of `names` numbered names whose sidecars' names are free too.
+    fn upload(
+        bucket: &Arc<Bucket>,
+        url: &BucketUrl,
+        name: &str,
+        names: usize,
+        encryption: Option<&Encryption>,
+    ) -> Result<Self, Error> {
         let wanted = PathBuf::from(name);
         let extension = if encryption.is_some() {
             ".zip.age"
         } else {
             ".zip"
         };
-        if !name.ends_with(extension) {
+        if !name.ends_with(extension) || name.starts_with('.') {
             return Err(Error::new(
                 ErrorKind::Usage,
-                format!("{name}: a backup in a bucket is a .zip, or a .zip.age with --encrypt"),
-            ));
+                format!(
+                    "{}: a backup in a bucket is one archive named .zip (.zip.age when gnbr backup --encrypt writes it)",
+                    url.url_of(&url.child(name)).display()
+                ),
+            )
+            .hint("name the archive, e.g. s3://BUCKET/PREFIX/NAME.zip"));
         }
         let taken: HashSet<String> = bucket
             .list(&url.key)?
             .iter()
             .filter_map(|o| o.location.filename().map(str::to_owned))
             .collect();
-        let free = (1..=MAX_NAMES)
-            .map(|n| numbered(&wanted, n))
-            .find(|candidate| {
-                std::iter::once(candidate.clone())
-                    .chain(SIDECARS.iter().map(|ext| sidecar(candidate, ext)))
-                    .all(|file| !taken.contains(&file.display().to_string()))
-            });
+        let free = (1..=names).map(|n| numbered(&wanted, n)).find(|candidate| {
+            std::iter::once(candidate.clone())
+                .chain(SIDECARS.iter().map(|ext| sidecar(candidate, ext)))
+                .all(|file| !taken.contains(&file.display().to_string()))
+        });
         let Some(free) = free else {
-            return Err(names_taken_error(&url.url_of(&url.child(name)), MAX_NAMES));
+            let path = url.url_of(&url.child(name));
+            return Err(if names == 1 {
+                exists_in_bucket_error(&path)
+            } else {
+                names_taken_error(&path, names)
+            });
         };
         let key = url.child(&free.display().to_string());
         let path = url.url_of(&key);
@@ -376,6 +419,26 @@ impl BackupWriter {
     /// is removed.
     pub fn finish(self) -> Result<PathBuf, Error> {
         self.finish_with_sidecars(|_| Ok(Vec::new()))
+    }
+
+    /// Whether the backup is written into a bucket (an upload).
+    pub fn is_upload(&self) -> bool {
+        matches!(self.place, Place::Bucket(_))
+    }
+
+    /// [`BackupWriter::finish_with_sidecars`] with GeoNode's sidecars:
+    /// `<name>.md5`, of the output as written, and `<name>.ini`, `ini`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BackupWriter::finish_with_sidecars`].
+    pub fn finish_with_geonode_sidecars(self, ini: String) -> Result<PathBuf, Error> {
+        self.finish_with_sidecars(|finished| {
+            Ok(vec![
+                ("md5", finished.md5()?.into_bytes()),
+                ("ini", ini.into_bytes()),
+            ])
+        })
     }
 
     /// Writes the manifest, then the sidecars `sidecars` makes from the
@@ -477,7 +540,7 @@ fn finish_upload(
         Ok(path.to_owned())
     } else {
         Err(exists_error(path).hint(
-            "another backup took this name while this one was written (they started within the same second); nothing was written: run the backup again",
+            "another run took this name while this one was written (a backup started within the same second, say); nothing of this one was left: run it again",
         ))
     }
 }
@@ -787,9 +850,13 @@ impl Write for EntrySink<'_> {
     }
 }
 
-/// A write error on an entry of the output.
+/// A write error on an entry of the output; one the output's own upload
+/// met ([`Upload`]'s error, inside `err`) keeps its kind, as its cause.
 pub fn write_error(entry: &str, err: &io::Error) -> Error {
-    Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}"))
+    match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(cause) => cause.clone().context(format!("cannot write {entry}")),
+        None => Error::new(ErrorKind::Run, format!("cannot write {entry}: {err}")),
+    }
 }
 
 #[cfg(test)]

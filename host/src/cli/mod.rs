@@ -64,9 +64,9 @@ pub struct GlobalArgs {
     )]
     pub max_object_size: Option<usize>,
 
-    /// The age identity file that opens encrypted archives (`.zip.age`)
-    /// encrypted to its recipients; a passphrase-encrypted archive is
-    /// opened with GNBR_PASSPHRASE instead.
+    /// The age identity file (or unencrypted ssh private key) that opens
+    /// encrypted archives (`.zip.age`) encrypted to its recipients; a
+    /// passphrase-encrypted archive is opened with GNBR_PASSPHRASE instead.
     #[arg(long, value_name = "FILE", env = "GNBR_IDENTITY_FILE", global = true)]
     pub identity: Option<PathBuf>,
 
@@ -117,7 +117,9 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "IN")]
     pub backup_file: PathBuf,
 
-    /// Where to write the migrated backup: a path ending in .zip, or a folder.
+    /// Where to write the migrated backup: a path ending in .zip, a folder,
+    /// or an archive in a bucket (s3://BUCKET/PREFIX/NAME.zip, settings
+    /// [storage]), streamed up with its .md5 and .ini, never replaced.
     #[arg(long, value_name = "OUT", required_unless_present = "dry_run")]
     pub output: Option<PathBuf>,
 
@@ -221,11 +223,13 @@ pub struct BackupArgs {
     #[arg(long)]
     pub encrypt: bool,
 
-    /// An age X25519 recipient (age1...) who can open the encrypted archive; repeatable.
-    #[arg(long, value_name = "AGE1...", requires = "encrypt")]
+    /// A recipient who can open the encrypted archive, as the age CLI takes
+    /// them: age1..., or an ssh public key ("ssh-ed25519 AAAA...",
+    /// "ssh-rsa AAAA..."); repeatable.
+    #[arg(long, value_name = "RECIPIENT", requires = "encrypt")]
     pub recipient: Vec<String>,
 
-    /// A file of age recipients, one a line (as `age -R` reads it).
+    /// A file of recipients (age1... or ssh public keys), one a line (as `age -R` reads it).
     #[arg(long, value_name = "FILE", requires = "encrypt")]
     pub recipients_file: Option<PathBuf>,
 }
@@ -243,7 +247,9 @@ pub struct RestoreArgs {
     )]
     pub backup_file: Option<PathBuf>,
 
-    /// Restore the newest .zip (or encrypted .zip.age) archive in this folder.
+    /// Restore the newest .zip (or encrypted .zip.age) archive in this
+    /// folder, or in this bucket prefix (s3://BUCKET/PREFIX): the last
+    /// modified, not looking into sub-folders.
     #[arg(long, value_name = "DIR")]
     pub backup_files_dir: Option<PathBuf>,
 

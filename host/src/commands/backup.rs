@@ -161,7 +161,7 @@ pub fn run(request: &BackupRequest, ui: Ui) -> Result<BackupReport, Error> {
     cancel::final_step(
         "the backup is finishing its archive (its checksum, then its name); it ends in a moment",
     )?;
-    let written = finish_archive(writer, &settings)?;
+    let written = writer.finish_with_geonode_sidecars(settings.geonode_ini())?;
     if written != archive {
         ui.info(&format!(
             "{} was taken: the archive is {}",
@@ -492,18 +492,6 @@ fn fill_manifest(
             public_url: info.geoserver_public_url.clone(),
         });
     }
-}
-
-/// Writes the archive with GeoNode's `.md5` and `.ini` beside it; returns
-/// the name it took.
-fn finish_archive(writer: BackupWriter, settings: &Settings) -> Result<PathBuf, Error> {
-    let ini = settings.geonode_ini();
-    writer.finish_with_sidecars(|finished| {
-        Ok(vec![
-            ("md5", finished.md5()?.into_bytes()),
-            ("ini", ini.into_bytes()),
-        ])
-    })
 }
 
 /// GeoNode's archive name for a moment: `YYYY-MM-DD_HHMMSS` (UTC here).

@@ -1,7 +1,12 @@
 //! `gnbr migrate`: a backup in, every fixture through its mangler chain, a
 //! migrated backup out; everything that is not a fixture copied unchanged.
 
-use std::{collections::HashSet, io, path::PathBuf, time::Instant};
+use std::{
+    collections::HashSet,
+    io,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use mangler_api::Context;
 use serde::Serialize;
@@ -13,7 +18,7 @@ use crate::{
     fixtures::pass::{mangle_fixtures, FixtureReport},
     plugins::choice::{choose, target_known},
     requests::MigrateRequest,
-    storage::{local_only, open_backup},
+    storage::{open_backup, Bucket, BucketUrl},
     ui::{print_table, Progress, Ui, Unit},
     versions::{source_version, KnownVersion},
 };
@@ -50,9 +55,12 @@ pub struct MigrateReport {
 pub fn run(request: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
     let started = Instant::now();
     let settings = request.setup.load_settings_warned(ui)?;
-    if let Some(output) = &request.output {
-        local_only(output, "--output")?;
-    }
+    // The output (a bucket's credentials and the archive's name) is checked
+    // before the input is read.
+    let mut output = match (&request.output, request.dry_run) {
+        (Some(path), false) => Some(create_output(path, request.force, &settings)?),
+        _ => None,
+    };
     let registry = request.setup.discover_plugins(Some(&settings), ui);
     let mut input = open_backup(&request.backup_file, &settings.storage)?;
     let source = source_version(&mut input, request.from_version.as_deref())?;
@@ -78,10 +86,6 @@ pub fn run(request: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
         .plugins()
         .last()
         .map(|p| p.handle.info().to.clone());
-    let mut output = match (&request.output, request.dry_run) {
-        (Some(path), false) => Some(BackupWriter::create(path, request.force)?),
-        _ => None,
-    };
 
     let total: u64 = input.entries().iter().map(|e| e.size).sum();
     let mut progress = ui.progress("migrating", Unit::Bytes, Some(total));
@@ -121,10 +125,37 @@ pub fn run(request: &MigrateRequest, ui: Ui) -> Result<MigrateReport, Error> {
             &output_version,
             &context,
         );
-        report.output = Some(output.finish()?);
+        report.output = Some(if output.is_upload() {
+            output.finish_with_geonode_sidecars(settings.geonode_ini())?
+        } else {
+            output.finish()?
+        });
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Starts writing the migrated backup `path`: a local `.zip` or folder
+/// (replaced with `force`), or an archive of a bucket
+/// (`s3://BUCKET/PREFIX/NAME.zip`) streamed up as a multipart upload that
+/// takes its name, with its `.md5` and `.ini`, only when complete.
+fn create_output(path: &Path, force: bool, settings: &Settings) -> Result<BackupWriter, Error> {
+    let Some(url) = BucketUrl::parse(path) else {
+        return BackupWriter::create(path, force);
+    };
+    let url = url?;
+    if force {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "--output {}: --force replaces a local output only; gnbr never replaces an object of a bucket",
+                path.display()
+            ),
+        )
+        .hint("leave out --force and choose a name that is free, or remove the archive and its .md5 and .ini from the bucket first"));
+    }
+    let bucket = Bucket::connect(&url.bucket, &settings.storage)?;
+    BackupWriter::create_object_in_bucket(&bucket, &url)
 }
 
 /// The context the plugins get: the request's values, settings.ini's

@@ -42,7 +42,7 @@ use crate::{
     relocate::{staged::relocate_staged, RelocationReport},
     requests::{BackupLocation, RestoreRequest},
     sealed::ScratchKey,
-    storage::{backup_sums, local_only, open_backup},
+    storage::{backup_sums, open_backup, BackupDir},
     swap::{interrupted, Finished, Journal},
     ui::{copy_progress, Ui, Unit},
     versions::{source_version, KnownVersion},
@@ -95,7 +95,7 @@ pub struct RestoreReport {
 pub fn run(request: &RestoreRequest, ui: Ui) -> Result<RestoreReport, Error> {
     let started = Instant::now();
     let settings = request.setup.load_settings_warned(ui)?;
-    let archive = archive_path(&request.backup)?;
+    let archive = archive_path(&request.backup, &settings)?;
     let sha256 = backup_sums(&archive, &settings.storage)?.sha256;
     let target = GeoNode::new(&settings.geonode)?;
     let info = ready_target(&target, &settings, ui)?;
@@ -679,27 +679,15 @@ fn run_id(stamp: &str) -> Result<String, Error> {
     Ok(format!("{stamp}-{}", hex(&random)))
 }
 
-/// The archive named, or the newest `.zip` or `.zip.age` in the folder named.
-fn archive_path(backup: &BackupLocation) -> Result<PathBuf, Error> {
+/// The archive named, or the newest `.zip` or `.zip.age` in the folder (or
+/// bucket prefix) named.
+fn archive_path(backup: &BackupLocation, settings: &Settings) -> Result<PathBuf, Error> {
     let dir = match backup {
         BackupLocation::File(file) => return Ok(file.clone()),
         BackupLocation::NewestIn(dir) => dir,
     };
-    local_only(dir, "--backup-files-dir")?;
-    let newest = std::fs::read_dir(dir)
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Usage,
-                format!("cannot read {}: {e}", dir.display()),
-            )
-        })?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let path = crate::archive::archive_path(dir, &e.file_name().into_string().ok()?)?;
-            Some((e.metadata().ok()?.modified().ok()?, path))
-        })
-        .max();
-    newest.map(|(_, path)| path).ok_or_else(|| {
+    let newest = BackupDir::open(dir, || Ok(settings.storage.clone()))?.newest()?;
+    newest.ok_or_else(|| {
         Error::new(
             ErrorKind::Usage,
             format!("no .zip or .zip.age archive in {}", dir.display()),

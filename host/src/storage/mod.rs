@@ -22,9 +22,10 @@ pub use upload::{Upload, FIRST_PART_SIZE, PARTS_IN_FLIGHT, PARTS_PER_SIZE};
 
 use crate::{
     archive::{
-        check_archive_sums, decrypt_reader, describe_archive, is_archive_name, is_encrypted,
-        list_archives, match_md5_sidecar, md5_sidecars, read_sums, sidecar, sort_newest_first,
-        ArchiveFile, ArchiveRead, ArchiveSums, BackupReader, ListedArchive, SIDECARS,
+        archive_path, check_archive_sums, decrypt_reader, describe_archive, is_archive_name,
+        is_encrypted, list_archives, match_md5_sidecar, md5_sidecars, read_sums, sidecar,
+        sort_newest_first, ArchiveFile, ArchiveRead, ArchiveSums, BackupReader, ListedArchive,
+        SIDECARS,
     },
     config::StorageSettings,
     errors::{Error, ErrorKind},
@@ -91,6 +92,17 @@ impl BucketUrl {
         } else {
             format!("{}/{name}", self.key)
         }
+    }
+
+    /// The prefix this key is in, and the name it has there (an object's
+    /// URL: `s3://b/site-a/x.zip` is `x.zip` in `s3://b/site-a`).
+    pub fn parent_and_name(&self) -> (Self, &str) {
+        let (parent, name) = self.key.rsplit_once('/').unwrap_or(("", &self.key));
+        let parent = Self {
+            bucket: self.bucket.clone(),
+            key: parent.to_owned(),
+        };
+        (parent, name)
     }
 
     /// The key of the report path `url` in this bucket, when it is one of its URLs.
@@ -182,6 +194,46 @@ impl BackupDir {
         Ok(archives)
     }
 
+    /// Its newest `.zip` or `.zip.age` archive by the time it was last
+    /// changed (a file's modification, an object's last write), as
+    /// `restore --backup-files-dir` takes it; `None` when it holds none.
+    ///
+    /// # Errors
+    ///
+    /// A folder that cannot be read, or a bucket that cannot be listed: an
+    /// [`ErrorKind::Usage`] error naming it.
+    pub fn newest(&self) -> Result<Option<PathBuf>, Error> {
+        match self {
+            Self::Folder(dir) => {
+                let newest = std::fs::read_dir(dir)
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Usage,
+                            format!("cannot read {}: {e}", dir.display()),
+                        )
+                    })?
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        let path = archive_path(dir, &e.file_name().into_string().ok()?)?;
+                        Some((e.metadata().ok()?.modified().ok()?, path))
+                    })
+                    .max();
+                Ok(newest.map(|(_, path)| path))
+            }
+            Self::Bucket(bucket, url) => {
+                let newest = bucket
+                    .list(&url.key)?
+                    .into_iter()
+                    .filter_map(|o| {
+                        let name = o.location.filename()?;
+                        is_archive_name(name).then(|| (o.last_modified, name.to_owned()))
+                    })
+                    .max();
+                Ok(newest.map(|(_, name)| url.url_of(&url.child(&name))))
+            }
+        }
+    }
+
     /// Removes the file `path` of a listed archive ([`ListedArchive::files`]).
     ///
     /// # Errors
@@ -265,23 +317,6 @@ fn bucket_sums(bucket: &Arc<Bucket>, key: &str, shown: &Path) -> Result<ArchiveS
     match_md5_sidecar(shown, sums, sidecar)
 }
 
-/// Refuses a bucket location where only a local one works yet: `what` is
-/// the flag or command given it (`--backup-dir`).
-///
-/// # Errors
-///
-/// An [`ErrorKind::Usage`] error when `path` is an `s3://` URL.
-pub fn local_only(path: &Path, what: &str) -> Result<(), Error> {
-    if BucketUrl::parse(path).is_none() {
-        return Ok(());
-    }
-    Err(Error::new(
-        ErrorKind::Usage,
-        format!("{what} {}: a bucket is not supported here yet, only a local folder or file", path.display()),
-    )
-    .hint("gnbr reads archives from a bucket (backups list, prune, verify, plan, migrate, restore --backup-file) and gnbr backup writes them there, but this output must be local: use a local folder, then copy what it wrote to the bucket"))
-}
-
 /// Opens the backup `path`: a folder, a zip file, or an `s3://` URL of a
 /// zip archive in a bucket, read by ranges (a `.zip.age` decrypted as it is read).
 ///
@@ -320,6 +355,38 @@ mod tests {
     use super::BucketUrl;
 
     #[test]
+    fn a_folders_newest_archive_is_its_last_modified_zip_or_zip_age() {
+        use std::time::{Duration, SystemTime};
+
+        use super::BackupDir;
+
+        let dir = tempfile::tempdir().unwrap();
+        let folder = BackupDir::Folder(dir.path().to_owned());
+        assert_eq!(folder.newest().unwrap(), None);
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // By when each was written, not by its name; no sidecar, hidden file or folder.
+        for (n, name) in [
+            "2026-01-02_000000.zip",
+            "2026-01-01_000000.zip.age",
+            "2026-01-01_000000.zip.age.md5",
+            ".2026-01-03_000000.zip.gnbr-x.tmp",
+            ".hidden.zip",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let file = std::fs::File::create(dir.path().join(name)).unwrap();
+            file.set_modified(start + Duration::from_secs(n as u64))
+                .unwrap();
+        }
+        std::fs::create_dir(dir.path().join("later.zip")).unwrap();
+        assert_eq!(
+            folder.newest().unwrap(),
+            Some(dir.path().join("2026-01-01_000000.zip.age"))
+        );
+    }
+
+    #[test]
     fn bucket_urls_are_told_from_paths_and_checked() {
         assert_eq!(BucketUrl::parse(Path::new("/srv/backups")), None);
         assert_eq!(BucketUrl::parse(Path::new("s3:/x")), None);
@@ -338,6 +405,13 @@ mod tests {
             .unwrap();
         assert_eq!(top.key, "");
         assert_eq!(top.child("a.zip"), "a.zip");
+        let object = BucketUrl::parse(Path::new("s3://geonode-backups/site-a/b/x.zip"))
+            .unwrap()
+            .unwrap();
+        let (parent, name) = object.parent_and_name();
+        assert_eq!((parent.key.as_str(), name), ("site-a/b", "x.zip"));
+        let (parent, name) = top.parent_and_name();
+        assert_eq!((parent.key.as_str(), name), ("", ""));
         for bad in [
             "s3://",
             "s3://Upper/x",

@@ -44,7 +44,9 @@ pub struct Upload {
     sent: VecDeque<JoinHandle<object_store::Result<PartId>>>,
     stored: Vec<PartId>,
     md5: Md5,
-    error: Option<String>,
+    /// The error a write met sending a part: every later write, and
+    /// [`Upload::finish`], fail with it.
+    error: Option<Error>,
     open: bool,
     _stop: StopGuard,
 }
@@ -121,17 +123,11 @@ impl Upload {
     ///
     /// # Errors
     ///
-    /// A part the store did not take.
+    /// A part the store did not take (the error itself, as the store's
+    /// answer made it: a usage error for refused credentials).
     pub fn finish(&mut self) -> Result<String, Error> {
         if let Some(error) = &self.error {
-            return Err(Error::new(
-                crate::errors::ErrorKind::Run,
-                format!(
-                    "cannot write s3://{}/{}: {error}",
-                    self.bucket.name(),
-                    self.key
-                ),
-            ));
+            return Err(error.clone());
         }
         if !self.part.is_empty() || self.stored.is_empty() && self.sent.is_empty() {
             self.send()?;
@@ -200,9 +196,8 @@ impl io::Write for Upload {
         self.md5.update(&buf[..n]);
         if self.part.len() == size {
             if let Err(e) = self.send() {
-                let shown = e.to_string();
-                self.error = Some(shown.clone());
-                return Err(io::Error::other(shown));
+                self.error = Some(e.clone());
+                return Err(io::Error::other(e));
             }
         }
         Ok(n)
