@@ -246,16 +246,19 @@ pub async fn download(
         Err(response) => return *response,
     };
     let length = file.bytes;
+    let (opened, open_result) = tokio::sync::oneshot::channel();
     let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
-    // Its own thread reads (and drops the folder or bucket), a chunk ahead of the client.
+    // Its own thread opens and reads (and drops the folder or bucket), a few chunks ahead of the client.
     let reader = std::thread::Builder::new()
         .name("gnbr-download".to_owned())
         .spawn(move || {
             let mut input = match dir.stored_bytes(&file) {
-                Ok(input) => input,
+                Ok(input) => {
+                    let _ = opened.send(Ok(()));
+                    input
+                }
                 Err(e) => {
-                    tracing::error!("a download did not start: {e}");
-                    let _ = sender.blocking_send(Err(std::io::Error::other(e.message)));
+                    let _ = opened.send(Err(e));
                     return;
                 }
             };
@@ -279,9 +282,20 @@ pub async fn download(
                 }
             }
         });
-    if let Err(e) = reader {
-        let error = Error::new(ErrorKind::Run, format!("cannot start the download: {e}"));
-        return app.error_page(Some(&session), &error);
+    let started = match reader {
+        Ok(_) => open_result.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Run,
+                "the download's reader ended unexpectedly",
+            ))
+        }),
+        Err(e) => Err(Error::new(
+            ErrorKind::Run,
+            format!("cannot start the download: {e}"),
+        )),
+    };
+    if let Err(e) = started {
+        return app.error_page(Some(&session), &e);
     }
     let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))

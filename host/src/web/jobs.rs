@@ -257,12 +257,14 @@ impl App {
     /// environment, when no key it holds opens it or it cannot be read.
     fn check_key(&self, archive: &Path) -> Result<(), Error> {
         check_key(archive, || self.setup.storage_settings()).map_err(|e| {
-            let hint = e.hint.clone().unwrap_or_default();
+            let server = format!("gnbr serve reads {PASSPHRASE_VAR} and GNBR_IDENTITY_FILE from its own environment (never from this page): set one where it runs (its systemd unit's EnvironmentFile) and restart it");
+            let hint = match &e.hint {
+                Some(hint) => format!("{hint}. {server}"),
+                None => server,
+            };
             Error {
                 message: format!("{}; nothing was started", e.message),
-                hint: Some(format!(
-                    "{hint}. gnbr serve reads {PASSPHRASE_VAR} and GNBR_IDENTITY_FILE from its own environment (never from this page): set one where it runs (its systemd unit's EnvironmentFile) and restart it"
-                )),
+                hint: Some(hint),
                 ..e
             }
         })
