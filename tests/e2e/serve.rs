@@ -1633,6 +1633,35 @@ fn a_page_backup_into_a_bucket_is_listed_and_restored_from_it() {
     assert!(browser
         .text("#log")
         .contains(&format!("--backup-file {archive}")));
+
+    // Its retention policy prunes the prefix after the next backup: only that one is kept.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=offsite] a[href$='/edit']");
+    browser.fill("input[name=keep_last]", "1");
+    save_definition(&browser, true);
+    assert_eq!(back_up(&browser, &server, "offsite"), "succeeded");
+    let newer = browser.text("#location");
+    assert_ne!(newer, archive);
+    let log = browser.text("#log");
+    assert!(log.contains(&format!("removed {archive}")), "{log}");
+    assert!(
+        log.contains("retention: 1 archive kept, 1 removed"),
+        "{log}"
+    );
+    let newer_stem = newer
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .strip_suffix(".zip")
+        .unwrap();
+    assert_eq!(
+        bucket.names(&url),
+        [
+            format!("{newer_stem}.ini"),
+            format!("{newer_stem}.md5"),
+            format!("{newer_stem}.zip")
+        ]
+    );
     server.stop();
 
     // Credentials the bucket refuses: the page says so, naming the bucket and the fix.
