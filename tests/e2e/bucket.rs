@@ -23,12 +23,12 @@ use crate::{
 /// The test S3 server's env file: `GNBR_TEST_S3_ENV`, default
 /// `/var/tmp/gnbr-test/s3.env`. A test that needs it fails, never skips,
 /// when it is missing.
-struct TestBucket {
+pub(crate) struct TestBucket {
     env: BTreeMap<String, String>,
 }
 
 impl TestBucket {
-    fn get() -> Self {
+    pub(crate) fn get() -> Self {
         let env = env_file(
             "GNBR_TEST_S3_ENV",
             "/var/tmp/gnbr-test/s3.env",
@@ -37,14 +37,14 @@ impl TestBucket {
         Self { env }
     }
 
-    fn var(&self, key: &str) -> &str {
+    pub(crate) fn var(&self, key: &str) -> &str {
         self.env
             .get(key)
             .unwrap_or_else(|| panic!("{key} missing from the S3 env file"))
     }
 
     /// A prefix no other run uses.
-    fn fresh_prefix() -> String {
+    pub(crate) fn fresh_prefix() -> String {
         format!(
             "e2e-{}-{}",
             std::process::id(),
@@ -83,7 +83,7 @@ impl TestBucket {
     }
 
     /// The names of the objects under `url` (`s3://BUCKET/PREFIX`), sorted.
-    fn names(&self, url: &str) -> Vec<String> {
+    pub(crate) fn names(&self, url: &str) -> Vec<String> {
         let prefix = url.rsplit('/').next().unwrap();
         let store = self.store();
         let listing = runtime()
@@ -102,7 +102,7 @@ impl TestBucket {
     }
 
     /// `settings` with the server's `[storage]` added.
-    fn add_storage(&self, settings: &Path) {
+    pub(crate) fn add_storage(&self, settings: &Path) {
         let mut text = std::fs::read_to_string(settings).unwrap();
         text.push_str(&format!(
             "\n[storage]\nendpoint = {}\nregion = {}\n",

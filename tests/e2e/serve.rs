@@ -8,7 +8,10 @@
 //! runs exactly its plan, or is refused when the definition or the archive
 //! changed since; a backup with warnings says so. A backup and a restore
 //! cancelled on their page (or by stopping the server) leave no archive, no
-//! temporary file and the target as it was.
+//! temporary file and the target as it was. A definition whose base folder
+//! is a prefix of the test S3 server's bucket backs up into it, lists its
+//! archives there and restores one from it; an encrypted definition's
+//! archive restores with gnbr serve's identity.
 //!
 //! Every page the tests open fits a 1280 px window. Screenshots of the
 //! pages, 1280 and 1920 px wide, go to `GNBR_SCREENSHOTS` (default
@@ -25,7 +28,12 @@ use std::{
 
 use assert_cmd::cargo::CommandCargoExt;
 
-use crate::{browser::Browser, geonode::Services, support::repo};
+use crate::{
+    browser::Browser,
+    bucket::TestBucket,
+    geonode::Services,
+    support::{age_tool, repo},
+};
 
 /// How long a run against the real GeoNode may take (Django starts slowly
 /// on a loaded machine).
@@ -1525,4 +1533,216 @@ fn an_overdue_schedule_reports_its_missed_runs_and_runs_one_catch_up_backup_that
         kinds,
         [("succeeded", "(schedule)"), ("missed", "(schedule)")]
     );
+}
+
+/// Puts different bytes into the seeded MEDIA_ROOT file, which a restore
+/// must put back.
+fn change_media(dir: &Path) -> PathBuf {
+    let file = dir.join("media/thumbs/ünïcødé.png");
+    std::fs::write(&file, b"changed since the backup").unwrap();
+    file
+}
+
+/// Plans the restore of `name` from its definition's Archives page, then
+/// confirms it; returns the plan's sha256 once the restore succeeded.
+fn restore_from_archives_page(browser: &Browser, server: &Server, name: &str) -> String {
+    browser.click(&format!(
+        "tr[data-archive='{name}'] form[action$='/archives/plan'] button"
+    ));
+    assert_eq!(run_ends(browser, server, PLAN_ENDS), "planned");
+    let sha256 = browser.text("#sha256");
+    browser.click("form[action$='/restore'] button.danger");
+    assert_eq!(run_ends(browser, server, RUN_ENDS), "succeeded");
+    sha256
+}
+
+#[test]
+fn a_page_backup_into_a_bucket_is_listed_and_restored_from_it() {
+    let services = Services::get();
+    let bucket = TestBucket::get();
+    let dir = tempfile::tempdir().unwrap();
+    let db = "gnbr_e2e_serve_bucket";
+    let settings = geonode(&services, dir.path(), db);
+    bucket.add_storage(&settings);
+    let secret = bucket.var("AWS_SECRET_ACCESS_KEY");
+    let key_of = |value: &str| Path::new(value).to_owned();
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", key_of(bucket.var("AWS_ACCESS_KEY_ID"))),
+        ("AWS_SECRET_ACCESS_KEY", key_of(secret)),
+    ];
+    let env: Vec<(&str, &Path)> = keys.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let server = Server::start_with(dir.path(), &settings, &env);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+
+    // A definition into a fresh prefix, backed up from the page: streamed into the bucket.
+    let url = format!(
+        "s3://{}/{}",
+        bucket.var("GNBR_TEST_S3_BUCKET"),
+        TestBucket::fresh_prefix()
+    );
+    browser.goto(&format!("{}/backups/new", server.url));
+    browser.fill("input[name=name]", "offsite");
+    browser.fill("input[name=base_folder]", &format!("{url}/"));
+    save_definition(&browser, true);
+    browser.click("tr[data-backup=offsite] a.button[href$='/backup']");
+    assert!(
+        browser
+            .text("#bucket")
+            .contains("streamed up into the bucket"),
+        "{}",
+        browser.text("main")
+    );
+    browser.click("form[action$='/backup'] button[type=submit]");
+    assert_eq!(run_ends(&browser, &server, RUN_ENDS), "succeeded");
+    let archive = browser.text("#location");
+    let name = archive.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(archive, format!("{url}/{name}"));
+    let stem = name.strip_suffix(".zip").expect("a plain archive");
+    assert_eq!(
+        bucket.names(&url),
+        [format!("{stem}.ini"), format!("{stem}.md5"), name.clone()]
+    );
+
+    // Listed from the bucket as `backups list` lists it, the credentials nowhere on the page.
+    browser.goto(&format!("{}/backups", server.url));
+    assert_eq!(browser.text("tr[data-backup=offsite] .location"), archive);
+    browser.click("tr[data-backup=offsite] a.archives");
+    let row = format!("tr[data-archive='{name}']");
+    assert!(browser
+        .text(&format!("{row} .name"))
+        .contains("(the Location)"));
+    assert_eq!(browser.text(&format!("{row} .encrypted")), "no");
+    assert_eq!(browser.text(&format!("{row} .version")), "5.1.1");
+    assert!(
+        browser
+            .text(&format!("{row} .checksum"))
+            .contains(".md5 sidecar beside it"),
+        "{}",
+        browser.text("main")
+    );
+    assert!(!browser.text("body").contains(secret));
+    browser.screenshot(&screenshots(), "archives-bucket");
+
+    // Planned and restored from the bucket: the media file comes back.
+    let media = change_media(dir.path());
+    let sha256 = restore_from_archives_page(&browser, &server, &name);
+    assert_eq!(std::fs::read(&media).unwrap(), b"\x89PNG\r\n");
+    let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
+    assert_eq!(recorded.trim(), sha256);
+    assert!(browser
+        .text("#log")
+        .contains(&format!("--backup-file {archive}")));
+
+    // Its retention policy prunes the prefix after the next backup: only that one is kept.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=offsite] a[href$='/edit']");
+    browser.fill("input[name=keep_last]", "1");
+    save_definition(&browser, true);
+    assert_eq!(back_up(&browser, &server, "offsite"), "succeeded");
+    let newer = browser.text("#location");
+    assert_ne!(newer, archive);
+    let log = browser.text("#log");
+    assert!(log.contains(&format!("removed {archive}")), "{log}");
+    assert!(
+        log.contains("retention: 1 archive kept, 1 removed"),
+        "{log}"
+    );
+    let newer_stem = newer
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .strip_suffix(".zip")
+        .unwrap();
+    assert_eq!(
+        bucket.names(&url),
+        [
+            format!("{newer_stem}.ini"),
+            format!("{newer_stem}.md5"),
+            format!("{newer_stem}.zip")
+        ]
+    );
+    server.stop();
+
+    // Credentials the bucket refuses: the page says so, naming the bucket and the fix.
+    let wrong = [
+        ("AWS_ACCESS_KEY_ID", key_of(bucket.var("AWS_ACCESS_KEY_ID"))),
+        ("AWS_SECRET_ACCESS_KEY", key_of("not-the-secret")),
+    ];
+    let env: Vec<(&str, &Path)> = wrong.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let server = Server::start_with(dir.path(), &settings, &env);
+    // The session lives in the page's state folder: still logged in.
+    browser.goto(&format!("{}/backups", server.url));
+    browser.click("tr[data-backup=offsite] a.archives");
+    let problem = browser.text("#folder-problem");
+    for expected in [
+        format!("cannot read the archives of “offsite” in {url}: "),
+        "refused to list".to_owned(),
+        "AWS_ACCESS_KEY_ID".to_owned(),
+        "restart it".to_owned(),
+    ] {
+        assert!(problem.contains(&expected), "`{expected}` not in {problem}");
+    }
+    browser.assert_fits();
+}
+
+#[test]
+fn an_encrypted_page_backup_restores_with_the_servers_identity() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let db = "gnbr_e2e_serve_encrypted";
+    let settings = geonode(&services, dir.path(), db);
+    let key = dir.path().join("key.txt");
+    age_tool("age-keygen", &["-o", key.to_str().unwrap()]);
+    let recipient = age_tool("age-keygen", &["-y", key.to_str().unwrap()]);
+    let server = Server::start_with(dir.path(), &settings, &[("GNBR_IDENTITY_FILE", &key)]);
+    let browser = Browser::start();
+    admin_logs_in(&browser, &server);
+
+    let folder = dir.path().join("backups");
+    browser.goto(&format!("{}/backups/new", server.url));
+    browser.fill("input[name=name]", "sealed");
+    browser.fill("input[name=base_folder]", folder.to_str().unwrap());
+    browser.tick("input[name=encrypt]");
+    browser.fill("textarea[name=recipients]", recipient.trim());
+    save_definition(&browser, true);
+    assert!(browser
+        .text("tr[data-backup=sealed] .folder")
+        .contains("encrypted to 1 recipient"));
+    assert_eq!(back_up(&browser, &server, "sealed"), "succeeded");
+    let archive = PathBuf::from(browser.text("#location"));
+    let name = archive.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.ends_with(".zip.age"), "{name}");
+    let bytes = std::fs::read(&archive).unwrap();
+    assert!(
+        bytes.starts_with(b"age-encryption.org/v1\n"),
+        "written encrypted"
+    );
+    let decrypted = age_tool(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "age -d -i {} -o {} {} && unzip -tq {} >/dev/null && echo readable",
+                key.display(),
+                dir.path().join("plain.zip").display(),
+                archive.display(),
+                dir.path().join("plain.zip").display()
+            ),
+        ],
+    );
+    assert_eq!(decrypted.trim(), "readable", "the age CLI opens it");
+
+    browser.click("nav a[href='/backups']");
+    browser.click("tr[data-backup=sealed] a.archives");
+    let row = format!("tr[data-archive='{name}']");
+    assert_eq!(browser.text(&format!("{row} .encrypted")), "yes");
+    assert_eq!(browser.text(&format!("{row} .version")), "5.1.1");
+
+    let media = change_media(dir.path());
+    let sha256 = restore_from_archives_page(&browser, &server, &name);
+    assert_eq!(sha256, sha256sum(&archive));
+    assert_eq!(std::fs::read(&media).unwrap(), b"\x89PNG\r\n");
+    let recorded = services.psql(db, "SELECT sha256 FROM gnbr_restore_log");
+    assert_eq!(recorded.trim(), sha256);
 }

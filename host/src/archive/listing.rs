@@ -111,6 +111,24 @@ pub struct ArchiveFile {
 ///
 /// An [`ErrorKind::Usage`] error when the folder cannot be read.
 pub fn list_archives(folder: &Path) -> Result<Vec<ListedArchive>, Error> {
+    let mut archives: Vec<ListedArchive> = folder_archives(folder)?
+        .into_iter()
+        .map(|file| {
+            let reader = BackupReader::open(&file.path);
+            describe_archive(file, reader)
+        })
+        .collect();
+    sort_newest_first(&mut archives);
+    Ok(archives)
+}
+
+/// The `.zip` and `.zip.age` archives of `folder` as the folder lists them,
+/// none of them read (in no particular order).
+///
+/// # Errors
+///
+/// An [`ErrorKind::Usage`] error when the folder cannot be read.
+pub fn folder_archives(folder: &Path) -> Result<Vec<ArchiveFile>, Error> {
     let entries = std::fs::read_dir(folder).map_err(|e| {
         Error::new(
             ErrorKind::Usage,
@@ -118,31 +136,30 @@ pub fn list_archives(folder: &Path) -> Result<Vec<ListedArchive>, Error> {
         )
         .hint("pass the folder `gnbr backup --backup-dir` writes into")
     })?;
-    let mut archives: Vec<ListedArchive> = entries
+    Ok(entries
         .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let path = archive_path(folder, &name)?;
-            let meta = entry.metadata().ok()?;
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            let file = ArchiveFile {
-                name,
-                md5_sidecar: md5_sidecars(&path).into_iter().find(|p| p.is_file()),
-                sidecars: with_sidecars(&path)[1..].to_vec(),
-                path,
-                bytes: meta.len(),
-                modified,
-            };
-            let reader = BackupReader::open(&file.path);
-            Some(describe_archive(file, reader))
-        })
-        .collect();
-    sort_newest_first(&mut archives);
-    Ok(archives)
+        .filter_map(|entry| folder_archive(folder, &entry.file_name().into_string().ok()?))
+        .collect())
+}
+
+/// The archive `name` of `folder` as the folder lists it, unread; `None`
+/// when `name` is not one of its archives ([`archive_path`]).
+pub fn folder_archive(folder: &Path, name: &str) -> Option<ArchiveFile> {
+    let path = archive_path(folder, name)?;
+    let meta = std::fs::metadata(&path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Some(ArchiveFile {
+        name: name.to_owned(),
+        md5_sidecar: md5_sidecars(&path).into_iter().find(|p| p.is_file()),
+        sidecars: with_sidecars(&path)[1..].to_vec(),
+        path,
+        bytes: meta.len(),
+        modified,
+    })
 }
 
 /// Sorts `archives` newest first: by their date, else their modification

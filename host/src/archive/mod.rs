@@ -15,8 +15,9 @@ pub use crypt::{decrypt_reader, is_encrypted, set_identity_file, Encryption, PAS
 pub use extract::{stage_folder, StagedFolder};
 pub use folder::add_folder;
 pub use listing::{
-    archive_path, describe_archive, is_archive_name, list_archives, name_stamp, sort_newest_first,
-    with_sidecars, ArchiveFile, BackupKind, DateSource, ListedArchive, SIDECARS,
+    archive_path, describe_archive, folder_archive, folder_archives, is_archive_name,
+    list_archives, name_stamp, sort_newest_first, with_sidecars, ArchiveFile, BackupKind,
+    DateSource, ListedArchive, SIDECARS,
 };
 pub use manifest::{
     DatastoreSource, EntryDigest, GeoServerSource, Manifest, SiteSource, TableRecord, MANIFEST_NAME,

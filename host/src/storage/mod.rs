@@ -12,6 +12,7 @@ mod ranged;
 mod upload;
 
 use std::{
+    io::Read,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -22,10 +23,10 @@ pub use upload::{Upload, FIRST_PART_SIZE, PARTS_IN_FLIGHT, PARTS_PER_SIZE};
 
 use crate::{
     archive::{
-        archive_path, check_archive_sums, decrypt_reader, describe_archive, is_archive_name,
-        is_encrypted, list_archives, match_md5_sidecar, md5_sidecars, read_sums, sidecar,
-        sort_newest_first, ArchiveFile, ArchiveRead, ArchiveSums, BackupReader, ListedArchive,
-        SIDECARS,
+        archive_path, check_archive_sums, check_backup_path, decrypt_reader, describe_archive,
+        file_sums, folder_archive, folder_archives, is_archive_name, is_encrypted, list_archives,
+        match_md5_sidecar, md5_sidecars, read_sums, sidecar, sort_newest_first, ArchiveFile,
+        ArchiveRead, ArchiveSums, BackupReader, ListedArchive, SIDECARS,
     },
     config::StorageSettings,
     errors::{Error, ErrorKind},
@@ -113,6 +114,22 @@ impl BucketUrl {
     }
 }
 
+impl BucketUrl {
+    /// The key of `url`, a listed archive's URL in this bucket.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Input`] error when `url` is not one of its URLs.
+    fn key_of_listed(&self, url: &Path) -> Result<String, Error> {
+        self.key_of(url).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Input,
+                format!("{} is not in the bucket {}", url.display(), self.bucket),
+            )
+        })
+    }
+}
+
 /// A folder of backups: a local folder, or a prefix of a bucket.
 pub enum BackupDir {
     /// A local folder.
@@ -146,16 +163,68 @@ impl BackupDir {
         }
     }
 
-    /// Its `.zip` archives, newest first, as [`list_archives`] lists a folder's.
+    /// The folder or bucket prefix holding the archive `path` (a file, or
+    /// an `s3://` URL), and the archive as it lists it, unread.
+    ///
+    /// # Errors
+    ///
+    /// As [`BackupDir::open`] and [`BackupDir::archive`]; an
+    /// [`ErrorKind::Input`] error naming `path` when it is not an archive there.
+    pub fn of_archive(
+        path: &Path,
+        settings: impl FnOnce() -> Result<StorageSettings, Error>,
+    ) -> Result<(Self, ArchiveFile), Error> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let dir = Self::open(path.parent().unwrap_or(Path::new("")), settings)?;
+        match dir.archive(name)? {
+            Some(file) => Ok((dir, file)),
+            None => Err(Error::new(
+                ErrorKind::Input,
+                format!(
+                    "cannot open backup {}: there is no such archive",
+                    path.display()
+                ),
+            )
+            .hint("pick an archive from the definition's list of archives")),
+        }
+    }
+
+    /// Its `.zip` and `.zip.age` archives, newest first, each read for what
+    /// it says, as [`list_archives`] lists a folder's.
+    ///
+    /// # Errors
+    ///
+    /// As [`BackupDir::files`].
+    pub fn list(&self) -> Result<Vec<ListedArchive>, Error> {
+        if let Self::Folder(folder) = self {
+            return list_archives(folder);
+        }
+        let mut archives: Vec<ListedArchive> = self
+            .files()?
+            .into_iter()
+            .map(|file| {
+                let opened = self.open_archive(&file);
+                describe_archive(file, opened)
+            })
+            .collect();
+        sort_newest_first(&mut archives);
+        Ok(archives)
+    }
+
+    /// Its `.zip` and `.zip.age` archives as it lists them, none of them
+    /// read (a bucket's: one listing of its prefix), in no particular order.
     ///
     /// # Errors
     ///
     /// A folder that cannot be read, or a bucket that cannot be listed
     /// (unreachable, refusing the credentials, missing): an
     /// [`ErrorKind::Usage`] error naming it and the fix.
-    pub fn list(&self) -> Result<Vec<ListedArchive>, Error> {
+    pub fn files(&self) -> Result<Vec<ArchiveFile>, Error> {
         let (bucket, url) = match self {
-            Self::Folder(folder) => return list_archives(folder),
+            Self::Folder(folder) => return folder_archives(folder),
             Self::Bucket(bucket, url) => (bucket, url),
         };
         let objects = bucket.list(&url.key)?;
@@ -163,7 +232,7 @@ impl BackupDir {
             .iter()
             .filter_map(|o| Some((o.location.filename()?, o)))
             .collect();
-        let mut archives: Vec<ListedArchive> = names
+        Ok(names
             .iter()
             .filter(|(name, _)| is_archive_name(name))
             .map(|(name, meta)| {
@@ -173,7 +242,7 @@ impl BackupDir {
                         .contains_key(file.as_str())
                         .then(|| url.url_of(&url.child(&file)))
                 };
-                let file = ArchiveFile {
+                ArchiveFile {
                     name: (*name).to_owned(),
                     path: url.url_of(meta.location.as_ref()),
                     bytes: meta.size,
@@ -185,13 +254,66 @@ impl BackupDir {
                         .iter()
                         .filter_map(|ext| sidecar_url(sidecar(Path::new(name), ext)))
                         .collect(),
-                };
-                let opened = open_object(bucket, meta.location.as_ref(), meta.size, &file.path);
-                describe_archive(file, opened)
+                }
             })
-            .collect();
-        sort_newest_first(&mut archives);
-        Ok(archives)
+            .collect())
+    }
+
+    /// The archive named `name`, unread, when it is one of its archives
+    /// (a plain `.zip` or `.zip.age` name, no folder; in a folder, a
+    /// regular file, not a link).
+    ///
+    /// # Errors
+    ///
+    /// As [`BackupDir::files`], for a bucket.
+    pub fn archive(&self, name: &str) -> Result<Option<ArchiveFile>, Error> {
+        match self {
+            Self::Folder(folder) => Ok(folder_archive(folder, name)),
+            Self::Bucket(..) if !is_archive_name(name) => Ok(None),
+            Self::Bucket(..) => Ok(self.files()?.into_iter().find(|file| file.name == name)),
+        }
+    }
+
+    /// A listed archive opened as a backup (a `.zip.age` decrypted as it is
+    /// read, with the run's keys).
+    ///
+    /// # Errors
+    ///
+    /// As [`BackupReader::open`].
+    pub fn open_archive(&self, file: &ArchiveFile) -> Result<BackupReader, Error> {
+        match self {
+            Self::Folder(_) => BackupReader::open(&file.path),
+            Self::Bucket(bucket, url) => open_object(
+                bucket,
+                &url.key_of_listed(&file.path)?,
+                file.bytes,
+                &file.path,
+            ),
+        }
+    }
+
+    /// The bytes of a listed archive as they are stored (an encrypted one
+    /// stays encrypted), read from the start: a download's.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Input`] error naming the archive when it cannot be opened.
+    pub fn stored_bytes(&self, file: &ArchiveFile) -> Result<Box<dyn Read + Send>, Error> {
+        match self {
+            Self::Folder(_) => std::fs::File::open(&file.path)
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Input,
+                        format!("cannot read {}: {e}", file.path.display()),
+                    )
+                }),
+            Self::Bucket(bucket, url) => Ok(Box::new(RangeReader::new(
+                bucket.clone(),
+                &url.key_of_listed(&file.path)?,
+                file.bytes,
+            ))),
+        }
     }
 
     /// Its newest `.zip` or `.zip.age` archive by the time it was last
@@ -265,15 +387,7 @@ impl BackupDir {
         match self {
             Self::Folder(_) => check_archive_sums(&archive.path),
             Self::Bucket(bucket, url) => {
-                let key_of = |path: &Path| {
-                    url.key_of(path).ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Input,
-                            format!("{} is not in the bucket", path.display()),
-                        )
-                    })
-                };
-                bucket_sums(bucket, &key_of(&archive.path)?, &archive.path)
+                bucket_sums(bucket, &url.key_of_listed(&archive.path)?, &archive.path)
             }
         }
     }
@@ -346,6 +460,58 @@ pub fn backup_sums(path: &Path, settings: &StorageSettings) -> Result<ArchiveSum
     let url = url?;
     let bucket = Bucket::connect(&url.bucket, settings)?;
     bucket_sums(&bucket, &url.key, path)
+}
+
+/// The sha256 of the backup `path` as it is stored (a folder's: of its
+/// listing, as [`check_archive_sums`] gives it), for a local backup or an
+/// `s3://` URL, its `.md5` sidecar not read.
+///
+/// # Errors
+///
+/// When it cannot be read (an [`ErrorKind::Input`] error naming it); for a
+/// bucket, also what [`BackupDir::list`] names.
+pub fn stored_sha256(path: &Path, settings: &StorageSettings) -> Result<String, Error> {
+    let Some(url) = BucketUrl::parse(path) else {
+        if check_backup_path(path)? {
+            return Ok(check_archive_sums(path)?.sha256);
+        }
+        return Ok(file_sums(path)?.sha256);
+    };
+    let url = url?;
+    let bucket = Bucket::connect(&url.bucket, settings)?;
+    let size = bucket.size(&url.key)?;
+    Ok(read_sums(RangeReader::new(bucket, &url.key, size), path)?.sha256)
+}
+
+/// Checks that this run holds the key of the backup `path` (local or an
+/// `s3://` URL, reached as `settings` say) when it is encrypted: its age
+/// header is read and opened with the run's keys, nothing more. A plain
+/// backup needs none.
+///
+/// # Errors
+///
+/// An [`ErrorKind::Input`] error naming the archive and the key to set,
+/// when the key is missing or does not open it, or it cannot be read.
+pub fn check_key(
+    path: &Path,
+    settings: impl FnOnce() -> Result<StorageSettings, Error>,
+) -> Result<(), Error> {
+    if !is_encrypted(path) {
+        return Ok(());
+    }
+    let Some(url) = BucketUrl::parse(path) else {
+        let file = std::fs::File::open(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Input,
+                format!("cannot open backup {}: {e}", path.display()),
+            )
+        })?;
+        return decrypt_reader(path, file).map(drop);
+    };
+    let url = url?;
+    let bucket = Bucket::connect(&url.bucket, &settings()?)?;
+    let size = bucket.size(&url.key)?;
+    decrypt_reader(path, RangeReader::new(bucket, &url.key, size)).map(drop)
 }
 
 #[cfg(test)]

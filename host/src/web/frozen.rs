@@ -12,12 +12,12 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    archive::check_archive_sums,
     archive::file_sums,
     config::Settings,
     errors::{Error, ErrorKind},
     geonode::{GeoNode, TargetInfo},
     requests::{command_line, BackupLocation, RestoreRequest},
+    storage::stored_sha256,
     ui::Ui,
 };
 
@@ -110,13 +110,9 @@ impl Inputs {
     pub fn now(request: &RestoreRequest) -> Result<Self, Error> {
         let settings = request.setup.load_settings()?;
         let archive = archive(request);
-        // A zip's own sha256, as the plan's dry run computed it; its `.md5`
-        // sidecar is the restore's to check, after this comparison names the change.
-        let archive_sha256 = if archive.is_dir() {
-            check_archive_sums(archive)?.sha256
-        } else {
-            file_sums(archive)?.sha256
-        };
+        // A zip's own sha256 (in a folder or a bucket), as the plan's dry run computed
+        // it; its `.md5` sidecar is the restore's to check, after this comparison names the change.
+        let archive_sha256 = stored_sha256(archive, &settings.storage)?;
         let info = GeoNode::new(&settings.geonode)?.info()?;
         Self::read(request, &settings, &info, archive_sha256)
     }

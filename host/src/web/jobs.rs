@@ -17,12 +17,15 @@ use super::{
     App,
 };
 use crate::{
-    archive::{check_archive_sums, md5_sidecars, BackupReader},
+    archive::PASSPHRASE_VAR,
     cancel::{self, Cancel},
     commands::{backup, prune, restore},
     errors::{Error, ErrorKind},
     geonode::GeoNode,
-    requests::{command_line, BackupLocation, BackupRequest, PruneRequest, RestoreRequest, Setup},
+    requests::{
+        command_line, BackupLocation, BackupRequest, EncryptTo, PruneRequest, RestoreRequest, Setup,
+    },
+    storage::{backup_sums, check_key, BackupDir},
     ui::{plural, size, Ui, WARNING},
 };
 
@@ -55,6 +58,10 @@ impl App {
     ) -> Result<i64, Error> {
         let request = BackupRequest {
             skip_geoserver: backup.skip_geoserver,
+            encrypt: backup.encrypt.then(|| EncryptTo {
+                recipients: backup.recipients.clone(),
+                recipients_file: None,
+            }),
             ..BackupRequest::new(self.setup.clone(), PathBuf::from(&backup.base_folder))
         };
         let retention = (!backup.keep.is_empty()).then(|| PruneRequest {
@@ -99,10 +106,15 @@ impl App {
     /// and what would be overwritten, shown before the admin confirms, and
     /// what decides the restore frozen with it ([`Frozen`]).
     ///
+    /// An encrypted archive is planned only when gnbr serve holds its key:
+    /// its header is opened first, so this blocks.
+    ///
     /// # Errors
     ///
-    /// When another run is going on, or the run cannot be recorded.
+    /// When the archive is encrypted and gnbr serve's environment holds no
+    /// key that opens it, another run is going on, or the run cannot be recorded.
     pub fn start_plan(&self, backup: &Backup, archive: &Path, user: &str) -> Result<i64, Error> {
+        self.check_key(archive)?;
         let archive = archive.to_owned();
         let to_run = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
         let request = RestoreRequest {
@@ -122,7 +134,8 @@ impl App {
                     chain: report.plugins.clone(),
                 };
                 ui.info("reading what the restore would replace");
-                let input = BackupReader::open(&archive)?;
+                let (dir, listed) = BackupDir::of_archive(&archive, || Ok(settings.storage.clone()))?;
+                let input = dir.open_archive(&listed)?;
                 let folders: Vec<_> = [
                     ("uploaded/", "MEDIA_ROOT", &info.media_root),
                     ("assets/", "ASSETS_ROOT", &info.assets_root),
@@ -148,7 +161,7 @@ impl App {
                     "folders": folders,
                     "snapshot_dir": std::path::absolute(&settings.restore.snapshot_dir)
                         .unwrap_or(settings.restore.snapshot_dir),
-                    "md5_sidecar": md5_sidecars(&archive).iter().any(|p| p.exists()),
+                    "md5_sidecar": listed.md5_sidecar.is_some(),
                     "command_line": command_line(&to_run),
                 });
                 Ok(Outcome {
@@ -198,6 +211,7 @@ impl App {
             return Err(busy(other));
         }
         let archive = frozen::archive(&frozen.inputs.request).to_owned();
+        self.check_key(&archive)?;
         let asked = restore_request(&self.setup, &archive, false, backup.skip_geoserver);
         frozen.check(plan.id, &Inputs::now(&asked)?)?;
         let request = frozen.inputs.request;
@@ -210,7 +224,8 @@ impl App {
             Box::new(move |ui| {
                 ui.info(&running(&command_line(&request)));
                 ui.info(&format!("checking that {} is the archive planned", archive.display()));
-                let actual = check_archive_sums(&archive)?.sha256;
+                let storage = request.setup.storage_settings()?;
+                let actual = backup_sums(&archive, &storage)?.sha256;
                 if actual != planned {
                     return Err(Error::new(
                         ErrorKind::Refused,
@@ -231,6 +246,28 @@ impl App {
                 })
             }),
         )
+    }
+
+    /// Checks that gnbr serve holds the key of `archive` when it is
+    /// encrypted (a plain one needs none), before a run of it starts.
+    ///
+    /// # Errors
+    ///
+    /// The archive's error, saying to set the key in gnbr serve's
+    /// environment, when no key it holds opens it or it cannot be read.
+    fn check_key(&self, archive: &Path) -> Result<(), Error> {
+        check_key(archive, || self.setup.storage_settings()).map_err(|e| {
+            let server = format!("gnbr serve reads {PASSPHRASE_VAR} and GNBR_IDENTITY_FILE from its own environment (never from this page): set one where it runs (its systemd unit's EnvironmentFile) and restart it");
+            let hint = match &e.hint {
+                Some(hint) => format!("{hint}. {server}"),
+                None => server,
+            };
+            Error {
+                message: format!("{}; nothing was started", e.message),
+                hint: Some(hint),
+                ..e
+            }
+        })
     }
 
     /// Records the run and starts it on its own thread, unless one is going on.

@@ -11,15 +11,18 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    archives::in_folder,
     jobs::location,
     now,
     store::{Backup, BackupFields, Run, RunKind, Session, Status},
     template_value, App,
 };
 use crate::{
+    archive::{Encryption, PASSPHRASE_VAR},
     errors::{Error, ErrorKind},
     retention::KeepPolicy,
     schedule::Schedule,
+    storage::BucketUrl,
 };
 
 /// The backup definition form's fields.
@@ -44,6 +47,11 @@ pub struct BackupForm {
     keep_weekly: String,
     #[serde(default)]
     keep_monthly: String,
+    /// A checkbox: present when ticked.
+    encrypt: Option<String>,
+    /// Age recipients, one a line; empty: the passphrase in gnbr serve's environment.
+    #[serde(default)]
+    recipients: String,
 }
 
 /// The largest count a retention rule takes.
@@ -61,22 +69,31 @@ impl BackupForm {
             weekly: kept("Keep weekly", &self.keep_weekly)?,
             monthly: kept("Keep monthly", &self.keep_monthly)?,
         };
+        let encrypt = self.encrypt.is_some();
+        let recipients: Vec<String> = self
+            .recipients
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        if encrypt {
+            check_encryption(&recipients)?;
+        }
         let fields = BackupFields {
             name: self.name.trim().to_owned(),
             description: self.description.trim().to_owned(),
-            base_folder: self.base_folder.trim().to_owned(),
+            base_folder: base_folder(self.base_folder.trim())?,
             skip_geoserver: self.skip_geoserver.is_some(),
             schedule,
             keep,
+            encrypt,
+            recipients: if encrypt { recipients } else { Vec::new() },
         };
         let problem = if fields.name.is_empty() || fields.name.chars().count() > 100 {
             Some("Give a name of 1 to 100 characters.")
         } else if fields.description.chars().count() > 2000 {
             Some("Keep the description under 2000 characters.")
-        } else if !FsPath::new(&fields.base_folder).is_absolute()
-            || fields.base_folder.chars().any(char::is_control)
-        {
-            Some("Give the base folder as an absolute path, e.g. /var/backups/geonode.")
         } else {
             None
         };
@@ -85,6 +102,45 @@ impl BackupForm {
             None => Ok(fields),
         }
     }
+}
+
+/// The base folder as the form gives it: an absolute local path, or a
+/// bucket's prefix `s3://bucket/prefix`, kept as `s3://bucket/prefix`
+/// (no trailing `/`) so that its archives' URLs start with it.
+fn base_folder(text: &str) -> Result<String, Error> {
+    if let Some(url) = BucketUrl::parse(FsPath::new(text)) {
+        let url = url?;
+        return Ok(url
+            .url_of(&url.key)
+            .display()
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned());
+    }
+    if !FsPath::new(text).is_absolute() || text.chars().any(char::is_control) {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "Give the base folder as an absolute path, e.g. /var/backups/geonode, or a bucket's prefix, e.g. s3://geonode-backups/site-a.",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// Checks that an encrypting definition's runs will have a key: its age
+/// recipients are X25519 ones, or without any, gnbr serve's environment
+/// holds `GNBR_PASSPHRASE` (a passphrase is never stored by the page).
+fn check_encryption(recipients: &[String]) -> Result<(), Error> {
+    if !recipients.is_empty() {
+        return Encryption::for_backup(recipients, None).map(drop);
+    }
+    if std::env::var(PASSPHRASE_VAR).is_ok_and(|p| !p.is_empty()) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Usage,
+        format!("“Encrypt” needs a key: give age recipients (age1..., one a line), or set {PASSPHRASE_VAR} in gnbr serve's environment and restart it; the page never stores a passphrase."),
+    )
+    .hint("age-keygen -o key.txt makes a key pair; age-keygen -y key.txt prints its recipient, to paste here (keep key.txt away from the backups: a restore needs it, as GNBR_IDENTITY_FILE of gnbr serve)"))
 }
 
 /// A retention rule's count from its field: empty is 0 (off).
@@ -172,6 +228,8 @@ fn form_values(form: &BackupForm) -> minijinja::Value {
             weekly => form.keep_weekly,
             monthly => form.keep_monthly,
         },
+        encrypt => form.encrypt.is_some(),
+        recipients => form.recipients.lines().map(str::to_owned).collect::<Vec<_>>(),
     }
 }
 
@@ -183,6 +241,7 @@ pub async fn new_form(
     let empty = minijinja::context! {
         name => "", description => "", base_folder => "", skip_geoserver => false, schedule => "",
         keep => minijinja::context! { last => "", daily => "", weekly => "", monthly => "" },
+        encrypt => false, recipients => Vec::<String>::new(),
     };
     form_page(&app, &session, StatusCode::OK, None, empty, None)
 }
@@ -305,25 +364,38 @@ pub async fn backup_confirm(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    let folder = FsPath::new(&backup.base_folder);
-    let archives = std::fs::read_dir(folder)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|name| crate::archive::archive_path(folder, name))
-                        .is_some()
-                })
-                .count()
-        })
-        .ok();
+    // A bucket is listed (its archives counted, none of them read): off the async threads.
+    let worker = app.clone();
+    let counted = backup.clone();
+    let archives = tokio::task::spawn_blocking(move || {
+        let local = !counted.in_bucket();
+        if local && !FsPath::new(&counted.base_folder).exists() {
+            return Ok(None);
+        }
+        let dir = worker.backup_dir(&counted)?;
+        dir.files()
+            .map(|files| Some(files.len()))
+            .map_err(|e| in_folder(&counted, e))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Error::new(
+            ErrorKind::Run,
+            format!("the listing failed: {e}"),
+        ))
+    });
+    let (archives, problem) = match archives {
+        Ok(count) => (count, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     app.render(
         StatusCode::OK,
         "backup_confirm.html",
         Some(&session),
-        minijinja::context! { keep => backup.keep.flags().join(" "), backup => backup, archives => archives },
+        minijinja::context! {
+            keep => backup.keep.flags().join(" "), archives => archives, problem => problem,
+            bucket => backup.in_bucket(), backup => backup,
+        },
     )
 }
 
@@ -355,8 +427,14 @@ pub async fn plan_start(
         Ok(backup) => backup,
         Err(response) => return *response,
     };
-    let run =
-        location(&backup).and_then(|archive| app.start_plan(&backup, &archive, &session.username));
+    // An encrypted archive's key is checked first (a bucket's asked): off the async threads.
+    let worker = app.clone();
+    let user = session.username.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        location(&backup).and_then(|archive| worker.start_plan(&backup, &archive, &user))
+    })
+    .await
+    .unwrap_or_else(|e| Err(Error::new(ErrorKind::Run, format!("the plan failed: {e}"))));
     started(&app, &session, run)
 }
 

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS backups (
     keep_weekly INTEGER NOT NULL DEFAULT 0,
     keep_monthly INTEGER NOT NULL DEFAULT 0,
     schedule_checked INTEGER,
-    schedule_pending INTEGER
+    schedule_pending INTEGER,
+    encrypt INTEGER NOT NULL DEFAULT 0,
+    recipients TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -104,6 +106,18 @@ pub struct Backup {
     pub schedule_checked: Option<i64>,
     /// The due time of a scheduled run waiting for another run to end.
     pub schedule_pending: Option<i64>,
+    /// Whether its runs write encrypted archives (`.zip.age`, `--encrypt`).
+    pub encrypt: bool,
+    /// The age recipients (`age1...`, public keys) its encrypted archives
+    /// are written for; none: the passphrase in gnbr serve's `GNBR_PASSPHRASE`.
+    pub recipients: Vec<String>,
+}
+
+impl Backup {
+    /// Whether its base folder is a bucket's prefix (`s3://bucket/prefix`).
+    pub fn in_bucket(&self) -> bool {
+        crate::storage::BucketUrl::parse(Path::new(&self.base_folder)).is_some()
+    }
 }
 
 /// The fields of a backup definition that the admin edits.
@@ -121,6 +135,10 @@ pub struct BackupFields {
     pub schedule: Option<String>,
     /// Retention policy applied after each successful backup.
     pub keep: KeepPolicy,
+    /// Encrypt its archives.
+    pub encrypt: bool,
+    /// Their age recipients; none: the passphrase of the server's environment.
+    pub recipients: Vec<String>,
 }
 
 /// Who starts the runs of a schedule (no GeoNode username has parentheses).
@@ -282,6 +300,9 @@ impl Store {
             }
             add_column(c, "backups", "schedule_checked", "INTEGER")?;
             add_column(c, "backups", "schedule_pending", "INTEGER")?;
+            // Definitions of a gnbr before encrypted archives on the page: plain ones.
+            add_column(c, "backups", "encrypt", "INTEGER NOT NULL DEFAULT 0")?;
+            add_column(c, "backups", "recipients", "TEXT NOT NULL DEFAULT ''")?;
             c.execute(
                 "UPDATE runs SET status = 'interrupted', finished = ?1, \
                  message = 'gnbr serve stopped while this ran; the target is as the run left it \
@@ -343,8 +364,9 @@ impl Store {
         self.with(|c| {
             c.execute(
                 "INSERT INTO backups (name, description, base_folder, skip_geoserver, updated, \
-                 schedule, keep_last, keep_daily, keep_weekly, keep_monthly, schedule_checked) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 schedule, keep_last, keep_daily, keep_weekly, keep_monthly, schedule_checked, \
+                 encrypt, recipients) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     fields.name,
                     fields.description,
@@ -356,7 +378,9 @@ impl Store {
                     fields.keep.daily,
                     fields.keep.weekly,
                     fields.keep.monthly,
-                    schedule_now
+                    schedule_now,
+                    fields.encrypt,
+                    fields.recipients.join("\n")
                 ],
             )?;
             Ok(c.last_insert_rowid())
@@ -385,7 +409,7 @@ impl Store {
                  schedule_checked = CASE WHEN schedule IS ?6 THEN schedule_checked ELSE ?7 END, \
                  schedule_pending = CASE WHEN ?6 IS NULL THEN NULL ELSE schedule_pending END, \
                  schedule = ?6, keep_last = ?8, keep_daily = ?9, keep_weekly = ?10, \
-                 keep_monthly = ?11 WHERE id = ?12",
+                 keep_monthly = ?11, encrypt = ?13, recipients = ?14 WHERE id = ?12",
                 params![
                     fields.name,
                     fields.description,
@@ -398,7 +422,9 @@ impl Store {
                     fields.keep.daily,
                     fields.keep.weekly,
                     fields.keep.monthly,
-                    id
+                    id,
+                    fields.encrypt,
+                    fields.recipients.join("\n")
                 ],
             )
             .map(drop)
@@ -769,7 +795,8 @@ pub struct Outcome {
 
 const BACKUP_COLUMNS: &str = "SELECT id, name, description, base_folder, skip_geoserver, updated, \
                               location, last_run, schedule, keep_last, keep_daily, keep_weekly, \
-                              keep_monthly, schedule_checked, schedule_pending FROM backups";
+                              keep_monthly, schedule_checked, schedule_pending, encrypt, \
+                              recipients FROM backups";
 
 fn backup_row(r: &Row<'_>) -> rusqlite::Result<Backup> {
     Ok(Backup {
@@ -790,6 +817,8 @@ fn backup_row(r: &Row<'_>) -> rusqlite::Result<Backup> {
         },
         schedule_checked: r.get(13)?,
         schedule_pending: r.get(14)?,
+        encrypt: r.get(15)?,
+        recipients: r.get::<_, String>(16)?.lines().map(str::to_owned).collect(),
     })
 }
 

@@ -1399,6 +1399,26 @@ async fn a_running_run_is_cancelled_from_its_page_until_its_point_of_no_return()
     }
 }
 
+/// Adds the definition `name` backing up into `folder`; returns its id and
+/// its Archives page's text.
+async fn archives_of_new(
+    page: &Page,
+    (cookie, token): (&str, &str),
+    name: &str,
+    folder: &std::path::Path,
+) -> (i64, String) {
+    let form = [
+        ("csrf", token),
+        ("name", name),
+        ("base_folder", folder.to_str().unwrap()),
+    ];
+    send(page, post("/backups/new", cookie, &form)).await;
+    let id = page.app.store().backups().unwrap()[0].id;
+    let (status, _, html) = send(page, get(&format!("/backups/{id}/archives"), cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    (id, unescape(&html))
+}
+
 #[tokio::test]
 async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sidecars_only() {
     let page = page();
@@ -1429,17 +1449,7 @@ async fn a_definitions_archives_are_listed_downloaded_and_deleted_with_their_sid
     {
         std::fs::write(folder.path().join(name), text).unwrap();
     }
-    let form = [
-        ("csrf", token.as_str()),
-        ("name", "nightly"),
-        ("base_folder", folder.path().to_str().unwrap()),
-    ];
-    send(&page, post("/backups/new", &cookie, &form)).await;
-    let id = page.app.store().backups().unwrap()[0].id;
-
-    let (status, _, html) = send(&page, get(&format!("/backups/{id}/archives"), &cookie)).await;
-    assert_eq!(status, StatusCode::OK, "{html}");
-    let text = unescape(&html);
+    let (id, text) = archives_of_new(&page, (&cookie, &token), "nightly", folder.path()).await;
     for expected in [
         "<tr data-archive=\"2024-05-01_020000.zip\">",
         ".md5 sidecar beside it",
@@ -1783,6 +1793,8 @@ fn scheduled(page: &Page, schedule: &str, checked: i64) -> super::store::Backup 
         skip_geoserver: false,
         schedule: Some(schedule.to_owned()),
         keep: crate::retention::KeepPolicy::default(),
+        encrypt: false,
+        recipients: Vec::new(),
     };
     let id = page
         .app
@@ -1872,5 +1884,206 @@ async fn missed_runs_are_reported_and_one_catch_up_run_starts_through_the_job_pa
             .unwrap()
             .schedule_pending,
         None
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_prefix_is_a_base_folder_and_an_unreachable_bucket_is_said_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.ini");
+    // Nothing listens on port 9 of loopback: the bucket cannot be reached.
+    std::fs::write(
+        &settings,
+        "[storage]\nendpoint = http://127.0.0.1:9\nregion = garage\n",
+    )
+    .unwrap();
+    let page = page_with(settings, |_| {}, quick_limits());
+    let (cookie, token) = logged_in(&page).await;
+    for bad in ["s3://Bad_Bucket/x", "s3://gnbr-page-test//x"] {
+        let form = [
+            ("csrf", token.as_str()),
+            ("name", "offsite"),
+            ("base_folder", bad),
+        ];
+        let (status, _, html) = send(&page, post("/backups/new", &cookie, &form)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        let text = unescape(&html);
+        assert!(
+            text.contains("is not a bucket location s3://BUCKET/PREFIX"),
+            "{text}"
+        );
+    }
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "offsite"),
+        ("base_folder", "s3://gnbr-page-test/site-a/"),
+    ];
+    let (status, _, _) = send(&page, post("/backups/new", &cookie, &form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let backup = page.app.store().backups().unwrap().remove(0);
+    assert_eq!(
+        backup.base_folder, "s3://gnbr-page-test/site-a",
+        "kept without its trailing /"
+    );
+    assert!(backup.in_bucket());
+
+    // The archives page and the backup's confirmation say what is wrong, naming the bucket.
+    for path in [
+        format!("/backups/{}/archives", backup.id),
+        format!("/backups/{}/backup", backup.id),
+    ] {
+        let (status, _, html) = send(&page, get(&path, &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        let text = unescape(&html);
+        assert!(
+            text.contains("cannot read the archives of “offsite” in s3://gnbr-page-test/site-a: "),
+            "{path}: {text}"
+        );
+        assert!(text.contains("hint: "), "{path}: {text}");
+        assert!(text.contains("gnbr serve"), "{path}: {text}");
+    }
+    // Nothing to plan, download or delete there: the same error, no run.
+    let (status, _, html) = send(
+        &page,
+        post(
+            &format!("/backups/{}/archives/plan", backup.id),
+            &cookie,
+            &[("csrf", &token), ("name", "2026-01-02_030405.zip")],
+        ),
+    )
+    .await;
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{html}");
+    assert!(
+        unescape(&html).contains("s3://gnbr-page-test/site-a"),
+        "{html}"
+    );
+    assert!(page.app.store().runs(None, 10).unwrap().is_empty());
+}
+
+/// An age key pair: the identity file's text and its recipient.
+fn age_key() -> (age::x25519::Identity, String) {
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    (identity, recipient)
+}
+
+#[tokio::test]
+async fn encrypted_archives_are_listed_and_not_planned_without_the_servers_key() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let folder = tempfile::tempdir().unwrap();
+    let (_, recipient) = age_key();
+    let encryption = crate::archive::Encryption::for_backup(&[recipient], None).unwrap();
+    let mut writer = crate::archive::BackupWriter::create_numbered(
+        &folder.path().join("2024-05-01_020000.zip.age"),
+        Some(&encryption),
+    )
+    .unwrap();
+    let mut entry = writer.entry("fixtures/base.json").unwrap();
+    std::io::Write::write_all(&mut entry, b"[]").unwrap();
+    entry.close().unwrap();
+    let sealed = writer.finish().unwrap();
+    assert!(sealed.exists(), "{}", sealed.display());
+    let (id, text) = archives_of_new(&page, (&cookie, &token), "sealed", folder.path()).await;
+    for expected in [
+        "<tr data-archive=\"2024-05-01_020000.zip.age\">",
+        "<td class=\"encrypted\">yes</td>",
+        "no identity file was given",
+        "GNBR_IDENTITY_FILE",
+        "GNBR_PASSPHRASE",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+    // gnbr serve holds no key for it: planning is refused, saying what to set, and nothing starts.
+    let (status, _, html) = send(
+        &page,
+        post(
+            &format!("/backups/{id}/archives/plan"),
+            &cookie,
+            &[("csrf", &token), ("name", "2024-05-01_020000.zip.age")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    let text = unescape(&html);
+    for expected in [
+        "cannot decrypt",
+        "2024-05-01_020000.zip.age",
+        "nothing was started",
+        "GNBR_IDENTITY_FILE",
+        "restart it",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in {text}");
+    }
+    assert!(page.app.store().runs(None, 10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_definition_encrypts_to_the_recipients_it_stores_and_never_a_passphrase() {
+    let page = page();
+    let (cookie, token) = logged_in(&page).await;
+    let folder = tempfile::tempdir().unwrap();
+    let base = folder.path().to_str().unwrap();
+    let (_, recipient) = age_key();
+    let bad = [
+        ("csrf", token.as_str()),
+        ("name", "sealed"),
+        ("base_folder", base),
+        ("encrypt", "on"),
+        ("recipients", "age1nope"),
+    ];
+    let (status, _, html) = send(&page, post("/backups/new", &cookie, &bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        unescape(&html).contains("`age1nope` is not an age X25519 recipient"),
+        "{html}"
+    );
+    assert!(page.app.store().backups().unwrap().is_empty());
+
+    let recipients = format!("# the vault's key\n{recipient}\n\n");
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "sealed"),
+        ("base_folder", base),
+        ("encrypt", "on"),
+        ("recipients", recipients.as_str()),
+    ];
+    let (status, _, _) = send(&page, post("/backups/new", &cookie, &form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let backup = page.app.store().backups().unwrap().remove(0);
+    assert!(backup.encrypt);
+    assert_eq!(backup.recipients, std::slice::from_ref(&recipient));
+    let (_, _, html) = send(&page, get("/backups", &cookie)).await;
+    assert!(html.contains("encrypted to 1 recipient"), "{html}");
+    let (_, _, html) = send(&page, get(&format!("/backups/{}/edit", backup.id), &cookie)).await;
+    assert!(
+        html.contains(&recipient) && html.contains("name=\"encrypt\" value=\"on\" checked"),
+        "{html}"
+    );
+    let (_, _, html) = send(
+        &page,
+        get(&format!("/backups/{}/backup", backup.id), &cookie),
+    )
+    .await;
+    let text = unescape(&html);
+    assert!(text.contains("YYYY-MM-DD_HHMMSS.zip.age"), "{text}");
+    assert!(text.contains("to 1 recipient"), "{text}");
+
+    // Its run is `gnbr backup --encrypt --recipient ...` (it fails here: no settings file).
+    let (status, _, _) = send(
+        &page,
+        post(
+            &format!("/backups/{}/backup", backup.id),
+            &cookie,
+            &[("csrf", &token)],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let run = wait_for_end(&page.app).await;
+    let log = page.app.store().log(run.id, 0).unwrap();
+    assert!(
+        log[0].contains(&format!("--encrypt --recipient {recipient}")),
+        "{log:?}"
     );
 }
