@@ -112,7 +112,11 @@ fn check_object(text: &str, model: &str, pk: Option<&str>) {
     for name in &names {
         assert!(object.field(name).is_some());
     }
-    assert!(value.is_object());
+    assert_eq!(
+        object.into_value(),
+        value,
+        "FixtureObject reads the values serde_json reads"
+    );
 }
 
 /// Backup archives and manifests: any bytes, as a zip file or as a

@@ -55,6 +55,7 @@ pub mod geonode;
 mod info;
 mod object;
 mod plugin;
+pub mod scan;
 pub mod testing;
 
 pub use context::Context;

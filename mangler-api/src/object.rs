@@ -19,7 +19,10 @@ use serde::{
 };
 use serde_json::{value::RawValue, Map, Value};
 
-use crate::ManglerError;
+use crate::{
+    scan::{skip_ws, Record, Scanner},
+    ManglerError,
+};
 
 /// A fixture object `{"model": ..., "pk": ..., "fields": {...}}`.
 ///
@@ -88,18 +91,18 @@ const DEPTH_TO_CHECK: usize = 64;
 impl FixtureObject {
     /// A new object of `model` with this pk and fields.
     pub fn new(model: &str, pk: impl Into<Value>, fields: Map<String, Value>) -> Self {
-        let set = |key: &str, value: Value| Entry {
-            key: Key::Owned(key.to_owned()),
+        let set = |key: String, value: Value| Entry {
+            key: Key::Owned(key),
             slot: Slot::Set(value),
         };
         Self {
             text: Arc::from(""),
             top: vec![
-                set("model", Value::String(model.to_owned())),
-                set("pk", pk.into()),
-                set(FIELDS, Value::Null),
+                set("model".to_owned(), Value::String(model.to_owned())),
+                set("pk".to_owned(), pk.into()),
+                set(FIELDS.to_owned(), Value::Null),
             ],
-            fields: fields.into_iter().map(|(k, v)| set(&k, v)).collect(),
+            fields: fields.into_iter().map(|(k, v)| set(k, v)).collect(),
             map: None,
             view: OnceLock::new(),
             changed: true,
@@ -119,6 +122,12 @@ impl FixtureObject {
     /// When the text is not a JSON object with a string `model` and an
     /// object `fields`, or holds a value serde_json cannot read.
     pub fn parse(text: &str) -> Result<Self, ManglerError> {
+        Self::parse_scanned(text).map_or_else(|| Self::parse_with_serde(text), Ok)
+    }
+
+    /// Parses with serde_json: any text [`FixtureObject::parse_scanned`]
+    /// does not take, with serde_json's own messages for what is wrong.
+    fn parse_with_serde(text: &str) -> Result<Self, ManglerError> {
         let parsed = Parsed::deserialize(&mut serde_json::Deserializer::from_str(text))?;
         let base = text.as_ptr() as usize;
         let span = |s: &str| {
@@ -162,6 +171,31 @@ impl FixtureObject {
             Some(Value::String(_)) => Ok(object),
             _ => Err(ManglerError::new("the object has no string `model`")),
         }
+    }
+
+    /// Parses in one pass of the [`Scanner`], which checks what the
+    /// serde_json path below checks (and what serde_json could not read
+    /// back), into the same object. `None` for anything it does not take
+    /// (malformed text, an escaped key, text after the object, a key twice):
+    /// the serde_json path gives that one its result or its error.
+    fn parse_scanned(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let mut layout = Layout::new(bytes);
+        let scanned = Scanner::default()
+            .element_recorded(bytes, &mut layout)
+            .ok()?;
+        if layout.escaped_key || skip_ws(bytes, scanned.len) != bytes.len() {
+            return None;
+        }
+        Some(Self {
+            text: Arc::from(text),
+            top: layout.top,
+            fields: layout.fields,
+            map: None,
+            view: OnceLock::new(),
+            changed: false,
+            origin: None,
+        })
     }
 
     /// Wraps a parsed object.
@@ -642,6 +676,90 @@ fn checked_shift(value: i64, offset: i64) -> Result<i64, ManglerError> {
         .ok_or_else(|| ManglerError::new(format!("{value} + {offset} overflows a 64-bit key")))
 }
 
+/// An object's entries as the scanner finds them: its keys and values
+/// (depth 1), and those of its `fields` (depth 2).
+struct Layout<'a> {
+    text: &'a [u8],
+    top: Vec<Entry>,
+    fields: Vec<Entry>,
+    /// The last key at depth 1 and at depth 2.
+    keys: [Range<usize>; 2],
+    /// Where the last object or array at depth 1 and at depth 2 opened.
+    opened: [usize; 2],
+    /// Whether the value at depth 1 being read is `fields`.
+    in_fields: bool,
+    /// Whether a key the object keeps has an escape (serde_json unescapes it).
+    escaped_key: bool,
+}
+
+impl<'a> Layout<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            top: Vec::with_capacity(3),
+            // GeoNode's resources have 40 to 60 fields: one allocation for most.
+            fields: Vec::with_capacity(64),
+            keys: [0..0, 0..0],
+            opened: [0, 0],
+            in_fields: false,
+            escaped_key: false,
+        }
+    }
+
+    fn push(&mut self, depth: usize, slot: Slot) {
+        let key = Key::Span(self.keys[depth - 1].clone());
+        let entries = if depth == 1 {
+            &mut self.top
+        } else {
+            &mut self.fields
+        };
+        entries.push(Entry { key, slot });
+    }
+
+    /// Whether a key or value at `depth` is one the object keeps.
+    fn kept(&self, depth: usize) -> bool {
+        depth == 1 || (depth == 2 && self.in_fields)
+    }
+}
+
+impl Record for Layout<'_> {
+    fn key(&mut self, depth: usize, span: Range<usize>) {
+        if !self.kept(depth) {
+            return;
+        }
+        let key = &self.text[span.clone()];
+        self.escaped_key |= key.contains(&b'\\');
+        if depth == 1 {
+            self.in_fields = key == FIELDS.as_bytes();
+        }
+        self.keys[depth - 1] = span;
+    }
+
+    fn scalar(&mut self, depth: usize, span: Range<usize>) {
+        if self.kept(depth) {
+            self.push(depth, Slot::Raw(span, OnceLock::new()));
+        }
+    }
+
+    fn open(&mut self, depth: usize, at: usize) {
+        if let 1 | 2 = depth {
+            self.opened[depth - 1] = at;
+        }
+    }
+
+    fn close(&mut self, depth: usize, end: usize) {
+        if depth == 1 && self.in_fields {
+            self.in_fields = false;
+            self.push(1, Slot::Set(Value::Null));
+        } else if self.kept(depth) {
+            self.push(
+                depth,
+                Slot::Raw(self.opened[depth - 1]..end, OnceLock::new()),
+            );
+        }
+    }
+}
+
 /// What one pass of serde_json gives: top-level entries (with `fields`
 /// as a placeholder) and the entries of `fields`, all borrowed.
 struct Parsed<'a> {
@@ -786,6 +904,99 @@ mod tests {
             r#"{"model":"a.b","pk":1,"fields":{"a":1,"c":3,"d":4}}"#
         );
         assert_eq!(object.field_names().collect::<Vec<_>>(), ["a", "c", "d"]);
+    }
+
+    /// Each key and value of an object (`fields`' own), as text.
+    fn entries(object: &FixtureObject) -> Vec<(String, String)> {
+        let text = &object.text;
+        let shown = |e: &Entry| {
+            let value = match &e.slot {
+                Slot::Raw(span, _) => format!("raw {}", &text[span.clone()]),
+                Slot::Set(value) => format!("set {value}"),
+            };
+            (e.key.as_str(text).to_owned(), value)
+        };
+        object.top.iter().chain(&object.fields).map(shown).collect()
+    }
+
+    /// Whether the scanner's parse and serde_json's agree on `text`: the
+    /// same entries and text out, or the scanner leaves it to serde_json.
+    fn agree(text: &str) -> Option<bool> {
+        let scanned = FixtureObject::parse_scanned(text)?;
+        let serde =
+            FixtureObject::parse_with_serde(text).expect("serde_json reads what the scanner takes");
+        assert_eq!(entries(&scanned), entries(&serde), "{text}");
+        assert_eq!(scanned.to_json(), serde.to_json(), "{text}");
+        assert_eq!(scanned, serde, "{text}");
+        Some(true)
+    }
+
+    #[test]
+    fn the_scanner_parses_as_serde_json_does() {
+        let nested = format!(
+            r#"{{"model":"a","fields":{{"d":{}1{}}}}}"#,
+            "[".repeat(70),
+            "]".repeat(70)
+        );
+        for text in [
+            r#"{"model":"a.b","pk":1,"fields":{"x":1.10,"y":null}}"#,
+            " {\n \"pk\" : 7 ,\t\"model\":\"a.b\", \"fields\" : { \"e\" : 1E5 , \"s\": \"caf\\u00e9 \\\"q\\\"\" } } \n",
+            r#"{"model":"a","extra":[[1,{"k":2}],{"fields":3}],"fields":{"n":{"k":[1.0,2e-7]},"a":[],"o":{},"t":true,"f":false}}"#,
+            r#"{"fields":{},"model":"a","pk":"k"}"#,
+            r#"{"model":"a","fields":{"x":1,"x":2},"z":{"fields":{"q":1}}}"#,
+            r#"{"model":"a","fields":{"s":"\ud83c\udf0d \u00e9t\u00e9 \/ \b\f\n\r\t"}}"#,
+            &nested,
+        ] {
+            assert_eq!(agree(text), Some(true), "{text}");
+        }
+        for left in [
+            r#"{"model":"a","fields":{"k\u0065y":1}}"#,
+            r#"{"model":"a","fi\u0065lds":{}}"#,
+            r#"{"model":"a","fields":{}} trailing"#,
+            r#"{"model":"a","fields":{},"fields":{}}"#,
+            r#"{"model":"a","model":"b","fields":{}}"#,
+            r#"{"model":"a","fields":{"x":"\ud800"}}"#,
+            r#"{"model":"a","fields":{"x":01}}"#,
+            r#"{"model":1,"fields":{}}"#,
+            r#"{"model":"a"}"#,
+            "[]",
+        ] {
+            assert_eq!(agree(left), None, "{left}");
+        }
+    }
+
+    #[test]
+    fn the_scanner_parses_every_real_fixture_object_as_serde_json_does() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let mut objects = 0;
+        let mut folders = vec![repo.join("tests/data"), repo.join("manglers")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let Ok(elements) = serde_json::from_str::<Vec<&RawValue>>(&text) else {
+                    continue;
+                };
+                for element in elements {
+                    if FixtureObject::parse_with_serde(element.get()).is_ok() {
+                        assert_eq!(agree(element.get()), Some(true), "{}", path.display());
+                        objects += 1;
+                    }
+                }
+            }
+        }
+        assert!(objects > 5000, "the real fixtures are found ({objects})");
     }
 
     #[test]
