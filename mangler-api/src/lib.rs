@@ -55,6 +55,10 @@ pub mod geonode;
 mod info;
 mod object;
 mod plugin;
+/// The fixture scanner the host splits fixtures with and
+/// [`FixtureObject::parse`] reads objects with: shared with the host, not
+/// part of the plugin API (hidden, outside the SDK's semver promise).
+#[doc(hidden)]
 pub mod scan;
 pub mod testing;
 
