@@ -58,8 +58,9 @@ STAGES = [
     ("  deserialisation: JSON parsing", "loads", "json/__init__.py"),
     ("  deserialisation: objects (field values, GEOS)", "_handle_object", "serializers/python.py"),
     ("  SQL: cursor.execute (PostgreSQL and psycopg)", "execute", "backends/utils.py"),
-    ("  per-object saves (Model.save_base)", "save_base", "db/models/base.py"),
-    ("  batched inserts (BatchedLoad.flush)", "flush", "gnbr_django.py"),
+    ("  per-object saves: rows (Model.save_base)", "save_base", "db/models/base.py"),
+    ("  per-object saves: many-to-many (.set())", "set", "fields/related_descriptors.py"),
+    ("  batched inserts (BatchedLoad.insert)", "insert", "gnbr_django.py"),
     ("content types and permissions", "add_missing_content_types_and_permissions", "gnbr_django.py"),
     ("sequences", "reset_sequences", "gnbr_django.py"),
     ("search index", "rebuild_search_index", "gnbr_django.py"),
@@ -81,7 +82,7 @@ digest() {  # DB: each public table's row count and the md5 of its sorted rows
             'SELECT %L || '' '' || count(*) || '':'' || coalesce(md5(string_agg(r, ''|'' ORDER BY r)), ''-'') FROM (SELECT (to_jsonb(t)%s)::text r FROM %I t) s',
             tablename, CASE WHEN tablename = 'gnbr_restore_log' THEN ' - ''restored_at'' - ''run_id''' ELSE '' END, tablename), ' UNION ALL ' ORDER BY tablename)
         FROM pg_tables WHERE schemaname = 'public'")
-    "$GNBR_TEST_PGBIN/psql" -h "$GNBR_TEST_PGHOST" -p "$GNBR_TEST_PGPORT" -U postgres -d "$1" -qAt -c "$selects"
+    "$GNBR_TEST_PGBIN/psql" -h "$GNBR_TEST_PGHOST" -p "$GNBR_TEST_PGPORT" -U postgres -d "$1" -qAt -c "$selects" | sort
 }
 digest "gnbr_profile_per_object_$N" >"$WORK/per-object.digest"
 digest "gnbr_profile_batched_$N" >"$WORK/batched.digest"
