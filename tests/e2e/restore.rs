@@ -170,51 +170,76 @@ fn the_batched_load_writes_the_rows_the_per_object_load_writes() {
     );
 }
 
-/// The 7th topic category of the 5.1.1 backup's `base.json`, given an
-/// identifier 300 characters long (its column holds 255): its pk.
-fn overlong_identifier(objects: &mut [serde_json::Value]) -> serde_json::Value {
-    let category = objects
+/// The 7th `model` object of a fixture's objects, given a `field` 300
+/// characters long: its pk.
+fn overlong(objects: &mut [serde_json::Value], model: &str, field: &str) -> serde_json::Value {
+    let object = objects
         .iter_mut()
-        .filter(|o| o["model"] == "base.topiccategory")
+        .filter(|o| o["model"] == model)
         .nth(6)
         .unwrap();
-    category["fields"]["identifier"] = "ü".repeat(300).into();
-    category["pk"].clone()
+    object["fields"][field] = "ü".repeat(300).into();
+    object["pk"].clone()
 }
 
 #[test]
 fn an_object_the_database_refuses_in_a_batch_is_named_and_nothing_changes() {
     let services = Services::get();
     let dir = tempfile::tempdir().unwrap();
-    let bad = gn511_archive(
-        dir.path(),
-        "long-identifier.zip",
-        |fixture, objects| {
-            if fixture == "base.json" {
-                overlong_identifier(objects);
-            }
-        },
-        &[],
-    );
-    let base = repo().join("tests/data/geonode-5.1.1-backup/fixtures/base.json");
-    let pk = overlong_identifier(
-        &mut serde_json::from_slice::<Vec<_>>(&std::fs::read(base).unwrap()).unwrap(),
-    );
-    // The object by name, as the per-object load names it; refused, not
-    // cut to fit (a bulk insert through casts would cut it).
-    refused_load(
-        &services,
-        dir.path(),
-        "gnbr_e2e_long_identifier",
-        &bad,
-        RUN_FAILED,
-        &[
-            "rolled back",
-            "long-identifier.zip: fixtures/base.json",
-            &format!("Could not load base.TopicCategory(pk={pk})"),
-            "value too long for type character varying(255)",
-        ],
-    );
+    // A batch written when the next model comes (topic categories are
+    // followed by other models in base.json), and one written when its
+    // fixture ends (profiles are all of people.json).
+    for (fixture, model, field, label, length) in [
+        (
+            "base.json",
+            "base.topiccategory",
+            "identifier",
+            "base.TopicCategory",
+            255,
+        ),
+        (
+            "people.json",
+            "people.profile",
+            "first_name",
+            "people.Profile",
+            150,
+        ),
+    ] {
+        let name = format!("long-{field}.zip");
+        let bad = gn511_archive(
+            dir.path(),
+            &name,
+            |f, objects| {
+                if f == fixture {
+                    overlong(objects, model, field);
+                }
+            },
+            &[],
+        );
+        let path = repo()
+            .join("tests/data/geonode-5.1.1-backup/fixtures")
+            .join(fixture);
+        let pk = overlong(
+            &mut serde_json::from_slice::<Vec<_>>(&std::fs::read(path).unwrap()).unwrap(),
+            model,
+            field,
+        );
+        // The object by name, as the per-object load names it; refused, not
+        // cut to fit (a bulk insert through casts would cut it).
+        refused_load(
+            &services,
+            dir.path(),
+            "gnbr_e2e_long_field",
+            &bad,
+            RUN_FAILED,
+            &[
+                "rolled back",
+                &format!("{name}: fixtures/{fixture}"),
+                &format!("Could not load {label}(pk={pk})"),
+                &format!("value too long for type character varying({length})"),
+            ],
+        );
+    }
 }
 
 /// Restores `archive` into a fresh `db`, which must fail with `code`, say
