@@ -4,7 +4,7 @@
 //! fails, never skips, when they are missing.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
@@ -510,6 +510,34 @@ pub fn set_lock_timeout(settings: &Path, seconds: u32) {
         &format!("snapshot_dir = snapshots\nlock_timeout = {seconds}"),
     );
     std::fs::write(settings, text).unwrap();
+}
+
+/// Sets `[restore] batched_load = no` in settings written by
+/// [`Services::settings`]: the load goes object by object, as `loaddata`.
+pub fn load_per_object(settings: &Path) {
+    let text = std::fs::read_to_string(settings).unwrap();
+    let text = text.replace(
+        "snapshot_dir = snapshots",
+        "snapshot_dir = snapshots\nbatched_load = no",
+    );
+    std::fs::write(settings, text).unwrap();
+}
+
+/// What two restores of one archive may differ in: the restore record's
+/// time and run.
+pub const RESTORE_RECORD: (&str, &[&str]) = ("gnbr_restore_log", &["restored_at", "run_id"]);
+
+/// The tables whose digests ([`Services::digest`]) differ between `a` and
+/// `b`, or that only one of them has.
+pub fn tables_that_differ<'a>(
+    a: &'a BTreeMap<String, String>,
+    b: &'a BTreeMap<String, String>,
+) -> BTreeSet<&'a str> {
+    a.keys()
+        .chain(b.keys())
+        .filter(|t| a.get(*t) != b.get(*t))
+        .map(String::as_str)
+        .collect()
 }
 
 /// A session holding the locks one statement took, in a transaction left

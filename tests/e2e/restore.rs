@@ -13,8 +13,11 @@ use assert_cmd::cargo::CommandCargoExt;
 use gnbr::exit_codes::{self, INPUT, REFUSED, RUN_FAILED, TARGET, USAGE};
 
 use crate::{
-    geonode::{gn511_archive, set_lock_timeout, set_resource_field, Services},
-    support::{command, expect_code, gnbr, progress_events, restore, signal_at_line},
+    geonode::{
+        gn511_archive, load_per_object, set_lock_timeout, set_resource_field, tables_that_differ,
+        Services, RESTORE_RECORD,
+    },
+    support::{command, expect_code, gnbr, progress_events, repo, restore, signal_at_line},
 };
 
 /// Tables where gnbr's restore and GeoNode's own restore differ on purpose,
@@ -84,6 +87,185 @@ fn gnbr_restore_equals_geonodes_own_restore_table_by_table() {
         "the restore loaded resources"
     );
     assert_spatial_ref_sys_intact(&services, "gnbr_e2e_by_gnbr");
+}
+
+/// An edit for [`gn511_archive`]: the resources of `base.json` in up to
+/// nine regions each, listed out of order and some twice, so that their
+/// many-to-many rows are as many as `.set()` makes and in its order.
+fn resources_in_regions(fixture: &str, objects: &mut [serde_json::Value]) {
+    if fixture != "base.json" {
+        return;
+    }
+    let regions: Vec<serde_json::Value> = objects
+        .iter()
+        .filter(|o| o["model"] == "base.region")
+        .map(|o| o["pk"].clone())
+        .collect();
+    for (i, resource) in objects
+        .iter_mut()
+        .filter(|o| o["model"] == "base.resourcebase")
+        .enumerate()
+    {
+        let listed: Vec<serde_json::Value> = (0..i % 10)
+            .map(|k| regions[(i * 37 + k * 101) % (regions.len() - i % 3)].clone())
+            .collect();
+        resource["fields"]["regions"] = listed.into();
+    }
+}
+
+#[test]
+fn the_batched_load_writes_the_rows_the_per_object_load_writes() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = gn511_archive(
+        dir.path(),
+        "gn511.zip",
+        |f, o| resources_in_regions(f, o),
+        &[],
+    );
+    let mut digests = Vec::new();
+    for (db, batched) in [("gnbr_e2e_batched", true), ("gnbr_e2e_per_object", false)] {
+        services.fresh_db(db);
+        let settings = services.settings(dir.path(), db);
+        if !batched {
+            load_per_object(&settings);
+        }
+        let (_, stderr) = expect_code(
+            &restore(dir.path(), &settings, &archive, &["--no-snapshot"]),
+            0,
+        );
+        let loaded = stderr
+            .lines()
+            .find(|l| l.contains("database: loaded: "))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        // `N objects, M of them inserted in batches`, or `N objects, one by one`.
+        let counts: Vec<u64> = loaded
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        if batched {
+            assert!(loaded.ends_with("inserted in batches"), "{loaded}");
+            assert!(counts[1] * 10 > counts[0] * 9, "most in batches: {loaded}");
+        } else {
+            assert!(loaded.ends_with("objects, one by one"), "{loaded}");
+        }
+        digests.push(services.digest(db, &[RESTORE_RECORD]));
+    }
+    let (batched, per_object) = (&digests[0], &digests[1]);
+    // Unicode in several languages, many-to-many lists, the search index.
+    for table in [
+        "base_resourcebase",
+        "base_resourcebase_regions",
+        "people_profile_groups",
+        "auth_group_permissions",
+        "indexing_resourceindex",
+    ] {
+        let digest = batched.get(table).map_or("0:-", String::as_str);
+        assert!(!digest.starts_with("0:"), "{table} is empty: {digest}");
+    }
+    assert_eq!(
+        tables_that_differ(batched, per_object),
+        BTreeSet::new(),
+        "tables the two loads wrote differently"
+    );
+}
+
+/// The 7th `model` object of a fixture's objects, given a `field` 300
+/// characters long: its pk.
+fn overlong(objects: &mut [serde_json::Value], model: &str, field: &str) -> serde_json::Value {
+    let object = objects
+        .iter_mut()
+        .filter(|o| o["model"] == model)
+        .nth(6)
+        .unwrap();
+    object["fields"][field] = "ü".repeat(300).into();
+    object["pk"].clone()
+}
+
+#[test]
+fn an_object_the_database_refuses_in_a_batch_is_named_and_nothing_changes() {
+    let services = Services::get();
+    let dir = tempfile::tempdir().unwrap();
+    // A batch written when the next model comes (topic categories are
+    // followed by other models in base.json), and one written when its
+    // fixture ends (profiles are all of people.json).
+    for (fixture, model, field, label, length) in [
+        (
+            "base.json",
+            "base.topiccategory",
+            "identifier",
+            "base.TopicCategory",
+            255,
+        ),
+        (
+            "people.json",
+            "people.profile",
+            "first_name",
+            "people.Profile",
+            150,
+        ),
+    ] {
+        let name = format!("long-{field}.zip");
+        let bad = gn511_archive(
+            dir.path(),
+            &name,
+            |f, objects| {
+                if f == fixture {
+                    overlong(objects, model, field);
+                }
+            },
+            &[],
+        );
+        let path = repo()
+            .join("tests/data/geonode-5.1.1-backup/fixtures")
+            .join(fixture);
+        let pk = overlong(
+            &mut serde_json::from_slice::<Vec<_>>(&std::fs::read(path).unwrap()).unwrap(),
+            model,
+            field,
+        );
+        // The object by name, as the per-object load names it; refused, not
+        // cut to fit (a bulk insert through casts would cut it).
+        refused_load(
+            &services,
+            dir.path(),
+            "gnbr_e2e_long_field",
+            &bad,
+            RUN_FAILED,
+            &[
+                "rolled back",
+                &format!("{name}: fixtures/{fixture}"),
+                &format!("Could not load {label}(pk={pk})"),
+                &format!("value too long for type character varying({length})"),
+            ],
+        );
+    }
+}
+
+/// Restores `archive` into a fresh `db`, which must fail with `code`, say
+/// each of `parts` in its error (never a staging path), and leave `db` as
+/// it was.
+fn refused_load(
+    services: &Services,
+    dir: &Path,
+    db: &str,
+    archive: &Path,
+    code: i32,
+    parts: &[&str],
+) {
+    services.fresh_db(db);
+    let settings = services.settings(dir, db);
+    let before = services.digest(db, &[]);
+    let (_, stderr) = expect_code(&restore(dir, &settings, archive, &["--no-snapshot"]), code);
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("gnbr: error:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    for part in parts {
+        assert!(error.contains(part), "`{part}` missing from: {error}");
+    }
+    assert!(!error.contains("gnbr-restore-"), "a staging path: {error}");
+    assert_eq!(services.digest(db, &[]), before, "the database changed");
 }
 
 #[test]
@@ -741,31 +923,19 @@ fn a_pk_the_target_cannot_read_is_a_backup_problem() {
         },
         &[],
     );
-    services.fresh_db("gnbr_e2e_string_pk");
-    let settings = services.settings(dir.path(), "gnbr_e2e_string_pk");
-    let before = services.digest("gnbr_e2e_string_pk", &[]);
-    let (_, stderr) = expect_code(
-        &restore(dir.path(), &settings, &bad, &["--no-snapshot"]),
+    refused_load(
+        &services,
+        dir.path(),
+        "gnbr_e2e_string_pk",
+        &bad,
         gnbr::exit_codes::INPUT,
-    );
-    let error = stderr
-        .lines()
-        .find(|l| l.starts_with("gnbr: error:"))
-        .unwrap_or_else(|| panic!("{stderr}"));
-    for part in [
-        "the backup holds a value the target cannot read",
-        "rolled back",
-        "abc",
-        // Django names the file it loads: the loader calls it by its archive and entry.
-        "string-pk.zip: fixtures/base.json",
-    ] {
-        assert!(error.contains(part), "`{part}` missing from: {error}");
-    }
-    assert!(!error.contains("gnbr-restore-"), "a staging path: {error}");
-    assert_eq!(
-        services.digest("gnbr_e2e_string_pk", &[]),
-        before,
-        "the database changed"
+        &[
+            "the backup holds a value the target cannot read",
+            "rolled back",
+            "abc",
+            // Django names the file it loads: the loader calls it by its archive and entry.
+            "string-pk.zip: fixtures/base.json",
+        ],
     );
 }
 

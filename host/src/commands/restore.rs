@@ -498,6 +498,7 @@ fn load_request(
             .collect(),
         expected: report.objects.clone(),
         merge: request.merge,
+        batched: settings.restore.batched_load,
         lock_timeout_ms: u64::try_from(settings.restore.lock_timeout.as_millis())
             .unwrap_or(u64::MAX),
         only: request.only_listed_fixtures.then(|| {

@@ -645,6 +645,7 @@ fn load_into_throwaway(
         fixtures: staged.files.clone(),
         expected: objects.clone(),
         merge: false,
+        batched: settings.restore.batched_load,
         lock_timeout_ms: u64::try_from(settings.restore.lock_timeout.as_millis())
             .unwrap_or(u64::MAX),
         only: None,

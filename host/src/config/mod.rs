@@ -82,6 +82,10 @@ pub struct RestoreSettings {
     /// `lock_timeout`: seconds the restore waits for a lock another session
     /// holds before it gives up, naming that session (default 30).
     pub lock_timeout: std::time::Duration,
+    /// `batched_load`: a full restore inserts the fixtures' objects a batch
+    /// at a time, with the rows Django's per-object save would write
+    /// (default yes); no loads them object by object, as `loaddata` does.
+    pub batched_load: bool,
 }
 
 /// `[serve]`: `gnbr serve`, the admin page.
@@ -365,6 +369,7 @@ impl Settings {
                     .unwrap_or("gnbr-snapshots"),
             ),
             lock_timeout: seconds(&ini, "restore", "lock_timeout", 30.0)?,
+            batched_load: ini.boolean("restore", "batched_load")?.unwrap_or(true),
         };
         let serve = serve_settings(&ini, base)?;
         let storage = storage_settings(&ini)?;

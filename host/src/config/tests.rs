@@ -125,6 +125,18 @@ fn booleans_read_like_pythons_configparser() {
 }
 
 #[test]
+fn a_full_restore_loads_in_batches_unless_told_not_to() {
+    assert!(parse("[restore]\n").unwrap().restore.batched_load);
+    assert!(
+        !parse("[restore]\nbatched_load = no\n")
+            .unwrap()
+            .restore
+            .batched_load
+    );
+    assert!(parse("[restore]\nbatched_load = sometimes\n").is_err());
+}
+
+#[test]
 fn the_admin_pages_state_dir_is_relative_to_the_settings_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("settings.ini");

@@ -32,6 +32,7 @@ login costs a query, not a Django start.
 """
 
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -322,18 +323,234 @@ def all_models(connection):
     return [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in existing]
 
 
-def loaddata(request):
+class ManyToManyPlan:
+    """How `.set(ids)` writes one many-to-many field of a freshly inserted
+    object: the through model and its two foreign keys, named as Django's
+    related manager names them."""
+
+    def __init__(self, field):
+        self.through = field.remote_field.through
+        self.source_attname = "%s_id" % field.m2m_field_name()
+        self.target_attname = "%s_id" % field.m2m_reverse_field_name()
+        self.source_field = self.through._meta.get_field(field.m2m_field_name())
+        self.target_field = self.through._meta.get_field(field.m2m_reverse_field_name())
+
+    def rows(self, obj, values):
+        """The through rows `.set(values)` inserts for `obj`, in its order: the
+        target ids collected into a set as `_get_target_ids` does, then
+        bulk-created in that set's order."""
+        source_id = self.source_field.get_foreign_related_value(obj)[0]
+        target_ids = set()
+        for value in values:
+            target_ids.add(self.target_field.get_prep_value(value))
+        return [self.through(**{self.source_attname: source_id, self.target_attname: t}) for t in target_ids]
+
+
+class BatchedLoad:
+    """A full load's objects inserted a batch at a time, with the rows
+    Django's raw save would write one object at a time.
+
+    On a table the load emptied, `DeserializedObject.save` does an UPDATE
+    by pk that matches nothing, then an INSERT of the model's local
+    concrete fields' raw values, then for each many-to-many field a `.set()`
+    whose SELECT finds nothing and whose bulk insert writes one through row
+    per target id. Here a run of objects of one model is held, then
+    written with one INSERT of the same values, row by row as Django's
+    own INSERT (never Django 5.2's UNNEST form, whose casts cut an
+    over-long string instead of refusing it before 5.2.18), and one bulk insert per through table in the order the objects' own
+    `.set()` calls would have made: the same rows, the same through ids.
+
+    What could not give the same rows goes through Django's own per-object
+    save, after what is held is written: an object without a pk, a
+    (model, pk) already loaded (Django would UPDATE it), a model with
+    `order_with_respect_to` or its own save machinery, a table the load did
+    not empty, a many-to-many field that is symmetrical or has its own
+    through model, any save or m2m_changed signal receiver left connected.
+    Every query not issued here that names a table with held rows writes
+    them first, so what the deserializer and Django read sees every
+    earlier object. A batch whose INSERT fails is rolled back to its
+    savepoint and replayed object by object through Django's `save_obj`,
+    which names the object the database refuses as it always has."""
+
+    SIZE = 500
+    MAX_PARAMS = 60000
+
+    def __init__(self, command, using, emptied):
+        from django.db.models.signals import m2m_changed, post_save, pre_save
+
+        self.command = command
+        self.using = using
+        self.emptied = set(emptied)
+        self.enabled = not any(signal.receivers for signal in (pre_save, post_save, m2m_changed))
+        self.plans = {}
+        self.seen = set()
+        self.model = None
+        self.held = []
+        self.size = self.SIZE
+        self.tables = ()
+        self.writing = False
+        self.inserted = 0
+
+    def plan(self, model):
+        """The insert of `model`'s rows (its fields and many-to-many fields),
+        or None when Django's raw save of it would do more than insert."""
+        if model not in self.plans:
+            self.plans[model] = self.make_plan(model)
+        return self.plans[model]
+
+    def make_plan(self, model):
+        from django.db import router
+        from django.db.models import Model, QuerySet
+
+        meta = model._meta
+        own_save = any(
+            getattr(model, name) is not getattr(Model, name)
+            for name in ("save_base", "_save_table", "_do_insert", "_do_update")
+        )
+        if (
+            own_save
+            or meta.order_with_respect_to
+            or getattr(meta, "is_composite_pk", False)
+            or meta.db_table not in self.emptied
+            or type(model._base_manager.get_queryset())._insert is not QuerySet._insert
+            or router.db_for_write(model) != self.using
+        ):
+            return None
+        m2m = {}
+        for field in meta.local_many_to_many:
+            through = field.remote_field.through
+            if (
+                through._meta.auto_created
+                and not field.remote_field.symmetrical
+                and through._meta.db_table in self.emptied
+                and router.db_for_write(through) == self.using
+            ):
+                m2m[field.name] = ManyToManyPlan(field)
+        fields = [f for f in meta.local_concrete_fields if not getattr(f, "generated", False)]
+        size = max(1, min(self.SIZE, self.MAX_PARAMS // max(1, len(fields))))
+        tables = (meta.db_table, *(p.through._meta.db_table for p in m2m.values()))
+        return fields, m2m, size, tables
+
+    def key(self, deserialized):
+        obj = deserialized.object
+        model = obj._meta.concrete_model
+        return model, obj._get_pk_val(model._meta)
+
+    def takes(self, deserialized):
+        """Whether `deserialized` joins the batch: its rows are the same as
+        Django's raw save of it would write."""
+        from django.db.models import Model
+
+        model, pk = self.key(deserialized)
+        plan = self.plan(model) if self.enabled else None
+        if plan is None or pk is None or (model, pk) in self.seen:
+            return False
+        m2m = plan[1]
+        for name, values in (deserialized.m2m_data or {}).items():
+            if name not in m2m or any(isinstance(v, Model) for v in values):
+                return False
+        return True
+
+    def admit(self, deserialized):
+        """Makes room for `deserialized`: writes what is held when it cannot
+        join it. Returns whether it joins the batch."""
+        joins = self.takes(deserialized)
+        model = self.key(deserialized)[0]
+        if not joins or model is not self.model or len(self.held) >= self.size:
+            self.flush()
+        if joins:
+            _, _, self.size, self.tables = self.plan(model)
+            self.model = model
+        return joins
+
+    def hold(self, deserialized, using=None):
+        """`deserialized.save()` of an admitted object: held for the batch."""
+        self.held.append(deserialized)
+        self.seen.add(self.key(deserialized))
+
+    def saved(self, deserialized):
+        """An object Django saved itself: a later one with its pk is an UPDATE."""
+        model, pk = self.key(deserialized)
+        if pk is not None:
+            self.seen.add((model, pk))
+
+    def __call__(self, execute, sql, params, many, context):
+        """`connection.execute_wrapper`: writes the held rows before any
+        other query that names their tables."""
+        if self.held and not self.writing and (not isinstance(sql, str) or any(t in sql for t in self.tables)):
+            self.flush()
+        return execute(sql, params, many, context)
+
+    def flush(self):
+        """Writes the held objects: one INSERT, then their through rows, in
+        a savepoint; if the database refuses, replays them one by one
+        through Django's own `save_obj`, which names the object."""
+        from django.db import transaction
+
+        held, self.held = self.held, []
+        if not held:
+            return
+        m2m_data = [deserialized.m2m_data for deserialized in held]
+        self.writing = True
+        try:
+            with transaction.atomic(using=self.using):
+                self.insert(self.model, held)
+        except Exception:  # noqa: BLE001 - Django's own save of each object says what it is
+            self.writing = False
+            for deserialized, data in zip(held, m2m_data):
+                deserialized.m2m_data = data
+                self.command.replay(deserialized)
+        finally:
+            self.writing = False
+
+    def insert(self, model, held):
+        from types import MethodType
+
+        from django.db.models import sql
+        from django.db.models.sql.compiler import SQLInsertCompiler
+
+        fields, m2m, _, _ = self.plan(model)
+        objs = [d.object for d in held]
+        returning = model._meta.db_returning_fields
+        query = sql.InsertQuery(model)
+        query.insert_values(fields, objs, raw=True)
+        compiler = query.get_compiler(using=self.using)
+        compiler.assemble_as_sql = MethodType(SQLInsertCompiler.assemble_as_sql, compiler)
+        rows = compiler.execute_sql(returning)
+        for obj, row in zip(objs, rows or ()):
+            for value, field in zip(row, returning):
+                setattr(obj, field.attname, value)
+        through_rows = {}
+        for deserialized in held:
+            deserialized.object._state.db = self.using
+            deserialized.object._state.adding = False
+            for name, values in (deserialized.m2m_data or {}).items():
+                plan = m2m[name]
+                through_rows.setdefault(plan.through, []).extend(plan.rows(deserialized.object, values))
+            deserialized.m2m_data = None
+        for through, rows in through_rows.items():
+            through._default_manager.using(self.using).bulk_create(rows, ignore_conflicts=True)
+        self.inserted += len(held)
+
+
+def loaddata(request, emptied=None):
     """Django's loaddata of the request's fixtures without its sequence reset,
     which fails when every id is negative (`load` runs gnbr's own over every
     model afterwards), saying how far it is: objects of all and of each
-    fixture (their counts come with the request)."""
+    fixture (their counts come with the request). `emptied`: the tables the
+    load emptied, when it emptied every table and may insert in batches
+    (BatchedLoad); None loads object by object. Returns what it loaded, in
+    words: the objects, and how many were inserted in batches."""
     from django.core.management import call_command
+    from django.core.management.base import CommandError
     from django.core.management.commands.loaddata import Command
+    from django.db import DEFAULT_DB_ALIAS, connections
 
     fixtures = request["fixtures"]
     by_path = {f["path"]: f for f in fixtures}
     total = sum(f.get("objects", 0) for f in fixtures)
     meter = Meter("loading", "objects", total)
+    connection = connections[DEFAULT_DB_ALIAS]
 
     class LoadData(Command):
         def reset_sequences(self, connection, models):
@@ -343,15 +560,44 @@ def loaddata(request):
             fixture = by_path.get(fixture_label, {})
             meter.begin_fixture(fixture.get("entry", fixture_label), fixture.get("objects"))
             super().load_label(fixture_label)
+            if batches is not None:
+                try:
+                    batches.flush()
+                except Exception as e:
+                    # What Django's load_label says of an object its loop refused.
+                    if not isinstance(e, CommandError):
+                        fixture_file = self.find_fixtures(fixture_label)[-1][0]
+                        e.args = ("Problem installing fixture '%s': %s" % (fixture_file, e),)
+                    raise
             meter.end_fixture()
 
         def save_obj(self, obj):
-            saved = super().save_obj(obj)
+            joins = batches is not None and batches.admit(obj)
+            if joins:
+                obj.save = functools.partial(batches.hold, obj)
+            try:
+                saved = super().save_obj(obj)
+            finally:
+                obj.__dict__.pop("save", None)
+            if batches is not None and not joins:
+                batches.saved(obj)
             meter.tick()
             return saved
 
-    call_command(LoadData(), *by_path, verbosity=0)
+        def replay(self, obj):
+            """A held object saved by Django's own `save_obj`, as if never held."""
+            deferred = len(self.objs_with_deferred_fields)
+            super().save_obj(obj)
+            del self.objs_with_deferred_fields[deferred:]
+
+    command = LoadData()
+    batches = BatchedLoad(command, DEFAULT_DB_ALIAS, emptied) if emptied is not None else None
+    with connection.execute_wrapper(batches) if batches is not None else contextlib.nullcontext():
+        call_command(command, *by_path, verbosity=0)
     meter.tell(force=True)
+    if batches is None:
+        return f"{meter.done} objects, one by one"
+    return f"{meter.done} objects, {batches.inserted} of them inserted in batches"
 
 
 def reindex():
@@ -890,11 +1136,14 @@ def load(request_path):
                     for table in tables:
                         cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
                         before[table] = cursor.fetchone()[0]
+                emptied = None
                 if not merge:
                     targets = public_tables(cursor)
                     if only is None:
                         if targets:
                             cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in targets))
+                        if request.get("batched", True):
+                            emptied = targets
                     else:
                         # DELETE, not TRUNCATE: Django's foreign keys are checked at
                         # the end of the load, so rows kept elsewhere may still
@@ -906,7 +1155,7 @@ def load(request_path):
                     say(event="truncated", tables=len(targets))
             with DisableDjangoSignals():
                 try:
-                    loaddata(request)
+                    loaded = loaddata(request, emptied)
                 except IntegrityError as e:
                     if only is not None and "is still referenced from table" in str(e):
                         raise Refused(
@@ -916,7 +1165,7 @@ def load(request_path):
                             "or restore the whole backup without --only-listed-fixtures)"
                         ) from e
                     raise
-            say(event="loaded")
+            say(event="loaded", message=loaded)
             keep_operating_modes(connection, modes)
             add_missing_content_types_and_permissions()
             reset_sequences(connection, all_models(connection))

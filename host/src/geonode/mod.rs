@@ -180,6 +180,8 @@ pub struct LoadRequest {
     pub expected: std::collections::BTreeMap<String, u64>,
     /// Import without truncating.
     pub merge: bool,
+    /// A full load may insert in batches (`[restore] batched_load`).
+    pub batched: bool,
     /// How long any lock wait may take (`[restore] lock_timeout`), in ms.
     pub lock_timeout_ms: u64,
     /// `--only-listed-fixtures`: the `apps` entries (`app` or
